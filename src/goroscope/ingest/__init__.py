@@ -1,0 +1,176 @@
+"""Ingest: recognise a dump by its content and parse it into a Snapshot.
+
+Contract:
+- `sniff(head)` names the form of a dump from its first bytes (already
+  decompressed), never from the file name.
+- `parse_stream(stream, path)` reads one decompressed dump and returns a Snapshot;
+  it raises DumpError (naming `path`) only when the input is not a dump at all. A
+  dump that is damaged part way keeps what was parsed and lists Problems.
+- `load(path)` does both for one file on disk, gzip included (what `inspect` and
+  `diff` use); archives and whole trees go through ingest.discover.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from goroscope.errors import DumpError
+from goroscope.model import PROFILE_GOROUTINE, PROFILE_GOROUTINELEAK, PROFILE_HEAP, Snapshot
+
+__all__ = ["Sniff", "sniff", "parse_stream", "load", "open_decompressed", "SNIFF_BYTES", "GZIP_MAGIC"]
+
+SNIFF_BYTES = 64 * 1024  # how much of a file sniffing looks at
+GZIP_MAGIC = b"\x1f\x8b"
+DEFAULT_MAX_INFLATE = 4 * 1024**3
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sniff:
+    """What the first bytes of a file say it is."""
+
+    format: str  # debug2 | traceback | debug1 | pprof | heap_text | other_text
+    profile: str  # goroutine | goroutineleak | heap | cpu | mutex | block | threadcreate | unknown
+    crash: bool = False  # SIGQUIT / panic / fatal error output
+
+
+_DEBUG1 = re.compile(rb"^(goroutine|goroutineleak) profile: total \d+", re.M)
+_GOROUTINE_HDR = re.compile(rb"^goroutine \d+ (?:gp=\S+ m=\S+(?: mp=\S+)? )?\[", re.M)
+# What the runtime prints before a crash traceback (runtime/panic.go, signal_unix.go).
+_CRASH = re.compile(
+    rb"^(?:panic: |fatal error: |SIG[A-Z]+: |unexpected fault address |runtime: |\[signal |"
+    rb"fatal: morestack|PC=0x|unexpected signal)",
+    re.M,
+)
+_HEAP_TEXT = re.compile(rb"^heap profile: \d+: \d+ \[\d+: \d+\] @ ", re.M)
+_OTHER_TEXT = (
+    (re.compile(rb"^--- contention:", re.M), "mutex"),
+    (re.compile(rb"^threadcreate profile: total \d+", re.M), "threadcreate"),
+)
+
+
+def sniff(head: bytes) -> Sniff | None:
+    """Return what `head` (the first bytes of a decompressed file) is, or None."""
+    if not head:
+        return None
+    m = _DEBUG1.search(head[:4096])
+    if m and not head[: m.start()].strip():
+        profile = PROFILE_GOROUTINELEAK if m.group(1) == b"goroutineleak" else PROFILE_GOROUTINE
+        return Sniff(format="debug1", profile=profile)
+    m = _GOROUTINE_HDR.search(head)
+    if m:
+        crash = bool(_CRASH.search(head, 0, m.start())) or head.startswith(b"goroutine 0 ")
+        if not crash:
+            # GOTRACEBACK=system/crash dumps name goroutine 0 and carry gp=/m= headers
+            crash = bool(re.search(rb"^goroutine \d+ gp=", head, re.M)) and bool(_CRASH.search(head))
+        return Sniff(format="traceback" if crash else "debug2", profile=PROFILE_GOROUTINE, crash=crash)
+    if _HEAP_TEXT.search(head[:4096]):
+        return Sniff(format="heap_text", profile=PROFILE_HEAP)
+    for pat, profile in _OTHER_TEXT:
+        if pat.search(head[:4096]):
+            return Sniff(format="other_text", profile=profile)
+    if _looks_like_profile_proto(head):
+        return Sniff(format="pprof", profile="unknown")
+    return None
+
+
+def _looks_like_profile_proto(head: bytes) -> bool:
+    # profile.proto field 1 (sample_type, a ValueType message): tag 0x0a, a short
+    # length, then ValueType's own field 1 or 2 varints (tags 0x08 / 0x10).
+    return len(head) >= 4 and head[0] == 0x0A and head[1] < 0x40 and head[2] in (0x08, 0x10)
+
+
+class _Bounded(io.RawIOBase):
+    """A reader that fails once more than `limit` bytes came out of `inner`."""
+
+    def __init__(self, inner: BinaryIO, limit: int, path: str) -> None:
+        self._inner = inner
+        self._left = limit
+        self._limit = limit
+        self._path = path
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[override]
+        try:
+            data = self._inner.read(min(len(b), self._left + 1))
+        except (OSError, EOFError, zlib.error) as e:
+            raise DumpError(self._path, f"corrupt compressed data: {e}") from None
+        n = len(data)
+        if n > self._left:
+            raise DumpError(self._path, f"decompresses to more than {self._limit} bytes (the max_inflate_bytes bound)")
+        self._left -= n
+        b[:n] = data
+        return n
+
+
+def open_decompressed(raw: BinaryIO, path: str, max_inflate: int = DEFAULT_MAX_INFLATE) -> BinaryIO:
+    """Return a buffered reader of `raw`, gunzipped (bounded by `max_inflate`) when it is gzip."""
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw, 1 << 20)  # type: ignore[arg-type]
+    magic = buffered.peek(2)[:2]
+    if magic == GZIP_MAGIC:
+        gz = gzip.GzipFile(fileobj=buffered, mode="rb")
+        return io.BufferedReader(_Bounded(gz, max_inflate, path), 1 << 20)  # type: ignore[arg-type]
+    return buffered
+
+
+def parse_stream(stream: BinaryIO, path: str, sniffed: Sniff | None = None) -> Snapshot:
+    """Parse one decompressed dump from `stream`; raise DumpError if it is not a dump."""
+    from goroscope.ingest import aggregated, pprof, traceback
+
+    if sniffed is None:
+        if not isinstance(stream, io.BufferedReader):
+            stream = io.BufferedReader(stream, 1 << 20)  # type: ignore[arg-type]
+        try:
+            head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+        except OSError as e:
+            raise DumpError(path, f"cannot read: {e}") from None
+        if not head:
+            raise DumpError(path, "empty file")
+        sniffed = sniff(head)
+        if sniffed is None:
+            raise DumpError(path, _not_a_dump_reason(head))
+    if sniffed.format in ("debug2", "traceback"):
+        return traceback.parse(stream, path)
+    if sniffed.format == "debug1":
+        return aggregated.parse(stream, path)
+    if sniffed.format == "heap_text":
+        return aggregated.parse_heap_text(stream, path)
+    if sniffed.format == "pprof":
+        return pprof.parse(_read_all(stream, path), path)
+    raise DumpError(path, f"a {sniffed.profile} profile, not a goroutine dump: not used")
+
+
+def _read_all(stream: BinaryIO, path: str) -> bytes:
+    try:
+        return stream.read()
+    except OSError as e:
+        raise DumpError(path, f"cannot read: {e}") from None
+
+
+def _not_a_dump_reason(head: bytes) -> str:
+    sample = head[:512]
+    if b"\x00" in sample or sum(1 for c in sample if c < 9 or 13 < c < 32) > len(sample) // 10:
+        return "not a goroutine dump: binary data of no known profile form"
+    return "not a goroutine dump: no `goroutine N [state]:` header, no `goroutine profile: total N` line"
+
+
+def load(path: str | Path, max_inflate: int = DEFAULT_MAX_INFLATE) -> Snapshot:
+    """Read and parse the single dump file at `path` (gzip or not)."""
+    p = Path(path)
+    try:
+        raw = open(p, "rb")
+    except OSError as e:
+        raise DumpError(str(p), f"cannot read: {e.strerror or e}") from None
+    with raw:
+        try:
+            stream = open_decompressed(raw, str(p), max_inflate)  # type: ignore[arg-type]
+            return parse_stream(stream, str(p))
+        except (OSError, EOFError, zlib.error) as e:
+            raise DumpError(str(p), f"corrupt or unreadable: {e}") from None

@@ -1,0 +1,373 @@
+"""The typed records that flow between goroscope's stages.
+
+Every record is a frozen, slotted, keyword-only dataclass holding tuples, so that
+records are hashable, cheap, picklable (they cross process boundaries) and cannot be
+changed by a later stage. Fields are grouped by the stage that fills them.
+
+The flow (see DESIGN.md):
+
+    discover -> Source ........ one readable file (or archive member)
+             -> Moment ........ the sources of one series at one moment
+    parse    -> Snapshot ...... what one file holds (Goroutine or Record list)
+    aggregate-> Summary ....... signature counts + per-id observations (what is cached)
+    correlate-> Series ........ a series' snapshots in time order, split into segments,
+                                with a Timeline per signature
+    rank     -> Suspect ....... what the report names
+             -> Report ........ everything the renderers need
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+__all__ = [
+    "Frame",
+    "CreatedBy",
+    "Goroutine",
+    "Record",
+    "Problem",
+    "Snapshot",
+    "Signature",
+    "StackCount",
+    "Observation",
+    "Summary",
+    "Source",
+    "Moment",
+    "Skipped",
+    "Segment",
+    "Timeline",
+    "MemoryPoint",
+    "SnapshotInfo",
+    "Series",
+    "Suspect",
+    "Variant",
+    "Report",
+]
+
+# Snapshot formats, richest first (DESIGN.md "Snapshots": the primary source of a
+# moment is the richest of its files).
+FORMATS = ("debug2", "traceback", "pprof", "debug1")
+FORMAT_RICHNESS = {name: rank for rank, name in enumerate(FORMATS)}
+
+# What a profile file is a profile of. Only "goroutine" makes a snapshot;
+# "goroutineleak" is evidence about snapshots; "heap" is memory evidence.
+PROFILE_GOROUTINE = "goroutine"
+PROFILE_GOROUTINELEAK = "goroutineleak"
+PROFILE_HEAP = "heap"
+
+
+# --------------------------------------------------------------------------- parse
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Frame:
+    """One stack frame: a function and the source position it is at."""
+
+    function: str  # fully qualified, as printed, without the argument list
+    file: str  # as printed (GOROOT, GOPATH, module or -trimpath path; '?' if unknown)
+    line: int  # 0 when the dump gave none
+
+    @property
+    def location(self) -> str:
+        """Return `file:line`."""
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreatedBy:
+    """The `created by` frame of a goroutine: where its `go` statement is."""
+
+    function: str  # the function holding the go statement
+    file: str  # its file, as printed
+    line: int  # the go statement's line
+    goroutine: int | None = None  # parent id (`in goroutine N`, Go 1.21+), else None
+
+    def frame(self) -> Frame:
+        """Return the created-by position as a plain Frame."""
+        return Frame(function=self.function, file=self.file, line=self.line)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Goroutine:
+    """One goroutine of a debug=2 dump or a crash traceback."""
+
+    id: int | None  # goroutine id; ids are never reused within a process
+    state: str  # wait reason as printed, without minutes and flags ('chan receive (nil chan)')
+    wait_minutes: int = 0  # the header's `N minutes`, 0 when not printed
+    flags: tuple[str, ...] = ()  # 'leaked', 'scan', 'durable', ... from the header
+    locked_to_thread: bool = False  # header says `locked to thread`
+    labels: tuple[tuple[str, str], ...] = ()  # pprof labels printed in the header (Go 1.27+)
+    frames: tuple[Frame, ...] = ()  # as printed, top first; inlined frames are their own entries
+    frames_elided: bool = False  # `...additional frames elided...` / `...N frames elided...`
+    created_by: CreatedBy | None = None  # the `created by` frame, None for goroutine 1 and some runtime ones
+    ancestors: tuple[int, ...] = ()  # `[originating from goroutine N]` ids, nearest first
+    header_extra: str = ""  # anything else in the header (`gp=0x.. m=nil`, synctest bubble), kept verbatim
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Record:
+    """One aggregated record of a debug=1 or protobuf profile: N goroutines, one stack."""
+
+    count: int  # how many goroutines share this stack
+    labels: tuple[tuple[str, str], ...] = ()  # `# labels: {...}` / sample labels
+    frames: tuple[Frame, ...] = ()  # top first, inlined frames expanded
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Problem:
+    """Something wrong in an input: where, and what."""
+
+    line: int | None  # 1-based line in the file where it applies, None if not line-bound
+    message: str  # what was wrong, for a person
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Snapshot:
+    """What one parsed file holds. Set by the parsers in ingest/."""
+
+    format: str  # one of FORMATS
+    profile: str = PROFILE_GOROUTINE  # goroutine | goroutineleak | heap
+    go_version: str | None = None  # 'go1.27.3' where the dump shows it
+    total: int | None = None  # the header's total (debug=1 `total N`), else None
+    goroutines: tuple[Goroutine, ...] = ()  # debug2/traceback forms
+    records: tuple[Record, ...] = ()  # debug1/pprof forms
+    truncated: bool = False  # the dump ends mid-goroutine: counts are lower bounds
+    crash: bool = False  # a SIGQUIT / panic / fatal error traceback
+    time: datetime | None = None  # time found in the content (pprof time_nanos), UTC
+    heap_inuse_bytes: int | None = None  # heap profiles: the sum of inuse_space
+    problems: tuple[Problem, ...] = ()  # what the parser could not read, with lines
+
+    @property
+    def count(self) -> int:
+        """Return the number of goroutines this snapshot holds."""
+        if self.goroutines:
+            return len(self.goroutines)
+        return sum(r.count for r in self.records)
+
+
+# ----------------------------------------------------------------------- signature
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Signature:
+    """The identity of a stack: its normalised frames only. Set by signature.py."""
+
+    frames: tuple[Frame, ...]  # normalised, top first (leading runtime frames dropped)
+
+    def key(self) -> str:
+        """Return the canonical one-string key of this signature."""
+        from goroscope.signature import key
+
+        return key(self)
+
+
+# ----------------------------------------------------------------------- aggregate
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StackCount:
+    """How many goroutines of one snapshot share one signature, and how they wait."""
+
+    signature: Signature  # the identity
+    count: int  # goroutines with this signature
+    states: tuple[tuple[str, int], ...] = ()  # (state, count), most common first; () for debug1/pprof
+    created_by: Frame | None = None  # the most common created-by frame (without parent id)
+    labels: tuple[tuple[tuple[tuple[str, str], ...], int], ...] = ()  # (label set, count)
+    leaked: int = 0  # goroutines flagged `(leaked)`
+    max_wait_minutes: int | None = None  # the largest header minutes, None where not carried
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Observation:
+    """One goroutine seen in a snapshot, what stuck detection follows by id."""
+
+    id: int  # goroutine id
+    stack: int  # index into Summary.stacks
+    state: str  # wait reason
+    wait_minutes: int  # header minutes (0 when not printed)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Summary:
+    """A parsed file reduced to what correlation needs. Set by aggregate; cached."""
+
+    format: str  # one of FORMATS
+    profile: str  # goroutine | goroutineleak | heap
+    go_version: str | None  # as in Snapshot
+    total: int  # goroutines counted (header total when larger: a lower bound otherwise)
+    header_total: int | None  # the header's own total, if any
+    truncated: bool  # counts are lower bounds
+    crash: bool  # crash traceback
+    time: datetime | None  # time found in the content
+    heap_inuse_bytes: int | None  # heap profiles
+    stacks: tuple[StackCount, ...]  # one per signature, largest first
+    observations: tuple[Observation, ...] = ()  # per id (debug2/traceback only)
+    max_id: int | None = None  # the highest goroutine id seen (restart detection)
+    problems: tuple[Problem, ...] = ()  # carried from the Snapshot
+
+
+# ----------------------------------------------------------------------- discover
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Source:
+    """One input file, on disk or inside an archive. Set by discover.py."""
+
+    path: str  # display path relative to the archive root ('x.tar.gz/member/path' inside archives)
+    fs_path: str  # the file on disk to open (the archive file for members)
+    member: str | None = None  # member name inside fs_path when it is a tar/zip, else None
+    size: int = 0  # bytes on disk (compressed size for members)
+    mtime: float = 0.0  # seconds since the epoch
+    series: str = "."  # series id this file belongs to
+    name_time: datetime | None = None  # timestamp read from the file name, UTC
+    # set by sniffing the first bytes (ingest.sniff), before grouping:
+    format: str | None = None  # one of FORMATS, None if not a goroutine dump
+    profile: str | None = None  # goroutine | goroutineleak | heap | cpu, mutex, ...
+    crash: bool = False  # a SIGQUIT / panic / fatal error traceback
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Moment:
+    """The files of one series at one moment. Set by discover.py."""
+
+    series: str  # series id
+    time: datetime  # UTC
+    time_source: str  # name | content | mtime
+    primary: Source  # the richest source
+    sources: tuple[Source, ...]  # every file of this moment, primary first
+    format: str  # the primary's format
+    crash: bool = False  # a crash dump: never merged with other files
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Skipped:
+    """An input not used, and why."""
+
+    path: str  # display path
+    reason: str  # for a person
+
+
+# ----------------------------------------------------------------------- correlate
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Segment:
+    """A stretch of a series between restarts, inclusive snapshot indices."""
+
+    first: int  # index of the first snapshot
+    last: int  # index of the last snapshot
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemoryPoint:
+    """The heap in use at one moment, from a heap profile."""
+
+    time: datetime  # UTC
+    inuse_bytes: int  # sum of inuse_space
+    source: str  # display path of the heap profile
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SnapshotInfo:
+    """One snapshot of a series as the report lists it."""
+
+    time: datetime  # UTC
+    time_source: str  # name | content | mtime
+    source: str  # the primary file's display path
+    sources: tuple[str, ...]  # every file of this moment
+    format: str  # primary format
+    goroutines: int  # total goroutines
+    truncated: bool  # counts are lower bounds
+    crash: bool  # crash dump
+    go_version: str | None = None  # where shown
+    problems: tuple[str, ...] = ()  # parse problems, for the inputs list
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Timeline:
+    """One signature's counts across a series. Set by correlate.py."""
+
+    signature: Signature  # identity
+    counts: tuple[int, ...]  # aligned with Series.snapshots; absent = 0
+    lower_bound: tuple[bool, ...]  # True where the snapshot was truncated
+    states: tuple[tuple[str, int], ...] = ()  # states over the whole series, most common first
+    created_by: Frame | None = None  # most common created-by
+    labels: tuple[tuple[tuple[tuple[str, str], ...], int], ...] = ()  # label sets seen, with counts
+    leaked: int = 0  # the most goroutines proven leaked at one snapshot
+    max_wait_minutes: tuple[int | None, ...] = ()  # per snapshot, None where not carried
+    # stuck evidence, per snapshot: how many goroutines of this signature have been seen
+    # blocked here (same id) since an earlier snapshot, and the longest such wait in minutes
+    stuck_ids: tuple[int, ...] = ()
+    stuck_minutes: tuple[float, ...] = ()
+    stuck_since: datetime | None = None  # first time the oldest stuck id was seen here
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Series:
+    """The snapshots of one process (host, pod) in time order."""
+
+    id: str  # folder path relative to the archive ('.' for its root)
+    snapshots: tuple[SnapshotInfo, ...]  # time order
+    segments: tuple[Segment, ...]  # restarts split the series
+    memory: tuple[MemoryPoint, ...] = ()  # heap profiles' in-use bytes over time
+    timelines: tuple[Timeline, ...] = ()  # one per signature seen in the series
+    totals: tuple[int, ...] = ()  # goroutines per snapshot
+    leak_profiles: tuple[str, ...] = ()  # goroutineleak profiles read as evidence
+
+
+# --------------------------------------------------------------------------- rank
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Variant:
+    """One signature merged into a suspect."""
+
+    leak_site: Frame  # where this variant blocks
+    counts: tuple[int, ...]  # aligned with the series' snapshots
+    signature: Signature  # its identity
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Suspect:
+    """A leak the report names. Set by rank.py."""
+
+    series: str  # series id
+    rank: int  # 1 = worst, within its series
+    kind: str  # growing | stuck | leaked
+    score: float  # in [0, 1]
+    fingerprint: str  # stable across runs and deploys (function names, not lines)
+    leak_site: Frame  # first application frame (or the entry frame of a stdlib-only stack)
+    created_by: Frame | None  # where the goroutines were started; None where not carried
+    state: str | None  # most common state; None where not carried
+    counts: tuple[int, ...]  # aligned with the series' snapshots
+    growth_per_hour: float  # robust slope
+    max_wait_minutes: float | None  # None where not carried
+    explanation: str  # one sentence a person can act on
+    stack: tuple[Frame, ...]  # the signature's frames
+    variants: tuple[Variant, ...] = ()  # merged signatures (all of them, the main one first)
+    also_in: tuple[str, ...] = ()  # other series with the same fingerprint
+    states: tuple[tuple[str, int], ...] = ()  # all states with counts
+    labels: tuple[tuple[tuple[tuple[str, str], ...], int], ...] = ()  # label sets
+    evidence: tuple[tuple[str, float], ...] = ()  # named statistics behind the score
+    baseline: str | None = None  # new | known (with --baseline), else None
+    acknowledged: bool = False  # matched an acknowledged fingerprint in the config
+    memory_correlation: float | None = None  # correlation of counts with heap in use
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    """Everything the renderers need; renderers never re-parse."""
+
+    archive: str  # the path as given
+    generated_at: datetime  # UTC
+    tool_version: str  # goroscope version
+    command: str  # the command line
+    series: tuple[Series, ...]  # in id order
+    suspects: tuple[Suspect, ...]  # all series, best first within each series
+    skipped: tuple[Skipped, ...] = ()  # inputs not used, with reasons
+    inputs: tuple[str, ...] = ()  # every input read
+    gone: tuple[dict, ...] = ()  # with --baseline: suspects of the baseline not seen now
+    config_digest: str = ""  # sha256 prefix of the effective config
+    settled: tuple[str, ...] = ()  # files left for the next run by --settle
+    stable: tuple[tuple[str, Timeline], ...] = field(default=())  # large, stable signatures (series id, timeline)
