@@ -371,3 +371,4 @@ class Report:
     config_digest: str = ""  # sha256 prefix of the effective config
     settled: tuple[str, ...] = ()  # files left for the next run by --settle
     stable: tuple[tuple[str, Timeline], ...] = field(default=())  # large, stable signatures (series id, timeline)
+    warnings: tuple[str, ...] = ()  # things the user should know that are not skipped inputs (cache rebuilt, ...)

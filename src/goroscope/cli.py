@@ -1,0 +1,274 @@
+"""The command line: `report` (the main job), `inspect` (one dump), `diff` (two dumps).
+
+Contract (DESIGN.md "The command line"): the only module that prints or exits. The
+ranked summary goes to stdout, then the written paths one per line (`-q` keeps only
+the paths); progress goes to stderr and only when stderr is a terminal. Exit codes,
+first match wins: 2 usage or config error; 4 nothing usable or an output not
+written; 3 input skipped and --strict; 1 suspects and --fail-on-suspects; 0.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from goroscope import __version__, exitcodes
+from goroscope.config import Config, load_config
+from goroscope.errors import ConfigError, GoroscopeError, UsageError
+
+__all__ = ["main", "cli"]
+
+_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip", ".gz")
+
+
+class _Exit(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def _err(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+
+
+def _warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+def _is_inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _config_for(config_path: str | None, archive: Path | None) -> Config:
+    """Return the config: --config, else ./goroscope.yaml if present; never one inside `archive`."""
+    if config_path is not None:
+        p = Path(config_path)
+        if archive is not None and archive.is_dir() and _is_inside(p, archive):
+            raise ConfigError(str(p), None, "is inside the archive under analysis; goroscope never reads config from there")
+        return load_config(p)
+    default = Path("goroscope.yaml")
+    if default.is_file():
+        if archive is not None and archive.is_dir() and _is_inside(default, archive):
+            _warn(f"{default}: inside the archive under analysis, not read (pass --config to use a config)")
+            return Config()
+        return load_config(default)
+    return Config()
+
+
+def default_stem(archive: Path, now: datetime) -> str:
+    """Return the default report stem: ARCHIVE's base name, '-', the run's UTC time."""
+    name = archive.resolve().name if archive.name in ("", ".", "..") else archive.name
+    lower = name.lower()
+    for suffix in _ARCHIVE_SUFFIXES:
+        if lower.endswith(suffix) and len(name) > len(suffix):
+            name = name[: -len(suffix)]
+            break
+    return f"{name}-{now.astimezone(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
+
+
+def _parse_when(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option}: expected an ISO-8601 time such as 2026-12-01T08:00:00Z, got {value!r}") from None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+class _Progress:
+    """A one-line progress bar on stderr: files, bytes, ETA (only on a terminal)."""
+
+    def __init__(self) -> None:
+        self.start = datetime.now(timezone.utc)
+        self.drawn = False
+
+    def __call__(self, done: int, total: int, done_bytes: int, total_bytes: int) -> None:
+        elapsed = (datetime.now(timezone.utc) - self.start).total_seconds()
+        frac = done_bytes / total_bytes if total_bytes else (done / total if total else 1.0)
+        eta = ""
+        if 0 < frac < 1 and elapsed > 0.5:
+            eta = f" ETA {int(elapsed / frac - elapsed)}s"
+        width = 24
+        bar = "#" * int(frac * width)
+        line = f"\rparsing [{bar:<{width}}] {done}/{total} files {done_bytes / 1e6:.1f}/{total_bytes / 1e6:.1f} MB{eta}   "
+        sys.stderr.write(line)
+        sys.stderr.flush()
+        self.drawn = True
+
+    def finish(self) -> None:
+        if self.drawn:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="goroscope")
+def cli() -> None:
+    """Find goroutine leaks in archives of Go goroutine dumps."""
+
+
+@cli.command()
+@click.argument("archive", type=click.Path(path_type=Path))
+@click.option("--output", "output_dir", type=click.Path(path_type=Path), default=None, help="Where reports go (default: reports/ under the current directory).")
+@click.option("--name", "stem", default=None, help="File stem (default: ARCHIVE's base name, '-', the run's UTC time).")
+@click.option("--format", "formats", default="html,pdf,json", show_default=True, help="Comma list of html,pdf,json,md.")
+@click.option("--config", "config_path", default=None, help="YAML config (default: ./goroscope.yaml if present; never one inside ARCHIVE).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Parallel parsers (default: all cores).")
+@click.option("--cache", "cache_path", type=click.Path(path_type=Path), default=None, help="The SQLite summary cache (default under the user cache dir).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
+@click.option("--source-root", type=click.Path(path_type=Path, file_okay=False), default=None, help="Where to read source snippets from.")
+@click.option("--fail-on-suspects", is_flag=True, help="Exit 1 when any (unacknowledged) suspect is found.")
+@click.option("--strict", is_flag=True, help="Exit 3 when any input was skipped.")
+@click.option("--baseline", type=click.Path(path_type=Path, dir_okay=False), default=None, help="A previous JSON report: mark each suspect new, known or gone.")
+@click.option("--fail-on-new", is_flag=True, help="With --baseline: exit 1 only when a suspect is new.")
+@click.option("--since", default=None, help="Only snapshots at or after this ISO-8601 time.")
+@click.option("--until", default=None, help="Only snapshots at or before this ISO-8601 time.")
+@click.option("--settle", type=click.FloatRange(min=0), default=None, help="Leave files changed within this many seconds for the next run.")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True, help="Where parsing runs.")
+@click.option("--scheduler", default=None, help="Dask scheduler address (tcp://HOST:PORT) for --executor dask.")
+@click.option("--force", is_flag=True, help="Overwrite existing report files.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the written paths.")
+@click.option("-v", "--verbose", is_flag=True, help="Also print skipped inputs and warnings in full.")
+def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_path, no_cache, source_root,
+           fail_on_suspects, strict, baseline, fail_on_new, since, until, settle, executor, scheduler, force, quiet, verbose) -> None:
+    """Analyse ARCHIVE (a folder, a .tar/.tar.gz/.tgz/.zip, or one dump) and write reports."""
+    from goroscope.pipeline import RunOptions, analyze, command_line, load_baseline
+    from goroscope.render import parse_formats, targets, write_outputs
+    from goroscope.render.terminal import summary_text
+
+    now = datetime.now(timezone.utc)
+    names = parse_formats(formats)
+    if executor == "dask" and not scheduler:
+        raise UsageError("--executor dask needs --scheduler tcp://HOST:PORT")
+    if not archive.exists():
+        raise UsageError(f"{archive}: no such file or directory")
+    config = _config_for(config_path, archive)
+    out = output_dir if output_dir is not None else Path("reports")
+    stem = stem or default_stem(archive, now)
+    if "/" in stem or "\\" in stem or stem in ("", ".", ".."):
+        raise UsageError(f"--name: {stem!r} is not a file stem")
+    if not force:
+        for _, path in targets(out, stem, names):
+            if path.exists():
+                raise UsageError(f"{path}: already exists (use --force to overwrite, or --name for another stem)")
+    options = RunOptions(
+        jobs=jobs,
+        executor=executor,
+        scheduler=scheduler,
+        cache_path=cache_path,
+        use_cache=not no_cache,
+        since=_parse_when(since, "--since"),
+        until=_parse_when(until, "--until"),
+        settle_seconds=settle,
+        baseline=load_baseline(baseline) if baseline is not None else None,
+        command=command_line(),
+        now=now,
+    )
+    progress = _Progress() if (sys.stderr.isatty() and not quiet) else None
+    try:
+        rep = analyze(archive, config, options, progress)
+    finally:
+        if progress is not None:
+            progress.finish()
+    for w in rep.warnings:
+        _warn(w)
+    if not quiet:
+        click.echo(summary_text(rep, config, verbose=verbose, width=80))
+    written = write_outputs(rep, config, out, stem, names, force=force, source_root=source_root)
+    for path in written:
+        click.echo(str(path))
+    if rep.skipped and strict:
+        raise _Exit(exitcodes.INPUT_SKIPPED)
+    live = [s for s in rep.suspects if not s.acknowledged]
+    if fail_on_new and options.baseline is not None:
+        live = [s for s in live if s.baseline == "new"]
+    if (fail_on_suspects or fail_on_new) and live:
+        raise _Exit(exitcodes.SUSPECTS)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print what was parsed, as JSON.")
+@click.option("--top", type=click.IntRange(min=1), default=15, show_default=True, help="How many signatures to list.")
+@click.option("--config", "config_path", default=None, help="YAML config (default: ./goroscope.yaml if present).")
+def inspect(file: Path, as_json: bool, top: int, config_path) -> None:
+    """Show what one dump of any form holds: format, totals, states, top signatures."""
+    from goroscope.aggregate import aggregate
+    from goroscope.ingest import load
+    from goroscope.render.terminal import inspect_json, inspect_text
+
+    config = _config_for(config_path, None)
+    snapshot = load(file, config.discovery.max_inflate_bytes)
+    if as_json:
+        click.echo(json.dumps(inspect_json(snapshot), indent=2, ensure_ascii=False))
+        return
+    summary = aggregate(snapshot, config.signature_options())
+    click.echo(inspect_text(str(file), snapshot, summary, config, top=top, width=80))
+    for p in snapshot.problems:
+        where = f" (line {p.line})" if p.line else ""
+        _warn(f"{file}{where}: {p.message}")
+
+
+@cli.command()
+@click.argument("old", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("new", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+@click.option("--top", type=click.IntRange(min=1), default=15, show_default=True, help="How many signatures to list.")
+@click.option("--config", "config_path", default=None, help="YAML config (default: ./goroscope.yaml if present).")
+def diff(old: Path, new: Path, as_json: bool, top: int, config_path) -> None:
+    """Show what grew between two dumps of any forms (pprof -base, for every form)."""
+    from goroscope.pipeline import summarize_file
+    from goroscope.render.terminal import diff_rows, diff_text
+
+    config = _config_for(config_path, None)
+    a = summarize_file(old, config)
+    b = summarize_file(new, config)
+    rows = diff_rows(a, b, config)
+    if as_json:
+        click.echo(json.dumps({"old": str(old), "new": str(new), "old_total": a.total, "new_total": b.total, "signatures": rows[:top] if top else rows}, indent=2))
+        return
+    click.echo(diff_text(str(old), str(new), a, b, rows, top=top, width=80))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line; turn goroscope's errors into messages and exit codes."""
+    try:
+        cli.main(args=argv, prog_name="goroscope", standalone_mode=False)
+    except _Exit as e:
+        sys.exit(e.code)
+    except click.exceptions.Abort:
+        _err("aborted")
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(exitcodes.USAGE)
+    except GoroscopeError as e:
+        _err(e.message)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        _err("interrupted; nothing was overwritten")
+        sys.exit(130)
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        sys.exit(exitcodes.OK)
+    except OSError as e:
+        name = getattr(e, "filename", None)
+        _err(f"{name}: {e.strerror or e}" if name else str(e))
+        sys.exit(exitcodes.NO_DATA)
+    sys.exit(exitcodes.OK)
+

@@ -1,0 +1,143 @@
+"""The render stage: one Renderer per output format, chosen by `--format`.
+
+Contract: each Renderer has a `name`, the `suffix` of the file it writes, and
+`render(report, config, source_root) -> bytes`; `write_outputs()` checks every target
+before writing any, then writes each atomically (a temporary file in the target
+folder, then os.replace), so a run killed half way leaves the previous report intact.
+Renderers never re-parse: they read only the Report.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from goroscope.config import Config
+from goroscope.errors import RenderError, UsageError
+from goroscope.model import Report
+
+__all__ = ["Renderer", "RENDERERS", "DEFAULT_FORMATS", "parse_formats", "targets", "write_outputs", "write_atomic"]
+
+
+@dataclass(frozen=True, slots=True)
+class Renderer:
+    """One output format."""
+
+    name: str  # as given to --format
+    suffix: str  # file extension, without the dot
+    render: Callable[[Report, Config, Path | None], bytes]  # report -> file content
+
+
+def _json(report: Report, config: Config, source_root: Path | None) -> bytes:
+    from goroscope.render.json import render_json
+
+    return render_json(report, config).encode("utf-8")
+
+
+def _html(report: Report, config: Config, source_root: Path | None) -> bytes:
+    from goroscope.render.html import render_html
+
+    return render_html(report, config, source_root).encode("utf-8")
+
+
+def _pdf(report: Report, config: Config, source_root: Path | None) -> bytes:
+    from goroscope.render.pdf import render_pdf
+
+    return render_pdf(report, config, source_root)
+
+
+def _md(report: Report, config: Config, source_root: Path | None) -> bytes:
+    from goroscope.render.markdown import render_markdown
+
+    return render_markdown(report, config).encode("utf-8")
+
+
+RENDERERS: dict[str, Renderer] = {
+    "html": Renderer("html", "html", _html),
+    "pdf": Renderer("pdf", "pdf", _pdf),
+    "json": Renderer("json", "json", _json),
+    "md": Renderer("md", "md", _md),
+}
+DEFAULT_FORMATS = ("html", "pdf", "json")
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """Return the renderer names in the comma list `text`, in order, without repeats."""
+    names: list[str] = []
+    for part in text.split(","):
+        name = part.strip().lower()
+        if not name:
+            continue
+        if name not in RENDERERS:
+            raise UsageError(f"--format: unknown format {name!r} (choose from {', '.join(RENDERERS)})")
+        if name not in names:
+            names.append(name)
+    if not names:
+        raise UsageError("--format: no format given")
+    return tuple(names)
+
+
+def targets(output_dir: Path, stem: str, formats: Sequence[str]) -> list[tuple[Renderer, Path]]:
+    """Return (renderer, path) for each format: `output_dir/stem.suffix`."""
+    return [(RENDERERS[f], output_dir / f"{stem}.{RENDERERS[f].suffix}") for f in formats]
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same folder, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_outputs(
+    report: Report,
+    config: Config,
+    output_dir: Path,
+    stem: str,
+    formats: Sequence[str],
+    *,
+    force: bool = False,
+    source_root: Path | None = None,
+) -> list[Path]:
+    """Render `report` in every format and write the files; return their paths.
+
+    Every target is checked before any is written: an existing one is an error
+    unless `force`. Every format is rendered before the first file is written, so a
+    failing renderer leaves no partial set behind.
+    """
+    planned = targets(output_dir, stem, formats)
+    if not force:
+        existing = [str(p) for _, p in planned if p.exists()]
+        if existing:
+            raise UsageError(f"{existing[0]}: already exists (use --force to overwrite, or --name for another stem)")
+    rendered: list[tuple[Path, bytes]] = []
+    for renderer, path in planned:
+        try:
+            rendered.append((path, renderer.render(report, config, source_root)))
+        except RenderError:
+            raise
+        except OSError as e:
+            raise RenderError(f"{path}: cannot render {renderer.name}: {e}") from None
+    written = []
+    for path, data in rendered:
+        try:
+            write_atomic(path, data)
+        except OSError as e:
+            raise RenderError(f"{path}: cannot write: {e.strerror or e}") from None
+        written.append(path)
+    return written

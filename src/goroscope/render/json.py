@@ -1,0 +1,129 @@
+"""The `goroscope.report/1` JSON document (DESIGN.md "JSON report contract").
+
+Contract: built from the model (not the view-model); every field DESIGN.md lists
+keeps its name and meaning; fields are only ever added. Labels named in
+`render.redact_labels` are masked here as in every output. Keys are sorted within
+each object only where the contract does not fix an order; output is deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from goroscope.config import Config
+from goroscope.model import CreatedBy, Frame, Report, Series, Suspect, Timeline
+
+__all__ = ["SCHEMA", "report_dict", "render_json", "iso", "frame_dict", "REDACTED"]
+
+SCHEMA = "goroscope.report/1"
+REDACTED = "•••"
+
+
+def iso(t: datetime | None) -> str | None:
+    """Return `t` as ISO-8601 UTC with a Z (milliseconds when not whole seconds)."""
+    if t is None:
+        return None
+    t = t.astimezone(timezone.utc) if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    base = t.strftime("%Y-%m-%dT%H:%M:%S")
+    if t.microsecond:
+        base += f".{t.microsecond // 1000:03d}"
+    return base + "Z"
+
+
+def frame_dict(f: Frame | CreatedBy | None) -> dict | None:
+    """Return {function, file, line} for a frame, None for None."""
+    if f is None:
+        return None
+    return {"function": f.function, "file": f.file, "line": f.line}
+
+
+def _labels(labelsets, redact: frozenset[str]) -> list[dict]:
+    return [
+        {"labels": {k: (REDACTED if k in redact else v) for k, v in ls}, "count": n}
+        for ls, n in labelsets
+    ]
+
+
+def _suspect(s: Suspect, redact: frozenset[str]) -> dict:
+    return {
+        "rank": s.rank,
+        "kind": s.kind,
+        "score": round(s.score, 3),
+        "fingerprint": s.fingerprint,
+        "leak_site": frame_dict(s.leak_site),
+        "created_by": frame_dict(s.created_by),
+        "state": s.state,
+        "counts": list(s.counts),
+        "growth_per_hour": round(s.growth_per_hour, 2),
+        "max_wait_minutes": None if s.max_wait_minutes is None else round(s.max_wait_minutes, 1),
+        "explanation": s.explanation,
+        "stack": [frame_dict(f) for f in s.stack],
+        "variants": [{"leak_site": frame_dict(v.leak_site), "counts": list(v.counts)} for v in s.variants],
+        "also_in": list(s.also_in),
+        # additions to the contract
+        "states": [{"state": st, "count": n} for st, n in s.states],
+        "labels": _labels(s.labels, redact),
+        "evidence": {k: round(v, 4) for k, v in s.evidence},
+        "status": s.baseline,
+        "acknowledged": s.acknowledged,
+        "memory_correlation": None if s.memory_correlation is None else round(s.memory_correlation, 3),
+    }
+
+
+def _timeline(t: Timeline) -> dict:
+    return {"stack": [frame_dict(f) for f in t.signature.frames], "counts": list(t.counts)}
+
+
+def _series(series: Series, suspects: list[Suspect], redact: frozenset[str]) -> dict:
+    return {
+        "id": series.id,
+        "snapshots": [
+            {
+                "time": iso(s.time),
+                "time_source": s.time_source,
+                "source": s.source,
+                "sources": list(s.sources),
+                "format": s.format,
+                "goroutines": s.goroutines,
+                "truncated": s.truncated,
+                "crash": s.crash,
+                "go_version": s.go_version,
+                "problems": list(s.problems),
+            }
+            for s in series.snapshots
+        ],
+        "segments": [{"first": seg.first, "last": seg.last} for seg in series.segments],
+        "memory": [{"time": iso(m.time), "inuse_bytes": m.inuse_bytes, "source": m.source} for m in series.memory],
+        "suspects": [_suspect(s, redact) for s in suspects],
+        "leak_profiles": list(series.leak_profiles),
+    }
+
+
+def report_dict(report: Report, config: Config) -> dict:
+    """Return the goroscope.report/1 document of `report`."""
+    redact = frozenset(config.render.redact_labels)
+    by_series: dict[str, list[Suspect]] = {}
+    for s in report.suspects:
+        by_series.setdefault(s.series, []).append(s)
+    for lst in by_series.values():
+        lst.sort(key=lambda s: s.rank)
+    return {
+        "schema": SCHEMA,
+        "generated_at": iso(report.generated_at),
+        "tool": {"version": report.tool_version, "command": report.command, "config_digest": report.config_digest},
+        "archive": report.archive,
+        "series": [_series(s, by_series.get(s.id, []), redact) for s in report.series],
+        "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
+        # additions to the contract
+        "inputs": list(report.inputs),
+        "settling": list(report.settled),
+        "gone": list(report.gone),
+        "warnings": list(report.warnings),
+        "stable": [{"series": sid, **_timeline(t)} for sid, t in report.stable],
+    }
+
+
+def render_json(report: Report, config: Config) -> str:
+    """Return the JSON text of `report` (indented, UTF-8, newline at the end)."""
+    return json.dumps(report_dict(report, config), indent=2, ensure_ascii=False) + "\n"

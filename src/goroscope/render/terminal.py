@@ -1,0 +1,243 @@
+"""Plain-text views for the terminal: the report summary, `inspect` and `diff`.
+
+Contract: pure functions from records to text (or JSON-ready dicts); cli.py prints
+them. Lines fit `width` columns (80 by default): long `file:line` locations are
+shortened from the left, keeping the file name and line.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections import Counter
+
+from goroscope.config import Config
+from goroscope.model import Snapshot, Summary, Suspect
+from goroscope.signature import leak_site
+
+__all__ = ["summary_text", "inspect_json", "inspect_text", "diff_rows", "diff_text", "short_location"]
+
+_ACTIVE = ("running", "runnable", "syscall")
+
+
+def short_location(file: str, line: int, width: int) -> str:
+    """Return `file:line`, cut from the left with '…' to fit `width`."""
+    loc = f"{file}:{line}"
+    if len(loc) <= width:
+        return loc
+    return "…" + loc[-(width - 1):]
+
+
+def _fmt_growth(per_hour: float) -> str:
+    if abs(per_hour) >= 100:
+        return f"{per_hour:+.0f}/h"
+    return f"{per_hour:+.1f}/h"
+
+
+def _suspect_lines(s: Suspect, width: int) -> list[str]:
+    head = f"{s.rank:>2}. {s.kind:<8} score {s.score:.2f}  [{s.series}]"
+    if s.baseline:
+        head += f"  {s.baseline}"
+    if s.acknowledged:
+        head += "  acknowledged"
+    lines = [head[:width]]
+    lines.append("    at " + short_location(s.leak_site.file, s.leak_site.line, width - 7))
+    lines.append(("    " + s.leak_site.function)[:width])
+    facts = []
+    if s.state:
+        facts.append(s.state)
+    if s.counts:
+        facts.append(f"{s.counts[0]} → {s.counts[-1]} goroutines")
+    if s.kind == "growing":
+        facts.append(_fmt_growth(s.growth_per_hour))
+    if s.max_wait_minutes:
+        facts.append(f"waiting {s.max_wait_minutes:.0f}+ min")
+    if facts:
+        lines.append(("    " + " · ".join(facts))[:width])
+    if s.created_by is not None:
+        lines.append("    created at " + short_location(s.created_by.file, s.created_by.line, width - 15))
+    lines.extend(textwrap.wrap(s.explanation, width=width, initial_indent="    ", subsequent_indent="    "))
+    return lines
+
+
+def summary_text(report, config: Config, *, verbose: bool = False, width: int = 80) -> str:
+    """Return the ranked summary of `report` for stdout."""
+    out: list[str] = []
+    snaps = sum(len(s.snapshots) for s in report.series)
+    times = [sn.time for s in report.series for sn in s.snapshots]
+    span = ""
+    if times:
+        span = f", {min(times).strftime('%Y-%m-%d %H:%M:%S')} → {max(times).strftime('%H:%M:%S')} UTC"
+        if min(times).date() != max(times).date():
+            span = f", {min(times).strftime('%Y-%m-%d %H:%M')} → {max(times).strftime('%Y-%m-%d %H:%M')} UTC"
+    out.append(f"goroscope {report.archive}: {len(report.series)} series, {snaps} snapshots{span}")
+    for series in report.series:
+        states: Counter[str] = Counter()
+        for t in series.timelines:
+            for st, n in t.states:
+                states[st] += n
+        totals = series.totals or tuple(s.goroutines for s in series.snapshots)
+        parked = ""
+        carried = sum(states.values())
+        if carried:
+            active = sum(n for st, n in states.items() if st.split(" (")[0] in _ACTIVE)
+            parked = f", {100 * (carried - active) / carried:.0f}% parked"
+        growth = ""
+        if len(totals) >= 2:
+            first, last = totals[0], totals[-1]
+            span_h = (series.snapshots[-1].time - series.snapshots[0].time).total_seconds() / 3600
+            rate = f" ({(last - first) / span_h:+.0f}/h)" if span_h > 0 else ""
+            growth = f", total {first} → {last}{rate}"
+        restarts = f", {len(series.segments) - 1} restart(s)" if len(series.segments) > 1 else ""
+        out.append(textwrap.shorten(f"  {series.id}: {len(series.snapshots)} snapshots{growth}{parked}{restarts}", width=width, placeholder="…"))
+    suspects = list(report.suspects)
+    if not suspects:
+        out.append("No suspects: no signature grows or stays stuck.")
+    else:
+        out.append(f"{len(suspects)} suspect{'s' if len(suspects) != 1 else ''}:")
+        for s in suspects:
+            out.extend(_suspect_lines(s, width))
+    if report.gone:
+        out.append(f"{len(report.gone)} suspect(s) of the baseline are gone.")
+    if report.settled:
+        out.append(f"{len(report.settled)} file(s) still being written, left for the next run.")
+    if report.skipped:
+        out.append(f"{len(report.skipped)} input(s) skipped" + (":" if verbose else " (-v lists them)."))
+        if verbose:
+            for sk in report.skipped:
+                out.extend(textwrap.wrap(f"{sk.path}: {sk.reason}", width=width, initial_indent="  ", subsequent_indent="    "))
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------- inspect
+
+
+def _frame(f) -> dict:
+    return {"function": f.function, "file": f.file, "line": f.line}
+
+
+def inspect_json(snapshot: Snapshot) -> dict:
+    """Return what was parsed from one dump, frames as printed (DESIGN.md inspect --json)."""
+    doc: dict = {
+        "format": snapshot.format,
+        "profile": snapshot.profile,
+        "go_version": snapshot.go_version,
+        "total": snapshot.total if snapshot.total is not None else snapshot.count,
+        "truncated": snapshot.truncated,
+        "crash": snapshot.crash,
+    }
+    if snapshot.format in ("debug2", "traceback"):
+        doc["goroutines"] = [
+            {
+                "id": g.id,
+                "state": g.state,
+                "flags": list(g.flags),
+                "wait_minutes": g.wait_minutes,
+                "locked_to_thread": g.locked_to_thread,
+                "labels": dict(g.labels),
+                "frames": [_frame(f) for f in g.frames],
+                "frames_elided": g.frames_elided,
+                "created_by": None
+                if g.created_by is None
+                else {**_frame(g.created_by), "goroutine": g.created_by.goroutine},
+                "ancestors": list(g.ancestors),
+            }
+            for g in snapshot.goroutines
+        ]
+    else:
+        doc["records"] = [
+            {"count": r.count, "labels": dict(r.labels), "frames": [_frame(f) for f in r.frames]} for r in snapshot.records
+        ]
+    if snapshot.heap_inuse_bytes is not None:
+        doc["heap_inuse_bytes"] = snapshot.heap_inuse_bytes
+    if snapshot.time is not None:
+        doc["time"] = snapshot.time.isoformat().replace("+00:00", "Z")
+    doc["problems"] = [{"line": p.line, "message": p.message} for p in snapshot.problems]
+    return doc
+
+
+def inspect_text(path: str, snapshot: Snapshot, summary: Summary, config: Config, *, top: int = 15, width: int = 80) -> str:
+    """Return pprof-`top`-like text for one dump: totals, states, top signatures."""
+    opts = config.signature_options()
+    out = [f"{path}"]
+    kind = snapshot.format + ("" if snapshot.profile == "goroutine" else f" ({snapshot.profile} profile)")
+    out.append(f"  format {kind}" + (f", {snapshot.go_version}" if snapshot.go_version else ""))
+    total = f"  {summary.total} goroutines"
+    if summary.header_total is not None and summary.header_total != summary.total:
+        total += f" (header says {summary.header_total})"
+    if snapshot.truncated:
+        total += ", TRUNCATED: counts are lower bounds"
+    if snapshot.crash:
+        total += ", crash dump"
+    out.append(total + f", {len(summary.stacks)} signatures")
+    if snapshot.heap_inuse_bytes is not None:
+        out.append(f"  heap in use: {snapshot.heap_inuse_bytes / 1024 / 1024:.1f} MiB")
+    states: Counter[str] = Counter()
+    for s in summary.stacks:
+        for st, n in s.states:
+            states[st] += n
+    if states:
+        out.append("  states: " + ", ".join(f"{st} {n}" for st, n in states.most_common(8)))
+    if summary.stacks:
+        out.append(f"  top {min(top, len(summary.stacks))} signatures:")
+        out.append(f"  {'count':>7} {'share':>6}  leak site")
+    for s in summary.stacks[:top]:
+        site = leak_site(s.signature.frames, opts)
+        share = 100 * s.count / summary.total if summary.total else 0
+        loc = short_location(site.file, site.line, width - 18) if site else "(no frames)"
+        out.append(f"  {s.count:>7} {share:>5.1f}%  {loc}")
+        if site:
+            detail = site.function
+            if s.states:
+                detail += f"  [{s.states[0][0]}]"
+            out.append(("                  " + detail)[:width])
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------------- diff
+
+
+def diff_rows(old: Summary, new: Summary, config: Config) -> list[dict]:
+    """Return per signature the counts in `old` and `new`, biggest growth first."""
+    opts = config.signature_options()
+    a = {s.signature: s for s in old.stacks}
+    b = {s.signature: s for s in new.stacks}
+    rows = []
+    for sig in set(a) | set(b):
+        n0 = a[sig].count if sig in a else 0
+        n1 = b[sig].count if sig in b else 0
+        if n0 == n1:
+            continue
+        site = leak_site(sig.frames, opts)
+        st = (b.get(sig) or a.get(sig)).states
+        rows.append(
+            {
+                "delta": n1 - n0,
+                "old": n0,
+                "new": n1,
+                "leak_site": None if site is None else _frame(site),
+                "state": st[0][0] if st else None,
+                "stack": [_frame(f) for f in sig.frames],
+            }
+        )
+    rows.sort(key=lambda r: (-r["delta"], r["leak_site"]["file"] if r["leak_site"] else "", r["leak_site"]["line"] if r["leak_site"] else 0))
+    return rows
+
+
+def diff_text(old_path: str, new_path: str, old: Summary, new: Summary, rows: list[dict], *, top: int = 15, width: int = 80) -> str:
+    """Return the signatures that grew between two dumps, as text."""
+    out = [f"{old_path} → {new_path}", f"  total {old.total} → {new.total} ({new.total - old.total:+d})"]
+    grew = [r for r in rows if r["delta"] > 0][:top]
+    if not grew:
+        out.append("  no signature grew")
+    else:
+        out.append(f"  {'delta':>7} {'old':>6} {'new':>6}  leak site")
+        for r in grew:
+            site = r["leak_site"]
+            loc = short_location(site["file"], site["line"], width - 26) if site else "(no frames)"
+            out.append(f"  {r['delta']:>+7} {r['old']:>6} {r['new']:>6}  {loc}")
+            if site:
+                out.append(("                          " + site["function"])[:width])
+    shrank = [r for r in rows if r["delta"] < 0]
+    if shrank:
+        out.append(f"  {len(shrank)} signature(s) shrank by {-sum(r['delta'] for r in shrank)} goroutines in all")
+    return "\n".join(out)
