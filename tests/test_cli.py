@@ -1,0 +1,227 @@
+"""The command line: exit codes, output naming, --force, atomic writes, stdout layout."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from goroscope import cli, exitcodes
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "samples"
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    """Run `goroscope ARGS` in-process; return (exit code, stdout, stderr)."""
+    try:
+        cli.main(list(args))
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture()
+def archive(tmp_path) -> Path:
+    """A copy of one sample series (a stuck leak) to run on."""
+    dst = tmp_path / "arch"
+    shutil.copytree(SAMPLES / "tracing-collector", dst / "tracing-collector")
+    return dst
+
+
+def test_report_writes_json_and_prints_paths_last(capsys, tmp_path, archive):
+    out_dir = tmp_path / "out"
+    code, out, err = run(capsys, "report", str(archive), "--format", "json", "--no-cache", "--output", str(out_dir), "--name", "r")
+    assert code == exitcodes.OK, err
+    lines = out.strip().splitlines()
+    assert lines[-1] == str(out_dir / "r.json")
+    doc = json.loads((out_dir / "r.json").read_text())
+    assert doc["schema"] == "goroscope.report/1"
+    assert doc["archive"] == str(archive)
+    assert [s["id"] for s in doc["series"]] == ["tracing-collector"]
+    assert len(doc["series"][0]["snapshots"]) == 19
+    assert err == ""  # not a terminal: no progress
+
+
+def test_default_name_is_archive_stem_and_utc_time(capsys, tmp_path, archive, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "report", str(archive), "--format", "json", "--no-cache", "-q")
+    assert code == 0
+    (path,) = out.strip().splitlines()
+    assert path.startswith("reports/arch-") and path.endswith("Z.json")
+    stamp = Path(path).stem[len("arch-"):]
+    assert len(stamp) == len("20261201T081500Z") and stamp[8] == "T"
+
+
+def test_default_stem_strips_archive_suffixes():
+    from datetime import datetime, timezone
+
+    t = datetime(2026, 12, 1, 8, 15, 0, tzinfo=timezone.utc)
+    assert cli.default_stem(Path("/x/dumps.tar.gz"), t) == "dumps-20261201T081500Z"
+    assert cli.default_stem(Path("/x/dumps.tgz"), t) == "dumps-20261201T081500Z"
+    assert cli.default_stem(Path("/x/dumps.zip"), t) == "dumps-20261201T081500Z"
+    assert cli.default_stem(Path("/x/one.txt.gz"), t) == "one.txt-20261201T081500Z"
+    assert cli.default_stem(Path("/x/folder/"), t) == "folder-20261201T081500Z"
+
+
+def test_quiet_prints_only_paths(capsys, tmp_path, archive):
+    code, out, _ = run(capsys, "report", str(archive), "--format", "json", "--no-cache", "--output", str(tmp_path), "--name", "q", "-q")
+    assert code == 0
+    assert out.strip().splitlines() == [str(tmp_path / "q.json")]
+
+
+def test_existing_target_is_an_error_unless_force(capsys, tmp_path, archive):
+    target = tmp_path / "r.json"
+    target.write_text("previous")
+    code, _, err = run(capsys, "report", str(archive), "--format", "json", "--no-cache", "--output", str(tmp_path), "--name", "r")
+    assert code == exitcodes.USAGE
+    assert "already exists" in err and str(target) in err
+    assert target.read_text() == "previous"
+    code, _, _ = run(capsys, "report", str(archive), "--format", "json", "--no-cache", "--output", str(tmp_path), "--name", "r", "--force")
+    assert code == 0
+    assert json.loads(target.read_text())["schema"] == "goroscope.report/1"
+
+
+def test_every_target_is_checked_before_any_is_written(capsys, tmp_path, archive):
+    (tmp_path / "r.md").write_text("previous")
+    code, _, _ = run(capsys, "report", str(archive), "--format", "json,md", "--no-cache", "--output", str(tmp_path), "--name", "r")
+    assert code == exitcodes.USAGE
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_failing_renderer_leaves_previous_report_intact(capsys, tmp_path, archive, monkeypatch):
+    from goroscope import render
+
+    (tmp_path / "r.json").write_text("previous")
+
+    def boom(report, config, source_root):
+        raise OSError("disk on fire")
+
+    monkeypatch.setitem(render.RENDERERS, "md", render.Renderer("md", "md", boom))
+    code, _, err = run(capsys, "report", str(archive), "--format", "json,md", "--no-cache", "--output", str(tmp_path), "--name", "r", "--force")
+    assert code == exitcodes.NO_DATA
+    assert "disk on fire" in err
+    assert (tmp_path / "r.json").read_text() == "previous"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_unwritable_output_exits_4(capsys, tmp_path, archive):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = run(capsys, "report", str(archive), "--format", "json", "--no-cache", "--output", str(blocker / "sub"), "--name", "r")
+    assert code == exitcodes.NO_DATA
+    assert "error:" in err
+
+
+def test_nothing_usable_exits_4(capsys, tmp_path):
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "a.txt").write_text("hello, not a dump\n")
+    code, _, err = run(capsys, "report", str(junk), "--format", "json", "--no-cache", "--output", str(tmp_path / "o"))
+    assert code == exitcodes.NO_DATA
+    assert "a.txt" in err and "Traceback" not in err
+
+
+def test_strict_exits_3_when_input_skipped(capsys, tmp_path, archive):
+    (archive / "tracing-collector" / "notes.txt").write_text("not a dump\n")
+    args = ("report", str(archive), "--format", "json", "--no-cache", "--output", str(tmp_path), "--name")
+    code, _, _ = run(capsys, *args, "a")
+    assert code == 0
+    doc = json.loads((tmp_path / "a.json").read_text())
+    assert [s["path"] for s in doc["skipped"]] == ["tracing-collector/notes.txt"]
+    code, _, _ = run(capsys, *args, "b", "--strict")
+    assert code == exitcodes.INPUT_SKIPPED
+
+
+def test_fail_on_suspects_exits_1(capsys, tmp_path, archive):
+    code, out, _ = run(capsys, "report", str(archive), "--format", "json", "--no-cache", "--output", str(tmp_path), "--name", "s", "--fail-on-suspects")
+    doc = json.loads((tmp_path / "s.json").read_text())
+    assert doc["series"][0]["suspects"], out
+    assert code == exitcodes.SUSPECTS
+
+
+def test_acknowledged_suspects_do_not_fail(capsys, tmp_path, archive):
+    code, _, _ = run(capsys, "report", str(archive), "--format", "json", "--no-cache", "--output", str(tmp_path), "--name", "a")
+    doc = json.loads((tmp_path / "a.json").read_text())
+    fps = [s["fingerprint"] for s in doc["series"][0]["suspects"]]
+    cfg = tmp_path / "ack.yaml"
+    cfg.write_text("acknowledged:\n" + "".join(f"  - {{fingerprint: '{fp}'}}\n" for fp in fps))
+    code, _, _ = run(capsys, "report", str(archive), "--format", "json", "--no-cache", "--output", str(tmp_path), "--name", "b", "--fail-on-suspects", "--config", str(cfg))
+    assert code == exitcodes.OK
+
+
+def test_baseline_marks_every_suspect_known(capsys, tmp_path, archive):
+    run(capsys, "report", str(archive), "--format", "json", "--no-cache", "--output", str(tmp_path), "--name", "first")
+    code, _, _ = run(capsys, "report", str(archive), "--format", "json", "--no-cache", "--output", str(tmp_path), "--name", "second",
+                     "--baseline", str(tmp_path / "first.json"), "--fail-on-new")
+    assert code == exitcodes.OK
+    doc = json.loads((tmp_path / "second.json").read_text())
+    statuses = [s["status"] for series in doc["series"] for s in series["suspects"]]
+    assert statuses and set(statuses) == {"known"}
+
+
+def test_bad_config_exits_2_naming_key_and_file(capsys, tmp_path, archive):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("rank: {min_tau: lots}\n")
+    code, _, err = run(capsys, "report", str(archive), "--format", "json", "--no-cache", "--config", str(cfg), "--output", str(tmp_path))
+    assert code == exitcodes.USAGE
+    assert str(cfg) in err and "rank.min_tau" in err
+
+
+def test_config_inside_archive_is_never_read(capsys, tmp_path, archive, monkeypatch):
+    (archive / "goroscope.yaml").write_text("colour: red\n")  # would be a config error if read
+    monkeypatch.chdir(archive)
+    code, _, err = run(capsys, "report", ".", "--format", "json", "--no-cache", "--output", str(tmp_path), "--name", "x")
+    assert code == 0, err
+    assert "inside the archive" in err
+
+
+def test_unknown_format_is_usage_error(capsys, tmp_path, archive):
+    code, _, err = run(capsys, "report", str(archive), "--format", "json,docx", "--output", str(tmp_path))
+    assert code == exitcodes.USAGE and "docx" in err
+
+
+def test_inspect_json_of_a_debug2_dump(capsys, tmp_path):
+    src = sorted((SAMPLES / "tracing-collector").iterdir())[0]
+    code, out, _ = run(capsys, "inspect", str(src), "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["format"] == "debug2"
+    assert doc["total"] == len(doc["goroutines"]) > 0
+    g = doc["goroutines"][0]
+    assert set(g) >= {"id", "state", "flags", "wait_minutes", "locked_to_thread", "labels", "frames", "frames_elided", "created_by"}
+
+
+def test_inspect_text_of_every_sample_form(capsys):
+    for path in [sorted((SAMPLES / "notifier").glob("*.pb.gz"))[0], sorted((SAMPLES / "notifier").glob("*.debug1.txt"))[0]]:
+        code, out, err = run(capsys, "inspect", str(path))
+        assert code == 0, err
+        assert "goroutines" in out and "leak site" in out
+
+
+def test_inspect_of_junk_exits_4_with_message(capsys, tmp_path):
+    p = tmp_path / "junk.bin"
+    p.write_bytes(os.urandom(2048))
+    code, _, err = run(capsys, "inspect", str(p))
+    assert code == exitcodes.NO_DATA
+    assert err.startswith(f"error: {p}") and "Traceback" not in err
+
+
+def test_diff_names_what_grew(capsys):
+    files = sorted((SAMPLES / "notifier").glob("*.debug1.txt"))
+    code, out, _ = run(capsys, "diff", str(files[0]), str(files[-1]), "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["signatures"][0]["delta"] > 0
+    code, out, _ = run(capsys, "diff", str(files[0]), str(files[-1]))
+    assert code == 0 and "leak site" in out
+
+
+def test_version(capsys):
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and "goroscope" in out
