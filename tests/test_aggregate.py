@@ -1,0 +1,40 @@
+"""aggregate(): a Snapshot becomes signature counts and per-id observations."""
+
+from __future__ import annotations
+
+from goroscope.aggregate import aggregate
+from goroscope.model import CreatedBy, Frame, Goroutine, Record, Snapshot
+
+LEAK = (Frame(function="main.leak", file="/app/main.go", line=10),)
+PROTO_LEAK = (Frame(function="runtime.gopark", file="/usr/local/go/src/runtime/proc.go", line=435),) + LEAK + (
+    Frame(function="runtime.goexit", file="/usr/local/go/src/runtime/asm_amd64.s", line=1700),
+)
+CB = CreatedBy(function="main.main", file="/app/main.go", line=20, goroutine=1)
+
+
+def _g(i: int, state: str = "chan send", wait: int = 0, flags=()) -> Goroutine:
+    return Goroutine(id=i, state=state, wait_minutes=wait, frames=LEAK, created_by=CB, flags=flags)
+
+
+def test_text_form_counts_states_ids_and_leaked():
+    snap = Snapshot(format="debug2", goroutines=(_g(5), _g(6, wait=3), _g(7, "chan send", 1, ("leaked",))))
+    s = aggregate(snap)
+    (st,) = s.stacks
+    assert st.count == 3 and st.states == (("chan send", 3),)
+    assert st.created_by == CB.frame()
+    assert st.leaked == 1 and st.max_wait_minutes == 3
+    assert [o.id for o in s.observations] == [5, 6, 7] and s.max_id == 7
+    assert s.total == 3
+
+
+def test_aggregated_and_text_forms_agree():
+    text = aggregate(Snapshot(format="debug2", goroutines=(_g(1), _g(2))))
+    proto = aggregate(Snapshot(format="pprof", records=(Record(count=2, frames=PROTO_LEAK),)))
+    assert text.stacks[0].signature == proto.stacks[0].signature
+    assert text.stacks[0].count == proto.stacks[0].count
+    assert proto.stacks[0].max_wait_minutes is None and proto.observations == ()
+
+
+def test_goroutineleak_profile_marks_every_record_leaked():
+    s = aggregate(Snapshot(format="debug1", profile="goroutineleak", total=4, records=(Record(count=4, frames=LEAK),)))
+    assert s.stacks[0].leaked == 4 and s.header_total == 4
