@@ -1,0 +1,485 @@
+"""The SQLite store of snapshot summaries, so that a nightly rerun reparses only new files.
+
+Contract:
+- `SummaryCache.open(path)` opens (creating folders and the database as needed) the
+  cache at `path`, or at the default location under the user cache dir when `path`
+  is None. It never raises for a cache problem: the cache is an optimisation, so a
+  cache that cannot be used is reported in `cache.warnings` and the run goes on
+  without it (`cache.enabled` is then False; `get` misses and `put` does nothing).
+- `get(source, config_digest)` returns the cached Summary of `source`, or None.
+- `put(source, config_digest, summary)` stores it.
+- `close()` ends the connection; a SummaryCache is also a context manager.
+
+The key of an entry is the file (the real path of `Source.fs_path`, plus the archive
+member), its size and mtime, the tool version, the config digest and a schema
+fingerprint (our schema version plus the field names of the model records, so that a
+change to model.py never decodes an old blob into a wrong record). When a row for the
+same file exists but its size or mtime changed, the SHA-256 of the content decides:
+equal content is a hit (a `touch` or a copy that kept the bytes), and the row's size and
+mtime are brought up to date. The hash is computed at `put` (or given by the caller,
+who may compute it while parsing with `content_sha256`) and at `get` only on that
+size/mtime miss.
+
+The value is the whole Summary: its per-goroutine observations stored as columns
+(bytes of packed integers, states as an index into a list), the rest pickled, all
+zlib-compressed. Decoding goes through an unpickler that accepts only goroscope's
+model records and datetimes, so a tampered cache cannot run code.
+
+Concurrency and damage: the database is in WAL mode with a busy timeout, and every
+write is one short `BEGIN IMMEDIATE` transaction, so two runs at once on one cache both
+finish and both are stored; a run killed at any point (SIGKILL included) leaves a
+database that SQLite recovers on the next open. A file that is not a database or fails
+`PRAGMA quick_check` is renamed aside to `<name>.corrupt-<UTC time>` (with its WAL)
+under an advisory lock, a warning says so, and a fresh cache is built in its place. An
+entry whose blob cannot be decoded is deleted, with a warning, and counts as a miss.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import hashlib
+import io
+import os
+import pickle
+import sqlite3
+import tarfile
+import time
+import zipfile
+import zlib
+from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import BinaryIO
+
+import goroscope
+from goroscope import model
+from goroscope.model import Observation, Source, Summary
+
+__all__ = ["SummaryCache", "default_cache_path", "content_sha256", "encode_summary", "decode_summary", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1  # bump when the table layout or the blob encoding changes
+_ENCODING = 1  # first byte of every blob
+_BUSY_TIMEOUT_MS = 60_000  # how long a writer waits for another run's transaction
+_HASH_CHUNK = 1 << 20
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS summaries (
+    path TEXT NOT NULL,        -- real path of the file, then NUL and the member name for archive members
+    tool TEXT NOT NULL,        -- goroscope version and schema fingerprint
+    config TEXT NOT NULL,      -- Config.digest()
+    size INTEGER NOT NULL,     -- Source.size when stored
+    mtime REAL NOT NULL,       -- Source.mtime when stored
+    sha256 TEXT,               -- content hash (NULL when it could not be computed)
+    stored REAL NOT NULL,      -- time.time() of the put
+    value BLOB NOT NULL,       -- encode_summary()
+    PRIMARY KEY (path, tool, config)
+) WITHOUT ROWID;
+"""
+
+
+def _model_fingerprint() -> str:
+    """Return a hash of the field names of every model record, so model changes invalidate."""
+    parts = []
+    for name in sorted(model.__all__):
+        cls = getattr(model, name)
+        if dataclasses.is_dataclass(cls):
+            parts.append(name + "(" + ",".join(f.name for f in dataclasses.fields(cls)) + ")")
+    return hashlib.sha256(";".join(parts).encode()).hexdigest()[:12]
+
+
+TOOL_KEY = f"{goroscope.__version__}/s{SCHEMA_VERSION}/{_model_fingerprint()}"
+
+
+def default_cache_path() -> Path:
+    """Return $XDG_CACHE_HOME/goroscope/summaries.sqlite3 (or under ~/.cache)."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
+    return root / "goroscope" / "summaries.sqlite3"
+
+
+# ------------------------------------------------------------------------ encoding
+
+
+class _ModelUnpickler(pickle.Unpickler):
+    """An unpickler that builds only goroscope model records and datetimes."""
+
+    _ALLOWED = {("datetime", "datetime"), ("datetime", "timezone"), ("datetime", "timedelta")}
+
+    def find_class(self, module: str, name: str):  # noqa: D102 - pickle hook
+        """Return the class `module.name` if it is one we write; refuse anything else."""
+        if module == "goroscope.model" and name in model.__all__:
+            return getattr(model, name)
+        if (module, name) in self._ALLOWED:
+            import datetime as _dt
+
+            return getattr(_dt, name)
+        raise pickle.UnpicklingError(f"refusing {module}.{name} in a cache entry")
+
+
+def encode_summary(summary: Summary) -> bytes:
+    """Return the compact, compressed bytes of `summary`."""
+    obs = summary.observations
+    state_index: dict[str, int] = {}
+    ids = array("q", (o.id for o in obs))
+    stacks = array("l", (o.stack for o in obs))
+    waits = array("q", (o.wait_minutes for o in obs))
+    states = array("l", (state_index.setdefault(o.state, len(state_index)) for o in obs))
+    fields = {f.name: getattr(summary, f.name) for f in dataclasses.fields(Summary) if f.name != "observations"}
+    payload = (
+        fields,
+        ids.tobytes(),
+        stacks.tobytes(),
+        waits.tobytes(),
+        states.tobytes(),
+        tuple(state_index),
+    )
+    return bytes([_ENCODING]) + zlib.compress(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL), 1)
+
+
+def decode_summary(blob: bytes) -> Summary:
+    """Return the Summary encoded in `blob`; raise ValueError if it cannot be read."""
+    if not blob or blob[0] != _ENCODING:
+        raise ValueError("unknown cache entry encoding")
+    try:
+        raw = zlib.decompress(blob[1:])
+        fields, ids_b, stacks_b, waits_b, states_b, state_names = _ModelUnpickler(io.BytesIO(raw)).load()
+        ids, stacks, waits, states = array("q"), array("l"), array("q"), array("l")
+        ids.frombytes(ids_b)
+        stacks.frombytes(stacks_b)
+        waits.frombytes(waits_b)
+        states.frombytes(states_b)
+        if not (len(ids) == len(stacks) == len(waits) == len(states)):
+            raise ValueError("observation columns of different lengths")
+        observations = tuple(
+            Observation(id=i, stack=s, state=state_names[t], wait_minutes=w)
+            for i, s, w, t in zip(ids, stacks, waits, states)
+        )
+        summary = Summary(**fields, observations=observations)
+    except (zlib.error, pickle.UnpicklingError, EOFError, TypeError, IndexError, AttributeError) as e:
+        raise ValueError(f"unreadable cache entry: {e}") from None
+    if not isinstance(summary, Summary):
+        raise ValueError("cache entry is not a Summary")
+    return summary
+
+
+# ------------------------------------------------------------------------- content
+
+
+@contextmanager
+def _open_content(source: Source) -> Iterator[BinaryIO]:
+    """Yield a binary reader of the bytes of `source` (a file, or a tar/zip member)."""
+    if source.member is None:
+        with open(source.fs_path, "rb") as f:
+            yield f
+        return
+    if zipfile.is_zipfile(source.fs_path):
+        with zipfile.ZipFile(source.fs_path) as zf, zf.open(source.member) as f:
+            yield f  # type: ignore[misc]
+        return
+    with tarfile.open(source.fs_path, "r:*") as tf:
+        f = tf.extractfile(source.member)
+        if f is None:
+            raise OSError(f"{source.member}: not a regular file in {source.fs_path}")
+        with f:
+            yield f  # type: ignore[misc]
+
+
+def content_sha256(source: Source) -> str:
+    """Return the hex SHA-256 of the bytes of `source` as stored (not decompressed)."""
+    h = hashlib.sha256()
+    with _open_content(source) as f:
+        while chunk := f.read(_HASH_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _file_key(source: Source) -> str:
+    """Return the cache's name for `source`: its real path, plus NUL and the member."""
+    real = os.path.realpath(source.fs_path)
+    return real if source.member is None else f"{real}\0{source.member}"
+
+
+def _stat_matches(source: Source) -> bool:
+    """Return True when the file behind `source` still has the size and mtime it had."""
+    if source.member is not None:
+        return True  # a member's size and mtime come from the archive's own index
+    try:
+        st = os.stat(source.fs_path)
+    except OSError:
+        return False
+    return st.st_size == source.size and st.st_mtime == source.mtime
+
+
+# --------------------------------------------------------------------------- cache
+
+
+class _Corrupt(sqlite3.DatabaseError):
+    """The database opened but failed its integrity check."""
+
+
+def _is_corruption(e: sqlite3.Error) -> bool:
+    """Return True when `e` says the file is damaged (not locked, full, read-only or missing)."""
+    if isinstance(e, _Corrupt):
+        return True
+    name = getattr(e, "sqlite_errorname", None) or ""
+    return name.startswith("SQLITE_CORRUPT") or name == "SQLITE_NOTADB"
+
+
+class SummaryCache:
+    """A handle on the SQLite summary cache; see the module docstring for the contract."""
+
+    def __init__(self, path: Path) -> None:
+        """Prepare a handle on `path` (use `SummaryCache.open`, which also connects)."""
+        self.path = path
+        self.warnings: list[str] = []  # for the person running goroscope; never printed here
+        self.enabled = False  # False when the cache could not be opened or broke mid-run
+        self.hits = 0  # get() answered from the cache
+        self.misses = 0  # get() found nothing usable
+        self.hashed = 0  # content hashes computed by get() (size/mtime changed)
+        self._db: sqlite3.Connection | None = None
+
+    # ---------------------------------------------------------------- opening
+
+    @classmethod
+    def open(cls, path: Path | str | None = None) -> SummaryCache:
+        """Return a cache on `path` (None: the default location), ready to use or disabled with a warning."""
+        cache = cls(Path(path) if path is not None else default_cache_path())
+        cache._connect()
+        return cache
+
+    def __enter__(self) -> SummaryCache:
+        """Return self."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close the cache."""
+        self.close()
+
+    def _connect(self) -> None:
+        """Connect, check, set a damaged file aside and create the schema, under the open lock."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            self._disable(f"cannot create the cache folder {self.path.parent}: {e.strerror or e}")
+            return
+        try:
+            with self._open_lock():
+                try:
+                    self._db = self._connect_checked()
+                except sqlite3.DatabaseError as e:
+                    if not _is_corruption(e):
+                        raise
+                    self._set_aside(f"{e}")
+                    self._db = self._connect_checked()
+        except (sqlite3.Error, OSError) as e:
+            self._disable(f"cannot use the summary cache {self.path}: {e}")
+            return
+        self.enabled = True
+
+    @contextmanager
+    def _open_lock(self) -> Iterator[None]:
+        """Hold an exclusive advisory lock beside the database while it is checked or replaced."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel if we die
+            yield
+        finally:
+            os.close(fd)
+
+    def _connect_checked(self) -> sqlite3.Connection:
+        """Return a connection to a database that passed quick_check and has our schema."""
+        db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        try:
+            db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            mode = db.execute("PRAGMA journal_mode = WAL").fetchone()
+            if not mode or str(mode[0]).lower() != "wal":
+                raise sqlite3.OperationalError(f"cannot switch to WAL mode (got {mode})")
+            db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across crashes of the process
+            problems = [row[0] for row in db.execute("PRAGMA quick_check")]
+            if problems != ["ok"]:
+                lines = [ln.strip() for row in problems for ln in str(row).splitlines() if ln.strip() and "***" not in ln]
+                more = f" (and {len(lines) - 2} more)" if len(lines) > 2 else ""
+                raise _Corrupt("integrity check failed: " + "; ".join(lines[:2]) + more)
+            self._ensure_schema(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _ensure_schema(self, db: sqlite3.Connection) -> None:
+        """Create our table, or rebuild it when the file holds an older schema version."""
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "summaries" in tables:
+                return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                db.execute("DROP TABLE IF EXISTS summaries")
+            db.execute(_SCHEMA)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _set_aside(self, why: str) -> None:
+        """Rename a damaged cache file (and its WAL) to *.corrupt-<time>; say so in the warnings."""
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        if self.path.exists():
+            os.replace(self.path, aside)
+        # a stale WAL beside a new database would be replayed into it: move it with the file
+        for suffix in ("-wal", "-shm"):
+            extra = self.path.with_name(self.path.name + suffix)
+            if extra.exists():
+                if suffix == "-wal":
+                    os.replace(extra, aside.with_name(aside.name + suffix))
+                else:
+                    extra.unlink()
+        self.warnings.append(f"summary cache {self.path} was damaged ({why}); moved it to {aside.name} and started a new one")
+
+    def _disable(self, why: str) -> None:
+        """Stop using the cache for this run and say why."""
+        self.warnings.append(f"{why}; running without the cache")
+        self.enabled = False
+        if self._db is not None:
+            try:
+                self._db.close()
+            except sqlite3.Error:
+                pass
+            self._db = None
+
+    def _damaged(self, e: sqlite3.DatabaseError) -> None:
+        """Handle a database error met mid-run: set a corrupt file aside and start afresh, or disable."""
+        if self._db is not None:
+            try:
+                self._db.close()
+            except sqlite3.Error:
+                pass
+            self._db = None
+        self.enabled = False
+        if not _is_corruption(e):
+            self._disable(f"summary cache {self.path}: {e}")
+            return
+        try:
+            with self._open_lock():
+                try:
+                    # another run may have replaced it already: only a file that fails now is set aside
+                    self._db = self._connect_checked()
+                except sqlite3.DatabaseError as again:
+                    if not _is_corruption(again):
+                        raise
+                    self._set_aside(f"{e}")
+                    self._db = self._connect_checked()
+        except (sqlite3.Error, OSError) as again:
+            self._disable(f"cannot use the summary cache {self.path}: {again}")
+            return
+        self.enabled = True
+
+    # ---------------------------------------------------------------- access
+
+    def get(self, source: Source, config_digest: str) -> Summary | None:
+        """Return the cached Summary of `source` under `config_digest`, or None."""
+        if self._db is None:
+            self.misses += 1
+            return None
+        key = _file_key(source)
+        try:
+            row = self._db.execute(
+                "SELECT size, mtime, sha256, value FROM summaries WHERE path = ? AND tool = ? AND config = ?",
+                (key, TOOL_KEY, config_digest),
+            ).fetchone()
+        except sqlite3.DatabaseError as e:
+            self._damaged(e)
+            self.misses += 1
+            return None
+        if row is None:
+            self.misses += 1
+            return None
+        size, mtime, sha, blob = row
+        if size != source.size or mtime != source.mtime:
+            if not sha or not self._same_content(source, sha):
+                self.misses += 1
+                return None
+            self._write(
+                "UPDATE summaries SET size = ?, mtime = ? WHERE path = ? AND tool = ? AND config = ?",
+                (source.size, source.mtime, key, TOOL_KEY, config_digest),
+            )
+        try:
+            summary = decode_summary(blob)
+        except ValueError as e:
+            self.warnings.append(f"summary cache {self.path}: entry for {source.path} unreadable ({e}); removed it")
+            self._write(
+                "DELETE FROM summaries WHERE path = ? AND tool = ? AND config = ?", (key, TOOL_KEY, config_digest)
+            )
+            self.misses += 1
+            return None
+        self.hits += 1
+        return summary
+
+    def _same_content(self, source: Source, sha: str) -> bool:
+        """Return True when the content of `source` hashes to `sha`."""
+        self.hashed += 1
+        try:
+            return content_sha256(source) == sha
+        except (OSError, tarfile.TarError, zipfile.BadZipFile, KeyError, EOFError, zlib.error):
+            return False
+
+    def put(self, source: Source, config_digest: str, summary: Summary, content_hash: str | None = None) -> None:
+        """Store `summary` for `source` (`content_hash`: its content_sha256, when the caller has it)."""
+        if self._db is None:
+            return
+        if content_hash is None:
+            try:
+                if not _stat_matches(source):
+                    return  # the file changed since it was listed (still being written): store nothing
+                content_hash = content_sha256(source)
+            except (OSError, tarfile.TarError, zipfile.BadZipFile, KeyError, EOFError, zlib.error):
+                content_hash = None
+            if not _stat_matches(source):
+                return
+        blob = encode_summary(summary)
+        self._write(
+            "INSERT OR REPLACE INTO summaries (path, tool, config, size, mtime, sha256, stored, value)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (_file_key(source), TOOL_KEY, config_digest, source.size, source.mtime, content_hash, time.time(), blob),
+        )
+
+    def _write(self, sql: str, params: tuple) -> None:
+        """Run one statement in its own immediate transaction; a failure is a warning, not an error."""
+        if self._db is None:
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(sql, params)
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as e:
+            self._damaged(e)
+
+    def __len__(self) -> int:
+        """Return the number of entries stored (all versions and configs)."""
+        if self._db is None:
+            return 0
+        return self._db.execute("SELECT count(*) FROM summaries").fetchone()[0]
+
+    def close(self) -> None:
+        """Close the connection (the WAL is checkpointed by SQLite when the last one closes)."""
+        if self._db is not None:
+            try:
+                self._db.close()
+            except sqlite3.Error:
+                pass
+            self._db = None
+        self.enabled = False

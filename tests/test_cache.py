@@ -1,0 +1,417 @@
+"""Tests of the SQLite summary cache: round trip, keys, content hash, concurrency, damage."""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import pickle
+import signal
+import sqlite3
+import tarfile
+import time
+import zipfile
+import zlib
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from goroscope.aggregate import aggregate
+from goroscope.cache import SummaryCache, content_sha256, decode_summary, default_cache_path, encode_summary
+from goroscope.model import CreatedBy, Frame, Goroutine, Problem, Record, Snapshot, Source, Summary
+
+DIGEST = "cfg0123456789abc"
+
+
+def make_summary(n: int = 300, stacks: int = 12, seed: int = 0) -> Summary:
+    """Return a real Summary (through aggregate) of `n` goroutines over `stacks` call chains."""
+    chains = []
+    for k in range(stacks):
+        frames = tuple(
+            Frame(function=f"example.com/app/pkg{k}.step{d}", file=f"/src/app/pkg{k}/f{d}.go", line=10 + d + seed)
+            for d in range(3 + k % 5)
+        )
+        chains.append((Frame(function="runtime.gopark", file="/usr/local/go/src/runtime/proc.go", line=435),) + frames)
+    states = ("chan receive", "select", "sync.Mutex.Lock", "IO wait")
+    goroutines = tuple(
+        Goroutine(
+            id=1000 + i,
+            state=states[i % len(states)],
+            wait_minutes=(i * 7) % 90,
+            flags=("leaked",) if i % 50 == 0 else (),
+            labels=(("handler", f"h{i % 3}"),) if i % 2 else (),
+            frames=chains[i % stacks],
+            created_by=CreatedBy(function="example.com/app.spawn", file="/src/app/spawn.go", line=40, goroutine=1),
+        )
+        for i in range(n)
+    )
+    snap = Snapshot(
+        format="debug2",
+        go_version="go1.27.3",
+        goroutines=goroutines,
+        truncated=bool(seed % 2),
+        time=datetime(2026, 12, 1, 8, 0, seed % 60, tzinfo=timezone.utc),
+        problems=(Problem(line=812, message="dump ends mid-goroutine"),),
+    )
+    return aggregate(snap)
+
+
+def write_dump(path: Path, text: str = "goroutine 1 [running]:\nmain.main()\n\t/src/main.go:3 +0x1\n") -> Source:
+    """Write `text` at `path` and return its Source, as discovery would list it."""
+    path.write_text(text)
+    return source_of(path)
+
+
+def source_of(path: Path, member: str | None = None) -> Source:
+    """Return the Source of `path` with its current size and mtime."""
+    st = path.stat()
+    return Source(path=path.name, fs_path=str(path), member=member, size=st.st_size, mtime=st.st_mtime)
+
+
+@pytest.fixture
+def cache_path(tmp_path: Path) -> Path:
+    """Return where a test's cache file lives."""
+    return tmp_path / "cache" / "summaries.sqlite3"
+
+
+# ------------------------------------------------------------------- round trip
+
+
+def test_round_trip_is_exact(tmp_path: Path, cache_path: Path) -> None:
+    # GIVEN a real summary with every kind of field filled
+    summary = make_summary(n=500, seed=3)
+    assert summary.observations and summary.time and summary.problems and any(s.labels for s in summary.stacks)
+    src = write_dump(tmp_path / "a.txt")
+    # WHEN it is stored and read back, in this handle and in a new one
+    with SummaryCache.open(cache_path) as cache:
+        assert cache.get(src, DIGEST) is None
+        cache.put(src, DIGEST, summary)
+        first = cache.get(src, DIGEST)
+    with SummaryCache.open(cache_path) as cache:
+        again = cache.get(src, DIGEST)
+        assert cache.warnings == []
+    # THEN it is the same record, field for field
+    assert first == summary and again == summary
+    assert again.time.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    "summary",
+    [
+        make_summary(n=1, stacks=1),
+        make_summary(n=2000, stacks=40, seed=1),
+        aggregate(Snapshot(format="debug1", total=7, records=(Record(count=7, frames=(Frame(function="main.f", file="/m.go", line=1),)),))),
+        Summary(format="pprof", profile="heap", go_version=None, total=0, header_total=None, truncated=False,
+                crash=False, time=None, heap_inuse_bytes=123456789, stacks=()),
+    ],
+    ids=["one", "many", "debug1", "heap"],
+)
+def test_encoding_round_trips(summary: Summary) -> None:
+    assert decode_summary(encode_summary(summary)) == summary
+
+
+def test_encoding_is_compact() -> None:
+    # 20k goroutines reduce to well under 10 bytes each once stored
+    summary = make_summary(n=20000, stacks=300)
+    blob = encode_summary(summary)
+    assert len(blob) < 20000 * 10, len(blob)
+
+
+def test_decoding_refuses_foreign_objects() -> None:
+    evil = bytes([1]) + zlib.compress(pickle.dumps(({"x": os.getcwd}, b"", b"", b"", b"", ())))
+    with pytest.raises(ValueError, match="refusing"):
+        decode_summary(evil)
+
+
+# ------------------------------------------------------------------------ keys
+
+
+def test_other_config_digest_misses(tmp_path: Path, cache_path: Path) -> None:
+    src = write_dump(tmp_path / "a.txt")
+    with SummaryCache.open(cache_path) as cache:
+        cache.put(src, DIGEST, make_summary())
+        assert cache.get(src, "another-digest") is None
+        assert cache.get(src, DIGEST) is not None
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda p: p.write_text(p.read_text() + "more\n"), id="grown"),
+        pytest.param(lambda p: p.write_text(p.read_text().replace("3", "4")), id="same-size-new-bytes"),
+    ],
+)
+def test_changed_file_misses(tmp_path: Path, cache_path: Path, change) -> None:
+    # GIVEN a cached file
+    path = tmp_path / "a.txt"
+    src = write_dump(path)
+    with SummaryCache.open(cache_path) as cache:
+        cache.put(src, DIGEST, make_summary())
+        # WHEN its content changes (and with it the mtime)
+        change(path)
+        os.utime(path, (src.mtime + 10, src.mtime + 10))
+        # THEN the entry is not used
+        assert cache.get(source_of(path), DIGEST) is None
+        assert cache.hashed == 1  # a row for the path existed, so the hash decided
+
+
+def test_touch_without_change_hits_by_content_hash(tmp_path: Path, cache_path: Path) -> None:
+    # GIVEN a cached file
+    path = tmp_path / "a.txt"
+    src = write_dump(path)
+    summary = make_summary()
+    with SummaryCache.open(cache_path) as cache:
+        cache.put(src, DIGEST, summary)
+        # WHEN it is touched (same bytes, new mtime)
+        os.utime(path, (src.mtime + 3600, src.mtime + 3600))
+        touched = source_of(path)
+        assert touched.mtime != src.mtime
+        # THEN the content hash finds the entry, and the row takes the new mtime
+        assert cache.get(touched, DIGEST) == summary
+        assert cache.hashed == 1
+        assert cache.get(touched, DIGEST) == summary
+        assert cache.hashed == 1  # second time: the cheap key hit
+
+
+def test_cheap_key_hit_does_not_hash(tmp_path: Path, cache_path: Path) -> None:
+    src = write_dump(tmp_path / "a.txt")
+    with SummaryCache.open(cache_path) as cache:
+        cache.put(src, DIGEST, make_summary())
+        assert cache.get(src, DIGEST) is not None
+        assert (cache.hits, cache.misses, cache.hashed) == (1, 0, 0)
+
+
+def test_unknown_path_does_not_hash(tmp_path: Path, cache_path: Path) -> None:
+    with SummaryCache.open(cache_path) as cache:
+        assert cache.get(write_dump(tmp_path / "new.txt"), DIGEST) is None
+        assert cache.hashed == 0
+
+
+def test_same_file_by_another_path_hits(tmp_path: Path, cache_path: Path) -> None:
+    src = write_dump(tmp_path / "a.txt")
+    (tmp_path / "link").symlink_to(tmp_path)
+    via_link = replace(src, fs_path=str(tmp_path / "link" / "a.txt"))
+    with SummaryCache.open(cache_path) as cache:
+        cache.put(src, DIGEST, make_summary())
+        assert cache.get(via_link, DIGEST) is not None
+
+
+def test_file_changing_while_read_is_not_stored(tmp_path: Path, cache_path: Path) -> None:
+    # GIVEN a file listed, then appended to before the summary is stored (still being written)
+    path = tmp_path / "a.txt"
+    src = write_dump(path)
+    path.write_text(path.read_text() + "goroutine 2 [select]:\n")
+    with SummaryCache.open(cache_path) as cache:
+        # WHEN its summary is put under the old size
+        cache.put(src, DIGEST, make_summary())
+        # THEN nothing is stored: the next run parses it again
+        assert len(cache) == 0
+
+
+def test_archive_members_are_keyed_and_hashed(tmp_path: Path, cache_path: Path) -> None:
+    # GIVEN a tar and a zip holding two members each
+    data = {"pods/a/1.txt": b"goroutine 1 [select]:\n", "pods/a/2.txt": b"goroutine 1 [chan receive]:\n"}
+    tar_path, zip_path = tmp_path / "x.tar.gz", tmp_path / "x.zip"
+    with tarfile.open(tar_path, "w:gz") as tf:
+        for name, body in data.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(body), 1_700_000_000
+            tf.addfile(info, io.BytesIO(body))
+    with zipfile.ZipFile(zip_path, "w") as zf:
+        for name, body in data.items():
+            zf.writestr(name, body)
+    import hashlib
+
+    for archive in (tar_path, zip_path):
+        members = [
+            Source(path=f"{archive.name}/{m}", fs_path=str(archive), member=m, size=len(b), mtime=1_700_000_000.0)
+            for m, b in data.items()
+        ]
+        # THEN the content hash is the member's bytes
+        for m, src in zip(data.values(), members):
+            assert content_sha256(src) == hashlib.sha256(m).hexdigest()
+        # AND each member is its own entry, found again after a new mtime by its content
+        one, two = make_summary(seed=1), make_summary(seed=2)
+        with SummaryCache.open(cache_path) as cache:
+            cache.put(members[0], DIGEST, one)
+            cache.put(members[1], DIGEST, two)
+            assert cache.get(members[0], DIGEST) == one
+            assert cache.get(members[1], DIGEST) == two
+            assert cache.get(replace(members[1], mtime=1_800_000_000.0), DIGEST) == two
+
+
+def test_default_location_follows_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_path() == tmp_path / "xdg" / "goroscope" / "summaries.sqlite3"
+    with SummaryCache.open(None) as cache:
+        assert cache.enabled and cache.path.exists()
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")  # the XDG spec says relative values are invalid
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache_path() == tmp_path / "home" / ".cache" / "goroscope" / "summaries.sqlite3"
+
+
+def test_unusable_location_disables_with_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    src = write_dump(tmp_path / "a.txt")
+    with SummaryCache.open(tmp_path / "file" / "c.sqlite3") as cache:
+        assert not cache.enabled
+        assert len(cache.warnings) == 1 and "without the cache" in cache.warnings[0]
+        cache.put(src, DIGEST, make_summary())
+        assert cache.get(src, DIGEST) is None
+
+
+def test_older_schema_is_rebuilt(tmp_path: Path, cache_path: Path) -> None:
+    src = write_dump(tmp_path / "a.txt")
+    with SummaryCache.open(cache_path) as cache:
+        cache.put(src, DIGEST, make_summary())
+    with sqlite3.connect(cache_path) as db:
+        db.execute("PRAGMA user_version = 0")
+    with SummaryCache.open(cache_path) as cache:
+        assert cache.enabled and cache.warnings == []
+        assert len(cache) == 0
+        cache.put(src, DIGEST, make_summary())
+        assert cache.get(src, DIGEST) is not None
+
+
+# ------------------------------------------------------------------ concurrency
+
+
+def _writer(cache_path: str, tmp: str, tag: str, count: int, start, out) -> None:
+    """Put `count` entries named after `tag`, starting when `start` is set; report warnings."""
+    start.wait(10)
+    cache = SummaryCache.open(Path(cache_path))
+    for i in range(count):
+        src = write_dump(Path(tmp) / f"{tag}-{i}.txt", f"goroutine {i} [select]:\n{tag}\n")
+        cache.put(src, DIGEST, make_summary(n=200, seed=i))
+    out.put((tag, cache.warnings, len(cache)))
+    cache.close()
+
+
+def test_two_processes_writing_at_once_both_finish(tmp_path: Path, cache_path: Path) -> None:
+    # GIVEN two processes putting into one new cache at the same moment
+    ctx = multiprocessing.get_context("fork")
+    start, out = ctx.Event(), ctx.Queue()
+    count = 120
+    procs = [ctx.Process(target=_writer, args=(str(cache_path), str(tmp_path), t, count, start, out)) for t in "ab"]
+    for p in procs:
+        p.start()
+    start.set()
+    # WHEN both finish
+    results = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    # THEN neither saw a problem and the cache holds every entry of both
+    assert all(warnings == [] for _, warnings, _ in results)
+    with SummaryCache.open(cache_path) as cache:
+        assert len(cache) == 2 * count
+        for tag in "ab":
+            for i in (0, count // 2, count - 1):
+                src = source_of(tmp_path / f"{tag}-{i}.txt")
+                assert cache.get(src, DIGEST) == make_summary(n=200, seed=i)
+        assert cache.warnings == []
+
+
+def _put_forever(cache_path: str, tmp: str, started) -> None:
+    """Put ever new entries until killed."""
+    cache = SummaryCache.open(Path(cache_path))
+    big = make_summary(n=5000, stacks=80)
+    i = 0
+    while True:
+        src = write_dump(Path(tmp) / f"k-{i % 50}.txt", f"goroutine {i} [select]:\n")
+        cache.put(src, DIGEST, big)
+        i += 1
+        if i == 5:
+            started.set()
+
+
+def test_sigkill_mid_write_leaves_a_usable_cache(tmp_path: Path, cache_path: Path) -> None:
+    # GIVEN a process killed with SIGKILL while it writes in a loop
+    ctx = multiprocessing.get_context("fork")
+    started = ctx.Event()
+    child = ctx.Process(target=_put_forever, args=(str(cache_path), str(tmp_path), started))
+    child.start()
+    assert started.wait(60)
+    time.sleep(0.3)
+    os.kill(child.pid, signal.SIGKILL)
+    child.join(10)
+    assert child.exitcode == -signal.SIGKILL
+    # WHEN the cache is opened again
+    with SummaryCache.open(cache_path) as cache:
+        # THEN it opens clean, answers, and takes new entries
+        assert cache.enabled and cache.warnings == []
+        assert len(cache) >= 5
+        src = write_dump(tmp_path / "after.txt")
+        summary = make_summary(seed=9)
+        cache.put(src, DIGEST, summary)
+        assert cache.get(src, DIGEST) == summary
+    with sqlite3.connect(cache_path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+# ----------------------------------------------------------------------- damage
+
+
+def _fill(cache_path: Path, tmp_path: Path, count: int) -> list[Source]:
+    """Return the sources of `count` entries stored in a fresh cache at `cache_path`."""
+    sources = []
+    with SummaryCache.open(cache_path) as cache:
+        for i in range(count):
+            src = write_dump(tmp_path / f"f{i}.txt", f"goroutine {i} [select]:\n")
+            cache.put(src, DIGEST, make_summary(n=3000, stacks=50, seed=i))
+            sources.append(src)
+    return sources
+
+
+def _truncate_half(path: Path) -> None:
+    with open(path, "r+b") as f:
+        f.truncate(path.stat().st_size // 2)
+
+
+def _random_bytes(path: Path) -> None:
+    path.write_bytes(os.urandom(64 * 1024))
+
+
+def _zero_pages(path: Path) -> None:
+    # overwrite the middle of the file (b-tree pages) with junk, keeping the header valid
+    size = path.stat().st_size
+    with open(path, "r+b") as f:
+        f.seek(size // 3)
+        f.write(b"\xa5" * (size // 3))
+
+
+@pytest.mark.parametrize("damage", [_random_bytes, _truncate_half, _zero_pages], ids=["random-bytes", "truncated", "junk-pages"])
+def test_corrupt_file_is_set_aside_and_rebuilt(tmp_path: Path, cache_path: Path, damage) -> None:
+    # GIVEN a cache file damaged on disk
+    sources = _fill(cache_path, tmp_path, 8)
+    damage(cache_path)
+    # WHEN it is opened
+    with SummaryCache.open(cache_path) as cache:
+        # THEN the damage is reported once, the file is kept aside, and a fresh cache works
+        assert cache.enabled
+        assert len(cache.warnings) == 1, cache.warnings
+        assert "damaged" in cache.warnings[0]
+        aside = list(cache_path.parent.glob(cache_path.name + ".corrupt-*"))
+        assert len(aside) == 1 and aside[0].name in cache.warnings[0]
+        assert len(cache) == 0
+        summary = make_summary(seed=5)
+        cache.put(sources[0], DIGEST, summary)
+        assert cache.get(sources[0], DIGEST) == summary
+    with SummaryCache.open(cache_path) as cache:
+        assert cache.warnings == [] and len(cache) == 1
+
+
+def test_unreadable_entry_is_removed_with_a_warning(tmp_path: Path, cache_path: Path) -> None:
+    # GIVEN a cache whose entry for one file holds junk
+    sources = _fill(cache_path, tmp_path, 2)
+    with sqlite3.connect(cache_path) as db:
+        db.execute("UPDATE summaries SET value = ? WHERE path LIKE ?", (b"\x01junk", "%f0.txt"))
+    with SummaryCache.open(cache_path) as cache:
+        # WHEN it is read
+        assert cache.get(sources[0], DIGEST) is None
+        # THEN it is a miss with a warning naming the file, the entry is gone, the others still hit
+        assert len(cache.warnings) == 1 and sources[0].path in cache.warnings[0]
+        assert len(cache) == 1
+        assert cache.get(sources[1], DIGEST) is not None
