@@ -1,0 +1,3 @@
+module example.com/formsprog
+
+go 1.27
