@@ -1,0 +1,245 @@
+"""Read the moment a dump was taken from its file name.
+
+Contract: `name_time(name, config) -> datetime | None`, an aware UTC datetime or None.
+
+Looked for, in this order, anywhere in `name` (a base name, not a path):
+
+1. `config.timestamp_pattern` when set: a regex with named groups `year`, `month`,
+   `day`, `hour`, `minute`, `second`, `fraction`, `zone` (month may be a number or an
+   English month name), or one group `epoch` (unix seconds, or milli/micro/nanoseconds
+   told apart by the number of digits). A name the pattern does not match falls back
+   to the built-in forms below.
+2. A calendar date and a time of day, with any separators or none, fractions and a
+   zone optional: `2026-12-01T08:15:00Z`, `20261201T081500Z`, `20261201-081500`,
+   `2026-12-01_08-15-00`, `2026-12-01T08:15:00.123+02:00`, `2026-12-01 08:15 UTC`.
+   Separators must be used consistently inside the date and inside the time, every
+   field must be in range, and the digits may not be part of a longer digit run.
+3. A date alone, with separators (`2026-12-01`): midnight of that day.
+4. Unix seconds (10 digits) or milliseconds (13 digits), not part of a longer digit run.
+
+Only years 2000..2100 count, so pod hashes, pids, ports and sequence numbers are not
+mistaken for times. A time without a zone is in `config.timezone`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from goroscope.config import Discovery
+
+__all__ = ["name_time", "parse_zone", "MIN_YEAR", "MAX_YEAR"]
+
+MIN_YEAR = 2000  # earliest plausible year of a dump
+MAX_YEAR = 2100  # latest plausible year of a dump
+
+_EPOCH_MIN = int(datetime(MIN_YEAR, 1, 1, tzinfo=timezone.utc).timestamp())
+_EPOCH_MAX = int(datetime(MAX_YEAR, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp())
+
+_MONTHS = {
+    name: i + 1
+    for i, names in enumerate(
+        (
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        )
+    )
+    for name in names
+}
+
+# A zone written after a time: Z, UTC/GMT, or a numeric offset. `-HHMM` without a
+# colon is taken only after an ISO `T` (see _zone_ok), since `-0100` after a time is
+# as often a sequence number.
+_ZONE = r"(?P<zone>Z(?![a-z])|[ _]?(?:UTC|GMT)(?![A-Za-z])|[+-]\d{2}:\d{2}|[+-]\d{4}(?!\d))?"
+
+_DATETIME = re.compile(
+    r"(?<!\d)"
+    r"(?P<year>20\d{2}|2100)(?P<ds>[-_./]?)(?P<month>\d{2})(?P=ds)(?P<day>\d{2})"
+    r"(?P<dt>[Tt _-]?)"
+    r"(?P<hour>\d{2})(?P<ts>[:._-]?)(?P<minute>\d{2})"
+    r"(?:(?P=ts)(?P<second>\d{2})(?:[.,](?P<fraction>\d{1,9}))?)?"
+    r"(?!\d)" + _ZONE
+)
+
+_DATE = re.compile(r"(?<!\d)(?P<year>20\d{2}|2100)(?P<ds>[-_.])(?P<month>\d{2})(?P=ds)(?P<day>\d{2})(?!\d)")
+
+_EPOCH = re.compile(r"(?<!\d)(?P<epoch>\d{13}|\d{10})(?!\d)")
+
+
+def name_time(name: str, config: Discovery) -> datetime | None:
+    """Return the UTC time written in the file name `name`, or None."""
+    default_zone = _zone_named(config.timezone)
+    if config.timestamp_pattern:
+        found = _from_pattern(_compiled(config.timestamp_pattern), name, default_zone)
+        if found is not None:
+            return found
+    return _builtin(name, default_zone)
+
+
+def parse_zone(text: str) -> tzinfo | None:
+    """Return the zone written as `text` (Z, UTC, +02:00, -0700, Europe/Berlin), or None."""
+    t = text.strip(" _")
+    if not t:
+        return None
+    if t.upper() in ("Z", "UTC", "GMT"):
+        return timezone.utc
+    m = re.fullmatch(r"([+-])(\d{2}):?(\d{2})?", t)
+    if m:
+        hours, minutes = int(m.group(2)), int(m.group(3) or 0)
+        if hours > 14 or minutes > 59:
+            return None
+        delta = timedelta(hours=hours, minutes=minutes)
+        return timezone(-delta if m.group(1) == "-" else delta)
+    try:
+        return ZoneInfo(t)
+    except (ValueError, KeyError, OSError):
+        return None
+
+
+# ---------------------------------------------------------------------- internals
+
+
+@lru_cache(maxsize=32)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+@lru_cache(maxsize=32)
+def _zone_named(name: str) -> tzinfo:
+    if name.upper() in ("UTC", "Z", "GMT"):
+        return timezone.utc
+    return ZoneInfo(name)
+
+
+def _builtin(name: str, default_zone: tzinfo) -> datetime | None:
+    """Return the first plausible built-in timestamp form in `name`, or None."""
+    for m in _DATETIME.finditer(name):
+        found = _from_match(m, default_zone)
+        if found is not None:
+            return found
+    for m in _DATE.finditer(name):
+        found = _assemble(m.group("year"), m.group("month"), m.group("day"), None, None, None, None, None, default_zone)
+        if found is not None:
+            return found
+    for m in _EPOCH.finditer(name):
+        found = _from_epoch(m.group("epoch"))
+        if found is not None:
+            return found
+    return None
+
+
+def _from_match(m: re.Match[str], default_zone: tzinfo) -> datetime | None:
+    """Return the time of a _DATETIME match, or None when a field is out of range."""
+    ds, dt, ts = m.group("ds"), m.group("dt"), m.group("ts")
+    second = m.group("second")
+    if second is None and not ts:
+        # `HHMM` with no separators and no seconds is too easily some other number
+        return None
+    if ds and not dt and not ts:
+        # `2026-12-01` followed directly by four digits is not a time of day
+        return None
+    zone = m.group("zone")
+    if zone and zone.startswith("-") and ":" not in zone and dt not in ("T", "t"):
+        # `20261201-081500-0100`: the trailing number is not taken as a zone
+        zone = None
+    return _assemble(
+        m.group("year"),
+        m.group("month"),
+        m.group("day"),
+        m.group("hour"),
+        m.group("minute"),
+        second,
+        m.group("fraction"),
+        zone,
+        default_zone,
+    )
+
+
+def _from_pattern(pattern: re.Pattern[str], name: str, default_zone: tzinfo) -> datetime | None:
+    """Return the time the configured pattern finds in `name`, or None."""
+    m = pattern.search(name)
+    if m is None:
+        return None
+    groups = m.groupdict()
+    if groups.get("epoch") is not None:
+        return _from_epoch(groups["epoch"])
+    if groups.get("year") is None or groups.get("month") is None or groups.get("day") is None:
+        return None
+    return _assemble(
+        groups["year"],
+        groups["month"],
+        groups["day"],
+        groups.get("hour"),
+        groups.get("minute"),
+        groups.get("second"),
+        groups.get("fraction"),
+        groups.get("zone"),
+        default_zone,
+    )
+
+
+def _assemble(
+    year: str,
+    month: str,
+    day: str,
+    hour: str | None,
+    minute: str | None,
+    second: str | None,
+    fraction: str | None,
+    zone: str | None,
+    default_zone: tzinfo,
+) -> datetime | None:
+    """Return the UTC datetime of these fields, or None when one is out of range."""
+    try:
+        y = int(year)
+        mo = int(month) if month.strip().isdigit() else _MONTHS.get(month.strip().lower(), 0)
+        d = int(day)
+        h = int(hour) if hour else 0
+        mi = int(minute) if minute else 0
+        s = int(second) if second else 0
+    except ValueError:
+        return None
+    if not (MIN_YEAR <= y <= MAX_YEAR) or h > 23 or mi > 59 or s > 60:
+        return None
+    s = min(s, 59)  # a leap second is shown as :60
+    digits = re.sub(r"\D", "", fraction or "")
+    micro = int((digits + "000000")[:6]) if digits else 0
+    tz = default_zone
+    if zone:
+        parsed = parse_zone(zone)
+        if parsed is None:
+            return None
+        tz = parsed
+    try:
+        local = datetime(y, mo, d, h, mi, s, micro, tzinfo=tz)
+    except ValueError:
+        return None
+    return local.astimezone(timezone.utc)
+
+
+def _from_epoch(text: str) -> datetime | None:
+    """Return the UTC time of unix seconds/ms/µs/ns `text` (by digit count), or None."""
+    m = re.fullmatch(r"\s*(\d+)(?:[.,](\d+))?\s*", text)
+    if m is None:
+        return None
+    digits, frac = m.group(1), m.group(2) or ""
+    scale = {13: 1_000, 16: 1_000_000, 19: 1_000_000_000}.get(len(digits), 1)
+    if scale == 1 and len(digits) > 10:
+        return None
+    seconds, rest = divmod(int(digits), scale)
+    if not (_EPOCH_MIN <= seconds <= _EPOCH_MAX):
+        return None
+    micro = rest * 1_000_000 // scale if scale > 1 else int((frac + "000000")[:6])
+    return datetime.fromtimestamp(seconds, timezone.utc).replace(microsecond=micro)
