@@ -1,0 +1,344 @@
+"""Per-series timelines: follow every signature across a series' snapshots.
+
+Contract: `correlate(series_id, moments, leak_evidence, memory, config) -> Series`.
+
+- `moments` are the (Moment, Summary of its primary file) pairs of one series; they
+  are put in time order and each becomes a SnapshotInfo.
+- Restarts split the series into segments (DESIGN.md "Series"): goroutine ids are
+  never reused within a process, so the highest id falling means a new process; for
+  forms without ids (debug=1, protobuf) a restart shows as the total collapsing while
+  the signatures that had been piling up reset together. A truncated snapshot's
+  counts and ids are lower bounds: it never starts a segment on its own evidence
+  and never reads as a drop.
+- One Timeline per signature: counts at every snapshot (absent = 0), lower-bound
+  flags, states, created-by and labels merged over the series, the most goroutines
+  proven leaked at one moment (a `(leaked)` flag, or a goroutineleak profile of the
+  series), the longest header wait per snapshot, and stuck evidence followed by
+  goroutine id within each segment: how many goroutines of the signature have been
+  blocked at it since an earlier snapshot (or say `N minutes` in their header), and
+  the longest such wait, `max(header minutes, minutes since first seen here)`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from goroscope.config import Config
+from goroscope.model import (
+    PROFILE_GOROUTINELEAK,
+    Frame,
+    MemoryPoint,
+    Moment,
+    Segment,
+    Series,
+    Signature,
+    SnapshotInfo,
+    Source,
+    Summary,
+    Timeline,
+)
+
+__all__ = ["correlate", "find_segments", "RESET_TOTAL_DROP", "RESET_GROWTH_LOST"]
+
+# Forms without ids: a restart is read when the total falls by at least this share...
+RESET_TOTAL_DROP = 0.3
+# ...and the signatures that had piled up lose at least this share of their growth.
+RESET_GROWTH_LOST = 0.75
+# A signature "piled up" when it gained at least this many goroutines in the segment.
+RESET_MIN_GROWTH = 3
+# Same-process evidence for a truncated snapshot whose highest id is below the last
+# one: this share of its (id, signature) pairs were already there.
+SAME_PROCESS_OVERLAP = 0.5
+
+
+def correlate(
+    series_id: str,
+    moments: Sequence[tuple[Moment, Summary]],
+    leak_evidence: Sequence[tuple[Source, Summary]],
+    memory: Sequence[MemoryPoint],
+    config: Config,
+) -> Series:
+    """Return the Series of `moments`: snapshots, restart segments and one Timeline per signature."""
+    ordered = sorted(moments, key=lambda ms: ms[0].time)
+    summaries = [s for _, s in ordered]
+    times = [m.time for m, _ in ordered]
+    snapshots = tuple(_snapshot_info(m, s) for m, s in ordered)
+    totals = tuple(max(s.total, s.header_total or 0) for s in summaries)
+    segments = find_segments(summaries)
+    timelines = _timelines(summaries, times, segments, leak_evidence)
+    leak_profiles = tuple(
+        sorted({src.path for src, summ in leak_evidence if summ.profile == PROFILE_GOROUTINELEAK or src.profile == PROFILE_GOROUTINELEAK})
+    )
+    return Series(
+        id=series_id,
+        snapshots=snapshots,
+        segments=segments,
+        memory=tuple(sorted(memory, key=lambda p: p.time)),
+        timelines=timelines,
+        totals=totals,
+        leak_profiles=leak_profiles,
+    )
+
+
+def _snapshot_info(moment: Moment, summary: Summary) -> SnapshotInfo:
+    """Return the SnapshotInfo of one moment."""
+    problems = tuple(f"line {p.line}: {p.message}" if p.line is not None else p.message for p in summary.problems)
+    return SnapshotInfo(
+        time=moment.time,
+        time_source=moment.time_source,
+        source=moment.primary.path,
+        sources=tuple(s.path for s in moment.sources),
+        format=moment.format,
+        goroutines=max(summary.total, summary.header_total or 0),
+        truncated=summary.truncated,
+        crash=summary.crash or moment.crash,
+        go_version=summary.go_version,
+        problems=problems,
+    )
+
+
+# ------------------------------------------------------------------- restarts
+
+
+def _id_pairs(summary: Summary) -> set[tuple[int, Signature]]:
+    """Return the (goroutine id, signature) pairs of a summary."""
+    return {(o.id, summary.stacks[o.stack].signature) for o in summary.observations}
+
+
+def _restart_by_ids(prev: Summary, cur: Summary) -> bool | None:
+    """Return whether ids say a restart happened between prev and cur; None if ids cannot tell."""
+    if prev.max_id is None or cur.max_id is None:
+        return None
+    if cur.max_id >= prev.max_id:
+        return False
+    if not cur.truncated:
+        return True
+    # a truncated dump may have lost its highest ids: only call it a restart when
+    # its goroutines are not the ones already there
+    pairs = _id_pairs(cur)
+    if not pairs:
+        return False
+    shared = len(pairs & _id_pairs(prev)) / len(pairs)
+    return shared < SAME_PROCESS_OVERLAP
+
+
+def _counts_of(summary: Summary) -> dict[Signature, int]:
+    """Return signature -> count of a summary."""
+    return {sc.signature: sc.count for sc in summary.stacks}
+
+
+def _restart_by_counts(prev: Summary, lows: dict[Signature, int], cur: Summary) -> bool:
+    """Return whether the total collapsed with the piled-up signatures resetting (forms without ids).
+
+    `lows` holds each signature's lowest count in the segment so far (absent = 0).
+    """
+    if cur.truncated:
+        return False
+    cur_total = max(cur.total, cur.header_total or 0)
+    prev_total = max(prev.total, prev.header_total or 0)
+    if prev_total <= 0 or cur_total > (1.0 - RESET_TOTAL_DROP) * prev_total:
+        return False
+    now = _counts_of(cur)
+    grown = []
+    for sc in prev.stacks:
+        low = lows.get(sc.signature, 0)
+        if sc.count - low >= RESET_MIN_GROWTH:
+            grown.append((sc.signature, sc.count - low, low))
+    gained = sum(g for _, g, _ in grown)
+    if not grown or gained < 0.25 * prev_total:
+        return False
+    kept = sum(max(0, min(now.get(sig, 0) - low, g)) for sig, g, low in grown)
+    if kept > (1.0 - RESET_GROWTH_LOST) * gained:
+        return False
+    reset = [sig for sig, g, low in grown if now.get(sig, 0) - low <= (1 - RESET_GROWTH_LOST) * g]
+    # one signature draining at once may be a batch finishing: a restart resets
+    # several together, or one that held most of the process
+    return len(reset) >= 2 or gained >= 0.5 * prev_total
+
+
+def _update_lows(lows: dict[Signature, int], summary: Summary, first: bool) -> None:
+    """Lower `lows` to the counts of `summary` (signatures absent from it fall to 0)."""
+    now = _counts_of(summary)
+    if first:
+        lows.clear()
+        lows.update(now)
+        return
+    for sig in list(lows):
+        if sig not in now:
+            lows[sig] = 0
+    for sig, c in now.items():
+        lows[sig] = min(lows.get(sig, 0), c) if sig in lows else 0
+
+
+def find_segments(summaries: Sequence[Summary]) -> tuple[Segment, ...]:
+    """Return the restart segments of summaries in time order (inclusive indices)."""
+    if not summaries:
+        return ()
+    starts = [0]
+    seg_start = 0
+    last_with_ids: int | None = 0 if summaries[0].max_id is not None else None
+    last_whole: int | None = None  # the last snapshot of the segment that was not truncated
+    lows: dict[Signature, int] = {}
+    if not summaries[0].truncated:
+        last_whole = 0
+        _update_lows(lows, summaries[0], True)
+    for i in range(1, len(summaries)):
+        cur = summaries[i]
+        restart = None
+        if cur.max_id is not None and last_with_ids is not None and last_with_ids >= seg_start:
+            restart = _restart_by_ids(summaries[last_with_ids], cur)
+        if restart is None:
+            restart = last_whole is not None and _restart_by_counts(summaries[last_whole], lows, cur)
+        if restart:
+            starts.append(i)
+            seg_start = i
+            last_whole = None
+        if not cur.truncated:
+            _update_lows(lows, cur, last_whole is None)
+            last_whole = i
+        if cur.max_id is not None:
+            last_with_ids = i
+    ends = starts[1:] + [len(summaries)]
+    return tuple(Segment(first=a, last=b - 1) for a, b in zip(starts, ends))
+
+
+# ------------------------------------------------------------------ timelines
+
+
+class _Acc:
+    """What one signature gathers over a series."""
+
+    __slots__ = ("counts", "states", "created", "labels", "leaked", "waits", "stuck_ids", "stuck_minutes", "stuck_since")
+
+    def __init__(self, n: int) -> None:
+        self.counts = [0] * n
+        self.states: Counter[str] = Counter()
+        self.created: Counter[Frame] = Counter()
+        self.labels: Counter[tuple] = Counter()
+        self.leaked = 0
+        self.waits: list[int | None] = [None] * n
+        self.stuck_ids = [0] * n
+        self.stuck_minutes = [0.0] * n
+        self.stuck_since: datetime | None = None
+
+
+def _timelines(
+    summaries: Sequence[Summary],
+    times: Sequence[datetime],
+    segments: Sequence[Segment],
+    leak_evidence: Sequence[tuple[Source, Summary]],
+) -> tuple[Timeline, ...]:
+    """Return one Timeline per signature seen in the series or in its leak evidence."""
+    n = len(summaries)
+    accs: dict[Signature, _Acc] = {}
+
+    def acc(sig: Signature) -> _Acc:
+        a = accs.get(sig)
+        if a is None:
+            a = accs[sig] = _Acc(n)
+        return a
+
+    for i, summ in enumerate(summaries):
+        for sc in summ.stacks:
+            a = acc(sc.signature)
+            a.counts[i] += sc.count
+            for state, c in sc.states:
+                a.states[state] += c
+            if sc.created_by is not None:
+                a.created[sc.created_by] += sc.count
+            for labelset, c in sc.labels:
+                a.labels[labelset] += c
+            a.leaked = max(a.leaked, sc.leaked)
+            if sc.max_wait_minutes is not None:
+                prev = a.waits[i]
+                a.waits[i] = sc.max_wait_minutes if prev is None else max(prev, sc.max_wait_minutes)
+    for _src, summ in leak_evidence:
+        for sc in summ.stacks:
+            proven = sc.leaked if sc.leaked else (sc.count if summ.profile == PROFILE_GOROUTINELEAK else 0)
+            if proven:
+                a = acc(sc.signature)
+                a.leaked = max(a.leaked, proven)
+                if sc.created_by is not None and not a.created:
+                    a.created[sc.created_by] += sc.count
+                for state, c in sc.states:
+                    if not a.states:
+                        a.states[state] += c
+
+    _follow_ids(summaries, times, segments, acc)
+
+    lower = tuple(s.truncated for s in summaries)
+    out = []
+    for sig, a in accs.items():
+        out.append(
+            Timeline(
+                signature=sig,
+                counts=tuple(a.counts),
+                lower_bound=lower,
+                states=tuple(sorted(a.states.items(), key=lambda kv: (-kv[1], kv[0]))),
+                created_by=_most_common(a.created),
+                labels=tuple(sorted(a.labels.items(), key=lambda kv: (-kv[1], kv[0]))),
+                leaked=a.leaked,
+                max_wait_minutes=tuple(a.waits),
+                stuck_ids=tuple(a.stuck_ids),
+                stuck_minutes=tuple(a.stuck_minutes),
+                stuck_since=a.stuck_since,
+            )
+        )
+    out.sort(key=lambda t: (-max(t.counts, default=0), t.signature.key()))
+    return tuple(out)
+
+
+def _most_common(counter: Counter) -> Frame | None:
+    """Return the most common key of `counter` (ties: the smallest location), or None."""
+    if not counter:
+        return None
+    return min(counter.items(), key=lambda kv: (-kv[1], kv[0].function, kv[0].file, kv[0].line))[0]
+
+
+def _follow_ids(summaries: Sequence[Summary], times: Sequence[datetime], segments: Sequence[Segment], acc) -> None:
+    """Fill the stuck evidence of every signature by following goroutine ids within segments."""
+    for seg in segments:
+        # id -> (signature, first seen blocked here, seen in an earlier snapshot)
+        track: dict[int, tuple[Signature, datetime]] = {}
+        for i in range(seg.first, seg.last + 1):
+            summ = summaries[i]
+            if not summ.observations:
+                continue  # a form without ids says nothing about who is still there
+            t = times[i]
+            seen: dict[int, tuple[Signature, datetime]] = {}
+            oldest: dict[Signature, datetime] = {}
+            for o in summ.observations:
+                sig = summ.stacks[o.stack].signature
+                before = track.get(o.id)
+                header_since = _minus_minutes(t, o.wait_minutes)
+                if before is not None and before[0] == sig:
+                    since = min(before[1], header_since)
+                    stuck = True
+                else:
+                    since = header_since
+                    stuck = o.wait_minutes >= 1
+                seen[o.id] = (sig, since)
+                if not stuck:
+                    continue
+                a = acc(sig)
+                a.stuck_ids[i] += 1
+                waited = max(float(o.wait_minutes), (t - since).total_seconds() / 60.0)
+                a.stuck_minutes[i] = max(a.stuck_minutes[i], round(waited, 2))
+                if sig not in oldest or since < oldest[sig]:
+                    oldest[sig] = since
+            for sig, since in oldest.items():
+                acc(sig).stuck_since = since  # the latest snapshot's oldest stuck id wins
+            if summ.truncated:
+                # ids missing from a truncated dump may just be past its end
+                track.update(seen)
+            else:
+                track = seen
+
+
+def _minus_minutes(t: datetime, minutes: int) -> datetime:
+    """Return `t` minus `minutes` minutes."""
+    from datetime import timedelta
+
+    return t - timedelta(minutes=minutes) if minutes else t

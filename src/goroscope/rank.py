@@ -1,0 +1,732 @@
+"""Rank leak suspects: growth and stuck statistics, scores, one-sentence explanations.
+
+Contract: `rank(series, config) -> list[Suspect]`, ranked within each series
+(rank 1 = worst), series in the order given, best first within each; and
+`stable(series, config) -> list[(series id, Timeline)]`, the large signatures that
+are steady (not suspects), for the report's collapsed section.
+
+How a signature becomes a suspect (DESIGN.md "Two kinds of suspect"):
+
+- Signatures whose leak site is the same function at the same file:line are one
+  cause: their counts are summed and judged together, and the Suspect lists them all
+  as variants (the largest first). Different lines of one function stay apart.
+- *leaked*: goroutines the runtime's goroutineleak profile proved leaked. Proof,
+  ranked first whatever the count.
+- *growing*: judged per restart segment on the counts against time: Mann-Kendall
+  trend (tau, one-sided p), Theil-Sen slope, net growth of the smoothed ends against
+  the signature's own step noise, share of steps that did not fall, still rising in
+  the recent half, and the end near the peak (a leak does not give goroutines
+  back). Regrowth in several segments strengthens the verdict. Truncated snapshots'
+  counts are lower bounds: one is used only where it shows more than was already
+  seen, never as a drop, and makes the verdict more cautious.
+- *stuck*: the same goroutine ids blocked at the signature ever longer (correlate.py
+  follows them). What the goroutines wait on decides how many are needed: a sync wait
+  (semacquire, Mutex, RWMutex, WaitGroup, Cond) needs one; a channel wait several
+  (`stuck_min_channel_goroutines`) or a growing number; and a receive or select in the
+  goroutine's own top-level function (an idle worker loop, `main` waiting for a
+  signal) only a growing number. Network poll, sleep, timers, syscalls and the
+  runtime's own waits are normal for hours and never stuck.
+
+Ignore rules (config.ignore, goleak-like) drop signatures before any of this;
+`DEFAULT_IGNORE` names only runtime and standard-library goroutines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timezone
+from enum import Enum
+
+from goroscope import stats
+from goroscope.config import Config, IgnoreRules, RankConfig
+from goroscope.model import Frame, Series, Signature, Suspect, Timeline, Variant
+from goroscope.signature import Options, is_application, leak_site
+
+__all__ = [
+    "rank",
+    "stable",
+    "DEFAULT_IGNORE",
+    "StateClass",
+    "state_class",
+    "fingerprint",
+    "is_ignored",
+    "GrowthVerdict",
+    "growth_verdict",
+    "StuckVerdict",
+    "stuck_verdict",
+    "KIND_ORDER",
+]
+
+# Goroutines of the runtime and the standard library that exist in every healthy
+# program and are idle by design. Applied when config.ignore.use_defaults is true.
+DEFAULT_IGNORE = IgnoreRules(
+    top_function=(
+        "runtime.gcBgMarkWorker",  # GC mark workers
+        "runtime.bgsweep",  # background sweeper
+        "runtime.bgscavenge",  # background scavenger
+        "runtime.forcegchelper",  # forced-GC helper
+        "runtime.runfinq",  # finalizer goroutine
+        "runtime.runCleanups",  # runtime.AddCleanup goroutine (Go 1.24+)
+        "runtime.unique_runtime_registerUniqueMapCleanup.func1",  # unique package cleanup
+        "runtime.timerproc",  # timer goroutine (Go < 1.14)
+        "runtime.ensureSigM.func1",  # signal mask goroutine
+        "os/signal.signal_recv",  # os/signal delivery loop
+        "os/signal.loop",
+        "runtime/pprof.writeGoroutineStacks",  # the dump's own writer
+        "runtime/pprof.profileWriter",  # a CPU profile being written
+        "runtime/trace.Start.func1",  # an execution trace being written
+    ),
+    any_function=(
+        "runtime/pprof.writeGoroutineStacks",  # the goroutine serving the dump itself
+        "runtime/pprof.writeGoroutine",
+    ),
+    created_by=(
+        "runtime.gcBgMarkStartWorkers",
+        "runtime.gcenable",
+        "runtime.createfing",
+        "runtime.init.5",
+        "runtime.init.6",
+        "runtime.init.7",
+        "os/signal.Notify.func1",
+    ),
+    use_defaults=False,
+)
+
+# kinds in report order: proof first
+KIND_ORDER = {"leaked": 0, "stuck": 1, "growing": 1}
+
+
+class StateClass(Enum):
+    """What a goroutine waits on, as far as stuck detection cares."""
+
+    SYNC = "sync"  # semaphores: Mutex, RWMutex, WaitGroup, Cond (one stuck goroutine suffices)
+    FOREVER = "forever"  # nil channels, empty select: can never proceed
+    CHANNEL = "channel"  # chan send / chan receive / select
+    IDLE = "idle"  # IO wait, sleep, timers, syscalls, GC, running: normal for hours
+
+
+_SYNC_PREFIXES = ("semacquire", "sync.", "sync ")
+_FOREVER = ("chan receive (nil chan)", "chan send (nil chan)", "select (no cases)")
+_CHANNEL = ("chan send", "chan receive", "select")
+
+
+def state_class(state: str | None) -> StateClass:
+    """Return the StateClass of a wait reason as printed (`chan send`, `sync.Mutex.Lock`...)."""
+    if not state:
+        return StateClass.IDLE
+    s = state.strip()
+    if s in _FOREVER:
+        return StateClass.FOREVER
+    if s in _CHANNEL:
+        return StateClass.CHANNEL
+    if s.startswith(_SYNC_PREFIXES):
+        return StateClass.SYNC
+    return StateClass.IDLE
+
+
+# -------------------------------------------------------------------- ignore
+
+
+def _match(function: str | None, patterns: Sequence[str]) -> bool:
+    """Return True when `function` equals a pattern or starts with a `pkg...` prefix pattern."""
+    if not function:
+        return False
+    for p in patterns:
+        if p.endswith("..."):
+            if function.startswith(p[:-3]):
+                return True
+        elif function == p:
+            return True
+    return False
+
+
+def _ignored_by(t: Timeline, rules: IgnoreRules) -> bool:
+    """Return True when one of `rules` matches timeline `t`."""
+    frames = t.signature.frames
+    if frames and _match(frames[0].function, rules.top_function):
+        return True
+    if rules.any_function and any(_match(f.function, rules.any_function) for f in frames):
+        return True
+    if t.created_by is not None and _match(t.created_by.function, rules.created_by):
+        return True
+    if rules.state and t.states and t.states[0][0] in rules.state:
+        return True
+    return False
+
+
+def is_ignored(t: Timeline, config: Config) -> bool:
+    """Return True when the config's ignore rules (and the defaults, if on) match `t`."""
+    if _ignored_by(t, config.ignore):
+        return True
+    return config.ignore.use_defaults and _ignored_by(t, DEFAULT_IGNORE)
+
+
+# --------------------------------------------------------------- fingerprints
+
+
+def fingerprint(signature: Signature, site: Frame, options: Options) -> str:
+    """Return a short, line-free hash of a cause: the leak site and the application functions.
+
+    Lines shift with every deploy and created-by frames are missing from debug=1 and
+    protobuf dumps, so neither enters: the same leak gets the same fingerprint in
+    every format, run and release that keeps its function names.
+    """
+    app = [f.function for f in signature.frames if is_application(f, options)]
+    blob = "\n".join([site.function, *app]).encode()
+    return hashlib.sha1(blob).hexdigest()[:12]
+
+
+# ------------------------------------------------------------------- growing
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SegmentGrowth:
+    """The growth statistics of one segment."""
+
+    first: int  # segment's first snapshot index
+    last: int  # segment's last snapshot index
+    n: int  # points used
+    growing: bool  # every test passed
+    score: float  # in [0, 1]
+    net: float  # smoothed end level minus smoothed start level
+    slope_per_hour: float  # Theil-Sen
+    tau: float
+    p: float  # one-sided Mann-Kendall p for an upward trend
+    nondecreasing: float  # share of steps that did not fall
+    last_to_max: float  # smoothed end / peak
+    retained: float  # share of the growth still there at the end
+    noise: float  # step noise (robust sigma of the steps)
+    recent_gain: float  # Theil-Sen gain over the recent half
+    hours: float  # span
+    max_drop: float  # the largest fall from a running peak
+    lower_bounds: int  # truncated points in the segment
+    failed: str = ""  # the first test that failed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GrowthVerdict:
+    """Whether counts grow like a leak, over all segments."""
+
+    growing: bool
+    score: float
+    best: SegmentGrowth | None  # the segment the verdict rests on
+    segments: tuple[SegmentGrowth, ...] = ()  # every judged segment
+    regrowths: int = 0  # segments after the first that grew again
+
+
+def _hours(times: Sequence[datetime]) -> list[float]:
+    """Return times as hours since the first (the index when no time passes at all)."""
+    if not times:
+        return []
+    t0 = times[0]
+    hs = [(t - t0).total_seconds() / 3600.0 for t in times]
+    if hs[-1] - hs[0] <= 0:
+        return [float(i) for i in range(len(times))]
+    return hs
+
+
+def _clamp(x: float) -> float:
+    """Return x clamped to [0, 1]."""
+    return 0.0 if x != x else max(0.0, min(1.0, x))
+
+
+def _segment_growth(xs: Sequence[float], counts: Sequence[int], lower: Sequence[bool], first: int, last: int, rc: RankConfig) -> SegmentGrowth | None:
+    """Return the growth statistics of counts[first..last], None when too short to judge."""
+    px: list[float] = []
+    py: list[float] = []
+    exact_max = None
+    n_lower = 0
+    for i in range(first, last + 1):
+        c = counts[i]
+        if lower and lower[i]:
+            n_lower += 1
+            # a lower bound is informative only where it exceeds what was seen
+            if exact_max is None or c <= exact_max:
+                continue
+        else:
+            exact_max = c if exact_max is None else max(exact_max, c)
+        px.append(xs[i])
+        py.append(float(c))
+    n = len(py)
+    if n < max(2, rc.min_snapshots):
+        return None
+    k = max(1, n // 5)
+    start = stats.median(py[:k])
+    end = stats.median(py[-k:])
+    smooth = stats.rolling_median(py, 2 * (k // 2) + 1 if k > 1 else 3) if n >= 5 else list(py)
+    peak = max(max(smooth), end)
+    net = end - start
+    slope = stats.theil_sen(px, py)
+    hours = px[-1] - px[0]
+    mk = stats.mann_kendall(py, px)
+    nondec = stats.nondecreasing_share(py)
+    noise = stats.step_noise(py)
+    last_to_max = end / peak if peak > 0 else 0.0
+    retained = (end - start) / (peak - start) if peak > start else 0.0
+    h = max(3, (n + 1) // 2)
+    rx, ry = px[-h:], py[-h:]
+    recent_gain = stats.theil_sen(rx, ry) * (rx[-1] - rx[0])
+    running = -math.inf
+    max_drop = 0.0
+    for y in py:
+        running = max(running, y)
+        max_drop = max(max_drop, running - y)
+
+    failed = ""
+    fitted = slope * hours
+    if net < rc.min_net_growth or fitted < rc.min_net_growth:
+        failed = "net"
+    elif mk.p_up > rc.max_p_value:
+        failed = "p"
+    elif mk.tau < rc.min_tau and not (mk.tau >= rc.min_tau / 2 and mk.p_up <= rc.max_p_value / 50):
+        failed = "tau"
+    elif net < rc.noise_factor * noise:
+        failed = "noise"
+    elif last_to_max < rc.min_last_to_max and retained < rc.min_last_to_max:
+        failed = "last_to_max"
+    elif retained < 0.5:
+        failed = "retained"
+    elif recent_gain < max(1.0, 0.5 * noise):
+        failed = "recent"
+    elif nondec < rc.min_nondecreasing_share and not (mk.p_up <= rc.max_p_value / 50 and mk.tau >= rc.min_tau):
+        # under large noise half the steps fall even on a leak; a very significant
+        # trend that also beat the noise test speaks for itself
+        failed = "nondecreasing"
+
+    magnitude = _clamp(math.log10(1.0 + max(net, 0.0)) / 2.0)  # +100 goroutines -> 1
+    significance = _clamp(-math.log10(max(mk.p_up, 1e-12)) / 4.0)  # p = 1e-4 -> 1
+    over_noise = _clamp(net / (2.0 * rc.noise_factor * noise)) if noise > 0 else 1.0
+    score = (
+        0.25 * _clamp(mk.tau)
+        + 0.15 * significance
+        + 0.15 * nondec
+        + 0.15 * _clamp(retained)
+        + 0.20 * magnitude
+        + 0.10 * over_noise
+    )
+    if n_lower:
+        score *= 0.9  # lower bounds: more caution, never more confidence
+    return SegmentGrowth(
+        first=first,
+        last=last,
+        n=n,
+        growing=not failed,
+        score=round(_clamp(score), 4),
+        net=net,
+        slope_per_hour=slope if hours > 0 else 0.0,
+        tau=mk.tau,
+        p=mk.p_up,
+        nondecreasing=nondec,
+        last_to_max=last_to_max,
+        retained=retained,
+        noise=noise,
+        recent_gain=recent_gain,
+        hours=hours,
+        max_drop=max_drop,
+        lower_bounds=n_lower,
+        failed=failed,
+    )
+
+
+def growth_verdict(
+    counts: Sequence[int],
+    times: Sequence[datetime],
+    segments: Sequence[tuple[int, int]],
+    rc: RankConfig,
+    lower_bound: Sequence[bool] = (),
+) -> GrowthVerdict:
+    """Return whether `counts` grow like a leak, judged per (first, last) segment."""
+    xs = _hours(times)
+    judged = []
+    for first, last in segments:
+        g = _segment_growth(xs, counts, lower_bound, first, last, rc)
+        if g is not None:
+            judged.append(g)
+    if not judged:
+        return GrowthVerdict(growing=False, score=0.0, best=None)
+    grown = [g for g in judged if g.growing]
+    if not grown:
+        best = max(judged, key=lambda g: g.score)
+        return GrowthVerdict(growing=False, score=best.score, best=best, segments=tuple(judged))
+    best = max(grown, key=lambda g: (g.score, g.net))
+    score = best.score
+    regrowths = len(grown) - 1
+    for _ in range(regrowths):
+        score = 1.0 - (1.0 - score) * 0.7  # regrowth after a restart is more evidence
+    latest = judged[-1]
+    if not latest.growing and latest.n >= 2 * rc.min_snapshots and latest.net <= 0:
+        score *= 0.8  # it grew once but not in the latest stretch
+    return GrowthVerdict(growing=True, score=round(_clamp(score), 4), best=best, segments=tuple(judged), regrowths=regrowths)
+
+
+# --------------------------------------------------------------------- stuck
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StuckVerdict:
+    """Whether the same goroutines stay blocked at a signature."""
+
+    stuck: bool
+    score: float
+    goroutines: int  # stuck at the last snapshot that shows them
+    minutes: float  # their longest wait
+    since: datetime | None  # first time the oldest was seen there
+    state: str | None
+    state_class: StateClass
+    growing_number: bool  # the number of stuck ids itself grows
+    reason: str = ""  # why not, when not
+
+
+def _stuck_series(timelines: Sequence[Timeline], n: int) -> tuple[list[int], list[float], datetime | None]:
+    """Return the summed stuck ids, longest stuck minutes and oldest stuck-since of a group."""
+    ids = [0] * n
+    mins = [0.0] * n
+    since = None
+    for t in timelines:
+        for i, v in enumerate(t.stuck_ids[:n]):
+            ids[i] += v
+        for i, v in enumerate(t.stuck_minutes[:n]):
+            mins[i] = max(mins[i], v)
+        if t.stuck_since is not None and (since is None or t.stuck_since < since):
+            since = t.stuck_since
+    return ids, mins, since
+
+
+def _idle_loop(signature: Signature, site: Frame, options: Options) -> bool:
+    """Return True when the goroutine blocks in its own top-level function (a worker or main loop).
+
+    That is: no application frame below the leak site, so the function the `go`
+    statement started is the one waiting, which is how idle loops look.
+    """
+    frames = signature.frames
+    try:
+        at = frames.index(site)
+    except ValueError:
+        return False
+    return not any(is_application(f, options) for f in frames[at + 1 :])
+
+
+def stuck_verdict(
+    timelines: Sequence[Timeline],
+    main: Timeline,
+    site: Frame,
+    segment: tuple[int, int],
+    rc: RankConfig,
+    options: Options,
+) -> StuckVerdict:
+    """Return whether the group's goroutines stay blocked, judged on the last segment."""
+    n = len(main.counts)
+    state = main.states[0][0] if main.states else None
+    cls = state_class(state)
+    ids, mins, since = _stuck_series(timelines, n)
+    first, last = segment
+    counts = [sum(t.counts[i] for t in timelines) for i in range(n)]
+    at = None
+    for i in range(last, first - 1, -1):
+        if ids[i] > 0:
+            at = i
+            break
+    base = dict(state=state, state_class=cls, since=since)
+    if at is None:
+        return StuckVerdict(stuck=False, score=0.0, goroutines=0, minutes=0.0, growing_number=False, reason="no ids stay", **base)
+    if any(counts[j] == 0 and not main.lower_bound[j] for j in range(at + 1, last + 1)):
+        return StuckVerdict(stuck=False, score=0.0, goroutines=ids[at], minutes=mins[at], growing_number=False, reason="gone since", **base)
+    k, minutes = ids[at], mins[at]
+    seg_ids = [float(v) for v in ids[first : at + 1]]
+    mk = stats.mann_kendall(seg_ids)
+    growing_number = len(seg_ids) >= rc.min_snapshots and mk.p_up <= rc.max_p_value and seg_ids[-1] - seg_ids[0] >= 2
+    reason = ""
+    if cls is StateClass.IDLE:
+        reason = f"state {state or 'unknown'} is an idle wait"
+    elif minutes < rc.stuck_min_minutes:
+        reason = "not long enough"
+    elif cls is StateClass.SYNC:
+        if k < rc.stuck_min_sync_goroutines:
+            reason = "too few"
+    elif cls is StateClass.CHANNEL and state != "chan send" and _idle_loop(main.signature, site, options):
+        if not growing_number:
+            reason = "an idle loop waiting for work"
+    elif k < rc.stuck_min_channel_goroutines and not growing_number:
+        reason = "too few for a channel wait"
+    if reason:
+        return StuckVerdict(stuck=False, score=0.0, goroutines=k, minutes=minutes, growing_number=growing_number, reason=reason, **base)
+    long_ = _clamp(math.log(max(minutes, 1.0) / max(rc.stuck_min_minutes, 1.0)) / math.log(12.0))
+    many = _clamp(math.log10(1 + k) / 1.5)
+    score = 0.45 + 0.25 * long_ + 0.15 * many + (0.1 if cls is StateClass.SYNC else 0.0) + (0.05 if growing_number else 0.0)
+    return StuckVerdict(stuck=True, score=round(_clamp(score), 4), goroutines=k, minutes=minutes, growing_number=growing_number, **base)
+
+
+# ---------------------------------------------------------------- rank proper
+
+
+@dataclass(slots=True)
+class _Group:
+    """The timelines of one series sharing a leak site."""
+
+    site: Frame
+    timelines: list[Timeline] = field(default_factory=list)
+
+    def counts(self, n: int) -> list[int]:
+        """Return the summed counts."""
+        out = [0] * n
+        for t in self.timelines:
+            for i, c in enumerate(t.counts[:n]):
+                out[i] += c
+        return out
+
+
+def _groups(series: Series, config: Config) -> list[_Group]:
+    """Return the not-ignored timelines of `series` grouped by leak site, largest first."""
+    options = config.signature_options()
+    by_site: dict[tuple[str, str, int], _Group] = {}
+    for t in series.timelines:
+        if not t.signature.frames or is_ignored(t, config):
+            continue
+        site = leak_site(t.signature.frames, options)
+        if site is None:
+            continue
+        g = by_site.setdefault((site.function, site.file, site.line), _Group(site=site))
+        g.timelines.append(t)
+    for g in by_site.values():
+        g.timelines.sort(key=lambda t: (-sum(t.counts), -max(t.counts, default=0), t.signature.key()))
+    return list(by_site.values())
+
+
+def _merged_states(timelines: Sequence[Timeline]) -> tuple[tuple[str, int], ...]:
+    """Return the states of a group, most common first."""
+    c: Counter[str] = Counter()
+    for t in timelines:
+        for s, k in t.states:
+            c[s] += k
+    return tuple(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _merged_labels(timelines: Sequence[Timeline]):
+    """Return the label sets of a group, most common first."""
+    c: Counter = Counter()
+    for t in timelines:
+        for ls, k in t.labels:
+            c[ls] += k
+    return tuple(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _created_by(timelines: Sequence[Timeline]) -> Frame | None:
+    """Return the created-by frame of the largest variant that has one."""
+    for t in timelines:
+        if t.created_by is not None:
+            return t.created_by
+    return None
+
+
+def _short(file: str) -> str:
+    """Return the last two components of a path, the part a reader recognises."""
+    parts = file.replace("\\", "/").rstrip("/").split("/")
+    return "/".join(parts[-2:]) if len(parts) > 1 else file
+
+
+def _loc(f: Frame) -> str:
+    """Return a short `dir/file.go:line` of a frame."""
+    return f"{_short(f.file)}:{f.line}"
+
+
+def _duration(hours: float) -> str:
+    """Return a span of time for a sentence ('40 min', '2 h 5 min', '95 s')."""
+    secs = hours * 3600.0
+    if secs < 120:
+        return f"{secs:.0f} s"
+    mins = secs / 60.0
+    if mins < 120:
+        return f"{mins:.0f} min"
+    h = int(mins // 60)
+    m = int(round(mins - 60 * h))
+    return f"{h} h {m} min" if m else f"{h} h"
+
+
+def _state_phrase(states: Sequence[tuple[str, int]]) -> str:
+    """Return '97% blocked in chan send' (or 'blocked' when no state is carried)."""
+    if not states:
+        return "blocked"
+    total = sum(k for _, k in states)
+    top, k = states[0]
+    pct = round(100.0 * k / total) if total else 100
+    return f"{pct}% blocked in {top}" if pct < 100 else f"all blocked in {top}"
+
+
+def _memory_correlation(series: Series, counts: Sequence[int]) -> float | None:
+    """Return the correlation of counts with the heap in use, interpolated at snapshot times."""
+    if len(series.memory) < 2:
+        return None
+    t0 = series.snapshots[0].time
+    mx = [(p.time - t0).total_seconds() for p in series.memory]
+    my = [float(p.inuse_bytes) for p in series.memory]
+    xs, ys = [], []
+    for snap, c in zip(series.snapshots, counts):
+        v = stats.interpolate(mx, my, (snap.time - t0).total_seconds())
+        if v is not None:
+            xs.append(float(c))
+            ys.append(v)
+    r = stats.pearson(xs, ys)
+    return None if r is None else round(r, 3)
+
+
+def _acknowledged(fp: str, config: Config, today: date) -> bool:
+    """Return True when `fp` is acknowledged in the config until today or later."""
+    return any(a.fingerprint == fp and (a.until is None or a.until >= today) for a in config.acknowledged)
+
+
+def _judge(series: Series, group: _Group, config: Config, today: date) -> Suspect | None:
+    """Return the Suspect a group makes, or None."""
+    rc = config.rank
+    options = config.signature_options()
+    n = len(series.snapshots)
+    main = group.timelines[0]
+    counts = group.counts(n)
+    times = [s.time for s in series.snapshots]
+    segs = [(s.first, s.last) for s in series.segments] or [(0, n - 1)]
+    lower = main.lower_bound or tuple(s.truncated for s in series.snapshots)
+    states = _merged_states(group.timelines)
+    leaked = max(t.leaked for t in group.timelines)
+
+    growth = growth_verdict(counts, times, segs, rc, lower)
+    stuck = stuck_verdict(group.timelines, main, group.site, segs[-1], rc, options)
+
+    if leaked > 0:
+        kind = "leaked"
+        score = 0.9 + 0.1 * _clamp(math.log10(1 + leaked) / 2.0)
+    elif growth.growing and growth.score >= rc.min_score:
+        kind, score = "growing", growth.score
+    elif stuck.stuck and stuck.score >= rc.min_score:
+        kind, score = "stuck", stuck.score
+    else:
+        return None
+
+    created = _created_by(group.timelines)
+    waits = [w for t in group.timelines for w in t.max_wait_minutes if w is not None]
+    stuck_max = max((m for t in group.timelines for m in t.stuck_minutes), default=0.0)
+    max_wait = float(max(max(waits), stuck_max)) if waits else (stuck_max or None)
+    mem = _memory_correlation(series, counts)
+    best = growth.best
+    slope = best.slope_per_hour if best is not None else 0.0
+
+    evidence: list[tuple[str, float]] = []
+    if best is not None:
+        evidence += [
+            ("tau", round(best.tau, 4)),
+            ("p", float(f"{best.p:.3g}")),
+            ("slope_per_hour", round(best.slope_per_hour, 2)),
+            ("net", round(best.net, 2)),
+            ("nondecreasing_share", round(best.nondecreasing, 3)),
+            ("last_to_max", round(best.last_to_max, 3)),
+            ("retained", round(best.retained, 3)),
+            ("step_noise", round(best.noise, 2)),
+            ("recent_gain", round(best.recent_gain, 2)),
+            ("segments_growing", float(sum(1 for g in growth.segments if g.growing))),
+            ("segments_judged", float(len(growth.segments))),
+            ("lower_bound_points", float(best.lower_bounds)),
+        ]
+    evidence += [("stuck_goroutines", float(stuck.goroutines)), ("stuck_minutes", round(stuck.minutes, 2))]
+    if leaked:
+        evidence.append(("leaked", float(leaked)))
+    if mem is not None:
+        evidence.append(("memory_correlation", mem))
+    evidence.append(("score", round(score, 4)))
+
+    explanation = _explain(kind, series, group, counts, states, created, growth, stuck, leaked, mem)
+    fp = fingerprint(main.signature, group.site, options)
+    variants = tuple(
+        Variant(leak_site=leak_site(t.signature.frames, options) or group.site, counts=t.counts, signature=t.signature)
+        for t in group.timelines
+    )
+    return Suspect(
+        series=series.id,
+        rank=0,
+        kind=kind,
+        score=round(_clamp(score), 4),
+        fingerprint=fp,
+        leak_site=group.site,
+        created_by=created,
+        state=states[0][0] if states else None,
+        counts=tuple(counts),
+        growth_per_hour=round(slope, 2),
+        max_wait_minutes=max_wait,
+        explanation=explanation,
+        stack=main.signature.frames,
+        variants=variants,
+        states=states,
+        labels=_merged_labels(group.timelines),
+        evidence=tuple(evidence),
+        acknowledged=_acknowledged(fp, config, today),
+        memory_correlation=mem,
+    )
+
+
+def _explain(kind, series, group, counts, states, created, growth, stuck, leaked, mem) -> str:
+    """Return the one sentence a person can act on."""
+    where = f"at {_loc(group.site)}"
+    made = f" (created at {_loc(created)})" if created is not None else ""
+    if kind == "leaked":
+        head = f"{leaked} goroutine{'s' if leaked != 1 else ''} proven leaked by the runtime's goroutineleak profile"
+        sentence = f"{head}; {_state_phrase(states)} {where}{made}"
+    elif kind == "stuck":
+        since = f", the same ids since {stuck.since.astimezone(timezone.utc):%H:%M}" if stuck.since is not None else ""
+        what = stuck.state or "a wait"
+        sentence = (
+            f"{stuck.goroutines} goroutine{'s' if stuck.goroutines != 1 else ''} blocked in {what} "
+            f"for {math.floor(stuck.minutes)}+ min{since}, {where}{made}"
+        )
+    else:
+        g = growth.best
+        fell = "never fell" if g.max_drop <= 0 else f"fell back at most {g.max_drop:.0f}"
+        net = counts[g.last] - counts[g.first]
+        again = ""
+        if growth.regrowths:
+            again = f", regrew after {'each of the ' + str(growth.regrowths) + ' restarts' if growth.regrowths > 1 else 'the restart'}"
+        sentence = f"{net:+d} goroutines in {_duration(g.hours)}, {fell}{again}; {_state_phrase(states)} {where}{made}"
+    if mem is not None and mem >= 0.8 and kind != "stuck":
+        sentence += "; memory grows with it"
+    return sentence
+
+
+def rank(series: Sequence[Series], config: Config, today: date | None = None) -> list[Suspect]:
+    """Return the suspects of every series, ranked within each series, best first."""
+    today = today or datetime.now(timezone.utc).date()
+    per_series: list[list[Suspect]] = []
+    for s in series:
+        found = [x for g in _groups(s, config) if (x := _judge(s, g, config, today)) is not None]
+        found.sort(key=lambda x: (KIND_ORDER.get(x.kind, 2), -x.score, -max(x.counts, default=0), x.leak_site.function, x.leak_site.line))
+        per_series.append([replace(x, rank=i + 1) for i, x in enumerate(found)])
+    where: dict[str, set[str]] = defaultdict(set)
+    for found in per_series:
+        for x in found:
+            where[x.fingerprint].add(x.series)
+    out = []
+    for found in per_series:
+        for x in found:
+            others = tuple(sorted(where[x.fingerprint] - {x.series}))
+            out.append(replace(x, also_in=others) if others else x)
+    return out
+
+
+def stable(series: Sequence[Series], config: Config) -> list[tuple[str, Timeline]]:
+    """Return (series id, Timeline) of large signatures that are steady, not suspects, biggest first."""
+    suspects = rank(series, config)
+    flagged = {(x.series, v.signature) for x in suspects for v in x.variants}
+    out: list[tuple[str, Timeline]] = []
+    for s in series:
+        picked = []
+        for t in s.timelines:
+            if (s.id, t.signature) in flagged or not t.counts:
+                continue
+            level = stats.median(t.counts)
+            if level < config.rank.stable_min_count:
+                continue
+            if min(t.counts) < 0.5 * level:
+                continue  # comes and goes: not a steady part of the process
+            picked.append((level, t))
+        picked.sort(key=lambda lt: (-lt[0], lt[1].signature.key()))
+        out.extend((s.id, t) for _, t in picked[: config.render.max_stable])
+    return out
