@@ -1,0 +1,245 @@
+"""Where parsing runs: in this process, in a pool of local processes, or on a Dask cluster.
+
+Contract: an Executor has `map_unordered(fn, items) -> Iterator[result]`, which calls
+`fn(item)` once per item and yields the results as they finish, in no set order (so
+`fn` returns something that names its item, as the pipeline's `(source, summary)`),
+and `close()`. An exception raised by `fn` is raised again by the iterator, and the
+items not yet started are cancelled. Executors are context managers.
+
+`fn` must be a module-level function and items and results picklable: with the process
+and Dask executors they cross process (and machine) boundaries. What crosses is kept
+small on purpose: a Summary or a Skipped comes back, never the parsed goroutines.
+
+- `SerialExecutor()` runs everything here, in order (`--jobs 1`, one file, tests).
+- `ProcessExecutor(jobs)` runs a `concurrent.futures.ProcessPoolExecutor` of `jobs`
+  workers (default: the cores this process may use), started with `forkserver` so
+  that workers never inherit a parent's threads or locks, with at most two tasks per
+  worker in flight so that a huge archive is not all queued at once.
+- `DaskExecutor(scheduler_address)` submits to a `distributed.Client`; the workers
+  must have goroscope installed (the same version: checked on connect) and see the
+  dumps at the same paths (a shared file system). `distributed` is an optional extra,
+  imported only here: `pip install goroscope[dask]`.
+
+`make_executor(kind, jobs, scheduler)` picks one from the command line's options.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Protocol, TypeVar
+
+import goroscope
+from goroscope.errors import GoroscopeError, UsageError
+
+__all__ = [
+    "Executor",
+    "SerialExecutor",
+    "ProcessExecutor",
+    "DaskExecutor",
+    "make_executor",
+    "default_jobs",
+    "KINDS",
+]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+KINDS = ("local", "process", "serial", "dask")  # what make_executor accepts ('local' = 'process')
+DASK_HINT = "pip install 'goroscope[dask]'"
+_CONNECT_TIMEOUT = 30  # seconds to reach a scheduler and see a worker
+
+
+class Executor(Protocol):
+    """Runs one function over many items, somewhere, yielding results as they finish."""
+
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        """Yield `fn(item)` for every item of `items`, in completion order."""
+        ...
+
+    def close(self) -> None:
+        """Release the workers."""
+        ...
+
+
+def default_jobs() -> int:
+    """Return the number of cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+class _ContextManager:
+    """`with executor:` closes it."""
+
+    def __enter__(self):
+        """Return self."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close the executor."""
+        self.close()  # type: ignore[attr-defined]
+
+
+class SerialExecutor(_ContextManager):
+    """Run every item in this process, in order."""
+
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        """Yield `fn(item)` for each item, in the items' order."""
+        for item in items:
+            yield fn(item)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class ProcessExecutor(_ContextManager):
+    """Run items in a pool of local worker processes."""
+
+    def __init__(self, jobs: int | None = None) -> None:
+        """Prepare a pool of `jobs` workers (None: all cores); processes start on first use."""
+        if jobs is not None and jobs < 1:
+            raise UsageError(f"--jobs must be at least 1, not {jobs}")
+        self.jobs = jobs if jobs is not None else default_jobs()
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        """Return the pool, starting it the first time."""
+        if self._pool is None:
+            method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+            self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=multiprocessing.get_context(method))
+        return self._pool
+
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        """Yield `fn(item)` for each item as workers finish them (serially for one item or one job)."""
+        items = list(items)
+        if self.jobs == 1 or len(items) <= 1:
+            yield from SerialExecutor().map_unordered(fn, items)
+            return
+        pool = self._get_pool()
+        todo = iter(items)
+        pending: set[Future] = set()
+        window = 2 * self.jobs  # enough to keep every worker busy, not the whole archive queued
+
+        def refill() -> None:
+            for item in todo:
+                pending.add(pool.submit(fn, item))
+                if len(pending) >= window:
+                    break
+
+        try:
+            refill()
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    pending.discard(fut)
+                    try:
+                        result = fut.result()
+                    except BrokenProcessPool:
+                        raise GoroscopeError(
+                            "a parser process died (killed, or out of memory); try fewer --jobs"
+                        ) from None
+                    yield result
+                refill()
+        finally:
+            for fut in pending:
+                fut.cancel()
+
+    def close(self) -> None:
+        """Stop the workers, cancelling what has not started."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def _worker_version() -> str:
+    """Return the goroscope version installed where this runs (a Dask worker)."""
+    import goroscope as g
+
+    return g.__version__
+
+
+class DaskExecutor(_ContextManager):
+    """Run items on a Dask cluster through `distributed.Client`."""
+
+    def __init__(self, scheduler_address: str, *, timeout: float = _CONNECT_TIMEOUT) -> None:
+        """Connect to the scheduler at `scheduler_address` and check its workers can run goroscope."""
+        try:
+            import distributed
+        except ImportError:
+            raise UsageError(
+                f"the Dask executor needs the optional 'distributed' package: {DASK_HINT}"
+            ) from None
+        self._distributed = distributed
+        self.address = scheduler_address
+        try:
+            self._client = distributed.Client(scheduler_address, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as e:
+            raise UsageError(f"cannot reach the Dask scheduler at {scheduler_address}: {e}") from None
+        try:
+            self._check_workers(timeout)
+        except BaseException:
+            self._client.close()
+            raise
+
+    def _check_workers(self, timeout: float) -> None:
+        """Raise UsageError unless a worker is up and every worker runs our goroscope version."""
+        try:
+            self._client.wait_for_workers(1, timeout=timeout)
+        except (TimeoutError, OSError) as e:
+            raise UsageError(f"the Dask scheduler at {self.address} has no workers ({e})") from None
+        try:
+            versions = self._client.run(_worker_version)
+        except Exception as e:  # whatever a worker without goroscope raises on unpickling
+            raise UsageError(
+                f"the Dask workers of {self.address} cannot run goroscope ({type(e).__name__}: {e}): install it there too"
+            ) from None
+        wrong = {w: v for w, v in versions.items() if v != goroscope.__version__}
+        if wrong:
+            worker, version = sorted(wrong.items())[0]
+            raise UsageError(
+                f"Dask worker {worker} runs goroscope {version}, this is {goroscope.__version__}: install the same version"
+            )
+
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        """Yield `fn(item)` for each item as the cluster finishes them."""
+        items = list(items)
+        if not items:
+            return
+        futures: list[Any] = self._client.map(fn, items, pure=False)
+        done: set[Any] = set()
+        try:
+            for fut in self._distributed.as_completed(futures, loop=self._client.loop):
+                done.add(fut.key)
+                yield fut.result()
+        finally:
+            left = [f for f in futures if f.key not in done]
+            if left:
+                self._client.cancel(left)
+
+    def close(self) -> None:
+        """Disconnect from the scheduler (the cluster keeps running)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def make_executor(kind: str, jobs: int | None = None, scheduler: str | None = None) -> Executor:
+    """Return the executor `kind` (local | process | serial | dask) for `jobs` workers or `scheduler`."""
+    if jobs is not None and jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, not {jobs}")
+    if kind == "serial":
+        return SerialExecutor()
+    if kind in ("local", "process"):
+        if jobs == 1:
+            return SerialExecutor()
+        return ProcessExecutor(jobs)
+    if kind == "dask":
+        if not scheduler:
+            raise UsageError("the Dask executor needs a scheduler address: --scheduler tcp://HOST:8786")
+        return DaskExecutor(scheduler)
+    raise UsageError(f"unknown executor {kind!r}: use one of {', '.join(KINDS)}")
