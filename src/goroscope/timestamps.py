@@ -73,7 +73,8 @@ _DATETIME = re.compile(
     r"(?!\d)" + _ZONE
 )
 
-_DATE = re.compile(r"(?<!\d)(?P<year>20\d{2}|2100)(?P<ds>[-_.])(?P<month>\d{2})(?P=ds)(?P<day>\d{2})(?!\d)")
+# a date alone, not followed by something that looks like a (malformed) time of day
+_DATE = re.compile(r"(?<!\d)(?P<year>20\d{2}|2100)(?P<ds>[-_.])(?P<month>\d{2})(?P=ds)(?P<day>\d{2})(?!\d)(?![Tt ]?\d)")
 
 _EPOCH = re.compile(r"(?<!\d)(?P<epoch>\d{13}|\d{10})(?!\d)")
 
@@ -146,6 +147,9 @@ def _from_match(m: re.Match[str], default_zone: tzinfo) -> datetime | None:
     second = m.group("second")
     if second is None and not ts:
         # `HHMM` with no separators and no seconds is too easily some other number
+        return None
+    if second is None and re.match(r"[:._-]\d", m.string[m.end("minute") :]):
+        # `08-15:00`: the separators disagree, so this is not a time of day
         return None
     if ds and not dt and not ts:
         # `2026-12-01` followed directly by four digits is not a time of day

@@ -1,0 +1,69 @@
+"""Shared fixtures: the samples and corpus folders, and a frozen clock.
+
+The corpus lives beside the repository (../shared/corpus). Where it is absent the
+tests that need it are skipped with a reason; with the environment variable CI set
+they fail instead, so a CI run can never pass by skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus"
+SAMPLES = REPO / "samples"
+FROZEN_AT = datetime(2026, 12, 1, 9, 0, 0, tzinfo=timezone.utc)
+
+
+def _need(path: Path, what: str) -> Path:
+    """Return `path`, or skip (fail under CI) when it is missing."""
+    if path.is_dir():
+        return path
+    message = f"{what} not found at {path.name!r} beside the repository ({path})"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}; CI is set, so this is an error, not a skip")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    """Return ../shared/corpus (the real dumps and truth.yaml)."""
+    return _need(CORPUS, "the dump corpus (../shared/corpus)")
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    """Return the repository's samples/ folder (the README's example archive)."""
+    return _need(SAMPLES, "the samples/ folder")
+
+
+@dataclass
+class FrozenClock:
+    """A clock that stands still until told to move."""
+
+    now: datetime = FROZEN_AT  # the current time, UTC
+
+    def time(self) -> float:
+        """Return the current time as seconds since the epoch."""
+        return self.now.timestamp()
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward by `seconds`."""
+        self.now = self.now + timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
+    """Return a FrozenClock at 2026-12-01T09:00:00Z that discovery reads (settle_seconds).
+
+    Pass `frozen_clock.now` as RunOptions(now=...) to freeze a report's generated_at."""
+    from goroscope.ingest import discover
+
+    clock = FrozenClock()
+    monkeypatch.setattr(discover, "_now", clock.time)
+    return clock

@@ -1,0 +1,116 @@
+"""Builders for test inputs: dump files on disk, tar and zip archives in memory.
+
+`make_dump(tmp_path, name, text)` writes a dedented dump (gzipped when the name ends
+in .gz); `build_tar(members)` / `build_zip(members)` return archive bytes built in
+memory from `Member`s (or plain `(name, data)` pairs), including the unsafe shapes
+(traversal names, links, devices) the bad-input tests need.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import stat
+import tarfile
+import textwrap
+import time
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Member", "make_dump", "build_tar", "build_zip", "dedent", "DEFAULT_MTIME"]
+
+DEFAULT_MTIME = 1796112000  # 2026-12-01T08:00:00Z
+
+
+def dedent(text: str) -> str:
+    """Return `text` dedented, without its leading newline (what dumps look like)."""
+    return textwrap.dedent(text).lstrip("\n")
+
+
+def make_dump(tmp_path: Path, name: str, text: str | bytes, mtime: float | None = None) -> Path:
+    """Write `text` (dedented) to tmp_path/name, gzipped when `name` ends in .gz; return the path."""
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = dedent(text).encode() if isinstance(text, str) else text
+    if name.endswith(".gz") and not name.endswith((".tar.gz", ".tgz")):
+        data = gzip.compress(data, mtime=0)
+    path.write_bytes(data)
+    if mtime is not None:
+        import os
+
+        os.utime(path, (mtime, mtime))
+    return path
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Member:
+    """One archive member to build: a file, or a link/device/fifo/folder entry."""
+
+    name: str  # the member name as stored (unsafe names allowed: this is for tests)
+    data: bytes | str = b""  # file content (str is dedented and encoded)
+    kind: str = "file"  # file | dir | symlink | hardlink | chardev | fifo
+    linkname: str = ""  # target of a link
+    mtime: float = DEFAULT_MTIME  # member mtime
+
+
+def _members(members: Iterable[Member | tuple[str, bytes | str]]) -> list[Member]:
+    out = []
+    for m in members:
+        out.append(m if isinstance(m, Member) else Member(name=m[0], data=m[1]))
+    return out
+
+
+def _content(m: Member) -> bytes:
+    return dedent(m.data).encode() if isinstance(m.data, str) else m.data
+
+
+_TAR_TYPES = {
+    "file": tarfile.REGTYPE,
+    "dir": tarfile.DIRTYPE,
+    "symlink": tarfile.SYMTYPE,
+    "hardlink": tarfile.LNKTYPE,
+    "chardev": tarfile.CHRTYPE,
+    "fifo": tarfile.FIFOTYPE,
+}
+
+
+def build_tar(members: Iterable[Member | tuple[str, bytes | str]], compression: str = "gz") -> bytes:
+    """Return the bytes of a tar archive of `members`; compression '' | 'gz' | 'bz2' | 'xz'."""
+    buf = io.BytesIO()
+    mode = f"w:{compression}" if compression else "w"
+    with tarfile.open(fileobj=buf, mode=mode, format=tarfile.PAX_FORMAT) as tf:  # type: ignore[call-overload]
+        for m in _members(members):
+            info = tarfile.TarInfo(m.name)
+            info.type = _TAR_TYPES[m.kind]
+            info.mtime = int(m.mtime)
+            info.linkname = m.linkname
+            info.mode = 0o755 if m.kind == "dir" else 0o644
+            if m.kind == "file":
+                data = _content(m)
+                info.size = len(data)
+                tf.addfile(info, io.BytesIO(data))
+            else:
+                tf.addfile(info)
+    return buf.getvalue()
+
+
+def build_zip(members: Iterable[Member | tuple[str, bytes | str]], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    """Return the bytes of a zip archive of `members` (symlinks stored the way Info-ZIP does)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=compression) as zf:
+        for m in _members(members):
+            date_time = time.gmtime(m.mtime)[:6]
+            info = zipfile.ZipInfo(m.name + ("/" if m.kind == "dir" and not m.name.endswith("/") else ""), date_time)
+            info.compress_type = compression
+            if m.kind == "symlink":
+                info.external_attr = (stat.S_IFLNK | 0o777) << 16
+                zf.writestr(info, m.linkname)
+            elif m.kind == "dir":
+                info.external_attr = (stat.S_IFDIR | 0o755) << 16
+                zf.writestr(info, b"")
+            else:
+                info.external_attr = (stat.S_IFREG | 0o644) << 16
+                zf.writestr(info, _content(m))
+    return buf.getvalue()
