@@ -77,6 +77,13 @@ def parse(data: bytes, path: str) -> Snapshot:
             return strings[index]
         raise DumpError(path, f"corrupt protobuf profile: {what} refers to string {index}, the table has {n_strings}")
 
+    # runtime/pprof writes the string table last, one field per string, so a profile
+    # cut at a field boundary shows as references past the end of the table.
+    for m in prof.mapping:
+        s(m.filename, f"mapping {m.id}")
+        s(m.build_id, f"mapping {m.id}")
+    for index in (prof.period_type.type, prof.period_type.unit, prof.default_sample_type, *prof.comment):
+        s(index, "the profile header")
     types = [(s(vt.type, "a sample type"), s(vt.unit, "a sample type")) for vt in prof.sample_type]
     kind = profile_kind(types)
     time = _EPOCH + timedelta(microseconds=prof.time_nanos // 1000) if prof.time_nanos > 0 else None
