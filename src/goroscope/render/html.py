@@ -1,0 +1,86 @@
+"""The HTML report: one self-contained file (inline CSS, JS and SVG), built from the view-model.
+
+Contract: `render_html(report, config, source_root)` returns the page as a string;
+the registry (render/__init__.py) writes it. Templates come from
+`resources.templates_dir(config.render.templates_dir)` through one cached jinja2
+Environment per folder (autoescape on, StrictUndefined, deterministic output): dump
+content (function names, paths, labels) is never marked safe, so it renders as
+text. The page's Content-Security-Policy allows only its own inline script (by
+hash), inline styles and data: images, so even a browser opening it fetches nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup, escape
+
+from goroscope.config import Config
+from goroscope.errors import RenderError
+from goroscope.model import Report
+from goroscope.render.context import ReportView, build_view
+from goroscope.resources import templates_dir
+
+__all__ = ["get_environment", "render_html", "render_view", "script_hash", "wbr"]
+
+
+_BREAK_AFTER = re.compile(r"([/.(|])")
+
+
+def wbr(text: object) -> Markup:
+    """Return `text` escaped, with <wbr> break chances after '/', '.', '(' and '|'.
+
+    Long Go paths and function names then wrap at their separators instead of
+    mid-word. The text is escaped first; only the <wbr> tags are markup.
+    """
+    escaped = str(escape(str(text)))
+    # escape() never produces '/', '.', '(' or '|' inside an entity, so splitting is safe.
+    return Markup(_BREAK_AFTER.sub(r"\1<wbr>", escaped))
+
+
+@functools.cache
+def _environment(folder: Path) -> jinja2.Environment:
+    """Return the jinja2 Environment reading templates from `folder` (cached per folder)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+    env.filters["wbr"] = wbr
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True}
+    env.policies["json.dumps_function"] = json.dumps
+    return env
+
+
+def get_environment(override: str | Path | None = None) -> jinja2.Environment:
+    """Return the cached HTML Environment for the templates folder (`override` first)."""
+    return _environment(templates_dir(override))
+
+
+def script_hash(env: jinja2.Environment) -> str:
+    """Return the CSP source ('sha256-…') of the page's inline script."""
+    js = env.get_template("report.js").render()
+    return "sha256-" + base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode("ascii")
+
+
+def render_view(view: ReportView, env: jinja2.Environment) -> str:
+    """Return the HTML page of `view`."""
+    try:
+        template = env.get_template("report.html.j2")
+        return template.render(view=view, script_hash=script_hash(env))
+    except jinja2.TemplateError as e:
+        raise RenderError(f"report.html.j2: {e}") from e
+
+
+def render_html(report: Report, config: Config, source_root: Path | None = None) -> str:
+    """Return the self-contained HTML report of `report` (snippets from `source_root`)."""
+    env = get_environment(config.render.templates_dir)
+    return render_view(build_view(report, config, source_root), env)

@@ -1,0 +1,94 @@
+"""The Markdown summary: a short report for tickets and chat.
+
+Contract: `render_markdown(report, config)` returns Markdown text (GitHub-flavoured:
+one table) built from the same view-model as the HTML, so redaction and
+formatting are shared. The registry writes it.
+
+Escaping: Markdown is not HTML, so this renderer has its own cached Environment
+(autoescape off) whose `finalize` hook escapes *every* `{{ … }}` value for Markdown
+(`*`, `_`, `[`, `|`, backticks, and `<`/`>` as entities so no HTML gets through).
+Templates mark a value for a code span with the `code` filter, which picks a
+backtick fence longer than any run inside. As with the HTML, nothing is trusted
+and nothing is opted out of escaping.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+
+import jinja2
+
+from goroscope.config import Config
+from goroscope.errors import RenderError
+from goroscope.model import Report
+from goroscope.render.context import build_view
+from goroscope.resources import templates_dir
+
+__all__ = ["md_escape", "md_code", "get_markdown_environment", "render_markdown"]
+
+MAX_DETAILS = 5  # suspects described below the table
+_SPECIAL = re.compile(r"([\\`*_\[\]|#!~])")
+
+
+class _Code(str):
+    """A value the template asked to print as a code span."""
+
+
+def md_escape(value: object) -> str:
+    """Return `value` as inert Markdown text (one line; no emphasis, links or HTML)."""
+    s = " ".join(str(value).split()) if "\n" in str(value) or "\r" in str(value) else str(value)
+    s = _SPECIAL.sub(r"\\\1", s)
+    return s.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def md_code(value: object) -> str:
+    """Return `value` as a Markdown code span, fenced by more backticks than it holds."""
+    s = " ".join(str(value).split())
+    longest = max((len(m) for m in re.findall(r"`+", s)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if s.startswith("`") or s.endswith("`") else ""
+    body = s.replace("|", "\\|")
+    return f"{fence}{pad}{body}{pad}{fence}"
+
+
+def _finalize(value: object) -> str:
+    """Escape every printed value (code spans are already safe)."""
+    if isinstance(value, _Code):
+        return str(value)
+    if value is None:
+        return ""
+    return md_escape(value)
+
+
+@functools.cache
+def _environment(folder: Path) -> jinja2.Environment:
+    """Return the Markdown Environment for `folder` (cached per folder)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)),
+        autoescape=False,  # Markdown: escaping is done by `finalize` for every value instead
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        finalize=_finalize,
+        auto_reload=False,
+    )
+    env.filters["code"] = lambda v: _Code(md_code(v))
+    return env
+
+
+def get_markdown_environment(override: str | Path | None = None) -> jinja2.Environment:
+    """Return the cached Markdown Environment for the templates folder (`override` first)."""
+    return _environment(templates_dir(override))
+
+
+def render_markdown(report: Report, config: Config) -> str:
+    """Return the Markdown summary of `report`."""
+    env = get_markdown_environment(config.render.templates_dir)
+    view = build_view(report, config, None)
+    try:
+        return env.get_template("summary.md.j2").render(view=view, max_details=MAX_DETAILS, more_suspects=max(len(view.suspects) - MAX_DETAILS, 0))
+    except jinja2.TemplateError as e:
+        raise RenderError(f"summary.md.j2: {e}") from e

@@ -1,0 +1,48 @@
+/* Optional behaviour of the HTML report: a sortable suspects table and a filter by
+   series. Everything is readable without it (the PDF runs no JS). */
+(function () {
+  "use strict";
+  var table = document.getElementById("suspects-table");
+  if (table) {
+    var heads = table.tHead.rows[0].cells;
+    Array.prototype.forEach.call(heads, function (th, col) {
+      if (!th.dataset.sort) { return; }
+      th.tabIndex = 0;
+      th.classList.add("sortable");
+      var sort = function () {
+        var asc = th.getAttribute("aria-sort") !== "ascending";
+        Array.prototype.forEach.call(heads, function (h) { h.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", asc ? "ascending" : "descending");
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        var numeric = th.dataset.sort === "num";
+        var key = function (row) {
+          var cell = row.cells[col];
+          var v = cell.getAttribute("data-value");
+          if (v === null) { v = cell.textContent; }
+          return numeric ? parseFloat(v.replace(/,/g, "")) || 0 : v;
+        };
+        rows.sort(function (a, b) {
+          var x = key(a), y = key(b);
+          var c = numeric ? x - y : String(x).localeCompare(String(y));
+          return asc ? c : -c;
+        });
+        rows.forEach(function (r) { body.appendChild(r); });
+      };
+      th.addEventListener("click", sort);
+      th.addEventListener("keydown", function (e) {
+        if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sort(); }
+      });
+    });
+  }
+  var filter = document.getElementById("series-filter");
+  if (filter) {
+    filter.hidden = false;
+    filter.querySelector("select").addEventListener("change", function (e) {
+      var want = e.target.value;
+      document.querySelectorAll("[data-series]").forEach(function (el) {
+        el.hidden = want !== "" && el.getAttribute("data-series") !== want;
+      });
+    });
+  }
+}());
