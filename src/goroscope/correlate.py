@@ -40,7 +40,7 @@ from goroscope.model import (
     Timeline,
 )
 
-__all__ = ["correlate", "find_segments", "RESET_TOTAL_DROP", "RESET_GROWTH_LOST"]
+__all__ = ["correlate", "find_segments", "RESET_TOTAL_DROP", "RESET_GROWTH_LOST", "RESET_MIN_RUN"]
 
 # Forms without ids: a restart is read when the total falls by at least this share...
 RESET_TOTAL_DROP = 0.3
@@ -48,6 +48,8 @@ RESET_TOTAL_DROP = 0.3
 RESET_GROWTH_LOST = 0.75
 # A signature "piled up" when it gained at least this many goroutines in the segment.
 RESET_MIN_GROWTH = 3
+# ...each present in at least this many snapshots in a row before the reset.
+RESET_MIN_RUN = 3
 # Same-process evidence for a truncated snapshot whose highest id is below the last
 # one: this share of its (id, signature) pairs were already there.
 SAME_PROCESS_OVERLAP = 0.5
@@ -129,10 +131,11 @@ def _counts_of(summary: Summary) -> dict[Signature, int]:
     return {sc.signature: sc.count for sc in summary.stacks}
 
 
-def _restart_by_counts(prev: Summary, lows: dict[Signature, int], cur: Summary) -> bool:
+def _restart_by_counts(prev: Summary, lows: dict[Signature, int], runs: dict[Signature, int], cur: Summary) -> bool:
     """Return whether the total collapsed with the piled-up signatures resetting (forms without ids).
 
-    `lows` holds each signature's lowest count in the segment so far (absent = 0).
+    `lows` holds each signature's lowest count in the segment so far (absent = 0),
+    `runs` how many snapshots in a row it has been present up to `prev`.
     """
     if cur.truncated:
         return False
@@ -152,19 +155,31 @@ def _restart_by_counts(prev: Summary, lows: dict[Signature, int], cur: Summary) 
     kept = sum(max(0, min(now.get(sig, 0) - low, g)) for sig, g, low in grown)
     if kept > (1.0 - RESET_GROWTH_LOST) * gained:
         return False
-    reset = [sig for sig, g, low in grown if now.get(sig, 0) - low <= (1 - RESET_GROWTH_LOST) * g]
-    # one signature draining at once may be a batch finishing: a restart resets
-    # several together, or one that held most of the process
-    return len(reset) >= 2 or gained >= 0.5 * prev_total
+    reset = [
+        sig
+        for sig, g, low in grown
+        if now.get(sig, 0) - low <= (1 - RESET_GROWTH_LOST) * g and runs.get(sig, 0) >= RESET_MIN_RUN
+    ]
+    # one signature draining at once may be a batch finishing, and a burst piles up
+    # for a snapshot or two: a restart resets several long-present signatures at once
+    return len(reset) >= 2
 
 
-def _update_lows(lows: dict[Signature, int], summary: Summary, first: bool) -> None:
-    """Lower `lows` to the counts of `summary` (signatures absent from it fall to 0)."""
+def _update_lows(lows: dict[Signature, int], runs: dict[Signature, int], summary: Summary, first: bool) -> None:
+    """Lower `lows` to the counts of `summary` (signatures absent from it fall to 0); count presence runs."""
     now = _counts_of(summary)
     if first:
         lows.clear()
         lows.update(now)
+        runs.clear()
+        runs.update({sig: 1 for sig, c in now.items() if c > 0})
         return
+    for sig in list(runs):
+        if now.get(sig, 0) <= 0:
+            del runs[sig]
+    for sig, c in now.items():
+        if c > 0:
+            runs[sig] = runs.get(sig, 0) + 1
     for sig in list(lows):
         if sig not in now:
             lows[sig] = 0
@@ -181,22 +196,23 @@ def find_segments(summaries: Sequence[Summary]) -> tuple[Segment, ...]:
     last_with_ids: int | None = 0 if summaries[0].max_id is not None else None
     last_whole: int | None = None  # the last snapshot of the segment that was not truncated
     lows: dict[Signature, int] = {}
+    runs: dict[Signature, int] = {}
     if not summaries[0].truncated:
         last_whole = 0
-        _update_lows(lows, summaries[0], True)
+        _update_lows(lows, runs, summaries[0], True)
     for i in range(1, len(summaries)):
         cur = summaries[i]
         restart = None
         if cur.max_id is not None and last_with_ids is not None and last_with_ids >= seg_start:
             restart = _restart_by_ids(summaries[last_with_ids], cur)
         if restart is None:
-            restart = last_whole is not None and _restart_by_counts(summaries[last_whole], lows, cur)
+            restart = last_whole is not None and _restart_by_counts(summaries[last_whole], lows, runs, cur)
         if restart:
             starts.append(i)
             seg_start = i
             last_whole = None
         if not cur.truncated:
-            _update_lows(lows, cur, last_whole is None)
+            _update_lows(lows, runs, cur, last_whole is None)
             last_whole = i
         if cur.max_id is not None:
             last_with_ids = i

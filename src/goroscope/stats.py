@@ -24,6 +24,7 @@ from dataclasses import dataclass
 __all__ = [
     "median",
     "mad",
+    "quantile",
     "step_noise",
     "theil_sen",
     "TrendTest",
@@ -37,6 +38,8 @@ __all__ = [
 
 # 1 / Phi^-1(3/4): scales a MAD to a standard deviation under normal noise
 MAD_TO_SIGMA = 1.482602218505602
+# the interquartile range of a normal distribution in sigmas
+IQR_TO_SIGMA = 1.3489795003921634
 
 
 def median(values: Sequence[float]) -> float:
@@ -57,16 +60,30 @@ def mad(values: Sequence[float]) -> float:
     return median([abs(v - m) for v in values])
 
 
+def quantile(values: Sequence[float], q: float) -> float:
+    """Return the q-quantile of `values` (linear interpolation between order statistics)."""
+    s = sorted(values)
+    if not s:
+        return 0.0
+    pos = q * (len(s) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (pos - lo) * (s[hi] - s[lo])
+
+
 def step_noise(values: Sequence[float]) -> float:
-    """Return the robust spread of the steps of `values`: MAD of the first differences, as a sigma.
+    """Return the robust spread of the steps of `values`, as a sigma.
 
     A steady climb has steps that barely vary (noise ~ 0); a pool that
     fluctuates around a level has steps that swing both ways (noise ~ the swing).
+    The larger of the MAD and the interquartile range of the steps (each scaled to a
+    normal sigma): the MAD alone reads a pool that alternates up and down as calm.
     """
     if len(values) < 3:
         return 0.0
     steps = [b - a for a, b in zip(values, values[1:])]
-    return MAD_TO_SIGMA * mad(steps)
+    iqr = quantile(steps, 0.75) - quantile(steps, 0.25)
+    return max(MAD_TO_SIGMA * mad(steps), iqr / IQR_TO_SIGMA)
 
 
 def theil_sen(xs: Sequence[float], ys: Sequence[float]) -> float:

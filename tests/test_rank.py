@@ -1,0 +1,418 @@
+"""Tests for goroscope.rank on synthetic timelines built as model records."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from goroscope import rank as rank_mod
+from goroscope.config import Acknowledged, Config, IgnoreRules, RankConfig, SignatureConfig
+from goroscope.model import Frame, MemoryPoint, Segment, Series, Signature, SnapshotInfo, Timeline
+from goroscope.rank import StateClass, fingerprint, rank, stable, state_class
+
+T0 = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+TODAY = date(2026, 12, 1)
+APP = "/src/github.com/acme/app/internal/work"
+GOROOT = "/usr/local/go/src"
+
+
+def frame(function: str, line: int, file: str | None = None) -> Frame:
+    """Return a frame; application files under APP unless given."""
+    return Frame(function=function, file=file or f"{APP}/{function.rsplit('.', 1)[-1].lower()}.go", line=line)
+
+
+def tl(
+    counts,
+    *,
+    fn: str = "github.com/acme/app/internal/work.(*Client).query",
+    line: int = 46,
+    below: tuple[Frame, ...] = (),
+    above: tuple[Frame, ...] = (),
+    state: str | None = "chan send",
+    created_by: Frame | None = frame("github.com/acme/app/internal/work.(*Client).Available", 34),
+    stuck_ids=None,
+    stuck_minutes=None,
+    stuck_since: datetime | None = None,
+    leaked: int = 0,
+    lower=None,
+    waits=None,
+) -> Timeline:
+    """Return a Timeline of one signature: `above` + the leak site + `below` frames."""
+    n = len(counts)
+    frames = (*above, frame(fn, line), *below)
+    return Timeline(
+        signature=Signature(frames=frames),
+        counts=tuple(counts),
+        lower_bound=tuple(lower) if lower is not None else (False,) * n,
+        states=((state, sum(counts)),) if state else (),
+        created_by=created_by,
+        leaked=leaked,
+        max_wait_minutes=tuple(waits) if waits is not None else (None,) * n,
+        stuck_ids=tuple(stuck_ids) if stuck_ids is not None else (0,) * n,
+        stuck_minutes=tuple(float(m) for m in stuck_minutes) if stuck_minutes is not None else (0.0,) * n,
+        stuck_since=stuck_since,
+    )
+
+
+def series(*timelines: Timeline, step=timedelta(seconds=30), segments=None, sid="pods/a", memory=(), truncated=None) -> Series:
+    """Return a Series holding `timelines`, snapshots `step` apart."""
+    n = len(timelines[0].counts)
+    snaps = tuple(
+        SnapshotInfo(
+            time=T0 + i * step,
+            time_source="name",
+            source=f"{sid}/{i:02d}.txt",
+            sources=(f"{sid}/{i:02d}.txt",),
+            format="debug2",
+            goroutines=sum(t.counts[i] for t in timelines),
+            truncated=bool(truncated and truncated[i]),
+            crash=False,
+        )
+        for i in range(n)
+    )
+    segs = tuple(Segment(first=a, last=b) for a, b in (segments or [(0, n - 1)]))
+    return Series(id=sid, snapshots=snaps, segments=segs, timelines=tuple(timelines), memory=tuple(memory))
+
+
+def suspects(s: Series, config: Config = Config()):
+    """Return the suspects of one series."""
+    return rank([s], config, today=TODAY)
+
+
+RND = random.Random(20261201)
+
+
+def noisy(n, level, slope, sigma, rnd=RND):
+    """Return n counts around level + slope*i with gaussian noise."""
+    return [max(0, round(level + slope * i + rnd.gauss(0, sigma))) for i in range(n)]
+
+
+# --------------------------------------------------------------------- growing
+
+GROWING = {
+    "steady growth": [3 * i + 1 for i in range(20)],
+    "noisy growth": noisy(25, 2, 2.0, 3.0),
+    "slow leak under large noise": noisy(60, 50, 0.5, 6.0),
+    "bursty leak with pauses": [5, 16, 28, 28, 28, 28, 31, 37, 49, 54, 54, 55, 61, 73, 83, 83, 84, 85, 90, 97],
+}
+
+
+@pytest.mark.parametrize("name", list(GROWING))
+def test_growth_is_a_suspect(name):
+    # GIVEN one growing signature beside a steady one
+    s = series(tl(GROWING[name]), tl([4] * len(GROWING[name]), fn="github.com/acme/app/internal/work.idle", line=9))
+    # WHEN
+    found = suspects(s)
+    # THEN only the growing one is flagged
+    assert [(x.kind, x.leak_site.line) for x in found] == [("growing", 46)]
+    x = found[0]
+    assert x.rank == 1 and 0 < x.score <= 1
+    assert x.growth_per_hour > 0
+    ev = dict(x.evidence)
+    assert ev["tau"] > 0.5 and ev["p"] < 0.05 and ev["net"] >= 3
+
+
+def test_sawtooth_with_restarts_regrows_and_is_stronger_than_one_segment():
+    one = [2 * i for i in range(10)]
+    saw = series(tl(one + one + one), segments=[(0, 9), (10, 19), (20, 29)])
+    single = series(tl(one))
+    a, b = suspects(saw)[0], suspects(single)[0]
+    assert a.kind == "growing"
+    assert a.score > b.score
+    assert "regrew after each of the 2 restarts" in a.explanation
+    assert dict(a.evidence)["segments_growing"] == 3
+
+
+NOT_GROWING = {
+    "burst and recovery": [2, 2, 3, 40, 60, 30, 10, 4, 2, 2, 2, 3, 2, 2, 2],
+    "ramp to a plateau": [0, 2, 4, 6, 8, 10, 12, 14, 16] + [16] * 11,
+    "noisy plateau": [0, 3, 5, 6, 9, 10, 13, 14, 16, 15, 16, 14, 16, 16, 15, 16, 16, 14, 16, 16],
+    "grow then drain": [0, 5, 10, 15, 20, 25, 30, 25, 20, 15, 10, 5, 0, 0, 0],
+    "startup then zero": [11, 37, 39, 30, 19, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    "noisy on-demand pool": noisy(30, 20, 0.0, 6.0),
+    "periodic batch": [0, 0, 0, 20, 0, 0, 20, 0, 0, 0, 0, 0, 20, 0, 0, 0],
+    "a static singleton": [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1],
+}
+
+
+@pytest.mark.parametrize("name", list(NOT_GROWING))
+def test_benign_shapes_are_not_suspects(name):
+    assert suspects(series(tl(NOT_GROWING[name]))) == []
+
+
+def test_too_few_snapshots_give_no_verdict():
+    assert suspects(series(tl([1, 50]))) == []
+
+
+def test_a_truncated_snapshot_never_reads_as_a_drop():
+    # GIVEN a steady leak whose 8th dump was cut short (its count is a lower bound)
+    counts = [3 * i + 1 for i in range(15)]
+    counts[7] = 2
+    lower = [i == 7 for i in range(15)]
+    s = series(tl(counts, lower=lower), truncated=lower)
+    clean = series(tl([3 * i + 1 for i in range(15)]))
+    # THEN it is still growing, and no more confident than without the cut
+    x = suspects(s)[0]
+    assert x.kind == "growing"
+    assert dict(x.evidence)["nondecreasing_share"] == 1.0
+    assert dict(x.evidence)["lower_bound_points"] == 1
+    assert x.score <= suspects(clean)[0].score
+
+
+def test_a_truncated_last_snapshot_does_not_hide_the_end():
+    counts = [2 * i + 1 for i in range(12)] + [3]
+    lower = [False] * 12 + [True]
+    x = suspects(series(tl(counts, lower=lower), truncated=lower))
+    assert [s.kind for s in x] == ["growing"]
+
+
+# ----------------------------------------------------------------------- stuck
+
+N = 19
+RAMP_MIN = [0, 0, 1, 1, 1, 2, 2, 3, 4, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8]
+
+
+def wg_wait(counts, stuck_ids, minutes=RAMP_MIN, state="sync.WaitGroup.Wait"):
+    """Return a timeline blocked in WaitGroup.Wait below a worker loop."""
+    return tl(
+        counts,
+        fn="github.com/acme/app/internal/work.(*Policy).OnTick",
+        line=40,
+        above=(frame("sync.(*WaitGroup).Wait", 206, f"{GOROOT}/sync/waitgroup.go"),),
+        below=(frame("github.com/acme/app/internal/work.(*worker).loop", 45),),
+        state=state,
+        stuck_ids=stuck_ids,
+        stuck_minutes=minutes,
+        stuck_since=T0 + timedelta(minutes=1),
+        created_by=frame("github.com/acme/app/internal/work.(*Scheduler).Start", 28),
+    )
+
+
+def test_flat_pool_with_the_same_ids_stuck_longer_and_longer():
+    counts = [6] * N
+    s = series(wg_wait(counts, [0] + [6] * (N - 1)))
+    found = suspects(s)
+    assert [(x.kind, x.leak_site.line) for x in found] == [("stuck", 40)]
+    x = found[0]
+    assert x.max_wait_minutes == 8.0
+    assert x.explanation.startswith("6 goroutines blocked in sync.WaitGroup.Wait for 8+ min, the same ids since 08:01")
+    assert "work/(*policy).ontick.go:40" in x.explanation.lower() or ":40" in x.explanation
+
+
+def test_a_singleton_stuck_in_a_sync_wait_is_a_suspect():
+    s = series(wg_wait([1] * N, [0] + [1] * (N - 1), state="sync.Mutex.Lock"))
+    assert [x.kind for x in suspects(s)] == ["stuck"]
+
+
+def test_a_stuck_wait_shorter_than_the_threshold_is_not():
+    s = series(wg_wait([1] * N, [1] * N, minutes=[0.5] * N))
+    assert suspects(s) == []
+
+
+def main_waiting_for_a_signal():
+    """Return `main.main` in a chan receive, the same id for hours."""
+    return tl(
+        [1] * N,
+        fn="main.main",
+        line=35,
+        state="chan receive",
+        created_by=None,
+        stuck_ids=[0] + [1] * (N - 1),
+        stuck_minutes=[60 * i for i in range(N)],
+    )
+
+
+def accept_loop():
+    """Return an accept loop in IO wait, the same id for hours."""
+    return tl(
+        [1] * N,
+        fn="net/http.(*Server).Serve",
+        line=3574,
+        above=(frame("internal/poll.runtime_pollWait", 351, f"{GOROOT}/runtime/netpoll.go"),),
+        below=(frame("main.main.func1", 22),),
+        state="IO wait",
+        stuck_ids=[0] + [1] * (N - 1),
+        stuck_minutes=[60 * i for i in range(N)],
+    )
+
+
+def idle_pool(k=4):
+    """Return k idle workers receiving in their own loop, the same ids for hours."""
+    return tl(
+        [k] * N,
+        fn="github.com/acme/app/internal/work.(*Pool).worker",
+        line=41,
+        state="chan receive",
+        stuck_ids=[0] + [k] * (N - 1),
+        stuck_minutes=[30 * i for i in range(N)],
+    )
+
+
+@pytest.mark.parametrize("make", [main_waiting_for_a_signal, accept_loop, idle_pool], ids=["main-signal", "accept-loop", "idle-pool"])
+def test_idle_for_hours_is_not_a_suspect(make):
+    assert suspects(series(make(), step=timedelta(minutes=10))) == []
+
+
+def test_several_blocked_senders_with_the_same_ids_are_stuck():
+    t = tl([5] * N, state="chan send", stuck_ids=[0] + [5] * (N - 1), stuck_minutes=[2 * i for i in range(N)])
+    assert [x.kind for x in suspects(series(t, step=timedelta(minutes=2)))] == ["stuck"]
+
+
+def test_one_or_two_blocked_senders_are_not_enough():
+    t = tl([2] * N, state="chan send", stuck_ids=[0] + [2] * (N - 1), stuck_minutes=[2 * i for i in range(N)])
+    assert suspects(series(t, step=timedelta(minutes=2))) == []
+
+
+@pytest.mark.parametrize(
+    "state, cls",
+    [
+        ("semacquire", StateClass.SYNC),
+        ("sync.RWMutex.RLock", StateClass.SYNC),
+        ("sync.Cond.Wait", StateClass.SYNC),
+        ("chan receive (nil chan)", StateClass.FOREVER),
+        ("select (no cases)", StateClass.FOREVER),
+        ("chan send", StateClass.CHANNEL),
+        ("select", StateClass.CHANNEL),
+        ("IO wait", StateClass.IDLE),
+        ("sleep", StateClass.IDLE),
+        ("syscall", StateClass.IDLE),
+        ("GC worker (idle)", StateClass.IDLE),
+        (None, StateClass.IDLE),
+    ],
+)
+def test_state_class(state, cls):
+    assert state_class(state) is cls
+
+
+# ---------------------------------------------------------------------- leaked
+
+
+def test_proven_leaks_rank_first_whatever_the_count():
+    big = tl([10 * i for i in range(15)])
+    proven = tl([0] * 7 + [1] * 8, fn="github.com/acme/app/internal/work.(*Prefetcher).refill", line=68, leaked=1, state="chan receive (nil chan)")
+    found = suspects(series(big, proven))
+    assert [(x.kind, x.rank) for x in found] == [("leaked", 1), ("growing", 2)]
+    assert "goroutineleak" in found[0].explanation
+
+
+# ---------------------------------------------------------------- merging, ids
+
+
+def test_same_leak_site_merges_into_one_suspect_with_variants():
+    # GIVEN two stacks reaching the leak site from two callers
+    a = tl([2 * i for i in range(15)], below=(frame("github.com/acme/app/internal/work.handlerA", 10),))
+    b = tl([i for i in range(15)], below=(frame("github.com/acme/app/internal/work.handlerB", 20),))
+    found = suspects(series(a, b))
+    assert len(found) == 1
+    x = found[0]
+    assert [v.signature for v in x.variants] == [a.signature, b.signature]
+    assert x.counts == tuple(3 * i for i in range(15))
+
+
+def test_other_lines_of_one_function_stay_apart():
+    # GIVEN a leaked readLoop and a healthy pooled one, differing only in line
+    leak = tl([5 * i for i in range(15)], fn="net/http.(*persistConn).readLoop", line=2616, state="select")
+    leak = replace(leak, signature=Signature(frames=(Frame(function="net/http.(*persistConn).readLoop", file=f"{GOROOT}/net/http/transport.go", line=2616),)))
+    healthy = replace(leak, counts=(1,) * 15, signature=Signature(frames=(Frame(function="net/http.(*persistConn).readLoop", file=f"{GOROOT}/net/http/transport.go", line=2493),)))
+    found = suspects(series(leak, healthy))
+    assert [x.leak_site.line for x in found] == [2616]
+    assert len(found[0].variants) == 1
+
+
+def test_fingerprint_ignores_lines_and_created_by():
+    a = tl([1], line=46).signature
+    b = tl([1], line=52).signature
+    opts = Config().signature_options()
+    fa = fingerprint(a, a.frames[0], opts)
+    assert fa == fingerprint(b, b.frames[0], opts)
+    assert len(fa) == 12 and int(fa, 16) >= 0
+    c = tl([1], fn="github.com/acme/app/internal/work.(*Client).other").signature
+    assert fa != fingerprint(c, c.frames[0], opts)
+
+
+def test_also_in_names_other_series_with_the_same_cause():
+    counts = [3 * i for i in range(15)]
+    found = rank([series(tl(counts), sid="host-a"), series(tl(counts), sid="host-b"), series(tl([1] * 15), sid="host-c")], Config(), today=TODAY)
+    assert {(x.series, x.also_in) for x in found} == {("host-a", ("host-b",)), ("host-b", ("host-a",))}
+
+
+# ---------------------------------------------------------------- config knobs
+
+
+def test_ignore_rules_and_prefixes():
+    s = series(tl([3 * i for i in range(15)]))
+    assert suspects(s, Config(ignore=IgnoreRules(top_function=("github.com/acme/app/internal/work.(*Client).query",)))) == []
+    assert suspects(s, Config(ignore=IgnoreRules(any_function=("github.com/acme/app/internal/work...",)))) == []
+    assert suspects(s, Config(ignore=IgnoreRules(created_by=("github.com/acme/app/internal/work.(*Client).Available",)))) == []
+    assert suspects(s, Config(ignore=IgnoreRules(state=("chan send",)))) == []
+    assert len(suspects(s, Config(ignore=IgnoreRules(any_function=("github.com/other...",))))) == 1
+
+
+def test_default_ignore_names_only_runtime_and_stdlib():
+    from goroscope.signature import code_class, CodeClass
+
+    d = rank_mod.DEFAULT_IGNORE
+    for fn in (*d.top_function, *d.any_function, *d.created_by):
+        assert code_class(Frame(function=fn, file="?", line=0)) in (CodeClass.RUNTIME, CodeClass.STDLIB), fn
+
+
+def test_default_ignore_can_be_turned_off():
+    t = tl([3 * i for i in range(15)], fn="runtime.gcBgMarkWorker", line=1, created_by=None)
+    t = replace(t, signature=Signature(frames=(Frame(function="runtime.gcBgMarkWorker", file=f"{GOROOT}/runtime/mgc.go", line=1423),)))
+    assert suspects(series(t)) == []
+    assert len(suspects(series(t), Config(ignore=IgnoreRules(use_defaults=False)))) == 1
+
+
+def test_acknowledged_until_today_or_later():
+    s = series(tl([3 * i for i in range(15)]))
+    fp = suspects(s)[0].fingerprint
+    for until, expected in ((None, True), (TODAY, True), (TODAY + timedelta(days=3), True), (TODAY - timedelta(days=1), False)):
+        cfg = Config(acknowledged=(Acknowledged(fingerprint=fp, until=until),))
+        assert suspects(s, cfg)[0].acknowledged is expected
+
+
+def test_thresholds_come_from_the_config():
+    s = series(tl([i for i in range(15)]))
+    assert len(suspects(s)) == 1
+    assert suspects(s, Config(rank=RankConfig(min_net_growth=50))) == []
+
+
+def test_wrappers_move_the_leak_site():
+    t = tl([3 * i for i in range(15)], fn="github.com/acme/app/internal/pool.(*Pool).run", line=5, below=(frame("github.com/acme/app/internal/work.job", 12),))
+    t = replace(t, signature=Signature(frames=(frame("github.com/acme/app/internal/pool.(*Pool).run", 5), frame("github.com/acme/app/internal/work.job", 12))))
+    cfg = Config(signature=SignatureConfig(wrappers=("github.com/acme/app/internal/pool...",)))
+    assert suspects(series(t), cfg)[0].leak_site.function == "github.com/acme/app/internal/work.job"
+
+
+# ---------------------------------------------------------------- explanation
+
+
+def test_growing_explanation_is_one_sentence_naming_site_creator_state_and_evidence():
+    x = suspects(series(tl([5 * i + 2 for i in range(20)]), step=timedelta(minutes=2)))[0]
+    assert x.explanation == "+95 goroutines in 38 min, never fell; all blocked in chan send at work/query.go:46 (created at work/available.go:34)"
+    assert x.explanation.count(".") <= 4 and "\n" not in x.explanation
+
+
+def test_memory_growing_with_the_count_is_said():
+    counts = [5 * i for i in range(15)]
+    mem = [MemoryPoint(time=T0 + timedelta(seconds=30 * i), inuse_bytes=1_000_000 + 40_000 * i, source=f"heap{i}") for i in range(0, 15, 2)]
+    x = suspects(series(tl(counts), memory=mem))[0]
+    assert x.memory_correlation is not None and x.memory_correlation > 0.95
+    assert x.explanation.endswith("memory grows with it")
+    flat = [MemoryPoint(time=T0 + timedelta(seconds=30 * i), inuse_bytes=1_000_000 + (i % 2) * 100_000, source="h") for i in range(15)]
+    y = suspects(series(tl(counts), memory=flat))[0]
+    assert "memory" not in y.explanation
+
+
+def test_stable_lists_large_steady_signatures_that_are_not_suspects():
+    s = series(
+        tl([3 * i for i in range(15)]),
+        tl([40] * 15, fn="github.com/acme/app/internal/work.serve", line=7),
+        tl([2] * 15, fn="github.com/acme/app/internal/work.tiny", line=8),
+        tl([0, 90] * 7 + [0], fn="github.com/acme/app/internal/work.bursty", line=9),
+    )
+    got = stable([s], Config())
+    assert [(sid, t.signature.frames[0].function.rsplit(".", 1)[-1]) for sid, t in got] == [("pods/a", "serve")]
