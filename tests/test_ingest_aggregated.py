@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,6 @@ from goroscope.ingest import aggregated, sniff
 from goroscope.model import Frame, Record
 
 DATA = Path(__file__).resolve().parent / "data"
-CORPUS = Path(os.environ.get("GOROSCOPE_CORPUS") or Path(__file__).resolve().parents[1].parent / "shared" / "corpus")
 
 POLL = Frame(function="internal/poll.runtime_pollWait", file="/usr/local/go/src/runtime/netpoll.go", line=351)
 SERVE = Frame(function="net/http.(*conn).serve", file="/usr/local/go/src/net/http/server.go", line=2157)
@@ -360,7 +358,7 @@ def test_heap_text_needs_its_header():
 
 
 def test_forms_debug1_file_reads_every_record():
-    snap = aggregated.parse((DATA / "forms" / "goroutine.debug1.txt").open("rb"), "goroutine.debug1.txt")
+    snap = aggregated.parse(io.BytesIO((DATA / "forms" / "goroutine.debug1.txt").read_bytes()), "goroutine.debug1.txt")
     assert snap.problems == () and not snap.truncated
     assert snap.count == snap.total
     by_top = {r.frames[0].function: r for r in snap.records if r.frames}
@@ -373,27 +371,19 @@ def test_forms_debug1_file_reads_every_record():
     assert not any(r.frames[0].function.startswith("runtime.") for r in snap.records if r.frames)
 
 
-def _corpus_debug1_files() -> list[Path]:
-    if not CORPUS.is_dir():
-        return []
-    out = []
-    for p in sorted(CORPUS.rglob("*")):
+def test_corpus_debug1_files_parse_without_problems(corpus_dir: Path):
+    # GIVEN every debug=1 file of the corpus, found by content
+    files = []
+    for p in sorted(corpus_dir.rglob("*")):
         if p.is_file():
             with p.open("rb") as fh:
                 s = sniff(fh.read(4096))
             if s is not None and s.format == "debug1":
-                out.append(p)
-    return out
-
-
-def test_corpus_debug1_files_parse_without_problems():
-    files = _corpus_debug1_files()
-    if not files:
-        if os.environ.get("CI"):
-            pytest.fail(f"no debug=1 files in the corpus at {CORPUS}")
-        pytest.skip(f"corpus not found at {CORPUS}")
+                files.append(p)
+    assert files, f"no debug=1 file under {corpus_dir}"
+    # THEN each reads whole: no problem, no cut, every frame with a file and a line
     for p in files:
-        snap = aggregated.parse(p.open("rb"), str(p))
+        snap = aggregated.parse(io.BytesIO(p.read_bytes()), str(p))
         assert snap.problems == (), p
         assert not snap.truncated, p
         assert all(r.count > 0 for r in snap.records), p

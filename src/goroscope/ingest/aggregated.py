@@ -242,6 +242,7 @@ def go_unquote(body: str) -> str:
 
 
 def _unescape(m: re.Match[str]) -> str:
+    """Return the character one Go escape sequence `m` stands for."""
     esc = m.group(0)[1:]
     if esc[0] in "xuU":
         code = int(esc[1:], 16)
@@ -259,6 +260,7 @@ def _unescape(m: re.Match[str]) -> str:
 
 
 def _read_text(stream: BinaryIO, path: str) -> str:
+    """Return the whole of `stream` decoded as UTF-8 (damaged bytes replaced)."""
     try:
         data = stream.read()
     except OSError as e:
