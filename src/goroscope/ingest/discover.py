@@ -121,6 +121,7 @@ class _Walk:
         self.full = False  # max_files reached
         self.seen_files: dict[tuple[int, int], str] = {}  # (dev, ino) -> display path
         self.seen_dirs: dict[tuple[int, int], str] = {}
+        self.deferred: list[tuple[Path, str]] = []  # symbolic links, followed after the tree
         self.now = _now()
         self._series_re = re.compile(self.disc.series_pattern) if self.disc.series_pattern else None
 
@@ -216,14 +217,19 @@ def walk(archive: Path, config: Config) -> tuple[list[Source], list[Skipped]]:
         return w.sources, w.skipped
     if stat.S_ISDIR(st.st_mode):
         w.seen_dirs[(st.st_dev, st.st_ino)] = "."
-        _walk_dir(w, archive, "", ((st.st_dev, st.st_ino),))
+        _walk_dir(w, archive, "")
+        # symbolic links last, so that what they lead to is known by its own path first
+        while w.deferred and not w.full:
+            full, path = w.deferred.pop(0)
+            _follow_link(w, full, path)
     else:
         _walk_file(w, archive, archive.name, st, root_archive=True)
     return w.sources, w.skipped
 
 
-def _walk_dir(w: _Walk, folder: Path, prefix: str, ancestors: tuple[tuple[int, int], ...]) -> None:
-    """Walk `folder` (display prefix `prefix`, '' for the root), depth first, in name order."""
+def _walk_dir(w: _Walk, folder: Path, prefix: str) -> None:
+    """Walk `folder` (display prefix `prefix`, '' for the root) depth first, in name order;
+    symbolic links are put aside for later."""
     try:
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
@@ -236,43 +242,59 @@ def _walk_dir(w: _Walk, folder: Path, prefix: str, ancestors: tuple[tuple[int, i
         path = prefix + entry.name
         full = folder / entry.name
         try:
-            is_link = entry.is_symlink()
-            if is_link:
-                try:
-                    st = os.stat(full)
-                except OSError as e:
-                    if e.errno == errno.ELOOP:
-                        w.skip(path, "symbolic link loop: not followed")
-                    elif e.errno == errno.ENOENT:
-                        w.skip(path, f"broken symbolic link (to {os.readlink(full)}): not followed")
-                    else:
-                        w.skip(path, f"cannot follow symbolic link: {_os_reason(e)}")
-                    continue
-            else:
-                st = entry.stat(follow_symlinks=False)
+            if entry.is_symlink():
+                w.deferred.append((full, path))
+                continue
+            st = entry.stat(follow_symlinks=False)
         except OSError as e:
             w.skip(path, f"cannot read: {_os_reason(e)}")
             continue
-        key = (st.st_dev, st.st_ino)
-        if stat.S_ISDIR(st.st_mode):
-            if entry.name in VCS_DIRS:
-                continue
-            if key in ancestors:
-                w.skip(path, f"symbolic link loop: leads back to the folder {w.seen_dirs.get(key, '.')!r}; not followed")
-                continue
-            if key in w.seen_dirs:
-                w.skip(path, f"the same folder as {w.seen_dirs[key]!r} (through a link): read once")
-                continue
-            w.seen_dirs[key] = path
-            _walk_dir(w, full, path + "/", ancestors + (key,))
-        elif stat.S_ISREG(st.st_mode):
-            if key in w.seen_files:
-                w.skip(path, f"the same file as {w.seen_files[key]!r} (a link): read once")
-                continue
-            w.seen_files[key] = path
-            _walk_file(w, full, path, st, root_archive=False)
+        _walk_entry(w, full, path, st, entry.name)
+
+
+def _follow_link(w: _Walk, full: Path, path: str) -> None:
+    """Walk what the symbolic link `full` (display path `path`) leads to, unless known or broken."""
+    try:
+        st = os.stat(full)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            w.skip(path, "symbolic link loop: not followed")
+        elif e.errno == errno.ENOENT:
+            try:
+                target = os.readlink(full)
+            except OSError:
+                target = "?"
+            w.skip(path, f"broken symbolic link (to {target}): not followed")
         else:
-            w.skip(path, f"not a regular file ({_kind_of(st.st_mode)}): not read")
+            w.skip(path, f"cannot follow symbolic link: {_os_reason(e)}")
+        return
+    _walk_entry(w, full, path, st, full.name)
+
+
+def _walk_entry(w: _Walk, full: Path, path: str, st: os.stat_result, name: str) -> None:
+    """Walk one folder entry: a folder (once), a regular file (once), or skip it."""
+    key = (st.st_dev, st.st_ino)
+    if stat.S_ISDIR(st.st_mode):
+        if name in VCS_DIRS:
+            return
+        seen = w.seen_dirs.get(key)
+        if seen is not None:
+            if seen == "." or path.startswith(seen + "/"):
+                w.skip(path, f"symbolic link loop: leads back to the folder {seen!r}; not followed")
+            else:
+                w.skip(path, f"the same folder as {seen!r} (through a link): read once")
+            return
+        w.seen_dirs[key] = path
+        _walk_dir(w, full, path + "/")
+    elif stat.S_ISREG(st.st_mode):
+        seen = w.seen_files.get(key)
+        if seen is not None:
+            w.skip(path, f"the same file as {seen!r} (a link): read once")
+            return
+        w.seen_files[key] = path
+        _walk_file(w, full, path, st, root_archive=False)
+    else:
+        w.skip(path, f"not a regular file ({_kind_of(st.st_mode)}): not read")
 
 
 def _walk_file(w: _Walk, fs_path: Path, path: str, st: os.stat_result, *, root_archive: bool) -> None:
@@ -560,7 +582,7 @@ def _walk_tar_member(
     names: set[str],
     bound: int,
 ) -> bool:
-    """Add one tar member; return False when the walk must stop (max_files)."""
+    """Add one tar member; return False when the archive must not be read further."""
     if m.isdir():
         return True
     safe = _safe_member_name(m.name)
@@ -580,6 +602,10 @@ def _walk_tar_member(
         return True
     names.add(safe)
     if m.size > bound:
+        if streamed:
+            # going past it would inflate more than the bound, too
+            w.skip(path, f"member is {m.size} bytes, more than max_inflate_bytes ({bound}); the archive was not read past it")
+            return False
         w.skip(path, f"member is {m.size} bytes, more than max_inflate_bytes ({bound})")
         return True
     draft = w.draft(path, fs_path, m.name, m.size, float(m.mtime))
