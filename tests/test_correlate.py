@@ -188,23 +188,41 @@ def test_stuck_ids_and_minutes_follow_the_same_goroutines():
 
 
 def test_stuck_tracking_restarts_with_the_segment():
-    g = [(50, A, "sync.Mutex.Lock", 0), (60, B, "select", 0)]
-    snaps = [summary({}, goroutines=g), summary({}, goroutines=g), summary({}, goroutines=[(50, A, "sync.Mutex.Lock", 0)])]
+    g = [(i, A, "sync.Mutex.Lock", 0) for i in range(100, 110)]
+    snaps = [summary({}, goroutines=g), summary({}, goroutines=g), summary({}, goroutines=[(5, A, "sync.Mutex.Lock", 0)])]
     s = correlate("s", moments(snaps), (), (), Config())
     assert len(s.segments) == 2
-    assert timeline(s, A).stuck_ids == (0, 1, 0)
+    assert timeline(s, A).stuck_ids == (0, 10, 0)
+
+
+def test_the_highest_id_falling_a_little_while_the_goroutines_stay_is_not_a_restart():
+    # GIVEN the newest goroutine (id 258) exits and none starts before the next dump
+    stay = [(i, A, "chan send", 0) for i in range(200, 255)]
+    snaps = [summary({}, goroutines=stay + [(258, B, "select", 0)]), summary({}, goroutines=stay)]
+    s = correlate("s", moments(snaps), (), (), Config())
+    assert [(g.first, g.last) for g in s.segments] == [(0, 1)]
 
 
 def test_leaked_from_flags_and_from_a_goroutineleak_profile():
     snaps = [summary({A: 3, B: 2}, leaked={A: 1}), summary({A: 4, B: 2}, leaked={A: 2})]
-    leak = summary({B: 2, D: 1}, profile=PROFILE_GOROUTINELEAK)
+    # aggregate counts every record of a goroutineleak debug=1 profile as leaked
+    leak = summary({B: 2, D: 1}, profile=PROFILE_GOROUTINELEAK, leaked={B: 2, D: 1})
     src = Source(path="s/goroutineleak.txt", fs_path="/x", series="s", format="debug1", profile=PROFILE_GOROUTINELEAK)
     s = correlate("s", moments(snaps), [(src, leak)], (), Config())
     assert timeline(s, A).leaked == 2
     assert timeline(s, B).leaked == 2
     assert timeline(s, D).leaked == 1 and timeline(s, D).counts == (0, 0)
-    assert timeline(s, C if False else A).counts == (3, 4)
     assert s.leak_profiles == ("s/goroutineleak.txt",)
+
+
+def test_a_debug2_goroutineleak_dump_proves_only_its_flagged_goroutines():
+    # GIVEN the debug=2 form: a full dump where only some goroutines say (leaked)
+    snaps = [summary({A: 3, B: 2}), summary({A: 4, B: 2})]
+    full = summary({}, goroutines=[(1, A, "chan send", 0), (2, B, "select", 0)], profile=PROFILE_GOROUTINELEAK, leaked={B: 1})
+    src = Source(path="s/goroutineleak.debug2.txt", fs_path="/x", series="s", format="debug2", profile=PROFILE_GOROUTINELEAK)
+    s = correlate("s", moments(snaps), [(src, full)], (), Config())
+    assert timeline(s, A).leaked == 0
+    assert timeline(s, B).leaked == 1
 
 
 def test_states_created_by_and_labels_merge_over_the_series():

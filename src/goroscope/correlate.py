@@ -50,8 +50,8 @@ RESET_GROWTH_LOST = 0.75
 RESET_MIN_GROWTH = 3
 # ...each present in at least this many snapshots in a row before the reset.
 RESET_MIN_RUN = 3
-# Same-process evidence for a truncated snapshot whose highest id is below the last
-# one: this share of its (id, signature) pairs were already there.
+# Same-process evidence when the highest id falls a little: this share of the
+# goroutines were already there.
 SAME_PROCESS_OVERLAP = 0.5
 
 
@@ -104,25 +104,29 @@ def _snapshot_info(moment: Moment, summary: Summary) -> SnapshotInfo:
 # ------------------------------------------------------------------- restarts
 
 
-def _id_pairs(summary: Summary) -> set[tuple[int, Signature]]:
-    """Return the (goroutine id, signature) pairs of a summary."""
-    return {(o.id, summary.stacks[o.stack].signature) for o in summary.observations}
+def _ids(summary: Summary) -> set[int]:
+    """Return the goroutine ids of a summary."""
+    return {o.id for o in summary.observations}
 
 
 def _restart_by_ids(prev: Summary, cur: Summary) -> bool | None:
-    """Return whether ids say a restart happened between prev and cur; None if ids cannot tell."""
+    """Return whether ids say a restart happened between prev and cur; None if ids cannot tell.
+
+    Ids are never reused within a process, so the highest id falling is the sign; but
+    it also falls a little when the newest goroutines exit and none start, and a
+    truncated dump may have lost its highest ids. So a fall counts when it is deep
+    (below half), or when most goroutines of `cur` were not there before.
+    """
     if prev.max_id is None or cur.max_id is None:
         return None
     if cur.max_id >= prev.max_id:
         return False
-    if not cur.truncated:
+    if cur.max_id < 0.5 * prev.max_id and not cur.truncated:
         return True
-    # a truncated dump may have lost its highest ids: only call it a restart when
-    # its goroutines are not the ones already there
-    pairs = _id_pairs(cur)
-    if not pairs:
-        return False
-    shared = len(pairs & _id_pairs(prev)) / len(pairs)
+    ids = _ids(cur)
+    if not ids:
+        return not cur.truncated
+    shared = len(ids & _ids(prev)) / len(ids)
     return shared < SAME_PROCESS_OVERLAP
 
 
@@ -272,7 +276,10 @@ def _timelines(
                 a.waits[i] = sc.max_wait_minutes if prev is None else max(prev, sc.max_wait_minutes)
     for _src, summ in leak_evidence:
         for sc in summ.stacks:
-            proven = sc.leaked if sc.leaked else (sc.count if summ.profile == PROFILE_GOROUTINELEAK else 0)
+            # aggregate counts a goroutineleak profile's records as leaked, and in text
+            # forms the goroutines flagged `(leaked)`: a debug=2 goroutineleak dump
+            # lists every goroutine, and only the flagged ones are proven
+            proven = sc.leaked
             if proven:
                 a = acc(sc.signature)
                 a.leaked = max(a.leaked, proven)
