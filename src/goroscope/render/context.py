@@ -332,7 +332,7 @@ class _Redactor:
         self._re = None
         if values:
             alts = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
-            self._re = re.compile(rf"(?<![\w.-])(?:{alts})(?![\w.-])")
+            self._re = re.compile(rf"(?<![\w-])(?:{alts})(?![\w-]|\.\w)")
 
     def text(self, s: str) -> str:
         """Return `s` with every redacted value masked."""

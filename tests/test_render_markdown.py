@@ -1,0 +1,62 @@
+"""Tests of the Markdown summary: content, escaping, redaction."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from goroscope.config import Config, RenderConfig
+from goroscope.render.markdown import md_code, md_escape, render_markdown
+
+from report_factory import hostile_report, make_report
+
+
+def test_summary_names_verdict_top_suspect_and_skips():
+    md = render_markdown(make_report(), Config(render=RenderConfig(service_address="h:6060")))
+    lines = md.splitlines()
+    assert lines[0] == "## goroscope: 4 leak suspects in 3 of 3 series"
+    assert "**Top suspect:** growing +4,400/h in `orders-a` at `/usr/local/go/src/net/http/transport.go:2616`" in md
+    table = [l for l in lines if l.startswith("| ")]
+    assert len(table) == 1 + 4  # header + one row per suspect
+    assert table[2].startswith("| 2 | growing | `/go/src/github.com/acme/orders/internal/inventory/lookup.go:46`")
+    assert "`orders-a/notes.txt`: not a goroutine dump" in md
+    assert "HTTP response body not closed" in md
+    assert "`curl -s 'http://h:6060/debug/pprof/goroutine?debug=2'`" in md
+    assert md.endswith("config 3f9a1c0d2e4b</sub>\n")
+
+
+def test_summary_without_suspects():
+    md = render_markdown(make_report(suspects=()), Config())
+    assert "No leak suspects" in md and "| # |" not in md
+
+
+def test_summary_escapes_untrusted_text():
+    md = render_markdown(hostile_report(), Config(render=RenderConfig(redact_labels=("secret",))))
+    # no raw HTML outside code spans, no links
+    outside = re.sub(r"(`+).*?\1", "", md)
+    outside = outside.replace("<sub>", "").replace("</sub>", "")
+    assert "<" not in outside and ">" not in outside
+    assert "](" not in outside
+    assert "hunter2" not in md
+
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("plain", "plain"),
+        ("a*b_c", "a\\*b\\_c"),
+        ("[x](javascript:y)", "\\[x\\](javascript:y)"),
+        ("<b>", "&lt;b&gt;"),
+        ("a|b", "a\\|b"),
+        ("two\nlines", "two lines"),
+    ],
+)
+def test_md_escape(value, expected):
+    assert md_escape(value) == expected
+
+
+def test_md_code_fences_longer_than_content():
+    assert md_code("a`b") == "``a`b``"
+    assert md_code("`x") == "`` `x ``"
+    assert md_code("a|b") == "`a\\|b`"
