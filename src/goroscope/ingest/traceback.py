@@ -1,0 +1,922 @@
+"""Parse debug=2 goroutine dumps and crash tracebacks (SIGQUIT, panic, fatal error).
+
+Contract: `parse(stream, path) -> Snapshot`.
+
+- `stream` is a decompressed binary reader. The text is the runtime's traceback
+  format (runtime/traceback.go of Go 1.19-1.27): blocks of
+  `goroutine N [state]:` + frames, separated by blank lines.
+- Text before the first goroutine header and after the last goroutine (a panic
+  message, `SIGQUIT: quit`, `PC=... m=0 sigcode=0`, a register dump, `exit status 2`,
+  log lines) is junk around the dump and is skipped silently, as panicparse does.
+- `format` is "traceback" (and `crash` True) when the text is crash output, else
+  "debug2"; `profile` is "goroutineleak" when the running goroutine is in
+  runtime/pprof's leak-profile writer.
+- A dump that ends mid-goroutine (net/http/pprof cuts debug=2 at exactly 64 MiB,
+  mid-line, with no marker) keeps every goroutine read, sets `truncated` and adds
+  a Problem "dump ends mid-goroutine" naming the line.
+- A line that cannot be read becomes a Problem with its 1-based line number; the
+  rest of its goroutine and of the dump is kept. DumpError(path, reason) is raised
+  only when not a single goroutine could be read.
+- Frames are as printed, top first, without argument lists or pc offsets.
+  Goroutines with identical stacks share one `frames` tuple object (aggregate
+  relies on identity).
+
+Speed: the stream is read in large chunks cut at goroutine boundaries
+(`\\n\\ngoroutine `). A block whose lines alternate function / file line (the
+common case) is keyed by its file lines; the function lines are checked against
+the cached names with C-level `bytes.startswith`, so argument lists and the
+`in goroutine N` parent id never defeat the cache and each distinct stack is parsed
+once. Anything else goes through a line-by-line parser that handles every form.
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from goroscope.errors import DumpError
+from goroscope.model import (
+    PROFILE_GOROUTINE,
+    PROFILE_GOROUTINELEAK,
+    CreatedBy,
+    Frame,
+    Goroutine,
+    Problem,
+    Snapshot,
+)
+
+__all__ = ["parse", "CHUNK_BYTES", "MAX_PENDING_BYTES"]
+
+CHUNK_BYTES = 16 * 1024 * 1024  # how much is read at a time
+MAX_PENDING_BYTES = 4 * CHUNK_BYTES  # a longer stretch without a line end is skipped (bounded memory)
+# runtime/pprof.writeGoroutineStacks gives up at a 64 MiB buffer and writes it as is.
+PPROF_DEBUG2_LIMIT = 64 << 20
+TRUNCATED = "dump ends mid-goroutine"
+
+_SEP = b"\n\ngoroutine "
+_LEAK_WRITER = "runtime/pprof.writeGoroutineLeak"  # runtime/pprof/pprof.go
+
+# The start of a goroutine header (runtime/traceback.go goroutineheader):
+#   goroutine N [status...]:   goroutine N gp=0x.. m=nil [..]:   goroutine N gp=.. m=3 mp=0x.. [..]:
+_HEADER_START = re.compile(rb"^goroutine \d+ (?:gp=\S+ m=\S+(?: mp=\S+)? )?\[", re.M)
+# The part of a header after `goroutine N `: optional gp/m words, the bracket, labels.
+_HEADER_REST = re.compile(rb"(?:([^\[]*?) )?\[([^\]]*)\](?: (\{.*\}))?:[ \t]*")
+_MINUTES = re.compile(r"(\d+) minutes?")
+# Flags the runtime appends to the status inside the bracket, in print order.
+_FLAGS = (" (leaked)", " (scan)", " (durable)")
+# One `key: value` of a Go 1.27 header label set; a token is bare or Go-quoted.
+_LABEL_TOKEN = rb'(?:"(?:[^"\\]|\\.)*"|[A-Za-z0-9./_]*)'
+_LABEL_ITEM = re.compile(rb"(" + _LABEL_TOKEN + rb"): (" + _LABEL_TOKEN + rb")(?:, |$)")
+_UNQUOTE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)", re.S)
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"'}
+# What the runtime prints before a crash traceback (runtime/panic.go, signal_unix.go).
+_CRASH = re.compile(
+    rb"^(?:panic: |fatal error: |SIG[A-Z]+: |unexpected fault address |runtime: |\[signal |"
+    rb"fatal: morestack|PC=0x|unexpected signal)",
+    re.M,
+)
+_GO_VERSION = re.compile(r"(?<![\w.])(go1\.\d+(?:\.\d+)?(?:(?:rc|beta)\d+)?)(?![\w])")
+_GO_VERSION_B = re.compile(rb"(?<![\w.])(go1\.\d+(?:\.\d+)?(?:(?:rc|beta)\d+)?)(?![\w])")
+_ELIDED = re.compile(rb"\.\.\.(?:additional|\d+) frames elided\.\.\.")
+_ANCESTOR = re.compile(rb"\[originating from goroutine (\d+)\]:")
+_UNAVAILABLE = b"goroutine running on other thread; stack unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    """What a header says besides the id; shared by every header printed alike."""
+
+    state: str
+    minutes: int
+    flags: tuple[str, ...]
+    locked: bool
+    labels: tuple[tuple[str, str], ...]
+    extra: str
+    problem: str | None  # set when part of the header could not be read
+
+
+class _Entry:
+    """One distinct regular stack: its parsed frames and how to recognise it again."""
+
+    __slots__ = ("nlines", "prefixes", "frames", "cb_len", "cb_function", "cb_file", "cb_line", "cbs")
+
+    def __init__(self, nlines, prefixes, frames, cb_len, cb_function, cb_file, cb_line):
+        """Store what `_State.entry_for` parsed from one block."""
+        self.nlines = nlines  # number of body lines
+        self.prefixes = prefixes  # per even line: `name(` or `created by name`
+        self.frames = frames  # interned frames tuple
+        self.cb_len = cb_len  # len of the `created by name` prefix, 0 when none
+        self.cb_function = cb_function
+        self.cb_file = cb_file
+        self.cb_line = cb_line
+        self.cbs: dict[int | None, CreatedBy] = {}  # parent id -> shared CreatedBy
+
+
+def _unquote(token: bytes) -> str:
+    """Return a label token as text, undoing the runtime's printquoted escapes."""
+    text = token.decode("utf-8", "replace")
+    if not (len(text) >= 2 and text[0] == '"' and text[-1] == '"'):
+        return text
+
+    def one(m: re.Match) -> str:
+        """Return the character one escape stands for."""
+        e = m.group(1)
+        if len(e) == 1:
+            return _ESCAPES.get(e, e)
+        code = int(e[1:], 16)
+        if e[0] == "x" and code >= 0x80:
+            return "\ufffd"  # an invalid UTF-8 byte in the label
+        try:
+            return chr(code)
+        except ValueError:
+            return "\ufffd"
+
+    return _UNQUOTE.sub(one, text[1:-1])
+
+
+def _parse_labels(raw: bytes) -> tuple[tuple[str, str], ...] | None:
+    """Return the `{k: v, ...}` label set of a Go 1.27 header, None if unreadable."""
+    inner = raw[1:-1]
+    out = []
+    pos = 0
+    while pos < len(inner):
+        m = _LABEL_ITEM.match(inner, pos)
+        if m is None or m.end() == pos:
+            return None
+        out.append((_unquote(m.group(1)), _unquote(m.group(2))))
+        pos = m.end()
+    return tuple(out)
+
+
+def _parse_header_rest(rest: bytes) -> _Header | None:
+    """Parse what follows `goroutine N ` in a header; None if it is no header."""
+    m = _HEADER_REST.fullmatch(rest)
+    if m is None:
+        return None
+    pre, inner, labels_raw = m.groups()
+    text = inner.decode("utf-8", "replace")
+    parts = text.split(", ")
+    status = parts[0]
+    flags: list[str] = []
+    stripped = True
+    while stripped:
+        stripped = False
+        for f in _FLAGS:
+            if status.endswith(f) and len(status) > len(f):
+                status = status[: -len(f)]
+                flags.insert(0, f[2:-1])
+                stripped = True
+    minutes = 0
+    locked = False
+    extra: list[str] = []
+    if pre:
+        extra.append(pre.decode("utf-8", "replace"))
+    for p in parts[1:]:
+        mm = _MINUTES.fullmatch(p)
+        if mm:
+            minutes = int(mm.group(1))
+        elif p == "locked to thread":
+            locked = True
+        else:
+            extra.append(p)  # `synctest bubble N` (1.25+), `synctest group N` (1.24)
+    labels: tuple[tuple[str, str], ...] = ()
+    problem = None
+    if labels_raw:
+        parsed = _parse_labels(labels_raw)
+        if parsed is None:
+            problem = "unreadable goroutine labels"
+            extra.append(labels_raw.decode("utf-8", "replace"))
+        else:
+            labels = parsed
+    return _Header(
+        state=status,
+        minutes=minutes,
+        flags=tuple(flags),
+        locked=locked,
+        labels=labels,
+        extra=", ".join(extra),
+        problem=problem,
+    )
+
+
+def _file_line(line: bytes) -> tuple[bytes, int] | None:
+    """Return (file, line) of a frame's position line, None if unreadable."""
+    text = line.strip(b" \t")
+    k = text.find(b" fp=")
+    if k >= 0:
+        text = text[:k]
+    k = text.rfind(b" +0x")
+    if k >= 0:
+        text = text[:k]
+    k = text.find(b" pc=")  # cgo symbolizer frames: `\tfile:line pc=0x..`
+    if k >= 0:
+        text = text[:k]
+    elif text.startswith(b"pc="):
+        return b"?", 0
+    f, colon, n = text.rpartition(b":")
+    if not colon or not f or not n.isdigit():
+        return None
+    return f, int(n)
+
+
+_G_FIELDS = (
+    "id", "state", "wait_minutes", "flags", "locked_to_thread", "labels",
+    "frames", "frames_elided", "created_by", "ancestors", "header_extra",
+)
+
+
+def _goroutine_factory():
+    """Return a fast maker of Goroutine records for the cached path.
+
+    The dataclass __init__ of a frozen record costs ~3 us (one object.__setattr__ per
+    field); filling the slots through their descriptors costs a third of that, which
+    matters at hundreds of thousands of goroutines. Falls back to the constructor
+    if the record's fields ever differ from the ones set here.
+    """
+    import dataclasses
+
+    names = tuple(f.name for f in dataclasses.fields(Goroutine))
+    if names != _G_FIELDS or tuple(getattr(Goroutine, "__slots__", ())) != _G_FIELDS:
+
+        def slow(gid: int, hdr: _Header, frames: tuple[Frame, ...], cb: CreatedBy | None) -> Goroutine:
+            """Return the Goroutine of one cached block (the constructor way)."""
+            return Goroutine(
+                id=gid, state=hdr.state, wait_minutes=hdr.minutes, flags=hdr.flags,
+                locked_to_thread=hdr.locked, labels=hdr.labels, frames=frames,
+                created_by=cb, header_extra=hdr.extra,
+            )
+
+        return slow
+    s_id, s_st, s_wm, s_fl, s_lk, s_lb, s_fr, s_el, s_cb, s_an, s_ex = (
+        Goroutine.__dict__[n].__set__ for n in _G_FIELDS
+    )
+    new = object.__new__
+
+    def fast(gid: int, hdr: _Header, frames: tuple[Frame, ...], cb: CreatedBy | None) -> Goroutine:
+        """Return the Goroutine of one cached block (the slot-descriptor way)."""
+        g = new(Goroutine)
+        s_id(g, gid)
+        s_st(g, hdr.state)
+        s_wm(g, hdr.minutes)
+        s_fl(g, hdr.flags)
+        s_lk(g, hdr.locked)
+        s_lb(g, hdr.labels)
+        s_fr(g, frames)
+        s_el(g, False)
+        s_cb(g, cb)
+        s_an(g, ())
+        s_ex(g, hdr.extra)
+        return g
+
+    return fast
+
+
+_make_goroutine = _goroutine_factory()
+
+
+class _Builder:
+    """A goroutine being read by the line parser."""
+
+    __slots__ = (
+        "gid", "hdr", "line", "frames", "elided", "created_by", "ancestors",
+        "in_ancestor", "pending", "unavailable", "content",
+    )
+
+    def __init__(self, gid: int | None, hdr: _Header, line: int) -> None:
+        """Start a goroutine from its header, read at `line`."""
+        self.gid = gid
+        self.hdr = hdr
+        self.line = line
+        self.frames: list[Frame] = []
+        self.elided = False
+        self.created_by: CreatedBy | None = None
+        self.ancestors: list[int] = []
+        self.in_ancestor = False
+        # (kind, name, parent, line): a function or created-by line awaiting its file line
+        self.pending: tuple[str, str, int | None, int] | None = None
+        self.unavailable = False
+        self.content = False  # any line after the header was read
+
+
+_BAD_HEADER = _Header(state="", minutes=0, flags=(), locked=False, labels=(), extra="", problem=None)
+
+
+class _State:
+    """Everything one parse accumulates: goroutines, problems, caches."""
+
+    def __init__(self, path: str) -> None:
+        """Start an empty parse of `path`."""
+        self.path = path
+        self.goroutines: list[Goroutine] = []
+        self.problems: list[Problem] = []
+        self.truncated = False
+        self.crash = False
+        self.gp_headers = False
+        self.junk_crash = False  # crash markers in the text around the dump
+        self.go_version: str | None = None
+        self.hcache: dict[bytes, _Header | None] = {}
+        self.cache: dict[bytes, list[_Entry]] = {}
+        self.cache_bytes = 0
+        self.frame_cache: dict[tuple[bytes, bytes, int], Frame] = {}
+        self.tuples: dict[tuple[Frame, ...], tuple[Frame, ...]] = {}
+        self.cur: _Builder | None = None
+        self.end_line: int | None = None  # the data's last line, once known
+
+    # ------------------------------------------------------------------ helpers
+
+    def problem(self, line: int | None, message: str) -> None:
+        """Record a Problem at `line`."""
+        self.problems.append(Problem(line=line, message=message))
+
+    def text(self, raw: bytes, line: int) -> str:
+        """Decode `raw`, recording a Problem at `line` when it is not UTF-8."""
+        try:
+            return raw.decode()
+        except UnicodeDecodeError:
+            self.problem(line, "line is not valid UTF-8 (bad bytes replaced)")
+            return raw.decode("utf-8", "replace")
+
+    def frame(self, name: bytes, file: bytes, n: int, line: int) -> Frame:
+        """Return the shared Frame for (`name`, `file`, `n`)."""
+        k = (name, file, n)
+        f = self.frame_cache.get(k)
+        if f is None:
+            f = Frame(function=self.text(name, line), file=self.text(file, line), line=n)
+            self.frame_cache[k] = f
+        return f
+
+    def intern(self, frames: list[Frame] | tuple[Frame, ...]) -> tuple[Frame, ...]:
+        """Return the one shared tuple equal to `frames`."""
+        t = tuple(frames)
+        return self.tuples.setdefault(t, t)
+
+    def header(self, rest: bytes) -> _Header | None:
+        """Return the parsed header for `rest` (what follows `goroutine N `), cached."""
+        h = self.hcache.get(rest, False)
+        if h is False:
+            h = _parse_header_rest(rest)
+            if not rest.startswith(b"gp=") and len(self.hcache) < 100_000:
+                self.hcache[rest] = h
+            elif rest.startswith(b"gp="):
+                self.gp_headers = True
+        return h  # type: ignore[return-value]
+
+    def junk(self, text: bytes) -> None:
+        """Look at text around the dump for crash markers and a Go version."""
+        if not text:
+            return
+        sample = text[: 1 << 20]
+        if _CRASH.search(sample):
+            self.junk_crash = True
+        if self.go_version is None:
+            m = _GO_VERSION_B.search(sample)
+            if m:
+                self.go_version = m.group(1).decode("ascii")
+
+    # ------------------------------------------------------------ fast path
+
+    def entry_for(self, lines: list[bytes]) -> _Entry | None:
+        """Parse a regular block body (function/file pairs, optional created by); else None."""
+        n = len(lines)
+        if n < 2 or n % 2:
+            return None
+        prefixes = []
+        frames = []
+        cb_len = 0
+        cb = (None, None, 0)
+        for i in range(0, n, 2):
+            f = lines[i]
+            fl = lines[i + 1]
+            if fl[:1] != b"\t":
+                return None
+            pos = _file_line(fl)
+            if pos is None:
+                return None
+            if f.startswith(b"created by "):
+                if i + 2 != n:
+                    return None
+                rest = f[11:]
+                k = rest.find(b" in goroutine ")
+                if k >= 0:
+                    if not rest[k + 14 :].isdigit():
+                        return None
+                    rest = rest[:k]
+                if not rest or b" " in rest:
+                    return None
+                prefix = b"created by " + rest
+                try:
+                    cb = (rest.decode(), pos[0].decode(), pos[1])
+                except UnicodeDecodeError:
+                    return None
+                cb_len = len(prefix)
+                prefixes.append(prefix)
+                continue
+            if not f.endswith(b")") or f[:1] in (b"\t", b" ", b"[", b".", b""):
+                return None
+            k = f.rfind(b"(")
+            if k <= 0 or f.startswith(b"goroutine "):
+                return None
+            name = f[:k]
+            try:
+                name.decode()
+                pos[0].decode()
+            except UnicodeDecodeError:
+                return None
+            prefixes.append(f[: k + 1])
+            frames.append(self.frame(name, pos[0], pos[1], 0))
+        if not frames:
+            return None
+        return _Entry(n, tuple(prefixes), self.intern(frames), cb_len, *cb)
+
+    def lookup(self, lines: list[bytes], funcs: list[bytes], key: bytes) -> _Entry | None:
+        """Return the cache entry for a block body split into `lines`, parsing it on a miss."""
+        ents = self.cache.get(key)
+        n = len(lines)
+        if ents is not None:
+            for e in ents:
+                if e.nlines == n and all(map(bytes.startswith, funcs, e.prefixes)):
+                    return e
+        ent = self.entry_for(lines)
+        if ent is None:
+            return None
+        if ents is None:
+            if self.cache_bytes < 256 << 20:
+                self.cache[key] = [ent]
+                self.cache_bytes += len(key) + 200
+        elif len(ents) < 8:
+            ents.append(ent)
+        return ent
+
+    @staticmethod
+    def created_by(ent: _Entry, line: bytes) -> CreatedBy | None | bool:
+        """Return the CreatedBy of `ent` for the created-by `line` (parent id), False if it differs."""
+        rem = line[ent.cb_len :]
+        if not rem:
+            parent = None
+        elif rem.startswith(b" in goroutine ") and rem[14:].isdigit():
+            parent = int(rem[14:])
+        else:
+            return False
+        cb = ent.cbs.get(parent)
+        if cb is None:
+            cb = CreatedBy(function=ent.cb_function, file=ent.cb_file, line=ent.cb_line, goroutine=parent)
+            if len(ent.cbs) < 100_000:
+                ent.cbs[parent] = cb
+        return cb
+
+    # ------------------------------------------------------------ line parser
+
+    def finish(self, at: int, blank: bool) -> None:
+        """End the goroutine being read: by a blank line or header (`blank`), or by the data's end at `at`."""
+        b = self.cur
+        if b is None:
+            return
+        self.cur = None
+        cut = False
+        if b.pending is not None:
+            kind, name, parent, pline = b.pending
+            if kind == "cb":
+                b.created_by = CreatedBy(function=name, file="?", line=0, goroutine=parent)
+            if blank:
+                what = "created by line" if kind == "cb" else "function line"
+                self.problem(pline, f"{what} without its file line")
+            else:
+                cut = True
+        elif not b.frames and not b.unavailable and not b.in_ancestor and b.created_by is None:
+            if blank and b.content:
+                pass  # its lines were unreadable, each has its Problem
+            elif blank:
+                self.problem(b.line, f"goroutine {b.gid} has no frames")
+            else:
+                cut = True
+        if cut:
+            self.cut(at)
+        self.emit(b)
+
+    def cut(self, at: int) -> None:
+        """Record that the dump ends mid-goroutine at line `at`."""
+        if not self.truncated:
+            self.truncated = True
+            self.problem(at, TRUNCATED)
+
+    def emit(self, b: _Builder) -> None:
+        """Add the goroutine `b` read."""
+        h = b.hdr
+        self.goroutines.append(
+            Goroutine(
+                id=b.gid,
+                state=h.state,
+                wait_minutes=h.minutes,
+                flags=h.flags,
+                locked_to_thread=h.locked,
+                labels=h.labels,
+                frames=self.intern(b.frames),
+                frames_elided=b.elided,
+                created_by=b.created_by,
+                ancestors=tuple(b.ancestors),
+                header_extra=h.extra,
+            )
+        )
+
+    def start(self, line: bytes, lno: int) -> bool:
+        """Start a goroutine if `line` is a header; return whether it was one."""
+        if not line.startswith(b"goroutine "):
+            return False
+        sp = line.find(b" ", 10)
+        idb = line[10:sp] if sp > 0 else line[10:]
+        if not idb.isdigit():
+            return False
+        hdr = self.header(line[sp + 1 :]) if sp > 0 else None
+        if hdr is None:
+            if b"[" not in line:
+                return False
+            self.problem(lno, "unreadable goroutine header")
+            hdr = _BAD_HEADER
+        elif hdr.problem:
+            self.problem(lno, hdr.problem)
+        self.cur = _Builder(int(idb), hdr, lno)
+        return True
+
+    def lines(self, lines: list[bytes], base: int) -> None:
+        """Read `lines` (the first at line `base`) with the line parser."""
+        n = len(lines)
+        skip = False
+        for i in range(n):
+            if skip:
+                skip = False
+                continue
+            line = lines[i]
+            lno = base + i
+            if not line:
+                self.finish(lno, True)
+                continue
+            b = self.cur
+            if b is None:
+                self.start(line, lno)  # else: junk between or around goroutines
+                continue
+            first = line[:1]
+            if first == b"\t" or first == b" ":
+                b.content = True
+                p = b.pending
+                if p is not None:
+                    b.pending = None
+                    pos = _file_line(line)
+                    if pos is None:
+                        self.problem(lno, "unreadable file:line")
+                        if p[0] == "cb":
+                            b.created_by = CreatedBy(function=p[1], file="?", line=0, goroutine=p[2])
+                        continue
+                    if b.in_ancestor:
+                        continue
+                    if p[0] == "cb":
+                        b.created_by = CreatedBy(
+                            function=p[1], file=self.text(pos[0], lno), line=pos[1], goroutine=p[2]
+                        )
+                    else:
+                        b.frames.append(self.frame(p[1].encode(), pos[0], pos[1], lno))
+                elif line.strip(b" \t") == _UNAVAILABLE:
+                    b.unavailable = True
+                else:
+                    self.problem(lno, "file:line without a function line")
+                continue
+            if line.startswith(b"goroutine ") and _HEADER_START.match(line):
+                self.finish(lno, True)
+                self.start(line, lno)
+                continue
+            if b.pending is not None:
+                kind, name, parent, pline = b.pending
+                b.pending = None
+                what = "created by line" if kind == "cb" else "function line"
+                self.problem(pline, f"{what} without its file line")
+                if kind == "cb" and not b.in_ancestor:
+                    b.created_by = CreatedBy(function=name, file="?", line=0, goroutine=parent)
+            if line.startswith(b"created by "):
+                b.content = True
+                rest = line[11:]
+                parent = None
+                k = rest.find(b" in goroutine ")
+                if k >= 0 and rest[k + 14 :].isdigit():
+                    parent = int(rest[k + 14 :])
+                    rest = rest[:k]
+                b.pending = ("cb", self.text(rest, lno), parent, lno)
+                continue
+            if line.startswith(b"...") and _ELIDED.fullmatch(line):
+                b.content = True
+                if not b.in_ancestor:
+                    b.elided = True
+                continue
+            if line.startswith(b"[originating"):
+                m = _ANCESTOR.fullmatch(line)
+                if m:
+                    b.content = True
+                    b.in_ancestor = True
+                    b.ancestors.append(int(m.group(1)))
+                    continue
+            nxt = lines[i + 1] if i + 1 < n else b""
+            nxt_indented = nxt[:1] in (b"\t", b" ")
+            if line.endswith(b")") and not line.startswith(b"["):
+                k = line.rfind(b"(")
+                if k > 0:
+                    b.content = True
+                    b.pending = ("fn", self.text(line[:k], lno), None, lno)
+                    continue
+            if line.startswith(b"non-Go function at pc="):
+                b.content = True
+                if not b.in_ancestor:
+                    b.frames.append(self.frame(b"non-Go function", b"?", 0, lno))
+                continue
+            if nxt_indented and b"pc=0x" in nxt and b" " not in line.replace(b"non-Go function", b""):
+                # cgo symbolizer frame: `name` then `\tfile:line pc=0x..` (no argument list)
+                b.content = True
+                b.pending = ("fn", self.text(line, lno), None, lno)
+                continue
+            if nxt_indented:
+                b.content = True
+                self.problem(lno, "unreadable function line")
+                skip = True
+                continue
+            # A line no traceback prints: junk after the goroutine (an `exit status 2`
+            # or a log line), unless frames follow it before the goroutine ends.
+            more = False
+            for j in range(i + 1, n):
+                lj = lines[j]
+                if not lj or lj.startswith(b"goroutine "):
+                    break
+                if lj[:1] in (b"\t", b" "):
+                    more = True
+                    break
+            if more:
+                b.content = True
+                self.problem(lno, "unreadable line")
+                continue
+            self.finish(lno, True)  # everything up to the next header is junk
+
+    # ------------------------------------------------------------ blocks
+
+    def region(self, region: bytes, base: int, final: bool, cont: bool) -> None:
+        """Read `region` (first line at `base`): goroutine blocks, the first starting `goroutine `.
+
+        `cont` says the region instead continues a goroutine (a cut without a blank
+        line); `final` that it ends the data.
+        """
+        if cont:
+            if final:
+                self.last_block(region, base)
+            else:
+                self.lines(region.split(b"\n"), base)
+            return
+        blocks = region.split(_SEP)
+        blocks[0] = blocks[0][10:]  # the region starts with `goroutine `
+        last = len(blocks) - 1
+        c = 10  # where the current block's text starts in region (after `goroutine `)
+        counted_off = 0
+        counted = 0  # newlines in region[:counted_off]
+        hget = self.hcache.get
+        get = self.cache.get
+        startswith = bytes.startswith
+        append = self.goroutines.append
+        make = _make_goroutine
+        for bi, blk in enumerate(blocks):
+            if not (final and bi == last):
+                # the fast path: a cached header and a regular body seen before
+                nl = blk.find(b"\n")
+                sp = blk.find(b" ", 0, nl)
+                if sp > 0:
+                    rest = blk[sp + 1 : nl]
+                    hdr = hget(rest, False)
+                    if hdr is False:
+                        hdr = self.header(rest)
+                    idb = blk[:sp]
+                    if hdr is not None and hdr.problem is None and idb.isdigit():
+                        lines = blk[nl + 1 :].split(b"\n")
+                        funcs = lines[0::2]
+                        key = b"\n".join(lines[1::2])
+                        ent = None
+                        ents = get(key)
+                        if ents is not None:
+                            n = len(lines)
+                            for e in ents:
+                                if e.nlines == n and all(map(startswith, funcs, e.prefixes)):
+                                    ent = e
+                                    break
+                        if ent is None:
+                            ent = self.lookup(lines, funcs, key)
+                        if ent is not None:
+                            cb = self.created_by(ent, funcs[-1]) if ent.cb_len else None
+                            if cb is not False:
+                                if self.cur is not None:
+                                    self.finish(0, True)
+                                append(make(int(idb), hdr, ent.frames, cb))
+                                c += len(blk) + 12
+                                continue
+            counted += region.count(b"\n", counted_off, c)
+            counted_off = c
+            self.finish(base + counted, True)
+            body = b"goroutine " + blk
+            if final and bi == last:
+                self.last_block(body, base + counted)
+            else:
+                self.lines(body.split(b"\n"), base + counted)
+                self.finish(0, True)
+            c += len(blk) + 12
+
+    def last_block(self, body: bytes, base: int) -> None:
+        """Read the data's last block (first line at `base`): decide truncation, skip trailing junk."""
+        lines = body.split(b"\n")
+        partial = lines.pop()  # b"" when the data ends with a newline
+        self.lines(lines, base)
+        at = base + len(lines)  # the line number of `partial`
+        self.end_line = at if partial else at - 1
+        if not partial:
+            self.finish(at - 1, False)
+            return
+        b = self.cur
+        if b is not None and b.pending is not None and _whole_file_line(partial):
+            # the last line lacks only its newline (an edited or re-saved file)
+            self.lines([partial], at)
+            self.finish(at, False)
+            return
+        if b is not None:
+            if partial[:1] in (b"\t", b" ") or b" " not in partial.split(b"(", 1)[0] or partial.startswith(
+                (b"created by", b"goroutine ", b"...", b"[originating")
+            ):
+                # a line of this goroutine cut mid-text: what it started is dropped
+                self.cur = None
+                if b.pending is not None and b.pending[0] == "cb":
+                    b.created_by = CreatedBy(function=b.pending[1], file="?", line=0, goroutine=b.pending[2])
+                self.cut(at)
+                self.emit(b)
+                return
+            self.finish(at, False)  # junk cut short after a complete goroutine
+            return
+        if partial.startswith(b"goroutine ") or b"goroutine ".startswith(partial):
+            self.cut(at)  # a header cut mid-text
+
+_WHOLE_POS = re.compile(rb"[ \t]+\S.*:\d+(?: \+0x[0-9a-f]+)?(?: fp=0x[0-9a-f]+ sp=0x[0-9a-f]+ pc=0x[0-9a-f]+)?")
+
+
+def _whole_file_line(line: bytes) -> bool:
+    """Return whether `line` reads as a whole file:line (not one cut mid-text)."""
+    return _WHOLE_POS.fullmatch(line) is not None
+
+
+def _read(stream: BinaryIO, path: str, n: int) -> bytes:
+    """Read up to `n` bytes of `stream`, turning I/O errors into DumpError."""
+    try:
+        return stream.read(n)
+    except DumpError:
+        raise
+    except (OSError, EOFError, ValueError, zlib.error) as e:
+        raise DumpError(path, f"cannot read: {e}") from None
+
+
+def parse(stream: BinaryIO, path: str) -> Snapshot:
+    """Parse the debug=2 dump or crash traceback in `stream` (named `path`)."""
+    # Hundreds of thousands of acyclic records: the cycle collector would only
+    # rescan them over and over (a third of the time on big dumps).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse(stream, path)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _parse(stream: BinaryIO, path: str) -> Snapshot:
+    """Parse `stream` (see `parse`), with the cycle collector off."""
+    st = _State(path)
+    total = 0
+    line = 1  # line number of buf's first line
+    buf = b""
+    eof = False
+    mid_line = False  # buf starts inside a line (a too-long line was dropped)
+
+    # ---- phase 1: skip what precedes the first goroutine header
+    while True:
+        data = _read(stream, path, CHUNK_BYTES)
+        if not data:
+            eof = True
+        total += len(data)
+        buf += data
+        if b"\r\n" in buf:
+            buf = buf.replace(b"\r\n", b"\n")
+        start = 0
+        if mid_line:
+            k = buf.find(b"\n")
+            start = len(buf) if k < 0 else k + 1
+        m = _HEADER_START.search(buf, start)
+        if m:
+            st.junk(buf[: m.start()])
+            line += buf.count(b"\n", 0, m.start())
+            buf = buf[m.start() :]
+            break
+        if eof:
+            st.junk(buf)
+            if total == 0:
+                raise DumpError(path, "empty file")
+            raise DumpError(path, "not a goroutine dump: no `goroutine N [state]:` header")
+        st.junk(buf)
+        k = buf.rfind(b"\n")
+        line += buf.count(b"\n")
+        tail = buf[k + 1 :] if k >= 0 else buf
+        mid_line = mid_line and k < 0
+        if len(tail) > 4096:
+            buf = b""
+            mid_line = True
+        else:
+            buf = tail
+
+    # ---- phase 2: goroutine blocks
+    cont = False
+    skipping_line = False
+    while True:
+        if not eof:
+            data = _read(stream, path, CHUNK_BYTES)
+            if not data:
+                eof = True
+            else:
+                total += len(data)
+                if skipping_line:
+                    k = data.find(b"\n")
+                    if k < 0:
+                        continue
+                    data = data[k + 1 :]
+                    line += 1
+                    skipping_line = False
+                    cont = True
+                buf += data
+                if b"\r\n" in buf:
+                    buf = buf.replace(b"\r\n", b"\n")
+        if eof:
+            if buf:
+                st.region(buf, line, True, cont)
+            elif st.cur is not None:
+                st.finish(line, False)
+            break
+        cut = buf.rfind(_SEP)
+        if cut > 0:
+            region = buf[:cut]
+            st.region(region, line, False, cont)
+            cont = False
+            line += region.count(b"\n") + 2
+            buf = buf[cut + 2 :]
+            continue
+        if len(buf) <= MAX_PENDING_BYTES:
+            continue
+        # no blank-line boundary in a long stretch: cut at a header line, else at a line end
+        cut = buf.rfind(b"\ngoroutine ")
+        if cut < 0:
+            cut = buf.rfind(b"\n")
+        if cut >= 0:
+            region = buf[:cut]
+            st.region(region, line, False, cont)
+            line += region.count(b"\n") + 1
+            buf = buf[cut + 1 :]
+            cont = not buf.startswith(b"goroutine ")
+            continue
+        # one line longer than we are willing to hold: skip it to its end
+        st.problem(line, f"line longer than {MAX_PENDING_BYTES} bytes skipped")
+        buf = b""
+        skipping_line = True
+
+    if not st.goroutines:
+        reason = "no goroutine could be read"
+        if st.problems:
+            reason += f": {st.problems[0].message} (line {st.problems[0].line})"
+        raise DumpError(path, reason)
+    if total == PPROF_DEBUG2_LIMIT and not st.truncated:
+        st.truncated = True
+        st.problem(st.end_line, TRUNCATED)
+    return _snapshot(st)
+
+
+def _snapshot(st: _State) -> Snapshot:
+    """Assemble the Snapshot from what `st` read."""
+    has_g0 = False
+    leak = False
+    for g in st.goroutines:
+        if g.id == 0:
+            has_g0 = True
+        if g.state == "running" and not leak:
+            leak = any(f.function == _LEAK_WRITER for f in g.frames)
+    crash = st.junk_crash or has_g0
+    if st.go_version is None:
+        for f in st.frame_cache.values():
+            if "/src/runtime/" in f.file or f.file.startswith("runtime/"):
+                m = _GO_VERSION.search(f.file)
+                if m:
+                    st.go_version = m.group(1)
+                    break
+    return Snapshot(
+        format="traceback" if crash else "debug2",
+        profile=PROFILE_GOROUTINELEAK if leak else PROFILE_GOROUTINE,
+        go_version=st.go_version,
+        goroutines=tuple(st.goroutines),
+        truncated=st.truncated,
+        crash=crash,
+        problems=tuple(st.problems),
+    )
