@@ -143,3 +143,12 @@ def test_rules_can_be_shortened_by_config():
     frames = (F("runtime.gopark", "/usr/local/go/src/runtime/proc.go", 1), F("main.x"))
     assert len(normalise(frames, Options(rules=("fold_generics",)))) == 2
     assert len(normalise(frames)) == 1
+
+
+def test_drop_hidden_runtime_drops_unexported_runtime_frames_anywhere():
+    from goroscope.signature import drop_hidden_runtime
+
+    frames = (F("main.main"), F("runtime.main", "/usr/local/go/src/runtime/proc.go", 283))
+    assert drop_hidden_runtime(frames, OPTS) == (F("main.main"),)
+    frames = (F("runtime.Gosched", "/usr/local/go/src/runtime/proc.go", 1), F("runtime.gopanic", "/usr/local/go/src/runtime/panic.go", 2), F("main.f"))
+    assert drop_hidden_runtime(frames, OPTS) == frames

@@ -28,6 +28,7 @@ __all__ = [
     "fold_generics",
     "drop_goexit",
     "drop_leading_runtime",
+    "drop_hidden_runtime",
     "normalise",
     "signature_of",
     "key",
@@ -53,7 +54,7 @@ class Options:
 
     vendor_is_app: bool = True  # vendored modules count as application code
     wrappers: tuple[str, ...] = ()  # functions skipped when choosing the leak site ('pkg...' = prefix)
-    rules: tuple[str, ...] = ("fold_generics", "drop_goexit", "drop_leading_runtime")  # rule names, in order
+    rules: tuple[str, ...] = ("fold_generics", "drop_goexit", "drop_leading_runtime", "drop_hidden_runtime")  # rule names, in order
 
 
 DEFAULT_OPTIONS = Options()
@@ -123,12 +124,41 @@ def drop_leading_runtime(frames: Sequence[Frame], options: Options) -> tuple[Fra
     return frames[i:]
 
 
+# Runtime functions the traceback prints even though they are not exported
+# (runtime/traceback.go showfuncinfo).
+_SHOWN_RUNTIME = frozenset({"runtime.gopanic", "runtime.runFinalizers", "runtime.runCleanups", "runtime.runfinq"})
+
+
+def drop_hidden_runtime(frames: Sequence[Frame], options: Options) -> tuple[Frame, ...]:
+    """Drop unexported `runtime.` frames anywhere in the stack (`runtime.main` under `main.main`).
+
+    debug=2 hides every unexported runtime function wherever it sits
+    (runtime/traceback.go showfuncinfo: `!hasPrefix(name, "runtime.") ||
+    isExportedRuntime(name)`), while debug=1 hides only the leading ones and the
+    protobuf none; dropping them everywhere makes the forms agree. An all-runtime
+    stack keeps its last frame.
+    """
+    frames = tuple(frames)
+    kept = tuple(f for f in frames if not _hidden_runtime(f.function))
+    if not kept and frames:
+        return frames[-1:]
+    return kept
+
+
+def _hidden_runtime(function: str) -> bool:
+    if not function.startswith("runtime.") or function in _SHOWN_RUNTIME:
+        return False
+    rest = function[8:9]
+    return not ("A" <= rest <= "Z")
+
+
 RULES: dict[str, Callable[[Sequence[Frame], Options], tuple[Frame, ...]]] = {
     "fold_generics": fold_generics,
     "drop_goexit": drop_goexit,
     "drop_leading_runtime": drop_leading_runtime,
+    "drop_hidden_runtime": drop_hidden_runtime,
 }
-DEFAULT_RULES = [fold_generics, drop_goexit, drop_leading_runtime]
+DEFAULT_RULES = [fold_generics, drop_goexit, drop_leading_runtime, drop_hidden_runtime]
 
 
 def normalise(frames: Sequence[Frame], options: Options = DEFAULT_OPTIONS) -> tuple[Frame, ...]:

@@ -80,9 +80,11 @@ def sniff(head: bytes) -> Sniff | None:
 
 
 def _looks_like_profile_proto(head: bytes) -> bool:
-    # profile.proto field 1 (sample_type, a ValueType message): tag 0x0a, a short
-    # length, then ValueType's own field 1 or 2 varints (tags 0x08 / 0x10).
-    return len(head) >= 4 and head[0] == 0x0A and head[1] < 0x40 and head[2] in (0x08, 0x10)
+    # runtime/pprof writes period_type (field 11) before sample_type, so only a walk
+    # over the first fields of the wire format tells a raw profile.proto apart.
+    from goroscope.ingest.pprof import looks_like_profile
+
+    return looks_like_profile(head)
 
 
 class _Bounded(io.RawIOBase):
