@@ -34,7 +34,9 @@ def _fmt_growth(per_hour: float) -> str:
 
 
 def _suspect_lines(s: Suspect, width: int) -> list[str]:
-    head = f"{s.rank:>2}. {s.kind:<8} score {s.score:.2f}  [{s.series}]"
+    head = f"{s.rank:>2}. {s.kind:<8} score {s.score:.2f}"
+    if s.also_in:
+        head += f"  also in {', '.join(s.also_in)}"
     if s.baseline:
         head += f"  {s.baseline}"
     if s.acknowledged:
@@ -59,43 +61,54 @@ def _suspect_lines(s: Suspect, width: int) -> list[str]:
     return lines
 
 
+def _series_line(series) -> str:
+    states: Counter[str] = Counter()
+    for t in series.timelines:
+        for st, n in t.states:
+            states[st] += n
+    totals = series.totals or tuple(s.goroutines for s in series.snapshots)
+    facts = [f"{len(series.snapshots)} snapshots"]
+    if len(totals) >= 2:
+        first, last = totals[0], totals[-1]
+        span_h = (series.snapshots[-1].time - series.snapshots[0].time).total_seconds() / 3600
+        rate = f" ({(last - first) / span_h:+.0f}/h)" if span_h > 0 and last != first else ""
+        facts.append(f"goroutines {first} → {last}{rate}")
+    carried = sum(states.values())
+    if carried:
+        active = sum(n for st, n in states.items() if st.split(" (")[0] in _ACTIVE)
+        facts.append(f"{100 * (carried - active) / carried:.0f}% parked")
+    if len(series.segments) > 1:
+        facts.append(f"{len(series.segments) - 1} restart(s)")
+    if any(s.truncated for s in series.snapshots):
+        facts.append(f"{sum(s.truncated for s in series.snapshots)} truncated")
+    return ", ".join(facts)
+
+
 def summary_text(report, config: Config, *, verbose: bool = False, width: int = 80) -> str:
-    """Return the ranked summary of `report` for stdout."""
+    """Return the ranked summary of `report` for stdout: per series the totals, then its suspects."""
     out: list[str] = []
     snaps = sum(len(s.snapshots) for s in report.series)
     times = [sn.time for s in report.series for sn in s.snapshots]
     span = ""
     if times:
-        span = f", {min(times).strftime('%Y-%m-%d %H:%M:%S')} → {max(times).strftime('%H:%M:%S')} UTC"
-        if min(times).date() != max(times).date():
-            span = f", {min(times).strftime('%Y-%m-%d %H:%M')} → {max(times).strftime('%Y-%m-%d %H:%M')} UTC"
-    out.append(f"goroscope {report.archive}: {len(report.series)} series, {snaps} snapshots{span}")
+        lo, hi = min(times), max(times)
+        span = f", {lo:%Y-%m-%d %H:%M:%S} → {hi:%H:%M:%S} UTC" if lo.date() == hi.date() else f", {lo:%Y-%m-%d %H:%M} → {hi:%Y-%m-%d %H:%M} UTC"
+    n = len(report.suspects)
+    verdict = f"{n} suspect{'s' if n != 1 else ''}" if n else "no suspects"
+    out.extend(textwrap.wrap(f"goroscope {report.archive}: {verdict} in {len(report.series)} series, {snaps} snapshots{span}", width=width))
+    by_series: dict[str, list[Suspect]] = {}
+    for s in report.suspects:
+        by_series.setdefault(s.series, []).append(s)
     for series in report.series:
-        states: Counter[str] = Counter()
-        for t in series.timelines:
-            for st, n in t.states:
-                states[st] += n
-        totals = series.totals or tuple(s.goroutines for s in series.snapshots)
-        parked = ""
-        carried = sum(states.values())
-        if carried:
-            active = sum(n for st, n in states.items() if st.split(" (")[0] in _ACTIVE)
-            parked = f", {100 * (carried - active) / carried:.0f}% parked"
-        growth = ""
-        if len(totals) >= 2:
-            first, last = totals[0], totals[-1]
-            span_h = (series.snapshots[-1].time - series.snapshots[0].time).total_seconds() / 3600
-            rate = f" ({(last - first) / span_h:+.0f}/h)" if span_h > 0 else ""
-            growth = f", total {first} → {last}{rate}"
-        restarts = f", {len(series.segments) - 1} restart(s)" if len(series.segments) > 1 else ""
-        out.append(textwrap.shorten(f"  {series.id}: {len(series.snapshots)} snapshots{growth}{parked}{restarts}", width=width, placeholder="…"))
-    suspects = list(report.suspects)
-    if not suspects:
-        out.append("No suspects: no signature grows or stays stuck.")
-    else:
-        out.append(f"{len(suspects)} suspect{'s' if len(suspects) != 1 else ''}:")
-        for s in suspects:
-            out.extend(_suspect_lines(s, width))
+        out.append("")
+        out.append(f"{series.id}"[:width])
+        out.extend(textwrap.wrap(_series_line(series), width=width, initial_indent="  ", subsequent_indent="  "))
+        mine = sorted(by_series.get(series.id, []), key=lambda s: s.rank)
+        if not mine:
+            out.append("  no suspects")
+        for s in mine:
+            out.extend("  " + line for line in _suspect_lines(s, width - 2))
+    out.append("")
     if report.gone:
         out.append(f"{len(report.gone)} suspect(s) of the baseline are gone.")
     if report.settled:
@@ -105,6 +118,8 @@ def summary_text(report, config: Config, *, verbose: bool = False, width: int = 
         if verbose:
             for sk in report.skipped:
                 out.extend(textwrap.wrap(f"{sk.path}: {sk.reason}", width=width, initial_indent="  ", subsequent_indent="    "))
+    while out and not out[-1]:
+        out.pop()
     return "\n".join(out)
 
 
