@@ -67,3 +67,12 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
     clock = FrozenClock()
     monkeypatch.setattr(discover, "_now", clock.time)
     return clock
+
+
+@pytest.fixture(autouse=True)
+def _close_tar_cursors():  # type: ignore[no-untyped-def]
+    """Close the tar archives discovery keeps open between member reads, after each test."""
+    yield
+    from goroscope.ingest import discover
+
+    discover.close_cursors()

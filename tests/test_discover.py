@@ -336,6 +336,32 @@ def test_open_source_in_another_process(tmp_path: Path) -> None:
     assert sorted(contents) == sorted(dedent(t).encode() for t in (DEBUG2, DEBUG1, DEBUG2, CRASH, DEBUG1))
 
 
+def test_tar_members_read_in_order_inflate_the_archive_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a compressed tar of several dumps
+    members = [(f"m/{i:02d}.txt", DEBUG2.replace("goroutine 7", f"goroutine {100 + i}")) for i in range(6)]
+    (tmp_path / "a.tar.gz").write_bytes(build_tar(members))
+    sources, _ = walk(tmp_path, CFG)
+    sources.sort(key=lambda s: s.path)
+    opened: list[str] = []
+    real_open_tar = discover._open_tar
+
+    def counting_open_tar(fs_path: str, bound: int):  # type: ignore[no-untyped-def]
+        opened.append(fs_path)
+        return real_open_tar(fs_path, bound)
+
+    monkeypatch.setattr(discover, "_open_tar", counting_open_tar)
+    expected = [dedent(text).encode() for _, text in members]
+    # WHEN its members are read in walk order
+    assert [read_all(s) for s in sources] == expected
+    # THEN the archive was opened (inflated) once
+    assert len(opened) == 1
+    # and out of order, or two at a time, still reads the right bytes
+    assert [read_all(s) for s in reversed(sources)] == expected[::-1]
+    with open_source(sources[1], CFG) as one, open_source(sources[4], CFG) as two:
+        assert (one.read(), two.read()) == (expected[1], expected[4])
+    assert read_all(sources[5]) == expected[5]
+
+
 # ------------------------------------------------------------------- walk: bad input
 
 

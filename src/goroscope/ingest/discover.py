@@ -31,7 +31,9 @@ itself is the archive file: then the root is its contents.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import gzip
 import io
 import os
 import re
@@ -40,6 +42,7 @@ import tarfile
 import time
 import zipfile
 import zlib
+from collections import OrderedDict, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -62,7 +65,7 @@ from goroscope.model import (
 )
 from goroscope.timestamps import name_time
 
-__all__ = ["walk", "open_source", "group", "Grouping", "stem_of", "VCS_DIRS"]
+__all__ = ["walk", "open_source", "group", "Grouping", "stem_of", "close_cursors", "VCS_DIRS"]
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn", ".bzr"})  # passed over without a word
 
@@ -178,14 +181,15 @@ class _Walk:
             self.skip(draft.path, error)
             return
         assert head is not None
+        if _is_archive_head(head):
+            # (a tar's first member may well be a dump that sniffing would see)
+            self.skip(draft.path, "an archive inside an archive: not read (unpack the outer one first)")
+            return
         found = sniff(head)
         if found is None and _looks_like_profile_proto(head):
             found = Sniff(format="pprof", profile="unknown")
         if found is None:
             self.skip(draft.path, _not_a_dump(head))
-            return
-        if _is_archive_head(head):
-            self.skip(draft.path, "an archive inside an archive: not read (unpack the outer one first)")
             return
         profile = _refine_profile(found, head)
         if found.format == "other_text" or profile not in (PROFILE_GOROUTINE, PROFILE_GOROUTINELEAK, PROFILE_HEAP, "unknown"):
@@ -336,8 +340,6 @@ def _archive_kind(fs_path: str) -> str | None:
         raw.seek(0)
         if magic.startswith(GZIP_MAGIC):
             try:
-                import gzip
-
                 with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
                     head = gz.read(512)
             except (OSError, EOFError, zlib.error):
@@ -387,7 +389,7 @@ def _in_vcs_dir(name: str) -> bool:
 
 class _Recorder(io.RawIOBase):
     """A raw reader of a decompressed tar stream: counts bytes against `bound` and keeps
-    the tail, so the header block where tarfile stopped can be looked at again."""
+    the last chunks, so the header block where tarfile stopped can be looked at again."""
 
     TAIL = 1 << 18  # more than tarfile's record buffer plus ours (_TAR_BUFFER)
 
@@ -396,7 +398,8 @@ class _Recorder(io.RawIOBase):
         self._inner = inner
         self._bound = bound
         self.total = 0  # bytes delivered so far
-        self.tail = bytearray()  # the last TAIL bytes delivered
+        self._chunks: deque[bytes] = deque()  # the last chunks delivered, at least TAIL bytes
+        self._kept = 0  # bytes in _chunks
 
     def readable(self) -> bool:
         """Return True: this is a reader."""
@@ -409,18 +412,20 @@ class _Recorder(io.RawIOBase):
         self.total += n
         if self.total > self._bound:
             raise DumpError("", f"the archive decompresses to more than {self._bound} bytes (the max_inflate_bytes bound)")
-        self.tail += data
-        if len(self.tail) > self.TAIL:
-            del self.tail[: len(self.tail) - self.TAIL]
+        if n:
+            self._chunks.append(data)
+            self._kept += n
+            while self._kept - len(self._chunks[0]) >= self.TAIL:
+                self._kept -= len(self._chunks.popleft())
         b[:n] = data
         return n
 
     def block_at(self, offset: int) -> bytes | None:
-        """Return the bytes from `offset` on that are still in the tail, or None if gone."""
-        start = self.total - len(self.tail)
+        """Return the block from `offset` on, as far as it is still kept, or None if gone."""
+        start = self.total - self._kept
         if offset < start:
             return None
-        return bytes(self.tail[offset - start : offset - start + tarfile.BLOCKSIZE])
+        return b"".join(self._chunks)[offset - start : offset - start + tarfile.BLOCKSIZE]
 
     def close(self) -> None:
         """Close the decompressor underneath."""
@@ -429,15 +434,29 @@ class _Recorder(io.RawIOBase):
             self._inner.close()
 
 
-def _open_tar(fs_path: str, bound: int) -> tuple[tarfile.TarFile, _Recorder | None]:
+class _TarHandle:
+    """An open tar archive and the file objects under it, closed together."""
+
+    def __init__(self, tf: tarfile.TarFile, rec: _Recorder | None, base: BinaryIO) -> None:
+        self.tf = tf  # the archive
+        self.rec = rec  # the decompressed stream of a compressed archive, None for a plain tar
+        self._base = base  # what tarfile was given (it does not close what it was given)
+
+    def close(self) -> None:
+        """Close the archive and its file."""
+        try:
+            self.tf.close()
+        finally:
+            self._base.close()
+
+
+def _open_tar(fs_path: str, bound: int) -> _TarHandle:
     """Open the tar at `fs_path`: seekable when plain, else streamed through a bounded decompressor."""
     raw = open(fs_path, "rb")
     try:
         magic = raw.read(8)
         raw.seek(0)
         if magic.startswith(GZIP_MAGIC):
-            import gzip
-
             inner: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
         elif magic.startswith(_BZ2_MAGIC):
             import bz2
@@ -448,9 +467,10 @@ def _open_tar(fs_path: str, bound: int) -> tuple[tarfile.TarFile, _Recorder | No
 
             inner = lzma.LZMAFile(raw)  # type: ignore[assignment]
         else:
-            return tarfile.open(fileobj=raw, mode="r:"), None  # type: ignore[return-value]
+            return _TarHandle(tarfile.open(fileobj=raw, mode="r:"), None, raw)
         rec = _Recorder(_Owning(inner, raw), bound)  # type: ignore[arg-type]
-        return tarfile.open(fileobj=io.BufferedReader(rec, _TAR_BUFFER), mode="r|"), rec  # type: ignore[arg-type]
+        base = io.BufferedReader(rec, _TAR_BUFFER)
+        return _TarHandle(tarfile.open(fileobj=base, mode="r|"), rec, base)  # type: ignore[arg-type]
     except BaseException:
         raw.close()
         raise
@@ -542,7 +562,8 @@ def _walk_tar(w: _Walk, fs_path: Path, apath: str, prefix: str) -> None:
         w.skip(apath, f"corrupt archive {at}: {what}; the {kept()} member(s) read before were kept")
 
     try:
-        tf, rec = _open_tar(str(fs_path), bound)
+        handle = _open_tar(str(fs_path), bound)
+        tf, rec = handle.tf, handle.rec
     except OSError as e:
         w.skip(apath, f"cannot read: {_os_reason(e)}")
         return
@@ -550,7 +571,7 @@ def _walk_tar(w: _Walk, fs_path: Path, apath: str, prefix: str) -> None:
         w.skip(apath, f"corrupt archive: {_exc_reason(e)}")
         return
     try:
-        with tf:
+        with contextlib.closing(handle):
             while True:
                 current = None
                 m = tf.next()
@@ -682,7 +703,12 @@ def _walk_zip(w: _Walk, fs_path: Path, apath: str, prefix: str) -> None:
             draft = w.draft(path, str(fs_path), info.filename, info.compress_size, _zip_mtime(info, w.disc.timezone))
 
             def opener(info: zipfile.ZipInfo = info, path: str = path) -> BinaryIO:
-                return _guarded(open_decompressed(_zip_member(zf, info, path, bound), path, bound), path)
+                member = _zip_member(zf, info, path, bound)
+                try:
+                    return _guarded(open_decompressed(member, path, bound), path, owned=(member,))
+                except BaseException:
+                    member.close()
+                    raise
 
             head, error = _read_head(opener)
             w.add(draft, head, error)
@@ -745,53 +771,152 @@ def _open_zip_member(source: Source, bound: int) -> BinaryIO:
         zf = zipfile.ZipFile(source.fs_path)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
         raise DumpError(source.path, f"corrupt archive: {_exc_reason(e)}") from None
+    inner: BinaryIO | None = None
+
+    def fail(reason: str) -> DumpError:
+        for f in (inner, zf):
+            if f is not None:
+                f.close()
+        return DumpError(source.path, reason)
+
     try:
         info = zf.getinfo(source.member)
-        if info.file_size > bound:
-            raise DumpError(source.path, f"member decompresses to {info.file_size} bytes, more than max_inflate_bytes ({bound})")
+    except KeyError:
+        raise fail(f"no member {source.member!r} in the archive any more") from None
+    if info.file_size > bound:
+        raise fail(f"member decompresses to {info.file_size} bytes, more than max_inflate_bytes ({bound})")
+    try:
         inner = _zip_member(zf, info, source.path, bound)
         return _guarded(open_decompressed(inner, source.path, bound), source.path, owned=(inner, zf))
-    except KeyError:
-        zf.close()
-        raise DumpError(source.path, f"no member {source.member!r} in the archive any more") from None
-    except DumpError:
-        zf.close()
-        raise
+    except DumpError as e:
+        raise fail(e.reason) from None
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError, RuntimeError) as e:
-        zf.close()
-        raise DumpError(source.path, f"cannot read member {source.member!r}: {_exc_reason(e)}") from None
+        raise fail(f"cannot read member {source.member!r}: {_exc_reason(e)}") from None
+
+
+class _TarCursor:
+    """An open, streamed tar archive that later members can be read from without
+    inflating the archive again from its start.
+
+    Workers parse the members of an archive in the order walk() listed them, so each
+    process inflates a compressed archive about once instead of once per member. A
+    cursor serves one reader at a time; a member behind it reopens the archive."""
+
+    def __init__(self, fs_path: str, bound: int) -> None:
+        self.handle = _open_tar(fs_path, bound)
+        self.tf, self.rec = self.handle.tf, self.handle.rec
+        self.passed: set[str] = set()  # member names the stream has gone past
+        self.busy = False  # a reader of one of its members is open
+        self.done = False  # the stream reached its end or broke
+
+    def seek_member(self, name: str) -> tarfile.TarInfo | None:
+        """Advance to the regular member `name`; return it, or None when it is not ahead."""
+        if name in self.passed or self.done:
+            return None
+        while True:
+            try:
+                m = self.tf.next()
+            except BaseException:
+                self.done = True
+                raise
+            if m is None:
+                self.done = True
+                return None
+            self.passed.add(m.name)
+            if m.name == name and m.isreg():
+                return m
+
+    def close(self) -> None:
+        """Close the archive."""
+        self.done = True
+        self.handle.close()
+
+
+_CURSORS: OrderedDict[tuple[str, int, int, int], _TarCursor] = OrderedDict()  # per process
+_MAX_CURSORS = 4
+
+
+def close_cursors() -> None:
+    """Close the tar archives this process keeps open for reading members in order."""
+    while _CURSORS:
+        _, cursor = _CURSORS.popitem()
+        if not cursor.busy:
+            cursor.close()
+
+
+def _cursor_for(fs_path: str, bound: int, name: str) -> tuple[_TarCursor, tarfile.TarInfo | None, bool]:
+    """Return (a cursor at member `name`, the member or None, whether the cursor is cached)."""
+    st = os.stat(fs_path)
+    key = (fs_path, st.st_size, st.st_mtime_ns, bound)
+    cursor = _CURSORS.get(key)
+    if cursor is not None and not cursor.busy and cursor.rec is not None:
+        m = cursor.seek_member(name)
+        if m is not None:
+            _CURSORS.move_to_end(key)
+            return cursor, m, True
+        if cursor.done or name in cursor.passed:
+            del _CURSORS[key]
+            cursor.close()
+    cursor = _TarCursor(fs_path, bound)
+    try:
+        m = cursor.seek_member(name)
+    except BaseException:
+        cursor.close()
+        raise
+    if cursor.rec is None or cursor.done or key in _CURSORS:
+        return cursor, m, False  # plain tars seek cheaply: no need to keep them open
+    _CURSORS[key] = cursor
+    while len(_CURSORS) > _MAX_CURSORS:
+        _, old = _CURSORS.popitem(last=False)
+        if not old.busy:
+            old.close()
+    return cursor, m, True
+
+
+class _Release:
+    """Closing hook for a member reader: frees its cursor, or closes a one-off archive."""
+
+    def __init__(self, cursor: _TarCursor, cached: bool) -> None:
+        self._cursor = cursor
+        self._cached = cached
+
+    def close(self) -> None:
+        """Release the cursor (cached) or close the archive (one-off)."""
+        self._cursor.busy = False
+        if not self._cached or self._cursor not in _CURSORS.values():
+            self._cursor.close()
 
 
 def _open_tar_member(source: Source, bound: int) -> BinaryIO:
     """Return a reader of the tar member `source.member`, streaming the archive up to it."""
     assert source.member is not None
     try:
-        tf, _ = _open_tar(source.fs_path, bound)
+        cursor, m, cached = _cursor_for(source.fs_path, bound, source.member)
     except OSError as e:
-        raise DumpError(source.path, f"cannot read the archive: {_os_reason(e)}") from None
+        raise DumpError(source.path, f"cannot read the archive: {_exc_reason(e)}") from None
+    except DumpError as e:
+        raise DumpError(source.path, e.reason) from None
     except (tarfile.TarError, EOFError, zlib.error) as e:
-        raise DumpError(source.path, f"corrupt archive: {_exc_reason(e)}") from None
+        raise DumpError(source.path, f"corrupt archive before member {source.member!r}: {_exc_reason(e)}") from None
+    release = _Release(cursor, cached)
     try:
-        while True:
-            m = tf.next()
-            if m is None:
-                raise DumpError(source.path, f"no member {source.member!r} in the archive any more")
-            if m.name == source.member and m.isreg():
-                break
+        if m is None:
+            raise DumpError(source.path, f"no member {source.member!r} in the archive any more")
         if m.size > bound:
             raise DumpError(source.path, f"member is {m.size} bytes, more than max_inflate_bytes ({bound})")
-        fobj = tf.extractfile(m)
+        fobj = cursor.tf.extractfile(m)
         assert fobj is not None
+        cursor.busy = True
         inner = io.BufferedReader(_Guard(fobj, source.path, bound, member=True), _CHUNK)
-        return _guarded(open_decompressed(inner, source.path, bound), source.path, owned=(inner, tf))
+        return _guarded(open_decompressed(inner, source.path, bound), source.path, owned=(inner, release))
     except DumpError as e:
-        tf.close()
+        release.close()
         if e.path:
             raise
         raise DumpError(source.path, e.reason) from None
     except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
-        tf.close()
-        raise DumpError(source.path, f"corrupt archive before member {source.member!r}: {_exc_reason(e)}") from None
+        release.close()
+        raise DumpError(source.path, f"cannot read member {source.member!r}: {_exc_reason(e)}") from None
 
 
 class _Guard(io.RawIOBase):
