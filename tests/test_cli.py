@@ -46,6 +46,9 @@ def test_report_writes_json_and_prints_paths_last(capsys, tmp_path, archive):
     assert [s["id"] for s in doc["series"]] == ["tracing-collector"]
     assert len(doc["series"][0]["snapshots"]) == 19
     assert err == ""  # not a terminal: no progress
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out_dir / "r.json").stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_default_name_is_archive_stem_and_utc_time(capsys, tmp_path, archive, monkeypatch):

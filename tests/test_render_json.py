@@ -23,7 +23,7 @@ def _report() -> Report:
     )
     sus = Suspect(series="a", rank=1, kind="growing", score=0.9, fingerprint="abcd", leak_site=SITE,
                   created_by=Frame(function="github.com/acme/x.(*C).Available", file="/go/src/github.com/acme/x/lookup.go", line=34),
-                  state="chan send", counts=(1, 2, 3), growth_per_hour=60.0, max_wait_minutes=2.0, explanation="it grows",
+                  state="chan send", counts=(1, 2, 3), growth_per_hour=60.0, max_wait_minutes=2.0, explanation="it grows only for tenant t1",
                   stack=(SITE,), variants=(Variant(leak_site=SITE, counts=(1, 2, 3), signature=None),),  # type: ignore[arg-type]
                   labels=(((("tenant", "t1"),), 3),))
     series = Series(id="a", snapshots=snaps, segments=(Segment(first=0, last=2),))

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from goroscope.render.redact import REDACTED, Redactor
 from goroscope import signature as sig
 from goroscope.config import Config, RenderConfig
 from goroscope.model import Frame, Report, Series, Suspect, Timeline
@@ -50,7 +51,6 @@ __all__ = [
     "short_location",
 ]
 
-REDACTED = "•••"  # what a redacted label value shows as
 KIND_ORDER = {"leaked": 0, "growing": 1, "stuck": 2}
 KIND_LABELS = {"leaked": "leaked (proven)", "growing": "growing", "stuck": "stuck"}
 _ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
@@ -320,23 +320,6 @@ def _growth(v: float) -> str:
 def redact_labels(labels: Iterable[tuple[str, str]], keys: Sequence[str]) -> str:
     """Return a label set as 'k=v, k=v' with the values of `keys` replaced by REDACTED."""
     return ", ".join(f"{k}={REDACTED if k in keys else v}" for k, v in labels)
-
-
-class _Redactor:
-    """Masks redacted label values wherever they appear in free text."""
-
-    def __init__(self, keys: Sequence[str], label_sets: Iterable[tuple[tuple[str, str], ...]]) -> None:
-        """Collect the values to mask from `label_sets`."""
-        values = {v for ls in label_sets for k, v in ls if k in keys and v}
-        self.keys = tuple(keys)
-        self._re = None
-        if values:
-            alts = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
-            self._re = re.compile(rf"(?<![\w-])(?:{alts})(?![\w-]|\.\w)")
-
-    def text(self, s: str) -> str:
-        """Return `s` with every redacted value masked."""
-        return self._re.sub(REDACTED, s) if self._re is not None else s
 
 
 def source_url(frame: Frame, render: RenderConfig) -> str | None:
@@ -654,7 +637,7 @@ def build_view(report: Report, config: Config, source_root: Path | None = None) 
     label_sets = [ls for s in report.suspects for ls, _ in s.labels]
     label_sets += [ls for _, t in report.stable for ls, _ in t.labels]
     label_sets += [ls for se in report.series for t in se.timelines for ls, _ in t.labels]
-    red = _Redactor(keys, label_sets)
+    red = Redactor(keys, label_sets)
     series_by_id = {s.id: s for s in report.series}
     series_index = {s.id: i for i, s in enumerate(report.series)}
 

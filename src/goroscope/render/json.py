@@ -13,11 +13,11 @@ from datetime import datetime, timezone
 
 from goroscope.config import Config
 from goroscope.model import CreatedBy, Frame, Report, Series, Suspect, Timeline
+from goroscope.render.redact import REDACTED, Redactor
 
 __all__ = ["SCHEMA", "report_dict", "render_json", "iso", "frame_dict", "REDACTED"]
 
 SCHEMA = "goroscope.report/1"
-REDACTED = "•••"
 
 
 def iso(t: datetime | None) -> str | None:
@@ -45,7 +45,7 @@ def _labels(labelsets, redact: frozenset[str]) -> list[dict]:
     ]
 
 
-def _suspect(s: Suspect, redact: frozenset[str]) -> dict:
+def _suspect(s: Suspect, redact: frozenset[str], red: Redactor) -> dict:
     return {
         "rank": s.rank,
         "kind": s.kind,
@@ -57,7 +57,7 @@ def _suspect(s: Suspect, redact: frozenset[str]) -> dict:
         "counts": list(s.counts),
         "growth_per_hour": round(s.growth_per_hour, 2),
         "max_wait_minutes": None if s.max_wait_minutes is None else round(s.max_wait_minutes, 1),
-        "explanation": s.explanation,
+        "explanation": red.text(s.explanation),
         "stack": [frame_dict(f) for f in s.stack],
         "variants": [{"leak_site": frame_dict(v.leak_site), "counts": list(v.counts)} for v in s.variants],
         "also_in": list(s.also_in),
@@ -75,7 +75,7 @@ def _timeline(t: Timeline) -> dict:
     return {"stack": [frame_dict(f) for f in t.signature.frames], "counts": list(t.counts)}
 
 
-def _series(series: Series, suspects: list[Suspect], redact: frozenset[str]) -> dict:
+def _series(series: Series, suspects: list[Suspect], redact: frozenset[str], red: Redactor) -> dict:
     return {
         "id": series.id,
         "snapshots": [
@@ -95,7 +95,7 @@ def _series(series: Series, suspects: list[Suspect], redact: frozenset[str]) -> 
         ],
         "segments": [{"first": seg.first, "last": seg.last} for seg in series.segments],
         "memory": [{"time": iso(m.time), "inuse_bytes": m.inuse_bytes, "source": m.source} for m in series.memory],
-        "suspects": [_suspect(s, redact) for s in suspects],
+        "suspects": [_suspect(s, redact, red) for s in suspects],
         "leak_profiles": list(series.leak_profiles),
     }
 
@@ -103,6 +103,7 @@ def _series(series: Series, suspects: list[Suspect], redact: frozenset[str]) -> 
 def report_dict(report: Report, config: Config) -> dict:
     """Return the goroscope.report/1 document of `report`."""
     redact = frozenset(config.render.redact_labels)
+    red = Redactor(tuple(redact), (ls for s in report.suspects for ls, _ in s.labels))
     by_series: dict[str, list[Suspect]] = {}
     for s in report.suspects:
         by_series.setdefault(s.series, []).append(s)
@@ -113,7 +114,7 @@ def report_dict(report: Report, config: Config) -> dict:
         "generated_at": iso(report.generated_at),
         "tool": {"version": report.tool_version, "command": report.command, "config_digest": report.config_digest},
         "archive": report.archive,
-        "series": [_series(s, by_series.get(s.id, []), redact) for s in report.series],
+        "series": [_series(s, by_series.get(s.id, []), redact, red) for s in report.series],
         "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
         # additions to the contract
         "inputs": list(report.inputs),
