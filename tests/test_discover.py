@@ -21,7 +21,7 @@ import pytest
 
 from goroscope.config import Config, Discovery
 from goroscope.errors import DumpError
-from goroscope.ingest import Sniff, discover, parse_stream
+from goroscope.ingest import discover, parse_stream
 from goroscope.ingest.discover import group, open_source, stem_of, walk
 from goroscope.model import MemoryPoint, Skipped, Source, Summary
 from goroscope.timestamps import name_time
@@ -755,8 +755,7 @@ def corpus_grouping(corpus_dir: Path):  # type: ignore[no-untyped-def]
     for src in sources:
         try:
             with open_source(src, CFG) as f:
-                sniffed = Sniff(format=src.format, profile=src.profile, crash=src.crash)  # type: ignore[arg-type]
-                parsed.append((src, aggregate(parse_stream(f, src.path, sniffed))))
+                parsed.append((src, aggregate(parse_stream(f, src.path))))
         except DumpError as e:
             failed.append((src.path, e.reason))
     return sources, skipped, failed, group(parsed, CFG)

@@ -186,8 +186,6 @@ class _Walk:
             self.skip(draft.path, "an archive inside an archive: not read (unpack the outer one first)")
             return
         found = sniff(head)
-        if found is None and _looks_like_profile_proto(head):
-            found = Sniff(format="pprof", profile="unknown")
         if found is None:
             self.skip(draft.path, _not_a_dump(head))
             return
@@ -1146,51 +1144,6 @@ def _refine_profile(found: Sniff, head: bytes) -> str:
         if first and b"runtime/pprof.writeGoroutineLeak(" in first.group(1):
             return PROFILE_GOROUTINELEAK
     return found.profile
-
-
-# profile.proto's top-level fields (pprof's profile.proto; runtime/pprof/proto.go):
-# field number -> the wire types it may be written with (0 varint, 2 length-delimited).
-_PROFILE_FIELDS = {1: (2,), 2: (2,), 3: (2,), 4: (2,), 5: (2,), 6: (2,), 7: (0,), 8: (0,),
-                   9: (0,), 10: (0,), 11: (2,), 12: (0,), 13: (0, 2), 14: (0,)}  # fmt: skip
-
-
-def _looks_like_profile_proto(head: bytes, min_fields: int = 3) -> bool:
-    """Return True when `head` parses as the start of a profile.proto Profile message.
-
-    The Go runtime writes its fields in no fixed order (time_nanos, period_type or
-    sample_type may come first), so every field seen must carry a Profile field number
-    with its wire type, until `min_fields` fields or the end of the input."""
-    i, fields, n = 0, 0, len(head)
-    while i < n and fields < min_fields:
-        key, i = _varint(head, i)
-        if key is None:
-            return False
-        number, wire = key >> 3, key & 7
-        if wire not in _PROFILE_FIELDS.get(number, ()):
-            return False
-        if wire == 0:
-            value, i = _varint(head, i)
-            if value is None:
-                return False
-        else:
-            length, i = _varint(head, i)
-            if length is None or length > (1 << 31):
-                return False
-            i += length
-        fields += 1
-    return fields >= min_fields or (fields >= 1 and i == n)
-
-
-def _varint(data: bytes, i: int) -> tuple[int | None, int]:
-    """Return (the protobuf varint at data[i:], the index after it), or (None, i) if malformed."""
-    value = shift = 0
-    for j in range(i, min(i + 10, len(data))):
-        b = data[j]
-        value |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return value, j + 1
-        shift += 7
-    return None, i
 
 
 def _not_a_dump(head: bytes) -> str:
