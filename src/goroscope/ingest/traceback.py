@@ -565,10 +565,9 @@ class _State:
                     b.pending = None
                     pos = _file_line(line)
                     if pos is None:
+                        # keep the function: it is what signatures and reports name
                         self.problem(lno, "unreadable file:line")
-                        if p[0] == "cb":
-                            b.created_by = CreatedBy(function=p[1], file="?", line=0, goroutine=p[2])
-                        continue
+                        pos = (b"?", 0)
                     if b.in_ancestor:
                         continue
                     if p[0] == "cb":
@@ -656,11 +655,12 @@ class _State:
 
     # ------------------------------------------------------------ blocks
 
-    def region(self, region: bytes, base: int, final: bool, cont: bool) -> None:
+    def region(self, region: bytes, base: int, final: bool, cont: bool, open_end: bool = False) -> None:
         """Read `region` (first line at `base`): goroutine blocks, the first starting `goroutine `.
 
-        `cont` says the region instead continues a goroutine (a cut without a blank
-        line); `final` that it ends the data.
+        `cont` says the region instead continues the goroutine being read (the
+        previous region was cut at a line end); `final` that it ends the data;
+        `open_end` that its last block goes on in the next region (no blank line cut).
         """
         if cont:
             if final:
@@ -680,11 +680,11 @@ class _State:
         append = self.goroutines.append
         make = _make_goroutine
         for bi, blk in enumerate(blocks):
-            if not (final and bi == last):
+            if not ((final or open_end) and bi == last):
                 # the fast path: a cached header and a regular body seen before
                 nl = blk.find(b"\n")
                 sp = blk.find(b" ", 0, nl)
-                if sp > 0:
+                if sp > 0 and nl > 0:
                     rest = blk[sp + 1 : nl]
                     hdr = hget(rest, False)
                     if hdr is False:
@@ -718,6 +718,8 @@ class _State:
             body = b"goroutine " + blk
             if final and bi == last:
                 self.last_block(body, base + counted)
+            elif open_end and bi == last:
+                self.lines(body.split(b"\n"), base + counted)  # goes on in the next region
             else:
                 self.lines(body.split(b"\n"), base + counted)
                 self.finish(0, True)
@@ -740,9 +742,7 @@ class _State:
             self.finish(at, False)
             return
         if b is not None:
-            if partial[:1] in (b"\t", b" ") or b" " not in partial.split(b"(", 1)[0] or partial.startswith(
-                (b"created by", b"goroutine ", b"...", b"[originating")
-            ):
+            if _could_be_cut_line(partial):
                 # a line of this goroutine cut mid-text: what it started is dropped
                 self.cur = None
                 if b.pending is not None and b.pending[0] == "cb":
@@ -755,12 +755,24 @@ class _State:
         if partial.startswith(b"goroutine ") or b"goroutine ".startswith(partial):
             self.cut(at)  # a header cut mid-text
 
-_WHOLE_POS = re.compile(rb"[ \t]+\S.*:\d+(?: \+0x[0-9a-f]+)?(?: fp=0x[0-9a-f]+ sp=0x[0-9a-f]+ pc=0x[0-9a-f]+)?")
+# A last line without its newline still reads whole when it ends in the pc offset
+# (a cut inside the line number would otherwise pass for a smaller line number).
+_WHOLE_POS = re.compile(rb"[ \t]+\S.*:\d+ \+0x[0-9a-f]+(?: fp=0x[0-9a-f]+ sp=0x[0-9a-f]+ pc=0x[0-9a-f]+)?")
 
 
 def _whole_file_line(line: bytes) -> bool:
     """Return whether `line` reads as a whole file:line (not one cut mid-text)."""
     return _WHOLE_POS.fullmatch(line) is not None
+
+
+_KEYWORDS = (b"created by ", b"goroutine ", b"...", b"[originating from goroutine ")
+
+
+def _could_be_cut_line(partial: bytes) -> bool:
+    """Return whether `partial` (a last line without newline) may be a traceback line cut short."""
+    if partial[:1] in (b"\t", b" ") or b" " not in partial.split(b"(", 1)[0]:
+        return True  # a file line, or a function name (`pkg.(*T).M(args...`)
+    return any(partial.startswith(k) or k.startswith(partial) for k in _KEYWORDS)
 
 
 def _read(stream: BinaryIO, path: str, n: int) -> bytes:
@@ -873,7 +885,7 @@ def _parse(stream: BinaryIO, path: str) -> Snapshot:
             cut = buf.rfind(b"\n")
         if cut >= 0:
             region = buf[:cut]
-            st.region(region, line, False, cont)
+            st.region(region, line, False, cont, open_end=True)
             line += region.count(b"\n") + 1
             buf = buf[cut + 1 :]
             cont = not buf.startswith(b"goroutine ")
