@@ -382,7 +382,7 @@ def _report(archive: Path, cache: Path, name: str, jobs: int | None) -> dict:
 def _cache_rows(cache: Path) -> dict[str, float]:
     """Return {cached file: time stored} read straight from the cache database."""
     with sqlite3.connect(cache) as db:
-        return {path: stored for path, stored in db.execute("SELECT path, stored FROM summaries")}
+        return {path: stored for path, stored in db.execute("SELECT path, stored FROM entries")}
 
 
 def _comparable(report_path: Path) -> dict:

@@ -275,6 +275,48 @@ def test_older_schema_is_rebuilt(tmp_path: Path, cache_path: Path) -> None:
         assert cache.get(src, DIGEST) is not None
 
 
+def _age(cache_path: Path, where: str, days: float) -> None:
+    """Make the entries matching `where` look unused for `days`, and the last prune old."""
+    with sqlite3.connect(cache_path) as db:
+        db.execute(f"UPDATE entries SET used = used - ? WHERE {where}", (days * 86400,))
+        db.execute("UPDATE meta SET value = '0' WHERE key = 'pruned_at'")
+
+
+def test_prune_drops_unused_and_foreign_entries(tmp_path: Path, cache_path: Path) -> None:
+    # GIVEN a cache of four entries: one unused for 40 days, one of another goroscope version
+    sources = _fill(cache_path, tmp_path, 4)
+    _age(cache_path, "path LIKE '%f0.txt'", 40)
+    with sqlite3.connect(cache_path) as db:
+        db.execute("UPDATE entries SET tool = 'old-version' WHERE path LIKE '%f1.txt'")
+    # WHEN it is opened after a day
+    with SummaryCache.open(cache_path) as cache:
+        # THEN those two are gone, with their data, and the others are kept
+        assert cache.pruned == 2 and len(cache) == 2
+        assert cache.get(sources[0], DIGEST) is None and cache.get(sources[2], DIGEST) is not None
+    with sqlite3.connect(cache_path) as db:
+        assert db.execute("SELECT count(*) FROM blobs").fetchone()[0] == 2
+
+
+def test_reading_an_entry_keeps_it(tmp_path: Path, cache_path: Path) -> None:
+    # GIVEN an entry 20 days old, read by a run, then 20 more days pass
+    sources = _fill(cache_path, tmp_path, 1)
+    _age(cache_path, "1", 20)
+    with SummaryCache.open(cache_path) as cache:
+        assert cache.get(sources[0], DIGEST) is not None
+    _age(cache_path, "1", 20)
+    # THEN it was used 20 days ago, not 40: it stays
+    with SummaryCache.open(cache_path) as cache:
+        assert cache.pruned == 0 and cache.get(sources[0], DIGEST) is not None
+
+
+def test_prune_runs_at_most_daily(tmp_path: Path, cache_path: Path) -> None:
+    _fill(cache_path, tmp_path, 1)
+    with sqlite3.connect(cache_path) as db:
+        db.execute("UPDATE entries SET used = used - 40 * 86400")  # old, but pruned_at is recent
+    with SummaryCache.open(cache_path) as cache:
+        assert cache.pruned == 0 and len(cache) == 1
+
+
 # ------------------------------------------------------------------ concurrency
 
 
@@ -407,7 +449,7 @@ def test_unreadable_entry_is_removed_with_a_warning(tmp_path: Path, cache_path: 
     # GIVEN a cache whose entry for one file holds junk
     sources = _fill(cache_path, tmp_path, 2)
     with sqlite3.connect(cache_path) as db:
-        db.execute("UPDATE summaries SET value = ? WHERE path LIKE ?", (b"\x01junk", "%f0.txt"))
+        db.execute("UPDATE blobs SET value = ? WHERE id = (SELECT id FROM entries WHERE path LIKE ?)", (b"\x01junk", "%f0.txt"))
     with SummaryCache.open(cache_path) as cache:
         # WHEN it is read
         assert cache.get(sources[0], DIGEST) is None

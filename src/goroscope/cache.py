@@ -20,6 +20,12 @@ mtime are brought up to date. The hash is computed at `put` (or given by the cal
 who may compute it while parsing with `content_sha256`) and at `get` only on that
 size/mtime miss.
 
+Layout: `entries` holds one small row per file and key (so that lookups and pruning
+never read the blobs), `blobs` the encoded summaries by entry id, `meta` the time of
+the last prune. Once a day, opening deletes the entries of other goroscope versions and
+those no run has used (stored or read) for `max_age_days` (30 by default), so that a
+nightly job's cache does not grow without bound.
+
 The value is the whole Summary: its per-goroutine observations stored as columns
 (bytes of packed integers, states as an index into a list), the rest pickled, all
 zlib-compressed. Decoding goes through an unpickler that accepts only goroscope's
@@ -29,9 +35,13 @@ Concurrency and damage: the database is in WAL mode with a busy timeout, and eve
 write is one short `BEGIN IMMEDIATE` transaction, so two runs at once on one cache both
 finish and both are stored; a run killed at any point (SIGKILL included) leaves a
 database that SQLite recovers on the next open. A file that is not a database or fails
-`PRAGMA quick_check` is renamed aside to `<name>.corrupt-<UTC time>` (with its WAL)
+`PRAGMA quick_check` (run at open on files up to 2 GiB; on larger ones damage is found
+when an entry is read) is renamed aside to `<name>.corrupt-<UTC time>` (with its WAL)
 under an advisory lock, a warning says so, and a fresh cache is built in its place. An
-entry whose blob cannot be decoded is deleted, with a warning, and counts as a miss.
+entry whose blob cannot be decoded is deleted, with a warning, and counts as a miss; a
+database error met mid-run (SQLITE_CORRUPT) sets the file aside the same way, while a
+full disk, a lock held past the timeout or a read-only file only turns the cache off for
+the run, with a warning.
 """
 
 from __future__ import annotations
@@ -60,24 +70,31 @@ from goroscope.model import Observation, Source, Summary
 
 __all__ = ["SummaryCache", "default_cache_path", "content_sha256", "encode_summary", "decode_summary", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 1  # bump when the table layout or the blob encoding changes
+SCHEMA_VERSION = 2  # bump when the table layout or the blob encoding changes
 _ENCODING = 1  # first byte of every blob
 _BUSY_TIMEOUT_MS = 60_000  # how long a writer waits for another run's transaction
 _HASH_CHUNK = 1 << 20
+_QUICK_CHECK_MAX_BYTES = 2 * 1024**3  # larger files skip the O(size) check at open; errors still surface on use
+_PRUNE_EVERY_S = 24 * 3600  # prune at most once a day
+DEFAULT_MAX_AGE_DAYS = 30  # entries no run has used for this long are deleted
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS summaries (
-    path TEXT NOT NULL,        -- real path of the file, then NUL and the member name for archive members
-    tool TEXT NOT NULL,        -- goroscope version and schema fingerprint
-    config TEXT NOT NULL,      -- Config.digest()
-    size INTEGER NOT NULL,     -- Source.size when stored
-    mtime REAL NOT NULL,       -- Source.mtime when stored
-    sha256 TEXT,               -- content hash (NULL when it could not be computed)
-    stored REAL NOT NULL,      -- time.time() of the put
-    value BLOB NOT NULL,       -- encode_summary()
-    PRIMARY KEY (path, tool, config)
-) WITHOUT ROWID;
-"""
+_SCHEMA = (
+    # one small row per file, so that lookups and pruning never read the blobs
+    """CREATE TABLE IF NOT EXISTS entries (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL,        -- real path of the file, then NUL and the member name for archive members
+        tool TEXT NOT NULL,        -- goroscope version and schema fingerprint (TOOL_KEY)
+        config TEXT NOT NULL,      -- Config.digest()
+        size INTEGER NOT NULL,     -- Source.size when stored
+        mtime REAL NOT NULL,       -- Source.mtime when stored
+        sha256 TEXT,               -- content hash (NULL when it could not be computed)
+        stored REAL NOT NULL,      -- time.time() of the put
+        used REAL NOT NULL,        -- time.time() of the last run that stored or read it
+        UNIQUE (path, tool, config)
+    )""",
+    "CREATE TABLE IF NOT EXISTS blobs (id INTEGER PRIMARY KEY, value BLOB NOT NULL)  -- encode_summary(), by entries.id",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)  -- pruned_at",
+)
 
 
 def _model_fingerprint() -> str:
@@ -239,15 +256,25 @@ class SummaryCache:
         self.hits = 0  # get() answered from the cache
         self.misses = 0  # get() found nothing usable
         self.hashed = 0  # content hashes computed by get() (size/mtime changed)
+        self.max_age_days = DEFAULT_MAX_AGE_DAYS  # prune entries unused for longer
+        self.pruned = 0  # entries deleted by the prune at open
         self._db: sqlite3.Connection | None = None
+        self._used: set[int] = set()  # entry ids read this run: their `used` time is set at close
 
     # ---------------------------------------------------------------- opening
 
     @classmethod
-    def open(cls, path: Path | str | None = None) -> SummaryCache:
-        """Return a cache on `path` (None: the default location), ready to use or disabled with a warning."""
+    def open(cls, path: Path | str | None = None, *, max_age_days: float = DEFAULT_MAX_AGE_DAYS) -> SummaryCache:
+        """Return a cache on `path` (None: the default location), ready to use or disabled with a warning.
+
+        Once a day, opening deletes the entries of other goroscope versions and those no
+        run has used for `max_age_days`.
+        """
         cache = cls(Path(path) if path is not None else default_cache_path())
+        cache.max_age_days = max_age_days
         cache._connect()
+        if cache._db is not None:
+            cache._prune()
         return cache
 
     def __enter__(self) -> SummaryCache:
@@ -299,7 +326,13 @@ class SummaryCache:
             if not mode or str(mode[0]).lower() != "wal":
                 raise sqlite3.OperationalError(f"cannot switch to WAL mode (got {mode})")
             db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across crashes of the process
-            problems = [row[0] for row in db.execute("PRAGMA quick_check")]
+            try:
+                size = os.path.getsize(self.path)
+            except OSError:
+                size = 0
+            # a check that reads every page; a bigger file gets only the cheap one (its header
+            # and schema are read below) and damage elsewhere is caught when an entry is read
+            problems = [row[0] for row in db.execute("PRAGMA quick_check")] if size <= _QUICK_CHECK_MAX_BYTES else ["ok"]
             if problems != ["ok"]:
                 lines = [ln.strip() for row in problems for ln in str(row).splitlines() if ln.strip() and "***" not in ln]
                 more = f" (and {len(lines) - 2} more)" if len(lines) > 2 else ""
@@ -315,14 +348,17 @@ class SummaryCache:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version == SCHEMA_VERSION:
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if "summaries" in tables:
+            if {"entries", "blobs", "meta"} <= tables:
                 return
         db.execute("BEGIN IMMEDIATE")
         try:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version != SCHEMA_VERSION:
-                db.execute("DROP TABLE IF EXISTS summaries")
-            db.execute(_SCHEMA)
+                tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+                for table in tables:
+                    db.execute(f'DROP TABLE IF EXISTS "{table}"')
+            for statement in _SCHEMA:
+                db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             db.execute("COMMIT")
         except BaseException:
@@ -390,37 +426,38 @@ class SummaryCache:
         if self._db is None:
             self.misses += 1
             return None
-        key = _file_key(source)
         try:
             row = self._db.execute(
-                "SELECT size, mtime, sha256, value FROM summaries WHERE path = ? AND tool = ? AND config = ?",
-                (key, TOOL_KEY, config_digest),
+                "SELECT id, size, mtime, sha256 FROM entries WHERE path = ? AND tool = ? AND config = ?",
+                (_file_key(source), TOOL_KEY, config_digest),
             ).fetchone()
+            if row is None:
+                self.misses += 1
+                return None
+            entry, size, mtime, sha = row
+            if size != source.size or mtime != source.mtime:
+                if not sha or not self._same_content(source, sha):
+                    self.misses += 1
+                    return None
+                self._write([("UPDATE entries SET size = ?, mtime = ? WHERE id = ?", (source.size, source.mtime, entry))])
+                if self._db is None:
+                    self.misses += 1
+                    return None
+            blob_row = self._db.execute("SELECT value FROM blobs WHERE id = ?", (entry,)).fetchone()
         except sqlite3.DatabaseError as e:
             self._damaged(e)
             self.misses += 1
             return None
-        if row is None:
-            self.misses += 1
-            return None
-        size, mtime, sha, blob = row
-        if size != source.size or mtime != source.mtime:
-            if not sha or not self._same_content(source, sha):
-                self.misses += 1
-                return None
-            self._write(
-                "UPDATE summaries SET size = ?, mtime = ? WHERE path = ? AND tool = ? AND config = ?",
-                (source.size, source.mtime, key, TOOL_KEY, config_digest),
-            )
         try:
-            summary = decode_summary(blob)
+            if blob_row is None:
+                raise ValueError("its data is missing")
+            summary = decode_summary(blob_row[0])
         except ValueError as e:
             self.warnings.append(f"summary cache {self.path}: entry for {source.path} unreadable ({e}); removed it")
-            self._write(
-                "DELETE FROM summaries WHERE path = ? AND tool = ? AND config = ?", (key, TOOL_KEY, config_digest)
-            )
+            self._write([("DELETE FROM blobs WHERE id = ?", (entry,)), ("DELETE FROM entries WHERE id = ?", (entry,))])
             self.misses += 1
             return None
+        self._used.add(entry)
         self.hits += 1
         return summary
 
@@ -446,20 +483,34 @@ class SummaryCache:
             if not _stat_matches(source):
                 return
         blob = encode_summary(summary)
+        now = time.time()
+        key = (_file_key(source), TOOL_KEY, config_digest)
         self._write(
-            "INSERT OR REPLACE INTO summaries (path, tool, config, size, mtime, sha256, stored, value)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (_file_key(source), TOOL_KEY, config_digest, source.size, source.mtime, content_hash, time.time(), blob),
+            [
+                (
+                    "INSERT INTO entries (path, tool, config, size, mtime, sha256, stored, used)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path, tool, config) DO UPDATE SET"
+                    " size = excluded.size, mtime = excluded.mtime, sha256 = excluded.sha256,"
+                    " stored = excluded.stored, used = excluded.used",
+                    (*key, source.size, source.mtime, content_hash, now, now),
+                ),
+                (
+                    "INSERT OR REPLACE INTO blobs (id, value)"
+                    " SELECT id, ? FROM entries WHERE path = ? AND tool = ? AND config = ?",
+                    (blob, *key),
+                ),
+            ]
         )
 
-    def _write(self, sql: str, params: tuple) -> None:
-        """Run one statement in its own immediate transaction; a failure is a warning, not an error."""
+    def _write(self, statements: list[tuple[str, tuple]]) -> None:
+        """Run `statements` in one immediate transaction; a failure is a warning, not an error."""
         if self._db is None:
             return
         try:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.execute(sql, params)
+                for sql, params in statements:
+                    self._db.execute(sql, params)
                 self._db.execute("COMMIT")
             except BaseException:
                 if self._db.in_transaction:
@@ -472,10 +523,48 @@ class SummaryCache:
         """Return the number of entries stored (all versions and configs)."""
         if self._db is None:
             return 0
-        return self._db.execute("SELECT count(*) FROM summaries").fetchone()[0]
+        return self._db.execute("SELECT count(*) FROM entries").fetchone()[0]
+
+    def _prune(self) -> None:
+        """Delete, at most once a day, entries of other versions and entries unused for max_age_days."""
+        assert self._db is not None
+        now = time.time()
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'pruned_at'").fetchone()
+            before = len(self)
+        except sqlite3.DatabaseError as e:
+            self._damaged(e)
+            return
+        if row is not None:
+            try:
+                if now - float(row[0]) < _PRUNE_EVERY_S:
+                    return
+            except ValueError:
+                pass
+        cutoff = now - self.max_age_days * 86400
+        stale = "SELECT id FROM entries WHERE tool <> ? OR used < ?"
+        self._write(
+            [
+                (f"DELETE FROM blobs WHERE id IN ({stale})", (TOOL_KEY, cutoff)),
+                ("DELETE FROM entries WHERE tool <> ? OR used < ?", (TOOL_KEY, cutoff)),
+                ("INSERT OR REPLACE INTO meta (key, value) VALUES ('pruned_at', ?)", (repr(now),)),
+            ]
+        )
+        if self._db is not None:
+            self.pruned = max(0, before - len(self))
 
     def close(self) -> None:
-        """Close the connection (the WAL is checkpointed by SQLite when the last one closes)."""
+        """Record which entries this run used, and close (SQLite checkpoints the WAL on the last close)."""
+        if self._db is not None and self._used:
+            ids = sorted(self._used)
+            self._used.clear()
+            now = time.time()
+            self._write(
+                [
+                    (f"UPDATE entries SET used = ? WHERE id IN ({','.join('?' * len(chunk))})", (now, *chunk))
+                    for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500))
+                ]
+            )
         if self._db is not None:
             try:
                 self._db.close()
