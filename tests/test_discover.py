@@ -639,7 +639,8 @@ def source(path: str, fmt: str = "debug2", *, mtime: float = 1796112000.0, crash
         ("1796113275.goroutines.txt", "1796113275"),
         ("snap-7.debug=2", "snap-7"),
         ("snap-7_debug1.pprof", "snap-7"),
-        ("goroutines.txt", "goroutines.txt"),
+        ("goroutines.txt", "goroutines"),
+        ("dump.txt.gz", "dump"),
         ("dump.txt.1", "dump.txt.1"),
     ],
 )
@@ -679,6 +680,19 @@ def test_group_merges_equal_seconds_across_stems() -> None:
         ["h/1796113275.stacks.txt", "h/1796113275.goroutines.txt"],
         ["h/snapshot-at-2026-12-01T08:21:20Z.dump", "h/1796113280.goroutines.txt"],
     ]
+
+
+def test_group_same_stem_same_form_stays_apart() -> None:
+    # GIVEN a dump and its rotated, gzipped predecessor (one form, no times in the names)
+    parsed = [
+        (source("s/dump.txt", mtime=1796115600.0), summary()),
+        (source("s/dump.txt.gz", mtime=1796112000.0), summary()),
+        (source("s/dump.pb.gz", "pprof", mtime=1796115601.0), summary("pprof")),
+    ]
+    # WHEN grouped
+    g = group(parsed, CFG)
+    # THEN the stem is ambiguous and joins nothing: three moments, by mtime
+    assert [[s.path for s in m.sources] for m, _ in g.moments["s"]] == [["s/dump.txt.gz"], ["s/dump.txt"], ["s/dump.pb.gz"]]
 
 
 def test_group_crash_is_a_moment_of_its_own() -> None:

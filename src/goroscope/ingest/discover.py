@@ -19,7 +19,8 @@ Contract:
   `max_inflate_bytes`. Read errors surface as DumpError naming the file (and member).
 - `group(parsed, config) -> Grouping` turns (Source, Summary) pairs into per-series
   snapshots in time order (DESIGN.md "Snapshots"): files whose names share a stem once
-  format suffixes are removed, or whose times are equal to the second, are one Moment
+  format suffixes are removed (files of different forms), or whose name or content
+  times are equal to the second, are one Moment
   whose primary is the richest format; a crash dump is a Moment of its own; a
   goroutineleak profile is evidence for its series; a heap profile is a MemoryPoint;
   any other profile is Skipped.
@@ -43,7 +44,7 @@ import time
 import zipfile
 import zlib
 from collections import OrderedDict, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -1003,15 +1004,13 @@ def _read_head(opener, close: bool = True) -> tuple[bytes | None, str | None]:  
 
 
 def stem_of(name: str) -> str:
-    """Return the stem of file name `name`: lower case, format words removed from the end."""
+    """Return the stem of file name `name`: lower case, format words removed from the end
+    (never the first word: `goroutines.txt` -> `goroutines`)."""
     base = PurePosixPath(name).name.lower()
-    parts = re.split(r"([._-])", base)
-    # parts alternates word, separator, word, ...; drop trailing format words
+    parts = re.split(r"([._-])", base)  # word, separator, word, ...
     while len(parts) >= 3 and parts[-1] in _FORMAT_WORDS:
         parts = parts[:-2]
-    if len(parts) == 1 and parts[0] in _FORMAT_WORDS:
-        return base
-    return "".join(parts) or base
+    return "".join(parts)
 
 
 def _aware(dt: datetime) -> datetime:
@@ -1062,7 +1061,7 @@ def group(parsed: Sequence[tuple[Source, Summary]], config: Config) -> Grouping:
     )
 
 
-def _moments(series: str, items: list[tuple[Source, Summary]]) -> Iterator[tuple[Moment, Summary]]:
+def _moments(series: str, items: list[tuple[Source, Summary]]) -> list[tuple[Moment, Summary]]:
     """Return the Moments of one series (unordered pairs in, time order out)."""
     out: list[tuple[Moment, Summary]] = []
     merge = [p for p in items if not (p[0].crash or p[1].crash)]
@@ -1089,14 +1088,10 @@ def _moments(series: str, items: list[tuple[Source, Summary]]) -> Iterator[tuple
         if ri != rj:
             parent[max(ri, rj)] = min(ri, rj)
 
-    by_stem: dict[str, int] = {}
+    by_stem: dict[str, list[int]] = {}
     by_second: dict[int, int] = {}
     for i, (src, summary) in enumerate(merge):
-        stem = stem_of(src.path)
-        if stem in by_stem:
-            union(i, by_stem[stem])
-        else:
-            by_stem[stem] = i
+        by_stem.setdefault(stem_of(src.path), []).append(i)
         t, ts = _time_of(src, summary)
         if ts != "mtime":
             sec = int(t.timestamp() // 1)
@@ -1104,6 +1099,12 @@ def _moments(series: str, items: list[tuple[Source, Summary]]) -> Iterator[tuple
                 union(i, by_second[sec])
             else:
                 by_second[sec] = i
+    for members in by_stem.values():
+        # a shared stem joins the forms of one moment; when one form occurs twice
+        # (`dump.txt` beside a rotated `dump.txt.gz`) the stem says nothing
+        if len({merge[i][1].format for i in members}) == len(members):
+            for i in members[1:]:
+                union(members[0], i)
     clusters: dict[int, list[tuple[Source, Summary]]] = {}
     for i, pair in enumerate(merge):
         clusters.setdefault(find(i), []).append(pair)
@@ -1127,7 +1128,7 @@ def _moments(series: str, items: list[tuple[Source, Summary]]) -> Iterator[tuple
         )
         out.append((moment, summary))
     out.sort(key=lambda p: (p[0].time, p[0].crash, p[0].primary.path))
-    return iter(out)
+    return out
 
 
 # ----------------------------------------------------------------------- reasons
