@@ -85,7 +85,9 @@ def test_series_against_the_truth(path):
         x = hits[0]
         if x.kind not in (leak["kind"], "leaked"):
             problems.append(f"{leak['function']}: kind {x.kind}, expected {leak['kind']}")
-        if list(x.counts) != list(leak["counts"])[: len(x.counts)] and len(leak["counts"]) == len(x.counts):
+        # the truth counts one form of each moment; the primary may be another form
+        # fetched a moment apart, so allow a goroutine or two of difference
+        if len(leak["counts"]) != len(x.counts) or any(abs(a - b) > max(2, 0.1 * b) for a, b in zip(x.counts, leak["counts"])):
             problems.append(f"{leak['function']}: counts {list(x.counts)} != truth {leak['counts']}")
         if has_created_by:
             cb = leak["created_by"]

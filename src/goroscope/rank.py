@@ -234,6 +234,22 @@ def _clamp(x: float) -> float:
     return 0.0 if x != x else max(0.0, min(1.0, x))
 
 
+# Longer segments are thinned to this many points (block medians) before the
+# pairwise statistics, which cost n^2.
+MAX_POINTS = 120
+
+
+def _thin(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], list[float]]:
+    """Return xs, ys reduced to at most MAX_POINTS points by medians of consecutive blocks."""
+    n = len(ys)
+    size = math.ceil(n / MAX_POINTS)
+    tx, ty = [], []
+    for i in range(0, n, size):
+        tx.append(stats.median(xs[i : i + size]))
+        ty.append(stats.median(ys[i : i + size]))
+    return tx, ty
+
+
 def _segment_growth(xs: Sequence[float], counts: Sequence[int], lower: Sequence[bool], first: int, last: int, rc: RankConfig) -> SegmentGrowth | None:
     """Return the growth statistics of counts[first..last], None when too short to judge."""
     px: list[float] = []
@@ -254,9 +270,19 @@ def _segment_growth(xs: Sequence[float], counts: Sequence[int], lower: Sequence[
     n = len(py)
     if n < max(2, rc.min_snapshots):
         return None
+    if n > MAX_POINTS:
+        px, py = _thin(px, py)
+        n = len(py)
     k = max(1, n // 5)
     start = stats.median(py[:k])
     end = stats.median(py[-k:])
+    if end - start < rc.min_net_growth:
+        # the cheap test first: most signatures of a process do not grow at all
+        return SegmentGrowth(
+            first=first, last=last, n=n, growing=False, score=0.0, net=end - start, slope_per_hour=0.0,
+            tau=0.0, p=1.0, nondecreasing=stats.nondecreasing_share(py), last_to_max=0.0, retained=0.0,
+            noise=0.0, recent_gain=0.0, hours=px[-1] - px[0], max_drop=0.0, lower_bounds=n_lower, failed="net",
+        )
     smooth = stats.rolling_median(py, 2 * (k // 2) + 1 if k > 1 else 3) if n >= 5 else list(py)
     peak = max(max(smooth), end)
     net = end - start
@@ -437,8 +463,11 @@ def stuck_verdict(
         return StuckVerdict(stuck=False, score=0.0, goroutines=ids[at], minutes=mins[at], growing_number=False, reason="gone since", **base)
     k, minutes = ids[at], mins[at]
     seg_ids = [float(v) for v in ids[first : at + 1]]
-    mk = stats.mann_kendall(seg_ids)
-    growing_number = len(seg_ids) >= rc.min_snapshots and mk.p_up <= rc.max_p_value and seg_ids[-1] - seg_ids[0] >= 2
+    growing_number = False
+    if len(seg_ids) >= rc.min_snapshots and seg_ids[-1] - seg_ids[0] >= 2:
+        if len(seg_ids) > MAX_POINTS:
+            seg_ids = _thin(list(range(len(seg_ids))), seg_ids)[1]
+        growing_number = stats.mann_kendall(seg_ids).p_up <= rc.max_p_value
     reason = ""
     if cls is StateClass.IDLE:
         reason = f"state {state or 'unknown'} is an idle wait"
@@ -711,9 +740,13 @@ def rank(series: Sequence[Series], config: Config, today: date | None = None) ->
     return out
 
 
-def stable(series: Sequence[Series], config: Config) -> list[tuple[str, Timeline]]:
-    """Return (series id, Timeline) of large signatures that are steady, not suspects, biggest first."""
-    suspects = rank(series, config)
+def stable(series: Sequence[Series], config: Config, suspects: Sequence[Suspect] | None = None) -> list[tuple[str, Timeline]]:
+    """Return (series id, Timeline) of large signatures that are steady, not suspects, biggest first.
+
+    `suspects` is what rank() returned for the same series (computed when not given).
+    """
+    if suspects is None:
+        suspects = rank(series, config)
     flagged = {(x.series, v.signature) for x in suspects for v in x.variants}
     out: list[tuple[str, Timeline]] = []
     for s in series:
