@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import gzip
-import io
 import math
 import multiprocessing
 import os
 import pickle
 import stat
 import tarfile
-import zipfile
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -375,10 +373,12 @@ class Bad:
 
 
 def _big_debug2() -> bytes:
+    """Return a debug=2 dump of some 300 kB."""
     return dedent(DEBUG2).encode() * 2000
 
 
 def _tar_then_damaged_header() -> bytes:
+    """Return a plain tar whose second member header is overwritten."""
     data = bytearray(build_tar([("a.txt", DEBUG2), ("b.txt", DEBUG2)], compression=""))
     second = 512 + math.ceil(len(dedent(DEBUG2).encode()) / 512) * 512
     data[second : second + 100] = b"\xff" * 100
@@ -386,6 +386,7 @@ def _tar_then_damaged_header() -> bytes:
 
 
 def _truncated_tar_gz() -> bytes:
+    """Return a tar.gz cut in the middle of its second member."""
     big = os.urandom(300_000).hex().encode()  # incompressible: the second member spans the cut
     data = build_tar([("a.txt", DEBUG2), ("b.txt", dedent(DEBUG2).encode() + big)])
     return data[: len(data) // 2]
@@ -776,6 +777,7 @@ def corpus_grouping(corpus_dir: Path):  # type: ignore[no-untyped-def]
 
 
 def _truth(corpus_dir: Path) -> list[dict]:
+    """Return the series entries of the corpus' truth.yaml."""
     import yaml
 
     return yaml.safe_load((corpus_dir / "truth.yaml").read_text())["series"]
@@ -790,6 +792,7 @@ def _series_id(entry: dict) -> str:
 
 
 def _second(text: str) -> datetime:
+    """Return an ISO time of truth.yaml, cut to the second."""
     return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(microsecond=0)
 
 

@@ -551,9 +551,11 @@ def _walk_tar(w: _Walk, fs_path: Path, apath: str, prefix: str) -> None:
     last: str | None = None
 
     def kept() -> int:
+        """Return how many members of this archive are Sources."""
         return sum(1 for s in w.sources if s.fs_path == str(fs_path))
 
     def broken(what: str) -> None:
+        """Record the archive as corrupt where it broke, dropping the incomplete member."""
         if current is not None:
             # the member being read when the archive broke is incomplete: do not list it
             w.sources = [s for s in w.sources if not (s.fs_path == str(fs_path) and s.member == current)]
@@ -702,6 +704,7 @@ def _walk_zip(w: _Walk, fs_path: Path, apath: str, prefix: str) -> None:
             draft = w.draft(path, str(fs_path), info.filename, info.compress_size, _zip_mtime(info, w.disc.timezone))
 
             def opener(info: zipfile.ZipInfo = info, path: str = path) -> BinaryIO:
+                """Open this member, decompressed and bounded."""
                 member = _zip_member(zf, info, path, bound)
                 try:
                     return _guarded(open_decompressed(member, path, bound), path, owned=(member,))
@@ -773,6 +776,7 @@ def _open_zip_member(source: Source, bound: int) -> BinaryIO:
     inner: BinaryIO | None = None
 
     def fail(reason: str) -> DumpError:
+        """Close what is open and return the DumpError for `reason`."""
         for f in (inner, zf):
             if f is not None:
                 f.close()
@@ -1078,12 +1082,14 @@ def _moments(series: str, items: list[tuple[Source, Summary]]) -> list[tuple[Mom
     parent = list(range(len(merge)))
 
     def find(i: int) -> int:
+        """Return the representative of file i."""
         while parent[i] != i:
             parent[i] = parent[parent[i]]
             i = parent[i]
         return i
 
     def union(i: int, j: int) -> None:
+        """Put files i and j in one moment."""
         ri, rj = find(i), find(j)
         if ri != rj:
             parent[max(ri, rj)] = min(ri, rj)
