@@ -152,3 +152,12 @@ def test_drop_hidden_runtime_drops_unexported_runtime_frames_anywhere():
     assert drop_hidden_runtime(frames, OPTS) == (F("main.main"),)
     frames = (F("runtime.Gosched", "/usr/local/go/src/runtime/proc.go", 1), F("runtime.gopanic", "/usr/local/go/src/runtime/panic.go", 2), F("main.f"))
     assert drop_hidden_runtime(frames, OPTS) == frames
+
+
+def test_drop_go_wrappers_unless_alone():
+    from goroscope.signature import drop_go_wrappers
+
+    frames = (F("github.com/a/tax.(*H).ask"), F("github.com/a/tax.(*H).Quote.gowrap1"))
+    assert drop_go_wrappers(frames, OPTS) == (F("github.com/a/tax.(*H).ask"),)
+    alone = (F("net/http.(*connReader).startBackgroundRead.gowrap2", "/usr/local/go/src/net/http/server.go", 742),)
+    assert drop_go_wrappers(alone, OPTS) == alone

@@ -51,11 +51,13 @@ def parse_one(source: Source, config: Config) -> Summary | Skipped:
 
     Runs in worker processes: takes and returns only picklable records.
     """
-    from goroscope.ingest import discover, parse_stream
+    from goroscope.ingest import Sniff, discover, parse_stream
 
+    # discovery sniffed the file already; the parser need not look again
+    sniffed = Sniff(format=source.format, profile=source.profile or "unknown", crash=source.crash) if source.format else None
     try:
         with discover.open_source(source, config) as stream:
-            snapshot = parse_stream(stream, source.path)
+            snapshot = parse_stream(stream, source.path, sniffed)
         return aggregate(snapshot, config.signature_options())
     except DumpError as e:
         return Skipped(path=source.path, reason=_reason(e, source.path))
@@ -126,7 +128,7 @@ def analyze(archive: Path, config: Config, options: RunOptions = RunOptions(), p
 
     suspects = rank.rank(all_series, config)
     suspects, gone = _mark_baseline(suspects, options.baseline)
-    stable = tuple(rank.stable(all_series, config))
+    stable = tuple(rank.stable(all_series, config, suspects))
     inputs = tuple(sorted(src.path for src, _ in parsed))
     return Report(
         archive=str(archive),

@@ -29,6 +29,7 @@ __all__ = [
     "drop_goexit",
     "drop_leading_runtime",
     "drop_hidden_runtime",
+    "drop_go_wrappers",
     "normalise",
     "signature_of",
     "key",
@@ -54,7 +55,13 @@ class Options:
 
     vendor_is_app: bool = True  # vendored modules count as application code
     wrappers: tuple[str, ...] = ()  # functions skipped when choosing the leak site ('pkg...' = prefix)
-    rules: tuple[str, ...] = ("fold_generics", "drop_goexit", "drop_leading_runtime", "drop_hidden_runtime")  # rule names, in order
+    rules: tuple[str, ...] = (
+        "fold_generics",
+        "drop_goexit",
+        "drop_leading_runtime",
+        "drop_hidden_runtime",
+        "drop_go_wrappers",
+    )  # rule names, in order
 
 
 DEFAULT_OPTIONS = Options()
@@ -152,13 +159,29 @@ def _hidden_runtime(function: str) -> bool:
     return not ("A" <= rest <= "Z")
 
 
+_GO_WRAPPER = re.compile(r"\.(?:gowrap|deferwrap)\d+$")
+
+
+def drop_go_wrappers(frames: Sequence[Frame], options: Options) -> tuple[Frame, ...]:
+    """Drop the compiler's `go`/`defer` statement wrappers (`F.gowrap1`, `F.deferwrap2`).
+
+    debug=2 elides wrapper frames (runtime/traceback.go showfuncinfo: FuncIDWrapper
+    and elideWrapperCalling) while GOTRACEBACK=all crash dumps, debug=1 and the
+    protobuf keep them. A stack of nothing else keeps it (a goroutine not yet started).
+    """
+    frames = tuple(frames)
+    kept = tuple(f for f in frames if not _GO_WRAPPER.search(f.function))
+    return kept if kept else frames
+
+
 RULES: dict[str, Callable[[Sequence[Frame], Options], tuple[Frame, ...]]] = {
     "fold_generics": fold_generics,
     "drop_goexit": drop_goexit,
     "drop_leading_runtime": drop_leading_runtime,
     "drop_hidden_runtime": drop_hidden_runtime,
+    "drop_go_wrappers": drop_go_wrappers,
 }
-DEFAULT_RULES = [fold_generics, drop_goexit, drop_leading_runtime, drop_hidden_runtime]
+DEFAULT_RULES = [fold_generics, drop_goexit, drop_leading_runtime, drop_hidden_runtime, drop_go_wrappers]
 
 
 def normalise(frames: Sequence[Frame], options: Options = DEFAULT_OPTIONS) -> tuple[Frame, ...]:

@@ -65,9 +65,10 @@ def sniff(head: bytes) -> Sniff | None:
     m = _GOROUTINE_HDR.search(head)
     if m:
         crash = bool(_CRASH.search(head, 0, m.start())) or head.startswith(b"goroutine 0 ")
-        if not crash:
-            # GOTRACEBACK=system/crash dumps name goroutine 0 and carry gp=/m= headers
-            crash = bool(re.search(rb"^goroutine \d+ gp=", head, re.M)) and bool(_CRASH.search(head))
+        if not crash and b" gp=" in m.group(0):
+            # GOTRACEBACK=system/crash dumps carry gp=/m= headers; only then look for
+            # crash markers further on (they may follow the first goroutine)
+            crash = bool(_CRASH.search(head))
         return Sniff(format="traceback" if crash else "debug2", profile=PROFILE_GOROUTINE, crash=crash)
     if _HEAP_TEXT.search(head[:4096]):
         return Sniff(format="heap_text", profile=PROFILE_HEAP)
