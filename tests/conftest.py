@@ -7,40 +7,28 @@ they fail instead, so a CI run can never pass by skipping them.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-# $GOROSCOPE_CORPUS overrides the default place beside the clone (.ci/run sets it)
-CORPUS = Path(os.environ.get("GOROSCOPE_CORPUS") or REPO.parent / "shared" / "corpus")
+from helpers import CORPUS, REPO, need
+
 SAMPLES = REPO / "samples"
 FROZEN_AT = datetime(2026, 12, 1, 9, 0, 0, tzinfo=timezone.utc)
-
-
-def _need(path: Path, what: str) -> Path:
-    """Return `path`, or skip (fail under CI) when it is missing."""
-    if path.is_dir():
-        return path
-    message = f"{what} not found at {path.name!r} beside the repository ({path})"
-    if os.environ.get("CI"):
-        pytest.fail(f"{message}; CI is set, so this is an error, not a skip")
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
 def corpus_dir() -> Path:
     """Return ../shared/corpus (the real dumps and truth.yaml)."""
-    return _need(CORPUS, "the dump corpus (../shared/corpus)")
+    return need(CORPUS, "the dump corpus (../shared/corpus)")
 
 
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
     """Return the repository's samples/ folder (the README's example archive)."""
-    return _need(SAMPLES, "the samples/ folder")
+    return need(SAMPLES, "the samples/ folder")
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import stat
 import tarfile
 import textwrap
@@ -19,7 +20,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Member", "make_dump", "build_tar", "build_zip", "dedent", "DEFAULT_MTIME"]
+__all__ = ["Member", "make_dump", "build_tar", "build_zip", "dedent", "DEFAULT_MTIME", "REPO", "CORPUS", "CORPUS_SRC", "need"]
+
+REPO = Path(__file__).resolve().parents[1]
+# The dev corpus lies beside the clone (shared/corpus); $GOROSCOPE_CORPUS overrides.
+CORPUS = Path(os.environ.get("GOROSCOPE_CORPUS") or REPO.parent / "shared" / "corpus")
+CORPUS_SRC = CORPUS.parent / "corpus-src"
+
+
+def need(path: Path, what: str) -> Path:
+    """Return `path`, or skip with the reason when it is missing (fail instead when CI is set)."""
+    import pytest
+
+    if path.exists():
+        return path
+    message = f"{what} not found at {path}"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}; CI is set, so this is an error, not a skip")
+    pytest.skip(message)
 
 DEFAULT_MTIME = 1796112000  # 2026-12-01T08:00:00Z
 

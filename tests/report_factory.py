@@ -23,7 +23,6 @@ from goroscope.model import (
     SnapshotInfo,
     Suspect,
     Timeline,
-    Variant,
 )
 
 T0 = datetime(2026, 12, 1, 8, 21, 16, tzinfo=timezone.utc)

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 import re
 import tarfile
 import textwrap
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from goroscope.errors import DumpError
 from goroscope.ingest import traceback as tb
 from goroscope.model import CreatedBy, Frame, Snapshot
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+from helpers import CORPUS, need
 HEADER = re.compile(rb"^goroutine \d+ (?:gp=\S+ m=\S+(?: mp=\S+)? )?\[", re.M)
 
 
@@ -34,12 +33,7 @@ def parse(text: str | bytes) -> Snapshot:
 
 def need_corpus() -> Path:
     """Return the corpus folder, or skip (fail under CI) when it is absent."""
-    if CORPUS.is_dir():
-        return CORPUS
-    message = f"the dump corpus is not beside the repository ({CORPUS})"
-    if os.environ.get("CI"):
-        pytest.fail(message + "; CI is set, so this is an error")
-    pytest.skip(message)
+    return need(CORPUS, "the dump corpus")
 
 
 def corpus_dumps() -> list[tuple[str, bytes]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -14,17 +13,16 @@ import pytest
 from goroscope.config import Config, RenderConfig
 from goroscope.errors import RenderError
 from goroscope.model import Frame
-from goroscope.render import context
 from goroscope.render.context import REDACTED, build_view, fix_hint, source_url
 from goroscope.render.html import get_environment, render_html, wbr
 from goroscope.render.source import find_source, snippet
 from goroscope.resources import templates_dir
 
 from goldtest import compare
-from report_factory import EVIL, EVIL_JS, hostile_report, make_report, make_suspect, f
+from report_factory import EVIL_JS, hostile_report, make_report, make_suspect, f
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS_SRC = REPO.parent / "shared" / "corpus-src"
+from helpers import CORPUS_SRC, need
 
 
 class Tags(HTMLParser):
@@ -229,9 +227,8 @@ def test_find_source_never_leaves_the_root(tmp_path):
     assert find_source(str(tmp_path / "secret.go"), root) is None
 
 
-@pytest.mark.skipif(not (CORPUS_SRC / "orders-api").is_dir(), reason="../shared/corpus-src is absent")
 def test_snippet_from_the_corpus_sources_is_in_the_page():
-    html = render_html(make_report(), Config(), CORPUS_SRC / "orders-api")
+    html = render_html(make_report(), Config(), need(CORPUS_SRC / "orders-api", "the corpus sources"))
     assert 'class="src-line marked"' in html
     assert "internal/inventory/lookup.go</figcaption>" in html
 

@@ -7,7 +7,6 @@ where the corpus is absent, except under CI (env CI set), where that fails.
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,7 +15,8 @@ import pytest
 from goroscope.config import Config
 from goroscope.pipeline import RunOptions, analyze
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+from helpers import CORPUS, need
+
 TRUTH = CORPUS / "truth.yaml"
 
 pytestmark = pytest.mark.corpus
@@ -24,10 +24,7 @@ pytestmark = pytest.mark.corpus
 
 def _truth() -> dict:
     """Return the parsed truth.yaml, or skip (fail under CI) when it is absent."""
-    if not TRUTH.is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"the dev corpus is missing: {TRUTH} (CI needs it)")
-        pytest.skip(f"the dev corpus is not here ({TRUTH}); it lives beside the repository in shared/corpus")
+    need(TRUTH, "the dev corpus answer key (truth.yaml)")
     import yaml
 
     return yaml.safe_load(TRUTH.read_text(encoding="utf-8"))

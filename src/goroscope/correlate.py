@@ -21,7 +21,7 @@ Contract: `correlate(series_id, moments, leak_evidence, memory, config) -> Serie
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
