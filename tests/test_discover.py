@@ -7,7 +7,6 @@ import math
 import multiprocessing
 import os
 import pickle
-import stat
 import tarfile
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -579,17 +578,6 @@ def test_walk_unreadable_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     sources, skipped = walk(tmp_path, CFG)
     assert paths(sources) == ["ok.txt"]
     assert skipped == [Skipped(path="locked", reason="cannot read folder: Permission denied")]
-
-
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_walk_chmod_000(tmp_path: Path) -> None:
-    f = make_dump(tmp_path, "locked.txt", DEBUG2)
-    f.chmod(0)
-    try:
-        sources, skipped = walk(tmp_path, CFG)
-    finally:
-        f.chmod(stat.S_IRUSR | stat.S_IWUSR)
-    assert sources == [] and skipped == [Skipped(path="locked.txt", reason="cannot read: Permission denied")]
 
 
 def test_walk_missing_archive(tmp_path: Path) -> None:
