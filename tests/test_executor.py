@@ -159,13 +159,17 @@ def test_dask_without_the_extra_names_the_install(monkeypatch: pytest.MonkeyPatc
 
 # -------------------------------------------------------------------------- dask
 
-distributed = pytest.importorskip(
-    "distributed", reason="the optional extra goroscope[dask] (package 'distributed') is not installed"
-)
+
+@pytest.fixture(scope="module")
+def distributed():
+    """Return the distributed module, or skip: it is the optional extra goroscope[dask]."""
+    return pytest.importorskip(
+        "distributed", reason="the optional extra goroscope[dask] (package 'distributed') is not installed"
+    )
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def cluster(distributed):
     """Return a one-worker in-process Dask cluster."""
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None, scheduler_port=0
@@ -188,6 +192,6 @@ def test_dask_raises_task_errors(cluster) -> None:
         list(ex.map_unordered(fail_on_three, range(6)))
 
 
-def test_dask_unreachable_scheduler_is_a_usage_error() -> None:
+def test_dask_unreachable_scheduler_is_a_usage_error(distributed) -> None:
     with pytest.raises(UsageError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:1"):
         DaskExecutor("tcp://127.0.0.1:1", timeout=2)
