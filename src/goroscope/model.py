@@ -149,11 +149,38 @@ class Snapshot:
 # ----------------------------------------------------------------------- signature
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class Signature:
-    """The identity of a stack: its normalised frames only. Set by signature.py."""
+    """The identity of a stack: its normalised frames only. Set by signature.py.
+
+    Signatures are dict keys on every hot path (correlation follows hundreds of
+    thousands of goroutines by signature), so the hash is computed once, not on
+    every lookup as a frozen dataclass would; it is recomputed after unpickling
+    because string hashes differ between processes.
+    """
 
     frames: tuple[Frame, ...]  # normalised, top first (leading runtime frames dropped)
+    _hash: int = field(init=False, repr=False, default=0)  # hash(frames), cached
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash(self.frames))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, Signature):
+            return NotImplemented
+        return self._hash == other._hash and self.frames == other.frames
+
+    def __getstate__(self) -> tuple:
+        return (self.frames,)
+
+    def __setstate__(self, state: tuple) -> None:
+        object.__setattr__(self, "frames", state[0])
+        object.__setattr__(self, "_hash", hash(state[0]))
 
     def key(self) -> str:
         """Return the canonical one-string key of this signature."""

@@ -20,7 +20,7 @@ from goroscope import __version__
 from goroscope.aggregate import aggregate
 from goroscope.config import Config
 from goroscope.errors import DumpError, GoroscopeError, NoDataError
-from goroscope.model import Report, Series, Skipped, Source, Summary, Suspect
+from goroscope.model import Report, Series, Signature, Skipped, Source, Summary, Suspect
 
 __all__ = ["RunOptions", "Progress", "analyze", "parse_one", "summarize_file"]
 
@@ -204,7 +204,27 @@ def _parse_all(
             warnings.extend(cache.warnings)
             cache.close()
     parsed.sort(key=lambda p: p[0].path)
+    table: dict[Signature, Signature] = {}
+    parsed = [(src, _intern(summary, table)) for src, summary in parsed]
     return parsed, skipped, warnings
+
+
+def _intern(summary: Summary, table: dict[Signature, Signature]) -> Summary:
+    """Return `summary` with each signature replaced by the one equal object in `table`.
+
+    Summaries come from other processes and from the cache, so equal signatures are
+    distinct objects; correlation looks them up per goroutine, and identity makes
+    each lookup a pointer compare instead of a walk over the frames.
+    """
+    stacks = []
+    changed = False
+    for st in summary.stacks:
+        canon = table.setdefault(st.signature, st.signature)
+        if canon is not st.signature:
+            st = replace(st, signature=canon)
+            changed = True
+        stacks.append(st)
+    return replace(summary, stacks=tuple(stacks)) if changed else summary
 
 
 def _parse_task(item: tuple[Source, Config]) -> tuple[Source, Summary | Skipped]:
