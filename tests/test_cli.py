@@ -228,3 +228,14 @@ def test_diff_names_what_grew(capsys):
 def test_version(capsys):
     code, out, _ = run(capsys, "--version")
     assert code == 0 and "goroscope" in out
+
+
+def test_inspect_json_streamed_equals_the_dict():
+    from goroscope.ingest import load
+    from goroscope.render.terminal import inspect_json, inspect_json_chunks
+
+    for path in [sorted((SAMPLES / "tracing-collector").iterdir())[0], sorted((SAMPLES / "notifier").glob("*.debug1.txt"))[0]]:
+        snap = load(path)
+        text = "".join(inspect_json_chunks(snap))
+        assert json.loads(text) == inspect_json(snap)
+        assert text == json.dumps(inspect_json(snap), indent=2, ensure_ascii=False)

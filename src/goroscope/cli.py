@@ -207,12 +207,16 @@ def inspect(file: Path, as_json: bool, top: int, config_path) -> None:
     """Show what one dump of any form holds: format, totals, states, top signatures."""
     from goroscope.aggregate import aggregate
     from goroscope.ingest import load
-    from goroscope.render.terminal import inspect_json, inspect_text
+    from goroscope.render.terminal import inspect_json_chunks, inspect_text
 
     config = _config_for(config_path, None)
     snapshot = load(file, config.discovery.max_inflate_bytes)
     if as_json:
-        click.echo(json.dumps(inspect_json(snapshot), indent=2, ensure_ascii=False))
+        out = sys.stdout
+        for piece in inspect_json_chunks(snapshot):
+            out.write(piece)
+        out.write("\n")
+        out.flush()
         return
     summary = aggregate(snapshot, config.signature_options())
     click.echo(inspect_text(str(file), snapshot, summary, config, top=top, width=80))

@@ -14,7 +14,7 @@ from goroscope.config import Config
 from goroscope.model import Snapshot, Summary, Suspect
 from goroscope.signature import leak_site
 
-__all__ = ["summary_text", "inspect_json", "inspect_text", "diff_rows", "diff_text", "short_location"]
+__all__ = ["summary_text", "inspect_json", "inspect_json_chunks", "inspect_text", "diff_rows", "diff_text", "short_location"]
 
 _ACTIVE = ("running", "runnable", "syscall")
 
@@ -130,9 +130,27 @@ def _frame(f) -> dict:
     return {"function": f.function, "file": f.file, "line": f.line}
 
 
-def inspect_json(snapshot: Snapshot) -> dict:
-    """Return what was parsed from one dump, frames as printed (DESIGN.md inspect --json)."""
-    doc: dict = {
+def _goroutine_dict(g) -> dict:
+    return {
+        "id": g.id,
+        "state": g.state,
+        "flags": list(g.flags),
+        "wait_minutes": g.wait_minutes,
+        "locked_to_thread": g.locked_to_thread,
+        "labels": dict(g.labels),
+        "frames": [_frame(f) for f in g.frames],
+        "frames_elided": g.frames_elided,
+        "created_by": None if g.created_by is None else {**_frame(g.created_by), "goroutine": g.created_by.goroutine},
+        "ancestors": list(g.ancestors),
+    }
+
+
+def _record_dict(r) -> dict:
+    return {"count": r.count, "labels": dict(r.labels), "frames": [_frame(f) for f in r.frames]}
+
+
+def _inspect_parts(snapshot: Snapshot) -> tuple[dict, str, list, dict]:
+    head: dict = {
         "format": snapshot.format,
         "profile": snapshot.profile,
         "go_version": snapshot.go_version,
@@ -140,34 +158,45 @@ def inspect_json(snapshot: Snapshot) -> dict:
         "truncated": snapshot.truncated,
         "crash": snapshot.crash,
     }
-    if snapshot.format in ("debug2", "traceback"):
-        doc["goroutines"] = [
-            {
-                "id": g.id,
-                "state": g.state,
-                "flags": list(g.flags),
-                "wait_minutes": g.wait_minutes,
-                "locked_to_thread": g.locked_to_thread,
-                "labels": dict(g.labels),
-                "frames": [_frame(f) for f in g.frames],
-                "frames_elided": g.frames_elided,
-                "created_by": None
-                if g.created_by is None
-                else {**_frame(g.created_by), "goroutine": g.created_by.goroutine},
-                "ancestors": list(g.ancestors),
-            }
-            for g in snapshot.goroutines
-        ]
-    else:
-        doc["records"] = [
-            {"count": r.count, "labels": dict(r.labels), "frames": [_frame(f) for f in r.frames]} for r in snapshot.records
-        ]
     if snapshot.heap_inuse_bytes is not None:
-        doc["heap_inuse_bytes"] = snapshot.heap_inuse_bytes
+        head["heap_inuse_bytes"] = snapshot.heap_inuse_bytes
     if snapshot.time is not None:
-        doc["time"] = snapshot.time.isoformat().replace("+00:00", "Z")
-    doc["problems"] = [{"line": p.line, "message": p.message} for p in snapshot.problems]
-    return doc
+        head["time"] = snapshot.time.isoformat().replace("+00:00", "Z")
+    text_form = snapshot.format in ("debug2", "traceback")
+    name = "goroutines" if text_form else "records"
+    items = snapshot.goroutines if text_form else snapshot.records
+    tail = {"problems": [{"line": p.line, "message": p.message} for p in snapshot.problems]}
+    return head, name, items, tail
+
+
+def inspect_json(snapshot: Snapshot) -> dict:
+    """Return what was parsed from one dump, frames as printed (DESIGN.md inspect --json)."""
+    head, name, items, tail = _inspect_parts(snapshot)
+    convert = _goroutine_dict if name == "goroutines" else _record_dict
+    return {**head, name: [convert(x) for x in items], **tail}
+
+
+def inspect_json_chunks(snapshot: Snapshot, indent: int = 2):
+    """Yield the text of inspect_json(`snapshot`) piece by piece, one goroutine at a time.
+
+    A 200k-goroutine dump as one dict and one json.dumps string takes gigabytes; the
+    output is the same JSON, written as it is made.
+    """
+    import json
+
+    head, name, items, tail = _inspect_parts(snapshot)
+    convert = _goroutine_dict if name == "goroutines" else _record_dict
+    pad = " " * indent
+    yield "{\n"
+    for k, v in head.items():
+        yield f"{pad}{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)},\n"
+    yield f"{pad}{json.dumps(name)}: ["
+    for i, x in enumerate(items):
+        body = json.dumps(convert(x), indent=indent, ensure_ascii=False).replace("\n", "\n" + pad * 2)
+        yield ("," if i else "") + "\n" + pad * 2 + body
+    yield ("\n" + pad if items else "") + "],\n"
+    problems = json.dumps(tail["problems"], indent=indent, ensure_ascii=False).replace("\n", "\n" + pad)
+    yield f"{pad}\"problems\": {problems}\n}}"
 
 
 def inspect_text(path: str, snapshot: Snapshot, summary: Summary, config: Config, *, top: int = 15, width: int = 80) -> str:
