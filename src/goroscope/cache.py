@@ -68,7 +68,7 @@ import goroscope
 from goroscope import model
 from goroscope.model import Observation, Source, Summary
 
-__all__ = ["SummaryCache", "default_cache_path", "content_sha256", "encode_summary", "decode_summary", "SCHEMA_VERSION"]
+__all__ = ["SummaryCache", "default_cache_path", "content_sha256", "stat_matches", "encode_summary", "decode_summary", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 2  # bump when the table layout or the blob encoding changes
 _ENCODING = 1  # first byte of every blob
@@ -219,7 +219,7 @@ def _file_key(source: Source) -> str:
     return real if source.member is None else f"{real}\0{source.member}"
 
 
-def _stat_matches(source: Source) -> bool:
+def stat_matches(source: Source) -> bool:
     """Return True when the file behind `source` still has the size and mtime it had."""
     if source.member is not None:
         return True  # a member's size and mtime come from the archive's own index
@@ -475,12 +475,12 @@ class SummaryCache:
             return
         if content_hash is None:
             try:
-                if not _stat_matches(source):
+                if not stat_matches(source):
                     return  # the file changed since it was listed (still being written): store nothing
                 content_hash = content_sha256(source)
             except (OSError, tarfile.TarError, zipfile.BadZipFile, KeyError, EOFError, zlib.error):
                 content_hash = None
-            if not _stat_matches(source):
+            if not stat_matches(source):
                 return
         blob = encode_summary(summary)
         now = time.time()

@@ -186,15 +186,19 @@ def _parse_all(
         if todo:
             executor = make_executor(options.executor, options.jobs if len(todo) > 1 else 1, options.scheduler)
             try:
-                for src, result in executor.map_unordered(_parse_task, [(s, config) for s in todo]):
+                # largest first: the dumps of a leaking process grow, and the long
+                # ones started last would leave a core idle at the end
+                todo.sort(key=lambda s: -s.size)
+                items = [(s, config, cache is not None) for s in todo]
+                for src, result, content_hash in executor.map_unordered(_parse_task, items):
                     done_files += 1
                     done_bytes += src.size
                     if isinstance(result, Skipped):
                         skipped.append(result)
                     else:
                         parsed.append((src, result))
-                        if cache is not None:
-                            cache.put(src, digest, result)
+                        if cache is not None and content_hash is not None:
+                            cache.put(src, digest, result, content_hash=content_hash)
                     if progress:
                         progress(done_files, len(sources), done_bytes, total_bytes)
             finally:
@@ -227,9 +231,27 @@ def _intern(summary: Summary, table: dict[Signature, Signature]) -> Summary:
     return replace(summary, stacks=tuple(stacks)) if changed else summary
 
 
-def _parse_task(item: tuple[Source, Config]) -> tuple[Source, Summary | Skipped]:
-    src, config = item
-    return src, parse_one(src, config)
+def _parse_task(item: tuple[Source, Config, bool]) -> tuple[Source, Summary | Skipped, str | None]:
+    """Parse one source in a worker; with `hash_it`, also hash its bytes for the cache.
+
+    The content hash is taken here, in parallel, rather than by the parent when it
+    stores the summary; None when the file changed while it was read (a collector
+    still writing it), so that no summary of a half-written file is cached.
+    """
+    from goroscope.cache import content_sha256, stat_matches
+
+    src, config, hash_it = item
+    result = parse_one(src, config)
+    content_hash = None
+    if hash_it and not isinstance(result, Skipped):
+        try:
+            if stat_matches(src):
+                content_hash = content_sha256(src)
+                if not stat_matches(src):
+                    content_hash = None
+        except Exception:  # noqa: BLE001 - an unhashable file is simply not cached
+            content_hash = None
+    return src, result, content_hash
 
 
 def _mark_baseline(suspects: list[Suspect], baseline: dict | None) -> tuple[list[Suspect], list[dict]]:
