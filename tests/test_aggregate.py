@@ -1,4 +1,4 @@
-"""aggregate(): a Snapshot becomes signature counts and per-id observations."""
+"""aggregate(): a Snapshot becomes signature counts and the goroutine ids of each."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def test_text_form_counts_states_ids_and_leaked():
     assert st.count == 3 and st.states == (("chan send", 3),)
     assert st.created_by == CB.frame()
     assert st.leaked == 1 and st.max_wait_minutes == 3
-    assert [o.id for o in s.observations] == [5, 6, 7] and s.max_id == 7
+    assert st.ids == (5, 6, 7) and st.waits == (0, 3, 1) and s.max_id == 7
     assert s.total == 3
 
 
@@ -32,7 +32,7 @@ def test_aggregated_and_text_forms_agree():
     proto = aggregate(Snapshot(format="pprof", records=(Record(count=2, frames=PROTO_LEAK),)))
     assert text.stacks[0].signature == proto.stacks[0].signature
     assert text.stacks[0].count == proto.stacks[0].count
-    assert proto.stacks[0].max_wait_minutes is None and proto.observations == ()
+    assert proto.stacks[0].max_wait_minutes is None and proto.stacks[0].ids == ()
 
 
 def test_goroutineleak_profile_marks_every_record_leaked():

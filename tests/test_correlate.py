@@ -13,7 +13,6 @@ from goroscope.model import (
     PROFILE_GOROUTINELEAK,
     Frame,
     Moment,
-    Observation,
     Problem,
     Signature,
     Source,
@@ -50,7 +49,6 @@ def summary(
         for _, s, _, _ in goroutines:
             counts[s] = counts.get(s, 0) + 1
     order = sorted(counts, key=lambda s: -counts[s])
-    index = {s: i for i, s in enumerate(order)}
     stacks = tuple(
         StackCount(
             signature=s,
@@ -59,10 +57,11 @@ def summary(
             created_by=(created or {}).get(s),
             leaked=(leaked or {}).get(s, 0),
             max_wait_minutes=max((m for _, g, _, m in goroutines if g == s), default=0) if goroutines is not None else None,
+            ids=tuple(i for i, g, _, _ in goroutines or () if g == s),
+            waits=tuple(m for _, g, _, m in goroutines or () if g == s),
         )
         for s in order
     )
-    obs = tuple(Observation(id=i, stack=index[s], state=st, wait_minutes=m) for i, s, st, m in goroutines or ())
     return Summary(
         format=fmt or ("debug2" if goroutines is not None else "debug1"),
         profile=profile,
@@ -74,7 +73,6 @@ def summary(
         time=None,
         heap_inuse_bytes=None,
         stacks=stacks,
-        observations=obs,
         max_id=max((g[0] for g in goroutines), default=None) if goroutines else None,
         problems=(Problem(line=812, message="dump ends mid-goroutine"),) if truncated else (),
     )

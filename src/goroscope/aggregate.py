@@ -1,4 +1,4 @@
-"""Reduce a parsed Snapshot to a Summary: signature counts and per-id observations.
+"""Reduce a parsed Snapshot to a Summary: signature counts and the goroutine ids of each.
 
 Contract: `aggregate(snapshot, options) -> Summary`. The Summary is all later stages
 see of a file (and what the cache stores), so it keeps per signature the count, the
@@ -14,7 +14,6 @@ from collections import Counter, defaultdict
 from goroscope.model import (
     PROFILE_GOROUTINELEAK,
     Frame,
-    Observation,
     Signature,
     Snapshot,
     StackCount,
@@ -26,7 +25,7 @@ __all__ = ["aggregate"]
 
 
 class _Acc:
-    __slots__ = ("count", "states", "created", "labels", "leaked", "max_wait")
+    __slots__ = ("count", "states", "created", "labels", "leaked", "max_wait", "ids", "waits")
 
     def __init__(self) -> None:
         self.count = 0
@@ -35,12 +34,13 @@ class _Acc:
         self.labels: Counter[tuple] = Counter()
         self.leaked = 0
         self.max_wait: int | None = None
+        self.ids: list[int] = []
+        self.waits: list[int] = []
 
 
 def aggregate(snapshot: Snapshot, options: Options = DEFAULT_OPTIONS) -> Summary:
     """Return the Summary of `snapshot` under signature `options`."""
     accs: dict[Signature, _Acc] = defaultdict(_Acc)
-    per_id: list[tuple[int, Signature, str, int]] = []
     max_id: int | None = None
     # frames tuples are shared between identical goroutines (the parsers intern them),
     # so the signature is computed once per distinct stack
@@ -68,7 +68,8 @@ def aggregate(snapshot: Snapshot, options: Options = DEFAULT_OPTIONS) -> Summary
             a.leaked += 1
         a.max_wait = g.wait_minutes if a.max_wait is None else max(a.max_wait, g.wait_minutes)
         if g.id is not None:
-            per_id.append((g.id, sig, g.state, g.wait_minutes))
+            a.ids.append(g.id)
+            a.waits.append(g.wait_minutes)
             if max_id is None or g.id > max_id:
                 max_id = g.id
     leak_profile = snapshot.profile == PROFILE_GOROUTINELEAK
@@ -83,7 +84,6 @@ def aggregate(snapshot: Snapshot, options: Options = DEFAULT_OPTIONS) -> Summary
             a.leaked += r.count
 
     ordered = sorted(accs.items(), key=lambda kv: (-kv[1].count, kv[0].key()))
-    index = {sig: i for i, (sig, _) in enumerate(ordered)}
     stacks = tuple(
         StackCount(
             signature=sig,
@@ -93,11 +93,10 @@ def aggregate(snapshot: Snapshot, options: Options = DEFAULT_OPTIONS) -> Summary
             labels=tuple(sorted(a.labels.items(), key=lambda kv: (-kv[1], kv[0]))),
             leaked=a.leaked,
             max_wait_minutes=a.max_wait if text_form else None,
+            ids=tuple(a.ids),
+            waits=tuple(a.waits),
         )
         for sig, a in ordered
-    )
-    observations = tuple(
-        Observation(id=gid, stack=index[sig], state=state, wait_minutes=wait) for gid, sig, state, wait in per_id
     )
     counted = sum(s.count for s in stacks)
     return Summary(
@@ -111,7 +110,6 @@ def aggregate(snapshot: Snapshot, options: Options = DEFAULT_OPTIONS) -> Summary
         time=snapshot.time,
         heap_inuse_bytes=snapshot.heap_inuse_bytes,
         stacks=stacks,
-        observations=observations,
         max_id=max_id,
         problems=snapshot.problems,
     )

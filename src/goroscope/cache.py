@@ -26,9 +26,8 @@ the last prune. Once a day, opening deletes the entries of other goroscope versi
 those no run has used (stored or read) for `max_age_days` (30 by default), so that a
 nightly job's cache does not grow without bound.
 
-The value is the whole Summary: its per-goroutine observations stored as columns
-(bytes of packed integers, states as an index into a list), the rest pickled, all
-zlib-compressed. Decoding goes through an unpickler that accepts only goroscope's
+The value is the whole Summary pickled and zlib-compressed (its per-goroutine data
+already is int columns per signature). Decoding goes through an unpickler that accepts only goroscope's
 model records and datetimes, so a tampered cache cannot run code.
 
 Concurrency and damage: the database is in WAL mode with a busy timeout, and every
@@ -57,7 +56,6 @@ import tarfile
 import time
 import zipfile
 import zlib
-from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -66,12 +64,12 @@ from typing import BinaryIO
 
 import goroscope
 from goroscope import model
-from goroscope.model import Observation, Source, Summary
+from goroscope.model import Source, Summary
 
 __all__ = ["SummaryCache", "default_cache_path", "content_sha256", "stat_matches", "encode_summary", "decode_summary", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 2  # bump when the table layout or the blob encoding changes
-_ENCODING = 1  # first byte of every blob
+SCHEMA_VERSION = 3  # bump when the table layout or the blob encoding changes
+_ENCODING = 2  # first byte of every blob (2: the whole Summary pickled, ids as int columns)
 _BUSY_TIMEOUT_MS = 60_000  # how long a writer waits for another run's transaction
 _HASH_CHUNK = 1 << 20
 _QUICK_CHECK_MAX_BYTES = 2 * 1024**3  # larger files skip the O(size) check at open; errors still surface on use
@@ -137,23 +135,12 @@ class _ModelUnpickler(pickle.Unpickler):
 
 
 def encode_summary(summary: Summary) -> bytes:
-    """Return the compact, compressed bytes of `summary`."""
-    obs = summary.observations
-    state_index: dict[str, int] = {}
-    ids = array("q", (o.id for o in obs))
-    stacks = array("l", (o.stack for o in obs))
-    waits = array("q", (o.wait_minutes for o in obs))
-    states = array("l", (state_index.setdefault(o.state, len(state_index)) for o in obs))
-    fields = {f.name: getattr(summary, f.name) for f in dataclasses.fields(Summary) if f.name != "observations"}
-    payload = (
-        fields,
-        ids.tobytes(),
-        stacks.tobytes(),
-        waits.tobytes(),
-        states.tobytes(),
-        tuple(state_index),
-    )
-    return bytes([_ENCODING]) + zlib.compress(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL), 1)
+    """Return the compact, compressed bytes of `summary`.
+
+    The per-goroutine data already is int columns (StackCount.ids / .waits), which
+    pickle packs at a few bytes an id and loads without building a record per goroutine.
+    """
+    return bytes([_ENCODING]) + zlib.compress(pickle.dumps(summary, protocol=pickle.HIGHEST_PROTOCOL), 1)
 
 
 def decode_summary(blob: bytes) -> Summary:
@@ -161,21 +148,8 @@ def decode_summary(blob: bytes) -> Summary:
     if not blob or blob[0] != _ENCODING:
         raise ValueError("unknown cache entry encoding")
     try:
-        raw = zlib.decompress(blob[1:])
-        fields, ids_b, stacks_b, waits_b, states_b, state_names = _ModelUnpickler(io.BytesIO(raw)).load()
-        ids, stacks, waits, states = array("q"), array("l"), array("q"), array("l")
-        ids.frombytes(ids_b)
-        stacks.frombytes(stacks_b)
-        waits.frombytes(waits_b)
-        states.frombytes(states_b)
-        if not (len(ids) == len(stacks) == len(waits) == len(states)):
-            raise ValueError("observation columns of different lengths")
-        observations = tuple(
-            Observation(id=i, stack=s, state=state_names[t], wait_minutes=w)
-            for i, s, w, t in zip(ids, stacks, waits, states)
-        )
-        summary = Summary(**fields, observations=observations)
-    except (zlib.error, pickle.UnpicklingError, EOFError, TypeError, IndexError, AttributeError) as e:
+        summary = _ModelUnpickler(io.BytesIO(zlib.decompress(blob[1:]))).load()
+    except (zlib.error, pickle.UnpicklingError, EOFError, TypeError, IndexError, AttributeError, ValueError) as e:
         raise ValueError(f"unreadable cache entry: {e}") from None
     if not isinstance(summary, Summary):
         raise ValueError("cache entry is not a Summary")

@@ -9,7 +9,7 @@ The flow (see DESIGN.md):
     discover -> Source ........ one readable file (or archive member)
              -> Moment ........ the sources of one series at one moment
     parse    -> Snapshot ...... what one file holds (Goroutine or Record list)
-    aggregate-> Summary ....... signature counts + per-id observations (what is cached)
+    aggregate-> Summary ....... signature counts + goroutine ids per signature (what is cached)
     correlate-> Series ........ a series' snapshots in time order, split into segments,
                                 with a Timeline per signature
     rank     -> Suspect ....... what the report names
@@ -30,7 +30,6 @@ __all__ = [
     "Snapshot",
     "Signature",
     "StackCount",
-    "Observation",
     "Summary",
     "Source",
     "Moment",
@@ -203,16 +202,12 @@ class StackCount:
     labels: tuple[tuple[tuple[tuple[str, str], ...], int], ...] = ()  # (label set, count)
     leaked: int = 0  # goroutines flagged `(leaked)`
     max_wait_minutes: int | None = None  # the largest header minutes, None where not carried
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Observation:
-    """One goroutine seen in a snapshot, what stuck detection follows by id."""
-
-    id: int  # goroutine id
-    stack: int  # index into Summary.stacks
-    state: str  # wait reason
-    wait_minutes: int  # header minutes (0 when not printed)
+    # what stuck detection follows by id (text forms only; () for debug1/pprof):
+    # the goroutine ids at this signature and, aligned with them, their header minutes.
+    # Plain int columns, not one record per goroutine: a nightly run reads hundreds of
+    # thousands of them back from the cache.
+    ids: tuple[int, ...] = ()
+    waits: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -229,7 +224,6 @@ class Summary:
     time: datetime | None  # time found in the content
     heap_inuse_bytes: int | None  # heap profiles
     stacks: tuple[StackCount, ...]  # one per signature, largest first
-    observations: tuple[Observation, ...] = ()  # per id (debug2/traceback only)
     max_id: int | None = None  # the highest goroutine id seen (restart detection)
     problems: tuple[Problem, ...] = ()  # carried from the Snapshot
 
