@@ -152,17 +152,21 @@ class Snapshot:
 class Signature:
     """The identity of a stack: its normalised frames only. Set by signature.py.
 
-    Signatures are dict keys on every hot path (correlation follows hundreds of
-    thousands of goroutines by signature), so the hash is computed once, not on
-    every lookup as a frozen dataclass would; it is recomputed after unpickling
-    because string hashes differ between processes.
+    Signatures are dict keys on every hot path, and equal ones arrive as distinct
+    objects from worker processes and the cache; so the canonical key string (one
+    frame a line) is built once, and hashing and equality use it at C speed instead
+    of walking the frames. It travels with the pickle; its hash is recomputed after
+    unpickling because string hashes differ between processes.
     """
 
     frames: tuple[Frame, ...]  # normalised, top first (leading runtime frames dropped)
-    _hash: int = field(init=False, repr=False, default=0)  # hash(frames), cached
+    _key: str = field(init=False, repr=False, default="")  # canonical key, see key()
+    _hash: int = field(init=False, repr=False, default=0)  # hash(_key), cached
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_hash", hash(self.frames))
+        k = "\n".join(f"{f.function} {f.file}:{f.line}" for f in self.frames)
+        object.__setattr__(self, "_key", k)
+        object.__setattr__(self, "_hash", hash(k))
 
     def __hash__(self) -> int:
         return self._hash
@@ -172,20 +176,19 @@ class Signature:
             return True
         if not isinstance(other, Signature):
             return NotImplemented
-        return self._hash == other._hash and self.frames == other.frames
+        return self._key == other._key
 
     def __getstate__(self) -> tuple:
-        return (self.frames,)
+        return (self.frames, self._key)
 
     def __setstate__(self, state: tuple) -> None:
         object.__setattr__(self, "frames", state[0])
-        object.__setattr__(self, "_hash", hash(state[0]))
+        object.__setattr__(self, "_key", state[1])
+        object.__setattr__(self, "_hash", hash(state[1]))
 
     def key(self) -> str:
-        """Return the canonical one-string key of this signature."""
-        from goroscope.signature import key
-
-        return key(self)
+        """Return the canonical one-string key of this signature (one frame a line)."""
+        return self._key
 
 
 # ----------------------------------------------------------------------- aggregate

@@ -209,7 +209,7 @@ def signature_of(frames: Sequence[Frame], options: Options = DEFAULT_OPTIONS) ->
 
 def key(signature: Signature) -> str:
     """Return the canonical one-string key of `signature` (one frame a line)."""
-    return "\n".join(f"{f.function} {f.file}:{f.line}" for f in signature.frames)
+    return signature.key()
 
 
 # ------------------------------------------------------------------ code classes
