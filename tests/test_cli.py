@@ -239,3 +239,37 @@ def test_inspect_json_streamed_equals_the_dict():
         text = "".join(inspect_json_chunks(snap))
         assert json.loads(text) == inspect_json(snap)
         assert text == json.dumps(inspect_json(snap), indent=2, ensure_ascii=False)
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path, archive):
+    """With stderr on a terminal a progress bar (files, bytes) is drawn; stdout keeps the summary."""
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "goroscope", "report", str(archive), "--format", "json", "--no-cache", "--output", str(tmp_path), "--name", "p"],
+            stdout=subprocess.PIPE, stderr=slave, timeout=120, check=False,
+        )
+        os.close(slave)
+        slave = -1
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+    err = b"".join(chunks).decode()
+    assert proc.returncode == 0
+    assert "parsing [" in err and "19/19 files" in err and " MB" in err
+    assert "parsing" not in proc.stdout.decode()
+    assert proc.stdout.decode().strip().splitlines()[-1] == str(tmp_path / "p.json")
