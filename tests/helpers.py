@@ -20,12 +20,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Member", "make_dump", "build_tar", "build_zip", "dedent", "DEFAULT_MTIME", "REPO", "CORPUS", "CORPUS_SRC", "need"]
+__all__ = ["Member", "make_dump", "build_tar", "build_zip", "dedent", "DEFAULT_MTIME", "REPO", "CORPUS", "CORPUS_SRC", "PEER", "need"]
 
 REPO = Path(__file__).resolve().parents[1]
 # The dev corpus lies beside the clone (shared/corpus); $GOROSCOPE_CORPUS overrides.
 CORPUS = Path(os.environ.get("GOROSCOPE_CORPUS") or REPO.parent / "shared" / "corpus")
 CORPUS_SRC = CORPUS.parent / "corpus-src"
+PEER = CORPUS.parent / "peer"  # other parsers' fixtures and goldens
 
 
 def need(path: Path, what: str) -> Path:

@@ -12,27 +12,19 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
 
-from goroscope.errors import DumpError
 from goroscope.ingest import traceback as tb
 
-PEER = Path(__file__).resolve().parents[1].parent / "shared" / "peer"
+from helpers import PEER, need
 
 
 def peer_dir(name: str) -> Path:
     """Return ../shared/peer/`name`, or skip (fail under CI) when it is absent."""
-    d = PEER / name
-    if d.is_dir():
-        return d
-    message = f"peer test data not beside the repository ({d})"
-    if os.environ.get("CI"):
-        pytest.fail(message + "; CI is set, so this is an error")
-    pytest.skip(message)
+    return need(PEER / name, "peer test data")
 
 
 def _cases(name: str) -> list[str]:
@@ -49,41 +41,56 @@ def parse_file(path: Path):
         return tb.parse(io.BufferedReader(f), str(path))
 
 
+def inspect_json(capsys, path: Path) -> dict | None:
+    """Return what `goroscope inspect PATH --json` prints, or None when it refused the file."""
+    from goroscope import cli
+
+    try:
+        cli.main(["inspect", str(path), "--json"])
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    if code != 0:
+        assert err.startswith(f"error: {path}"), err
+        return None
+    return json.loads(out)
+
+
 @pytest.mark.parametrize("name", _cases("gostackparse"))
-def test_gostackparse_golden(name: str) -> None:
+def test_gostackparse_golden(name: str, capsys) -> None:
     d = peer_dir("gostackparse")
     golden = json.loads((d / f"{name}.golden.json").read_text())
     want = golden.get("Goroutines") or []
-    # WHEN goroscope parses the same input
-    try:
-        snap = parse_file(d / f"{name}.txt")
-    except DumpError:
+    # WHEN `goroscope inspect --json` reads the same input
+    doc = inspect_json(capsys, d / f"{name}.txt")
+    if doc is None:
         # only acceptable where gostackparse found nothing either
         assert want == []
         return
-    got = {g.id: g for g in snap.goroutines}
+    got = {g["id"]: g for g in doc["goroutines"]}
     # THEN every goroutine gostackparse found is there, field for field
     for w in want:
         g = got.get(w["ID"])
         assert g is not None, f"goroutine {w['ID']} missing"
-        assert g.state == w["State"]
-        assert g.wait_minutes * 60_000_000_000 == w["Wait"]
-        assert g.locked_to_thread == w["LockedToThread"]
-        assert [{"Func": f.function, "File": f.file, "Line": f.line} for f in g.frames] == w["Stack"]
-        assert g.frames_elided == w["FramesElided"]
+        assert g["state"] == w["State"]
+        assert g["wait_minutes"] * 60_000_000_000 == w["Wait"]
+        assert g["locked_to_thread"] == w["LockedToThread"]
+        assert [{"Func": f["function"], "File": f["file"], "Line": f["line"]} for f in g["frames"]] == w["Stack"]
+        assert g["frames_elided"] == w["FramesElided"]
         cb = w["CreatedBy"]
         if cb is None:
-            assert g.created_by is None
+            assert g["created_by"] is None
         else:
-            assert (g.created_by.function, g.created_by.file, g.created_by.line) == (cb["Func"], cb["File"], cb["Line"])
+            assert (g["created_by"]["function"], g["created_by"]["file"], g["created_by"]["line"]) == (cb["Func"], cb["File"], cb["Line"])
         if w.get("Ancestor"):
-            assert g.ancestors[0] == w["Ancestor"]["ID"]
+            assert g["ancestors"][0] == w["Ancestor"]["ID"]
     # and where gostackparse gave up on goroutines, goroscope keeps at least as many
-    assert len(snap.goroutines) >= len(want)
+    assert len(doc["goroutines"]) >= len(want)
     headers = len(re.findall(rb"^goroutine \d+ \[", (d / f"{name}.txt").read_bytes(), re.M))
-    assert len(snap.goroutines) == headers
+    assert len(doc["goroutines"]) == headers
     if golden.get("Errors"):
-        assert snap.problems, "gostackparse rejected lines here; goroscope must name them too"
+        assert doc["problems"], "gostackparse rejected lines here; goroscope must name them too"
 
 
 def test_gostackparse_fixtures_are_all_covered() -> None:
