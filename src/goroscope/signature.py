@@ -37,6 +37,7 @@ __all__ = [
     "code_class",
     "leak_site",
     "is_application",
+    "matches",
 ]
 
 
@@ -289,12 +290,15 @@ def is_application(frame: Frame, options: Options = DEFAULT_OPTIONS) -> bool:
     return cls is CodeClass.APP or (cls is CodeClass.VENDOR and options.vendor_is_app)
 
 
-def _is_wrapper(function: str, wrappers: Sequence[str]) -> bool:
-    for w in wrappers:
-        if w.endswith("..."):
-            if function.startswith(w[:-3]):
+def matches(function: str | None, patterns: Sequence[str]) -> bool:
+    """Return True when `function` equals a pattern or starts with a `pkg...` prefix pattern (goleak's spelling)."""
+    if not function:
+        return False
+    for p in patterns:
+        if p.endswith("..."):
+            if function.startswith(p[:-3]):
                 return True
-        elif function == w:
+        elif function == p:
             return True
     return False
 
@@ -309,6 +313,6 @@ def leak_site(frames: Sequence[Frame], options: Options = DEFAULT_OPTIONS) -> Fr
     if not frames:
         return None
     for f in frames:
-        if is_application(f, options) and not _is_wrapper(f.function, options.wrappers):
+        if is_application(f, options) and not matches(f.function, options.wrappers):
             return f
     return frames[-1]

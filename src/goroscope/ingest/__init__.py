@@ -15,6 +15,8 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import tarfile
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +25,12 @@ from typing import BinaryIO
 from goroscope.errors import DumpError
 from goroscope.model import PROFILE_GOROUTINE, PROFILE_GOROUTINELEAK, PROFILE_HEAP, Snapshot
 
-__all__ = ["Sniff", "sniff", "parse_stream", "load", "open_decompressed", "SNIFF_BYTES", "GZIP_MAGIC"]
+__all__ = ["Sniff", "sniff", "parse_stream", "load", "open_decompressed", "GuardedReader", "read_error_reason", "SNIFF_BYTES", "GZIP_MAGIC"]
 
 SNIFF_BYTES = 64 * 1024  # how much of a file sniffing looks at
 GZIP_MAGIC = b"\x1f\x8b"
 DEFAULT_MAX_INFLATE = 4 * 1024**3
+_ARCHIVE_ERRORS = (zipfile.BadZipFile, tarfile.TarError)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,29 +91,66 @@ def _looks_like_profile_proto(head: bytes) -> bool:
     return looks_like_profile(head)
 
 
-class _Bounded(io.RawIOBase):
-    """A reader that fails once more than `limit` bytes came out of `inner`."""
+class GuardedReader(io.RawIOBase):
+    """A raw reader over `inner` that turns read errors into DumpError naming `path`,
+    fails once more than `bound` bytes came out (None: no bound), and closes what it owns.
 
-    def __init__(self, inner: BinaryIO, limit: int, path: str) -> None:
+    `what` says what is read, for the messages: "file", "member" (of a tar/zip
+    archive) or "compressed data" (a gzip stream).
+    """
+
+    def __init__(self, inner: BinaryIO, path: str, bound: int | None, *, what: str = "file", owned: tuple = ()) -> None:
+        super().__init__()
         self._inner = inner
-        self._left = limit
-        self._limit = limit
         self._path = path
+        self._bound = bound
+        self._left = bound
+        self._what = what
+        self._owned = owned
 
     def readable(self) -> bool:
+        """Return True: this is a reader."""
         return True
 
-    def readinto(self, b) -> int:  # type: ignore[override]
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def,override]
+        """Read into `b`; raise DumpError on a broken or too large stream."""
+        want = len(b) if self._left is None else min(len(b), self._left + 1)
         try:
-            data = self._inner.read(min(len(b), self._left + 1))
-        except (OSError, EOFError, zlib.error) as e:
-            raise DumpError(self._path, f"corrupt compressed data: {e}") from None
+            data = self._inner.read(want)
+        except DumpError:
+            raise
+        except (OSError, EOFError, zlib.error, ValueError) + _ARCHIVE_ERRORS as e:
+            prefix = {"member": "corrupt archive member", "compressed data": "corrupt compressed data"}.get(self._what, "cannot read")
+            raise DumpError(self._path, f"{prefix}: {read_error_reason(e)}") from None
         n = len(data)
-        if n > self._left:
-            raise DumpError(self._path, f"decompresses to more than {self._limit} bytes (the max_inflate_bytes bound)")
-        self._left -= n
+        if self._left is not None:
+            if n > self._left:
+                noun = "member" if self._what == "member" else "file"
+                raise DumpError(self._path, f"{noun} decompresses to more than {self._bound} bytes (the max_inflate_bytes bound)")
+            self._left -= n
         b[:n] = data
         return n
+
+    def close(self) -> None:
+        """Close the inner reader and everything this reader owns."""
+        if self.closed:
+            return
+        super().close()
+        for f in (self._inner, *self._owned):
+            try:
+                f.close()
+            except Exception:  # noqa: BLE001 - closing must not hide the real error
+                pass
+
+
+def read_error_reason(e: BaseException) -> str:
+    """Return a short text for a read error."""
+    if isinstance(e, DumpError):
+        return e.reason
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    text = str(e)
+    return text if text else type(e).__name__
 
 
 def open_decompressed(raw: BinaryIO, path: str, max_inflate: int = DEFAULT_MAX_INFLATE) -> BinaryIO:
@@ -119,7 +159,7 @@ def open_decompressed(raw: BinaryIO, path: str, max_inflate: int = DEFAULT_MAX_I
     magic = buffered.peek(2)[:2]
     if magic == GZIP_MAGIC:
         gz = gzip.GzipFile(fileobj=buffered, mode="rb")
-        return io.BufferedReader(_Bounded(gz, max_inflate, path), 1 << 20)  # type: ignore[arg-type]
+        return io.BufferedReader(GuardedReader(gz, path, max_inflate, what="compressed data"), 1 << 20)  # type: ignore[arg-type]
     return buffered
 
 

@@ -52,7 +52,7 @@ from typing import BinaryIO
 
 from goroscope.config import Config
 from goroscope.errors import DumpError
-from goroscope.ingest import GZIP_MAGIC, SNIFF_BYTES, Sniff, open_decompressed, sniff
+from goroscope.ingest import GZIP_MAGIC, SNIFF_BYTES, GuardedReader, Sniff, open_decompressed, read_error_reason, sniff
 from goroscope.model import (
     FORMAT_RICHNESS,
     PROFILE_GOROUTINE,
@@ -569,7 +569,7 @@ def _walk_tar(w: _Walk, fs_path: Path, apath: str, prefix: str) -> None:
         w.skip(apath, f"cannot read: {_os_reason(e)}")
         return
     except (tarfile.TarError, EOFError, zlib.error) as e:
-        w.skip(apath, f"corrupt archive: {_exc_reason(e)}")
+        w.skip(apath, f"corrupt archive: {read_error_reason(e)}")
         return
     try:
         with contextlib.closing(handle):
@@ -591,7 +591,7 @@ def _walk_tar(w: _Walk, fs_path: Path, apath: str, prefix: str) -> None:
         else:
             broken(e.reason)
     except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
-        broken(_exc_reason(e))
+        broken(read_error_reason(e))
 
 
 def _walk_tar_member(
@@ -667,7 +667,7 @@ def _walk_zip(w: _Walk, fs_path: Path, apath: str, prefix: str) -> None:
     try:
         zf = zipfile.ZipFile(fs_path)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-        w.skip(apath, f"corrupt archive: {_exc_reason(e)}")
+        w.skip(apath, f"corrupt archive: {read_error_reason(e)}")
         return
     with zf:
         infos = zf.infolist()
@@ -736,7 +736,7 @@ def _zip_mtime(info: zipfile.ZipInfo, zone: str) -> float:
 
 def _zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, bound: int) -> BinaryIO:
     """Return a reader of one zip member that fails once more than `bound` bytes came out."""
-    return io.BufferedReader(_Guard(zf.open(info), path, bound, member=True), _CHUNK)
+    return io.BufferedReader(GuardedReader(zf.open(info), path, bound, what="member"), _CHUNK)
 
 
 # --------------------------------------------------------------------- open_source
@@ -755,7 +755,7 @@ def open_source(source: Source, config: Config) -> BinaryIO:
         except BaseException as e:
             raw.close()
             if isinstance(e, (OSError, EOFError, zlib.error)):
-                raise DumpError(source.path, f"cannot read: {_exc_reason(e)}") from None
+                raise DumpError(source.path, f"cannot read: {read_error_reason(e)}") from None
             raise
     try:
         kind = _archive_kind(source.fs_path)
@@ -772,7 +772,7 @@ def _open_zip_member(source: Source, bound: int) -> BinaryIO:
     try:
         zf = zipfile.ZipFile(source.fs_path)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-        raise DumpError(source.path, f"corrupt archive: {_exc_reason(e)}") from None
+        raise DumpError(source.path, f"corrupt archive: {read_error_reason(e)}") from None
     inner: BinaryIO | None = None
 
     def fail(reason: str) -> DumpError:
@@ -794,7 +794,7 @@ def _open_zip_member(source: Source, bound: int) -> BinaryIO:
     except DumpError as e:
         raise fail(e.reason) from None
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError, RuntimeError) as e:
-        raise fail(f"cannot read member {source.member!r}: {_exc_reason(e)}") from None
+        raise fail(f"cannot read member {source.member!r}: {read_error_reason(e)}") from None
 
 
 class _TarCursor:
@@ -896,11 +896,11 @@ def _open_tar_member(source: Source, bound: int) -> BinaryIO:
     try:
         cursor, m, cached = _cursor_for(source.fs_path, bound, source.member)
     except OSError as e:
-        raise DumpError(source.path, f"cannot read the archive: {_exc_reason(e)}") from None
+        raise DumpError(source.path, f"cannot read the archive: {read_error_reason(e)}") from None
     except DumpError as e:
         raise DumpError(source.path, e.reason) from None
     except (tarfile.TarError, EOFError, zlib.error) as e:
-        raise DumpError(source.path, f"corrupt archive before member {source.member!r}: {_exc_reason(e)}") from None
+        raise DumpError(source.path, f"corrupt archive before member {source.member!r}: {read_error_reason(e)}") from None
     release = _Release(cursor, cached)
     try:
         if m is None:
@@ -910,7 +910,7 @@ def _open_tar_member(source: Source, bound: int) -> BinaryIO:
         fobj = cursor.tf.extractfile(m)
         assert fobj is not None
         cursor.busy = True
-        inner = io.BufferedReader(_Guard(fobj, source.path, bound, member=True), _CHUNK)
+        inner = io.BufferedReader(GuardedReader(fobj, source.path, bound, what="member"), _CHUNK)
         return _guarded(open_decompressed(inner, source.path, bound), source.path, owned=(inner, release))
     except DumpError as e:
         release.close()
@@ -919,62 +919,12 @@ def _open_tar_member(source: Source, bound: int) -> BinaryIO:
         raise DumpError(source.path, e.reason) from None
     except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
         release.close()
-        raise DumpError(source.path, f"cannot read member {source.member!r}: {_exc_reason(e)}") from None
-
-
-class _Guard(io.RawIOBase):
-    """A raw reader over `inner` that turns read errors into DumpError naming `path`,
-    fails past `bound` bytes, and closes what it owns."""
-
-    def __init__(self, inner: BinaryIO, path: str, bound: int | None, *, member: bool = False, owned: tuple = ()) -> None:
-        super().__init__()
-        self._inner = inner
-        self._path = path
-        self._bound = bound
-        self._left = bound
-        self._member = member
-        self._owned = owned
-
-    def readable(self) -> bool:
-        """Return True: this is a reader."""
-        return True
-
-    def readinto(self, b) -> int:  # type: ignore[no-untyped-def,override]
-        """Read into `b`; raise DumpError on a broken or too large stream."""
-        want = len(b) if self._left is None else min(len(b), self._left + 1)
-        try:
-            data = self._inner.read(want)
-        except DumpError:
-            raise
-        except (OSError, EOFError, zlib.error, zipfile.BadZipFile, tarfile.TarError, ValueError) as e:
-            what = "corrupt archive member" if self._member else "cannot read"
-            raise DumpError(self._path, f"{what}: {_exc_reason(e)}") from None
-        n = len(data)
-        if self._left is not None:
-            if n > self._left:
-                what = "member" if self._member else "file"
-                raise DumpError(
-                    self._path, f"{what} decompresses to more than {self._bound} bytes (the max_inflate_bytes bound)"
-                )
-            self._left -= n
-        b[:n] = data
-        return n
-
-    def close(self) -> None:
-        """Close the inner reader and everything this reader owns."""
-        if self.closed:
-            return
-        super().close()
-        for f in (self._inner, *self._owned):
-            try:
-                f.close()
-            except Exception:  # noqa: BLE001 - closing must not hide the real error
-                pass
+        raise DumpError(source.path, f"cannot read member {source.member!r}: {read_error_reason(e)}") from None
 
 
 def _guarded(stream: BinaryIO, path: str, owned: tuple = ()) -> BinaryIO:
-    """Return `stream` behind a Guard (error translation, closing what it owns)."""
-    return io.BufferedReader(_Guard(stream, path, None, owned=owned), _CHUNK)  # type: ignore[return-value]
+    """Return `stream` behind a GuardedReader (error translation, closing what it owns)."""
+    return io.BufferedReader(GuardedReader(stream, path, None, owned=owned), _CHUNK)  # type: ignore[return-value]
 
 
 def _read_head(opener, close: bool = True) -> tuple[bytes | None, str | None]:  # type: ignore[no-untyped-def]
@@ -998,7 +948,7 @@ def _read_head(opener, close: bool = True) -> tuple[bytes | None, str | None]:  
     except DumpError as e:
         return None, e.reason
     except (OSError, EOFError, zlib.error) as e:
-        return None, f"cannot read: {_exc_reason(e)}"
+        return None, f"cannot read: {read_error_reason(e)}"
     finally:
         if close:
             stream.close()
@@ -1168,16 +1118,6 @@ def _not_a_dump(head: bytes) -> str:
 def _os_reason(e: OSError) -> str:
     """Return the OS error of `e` as a person reads it ('Permission denied')."""
     return e.strerror or str(e) or type(e).__name__
-
-
-def _exc_reason(e: BaseException) -> str:
-    """Return a short text for a read error."""
-    if isinstance(e, DumpError):
-        return e.reason
-    if isinstance(e, OSError) and e.strerror:
-        return e.strerror
-    text = str(e)
-    return text if text else type(e).__name__
 
 
 def _kind_of(mode: int) -> str:
