@@ -50,8 +50,8 @@ from goroscope.model import (
 
 __all__ = ["parse", "CHUNK_BYTES", "MAX_PENDING_BYTES"]
 
-CHUNK_BYTES = 16 * 1024 * 1024  # how much is read at a time
-MAX_PENDING_BYTES = 4 * CHUNK_BYTES  # a longer stretch without a line end is skipped (bounded memory)
+CHUNK_BYTES = 4 * 1024 * 1024  # how much is read at a time (what is split stays in cache)
+MAX_PENDING_BYTES = 64 * 1024 * 1024  # a longer stretch without a line end is skipped (bounded memory)
 # runtime/pprof.writeGoroutineStacks gives up at a 64 MiB buffer and writes it as is.
 PPROF_DEBUG2_LIMIT = 64 << 20
 TRUNCATED = "dump ends mid-goroutine"
@@ -655,75 +655,74 @@ class _State:
 
     # ------------------------------------------------------------ blocks
 
-    def region(self, region: bytes, base: int, final: bool, cont: bool, open_end: bool = False) -> None:
+    def region(self, region: bytes, base: int, final: bool, cont: bool, open_end: bool = False) -> int:
         """Read `region` (first line at `base`): goroutine blocks, the first starting `goroutine `.
 
         `cont` says the region instead continues the goroutine being read (the
         previous region was cut at a line end); `final` that it ends the data;
         `open_end` that its last block goes on in the next region (no blank line cut).
+        Returns the number of line ends in `region`.
         """
         if cont:
             if final:
                 self.last_block(region, base)
             else:
                 self.lines(region.split(b"\n"), base)
-            return
+            return region.count(b"\n")
         blocks = region.split(_SEP)
         blocks[0] = blocks[0][10:]  # the region starts with `goroutine `
         last = len(blocks) - 1
-        c = 10  # where the current block's text starts in region (after `goroutine `)
-        counted_off = 0
-        counted = 0  # newlines in region[:counted_off]
+        lno = base  # the line the current block starts at
         hget = self.hcache.get
         get = self.cache.get
         startswith = bytes.startswith
         append = self.goroutines.append
         make = _make_goroutine
+        fast_last = not (final or open_end)
         for bi, blk in enumerate(blocks):
-            if not ((final or open_end) and bi == last):
+            if fast_last or bi != last:
                 # the fast path: a cached header and a regular body seen before
-                nl = blk.find(b"\n")
-                sp = blk.find(b" ", 0, nl)
-                if sp > 0 and nl > 0:
-                    rest = blk[sp + 1 : nl]
+                lines = blk.split(b"\n")  # the header line (less `goroutine `), then the body
+                h = lines[0]
+                sp = h.find(b" ")
+                if sp > 0 and len(lines) > 1:
+                    rest = h[sp + 1 :]
                     hdr = hget(rest, False)
                     if hdr is False:
                         hdr = self.header(rest)
-                    idb = blk[:sp]
+                    idb = h[:sp]
                     if hdr is not None and hdr.problem is None and idb.isdigit():
-                        lines = blk[nl + 1 :].split(b"\n")
-                        funcs = lines[0::2]
-                        key = b"\n".join(lines[1::2])
+                        funcs = lines[1::2]
+                        key = b"\n".join(lines[2::2])
                         ent = None
                         ents = get(key)
                         if ents is not None:
-                            n = len(lines)
+                            n = len(lines) - 1
                             for e in ents:
                                 if e.nlines == n and all(map(startswith, funcs, e.prefixes)):
                                     ent = e
                                     break
                         if ent is None:
-                            ent = self.lookup(lines, funcs, key)
+                            ent = self.lookup(lines[1:], funcs, key)
                         if ent is not None:
                             cb = self.created_by(ent, funcs[-1]) if ent.cb_len else None
                             if cb is not False:
                                 if self.cur is not None:
                                     self.finish(0, True)
                                 append(make(int(idb), hdr, ent.frames, cb))
-                                c += len(blk) + 12
+                                lno += len(lines) + 1  # its line ends and the blank line after it
                                 continue
-            counted += region.count(b"\n", counted_off, c)
-            counted_off = c
-            self.finish(base + counted, True)
+            self.finish(lno, True)
             body = b"goroutine " + blk
             if final and bi == last:
-                self.last_block(body, base + counted)
+                self.last_block(body, lno)
             elif open_end and bi == last:
-                self.lines(body.split(b"\n"), base + counted)  # goes on in the next region
+                self.lines(body.split(b"\n"), lno)  # goes on in the next region
             else:
-                self.lines(body.split(b"\n"), base + counted)
+                self.lines(body.split(b"\n"), lno)
                 self.finish(0, True)
-            c += len(blk) + 12
+            lno += blk.count(b"\n") + 2
+        return lno - base - 2  # no blank line after the last block
 
     def last_block(self, body: bytes, base: int) -> None:
         """Read the data's last block (first line at `base`): decide truncation, skip trailing junk."""
@@ -860,8 +859,9 @@ def _parse(stream: BinaryIO, path: str) -> Snapshot:
                     line += 1
                     skipping_line = False
                     cont = True
+                crlf = b"\r" in data or buf.endswith(b"\r")  # memchr, not a two-byte search
                 buf += data
-                if b"\r\n" in buf:
+                if crlf:
                     buf = buf.replace(b"\r\n", b"\n")
         if eof:
             if buf:
@@ -871,10 +871,8 @@ def _parse(stream: BinaryIO, path: str) -> Snapshot:
             break
         cut = buf.rfind(_SEP)
         if cut > 0:
-            region = buf[:cut]
-            st.region(region, line, False, cont)
+            line += st.region(buf[:cut], line, False, cont) + 2
             cont = False
-            line += region.count(b"\n") + 2
             buf = buf[cut + 2 :]
             continue
         if len(buf) <= MAX_PENDING_BYTES:
@@ -884,9 +882,7 @@ def _parse(stream: BinaryIO, path: str) -> Snapshot:
         if cut < 0:
             cut = buf.rfind(b"\n")
         if cut >= 0:
-            region = buf[:cut]
-            st.region(region, line, False, cont, open_end=True)
-            line += region.count(b"\n") + 1
+            line += st.region(buf[:cut], line, False, cont, open_end=True) + 1
             buf = buf[cut + 1 :]
             cont = not buf.startswith(b"goroutine ")
             continue
