@@ -169,6 +169,51 @@ def test_a_truncated_last_snapshot_does_not_hide_the_end():
     assert [s.kind for s in x] == ["growing"]
 
 
+# every dump of the segment cut (the 64 MiB limit of a big process): lower bounds only
+ALL_CUT_GROWING = {
+    # a leak whose cut dumps show 60-100% of it, dipping where the cut fell early
+    "dipping leak": [0, 2, 5, 12, 9, 12, 28, 20, 23, 26, 28, 33, 55, 42, 47, 46],
+    "steady leak": [3 * i + 1 for i in range(15)],
+}
+ALL_CUT_NOT_GROWING = {
+    "startup batch drains": [5, 14, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    "prefetch grows then falls": [11, 37, 38, 27, 18, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    "bursty": [33, 20, 4, 10, 0, 0, 38, 5, 0, 0, 20, 34, 0, 4, 0],
+    "flat pool": noisy(20, 40, 0.0, 3, random.Random(7)),
+}
+
+
+@pytest.mark.parametrize("name", list(ALL_CUT_GROWING))
+def test_a_leak_whose_every_dump_was_cut_is_still_growing(name):
+    # GIVEN only lower bounds: no exact point to compare a dip with
+    counts = ALL_CUT_GROWING[name]
+    lower = [True] * len(counts)
+    x = suspects(series(tl(counts, lower=lower), truncated=lower))
+    # THEN the dips below the trend do not read as falls, and the verdict is cautious
+    assert [s.kind for s in x] == ["growing"]
+    ev = dict(x[0].evidence)
+    assert ev["lower_bound_points"] == len(counts)
+    clean = suspects(series(tl(counts)))
+    assert not clean or x[0].score <= clean[0].score
+
+
+@pytest.mark.parametrize("name", list(ALL_CUT_NOT_GROWING))
+def test_benign_shapes_whose_every_dump_was_cut_are_not_suspects(name):
+    counts = ALL_CUT_NOT_GROWING[name]
+    lower = [True] * len(counts)
+    assert suspects(series(tl(counts, lower=lower), truncated=lower)) == []
+
+
+def test_lower_bounds_below_the_trend_are_left_out_but_not_those_above():
+    # GIVEN a leak cut in every dump, the 5th cut early (far below the trend)
+    counts = [2 * i for i in range(12)]
+    counts[4] = 0
+    lower = [True] * 12
+    g = rank_mod.growth_verdict(counts, [T0 + timedelta(seconds=30 * i) for i in range(12)], [(0, 11)], RankConfig(), lower)
+    # THEN that point is not judged (the rest are), so no step falls
+    assert g.growing and g.best.n == 11 and g.best.nondecreasing == 1.0 and g.best.max_drop == 0
+
+
 # ----------------------------------------------------------------------- stuck
 
 N = 19

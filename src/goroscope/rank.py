@@ -17,8 +17,10 @@ How a signature becomes a suspect (DESIGN.md "Two kinds of suspect"):
   the signature's own step noise, share of steps that did not fall, still rising in
   the recent half, and the end near the peak (a leak does not give goroutines
   back). Regrowth in several segments strengthens the verdict. Truncated snapshots'
-  counts are lower bounds: one is used only where it shows more than was already
-  seen, never as a drop, and makes the verdict more cautious.
+  counts are lower bounds: one is used only where it shows more than the exact
+  points seen so far and is not below the segment's robust trend (so a series
+  whose every dump was cut is still judged), never as a drop, and makes the
+  verdict more cautious.
 - *stuck*: the same goroutine ids blocked at the signature ever longer (correlate.py
   follows them). What the goroutines wait on decides how many are needed: a sync wait
   (semacquire, Mutex, RWMutex, WaitGroup, Cond) needs one; a channel wait several
@@ -250,18 +252,41 @@ def _thin(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], list[f
     return tx, ty
 
 
+def _lower_bound_floor(
+    xs: Sequence[float], counts: Sequence[int], lower: Sequence[bool], first: int, last: int
+) -> tuple[float, float] | None:
+    """Return the robust trend (slope, intercept) of counts[first..last], None when no point there is a lower bound.
+
+    The Theil-Sen line through every point of the segment, lower bounds included (a
+    few low ones cannot drag a median of slopes). A lower bound below it is not read
+    as a fall: where every dump of a segment was cut there is no exact point to
+    compare with, and a lower bound that dips is what a cut looks like.
+    """
+    if not lower or not any(lower[first : last + 1]):
+        return None
+    tx = [float(x) for x in xs[first : last + 1]]
+    ty = [float(c) for c in counts[first : last + 1]]
+    if len(ty) > MAX_POINTS:
+        tx, ty = _thin(tx, ty)
+    slope = stats.theil_sen(tx, ty)
+    intercept = stats.median([y - slope * x for x, y in zip(tx, ty)])
+    return slope, intercept
+
+
 def _segment_growth(xs: Sequence[float], counts: Sequence[int], lower: Sequence[bool], first: int, last: int, rc: RankConfig) -> SegmentGrowth | None:
     """Return the growth statistics of counts[first..last], None when too short to judge."""
     px: list[float] = []
     py: list[float] = []
     exact_max = None
     n_lower = 0
+    trend = _lower_bound_floor(xs, counts, lower, first, last)
     for i in range(first, last + 1):
         c = counts[i]
         if lower and lower[i]:
             n_lower += 1
-            # a lower bound is informative only where it exceeds what was seen
-            if exact_max is None or c <= exact_max:
+            # a lower bound is informative only where it exceeds what was seen, and
+            # only where it is not below the trend: there its shortfall may be the cut
+            if (exact_max is not None and c <= exact_max) or (trend is not None and c < trend[1] + trend[0] * xs[i]):
                 continue
         else:
             exact_max = c if exact_max is None else max(exact_max, c)
