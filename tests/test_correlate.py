@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from goroscope.config import Config
-from goroscope.correlate import correlate, find_segments
+from goroscope.correlate import correlate, find_segments, without_cut_stacks
 from goroscope.model import (
     PROFILE_GOROUTINE,
     PROFILE_GOROUTINELEAK,
@@ -234,3 +234,56 @@ def test_states_created_by_and_labels_merge_over_the_series():
     assert a.states == (("chan send", 4), ("select", 1))
     assert a.created_by == cb
     assert a.max_wait_minutes == (None, None)
+
+
+# --------------------------------------------------------------- cut goroutines
+
+WAIT = Frame(function="sync.(*WaitGroup).Wait", file="/usr/local/go/src/sync/waitgroup.go", line=206)
+ONTICK = Signature(frames=(WAIT, Frame(function="example.com/app.(*Policy).OnTick", file="/src/app/policy.go", line=40)))
+CUT = Signature(frames=(WAIT,))  # what is left of an OnTick goroutine when the dump is cut below its top frame
+MADE = Frame(function="example.com/app.(*Scheduler).Start", file="/src/app/sched.go", line=28)
+
+
+def test_the_goroutine_a_cut_went_through_makes_no_signature_of_its_own():
+    # GIVEN dumps cut mid-goroutine, the last goroutine read only down to WaitGroup.Wait
+    whole = [(i, ONTICK, "sync.WaitGroup.Wait", 3) for i in (10, 11, 12)]
+    s = correlate(
+        "s",
+        moments(
+            [
+                summary({}, goroutines=whole + [(13, CUT, "sync.WaitGroup.Wait", 3)], truncated=True, created={ONTICK: MADE}),
+                summary({}, goroutines=whole + [(13, ONTICK, "sync.WaitGroup.Wait", 4)], created={ONTICK: MADE}),
+                summary({}, goroutines=whole + [(13, CUT, "sync.WaitGroup.Wait", 5)], truncated=True, created={ONTICK: MADE}),
+            ]
+        ),
+        (),
+        (),
+        Config(),
+    )
+    # THEN the partial stack is counted at no signature, while the totals still count it
+    assert not any(t.signature == CUT and any(t.counts) for t in s.timelines)
+    assert timeline(s, ONTICK).counts == (3, 4, 3)
+    assert s.totals == (4, 4, 4)
+    # and the whole goroutines stay stuck evidence (a lower bound where one was cut)
+    assert timeline(s, ONTICK).stuck_ids == (3, 4, 3)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["not truncated", "has a created-by", "several goroutines", "a prefix of nothing"],
+)
+def test_a_prefix_stack_is_kept_where_it_need_not_be_the_cut_one(case):
+    # GIVEN a stack that is a proper prefix of another, in a dump that...
+    other = summary({ONTICK: 3}, created={ONTICK: MADE})
+    if case == "not truncated":
+        cur = summary({CUT: 1})
+    elif case == "has a created-by":
+        cur = summary({CUT: 1}, truncated=True, created={CUT: MADE})
+    elif case == "several goroutines":
+        cur = summary({CUT: 2}, truncated=True)
+    else:
+        other = summary({A: 3})
+        cur = summary({CUT: 1}, truncated=True)
+    # THEN it stays a signature of its own
+    out = without_cut_stacks([other, cur])
+    assert CUT in {sc.signature for sc in out[1].stacks}

@@ -9,7 +9,9 @@ Contract: `correlate(series_id, moments, leak_evidence, memory, config) -> Serie
   forms without ids (debug=1, protobuf) a restart shows as the total collapsing while
   the signatures that had been piling up reset together. A truncated snapshot's
   counts and ids are lower bounds: it never starts a segment on its own evidence
-  and never reads as a drop.
+  and never reads as a drop. The one goroutine its cut went through (a stack that
+  is a proper prefix of another signature, no created-by) is counted at no
+  signature, so that it does not make a leak site of its own.
 - One Timeline per signature: counts at every snapshot (absent = 0), lower-bound
   flags, states, created-by and labels merged over the series, the most goroutines
   proven leaked at one moment (a `(leaked)` flag, or a goroutineleak profile of the
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from goroscope.config import Config
@@ -40,7 +43,7 @@ from goroscope.model import (
     Timeline,
 )
 
-__all__ = ["correlate", "find_segments", "RESET_TOTAL_DROP", "RESET_GROWTH_LOST", "RESET_MIN_RUN"]
+__all__ = ["correlate", "find_segments", "without_cut_stacks", "RESET_TOTAL_DROP", "RESET_GROWTH_LOST", "RESET_MIN_RUN"]
 
 # Forms without ids: a restart is read when the total falls by at least this share...
 RESET_TOTAL_DROP = 0.3
@@ -68,6 +71,7 @@ def correlate(
     times = [m.time for m, _ in ordered]
     snapshots = tuple(_snapshot_info(m, s) for m, s in ordered)
     totals = tuple(max(s.total, s.header_total or 0) for s in summaries)
+    summaries = without_cut_stacks(summaries)
     segments = find_segments(summaries)
     timelines = _timelines(summaries, times, segments, leak_evidence)
     leak_profiles = tuple(
@@ -99,6 +103,47 @@ def _snapshot_info(moment: Moment, summary: Summary) -> SnapshotInfo:
         go_version=summary.go_version,
         problems=problems,
     )
+
+
+# ----------------------------------------------------------- cut goroutines
+
+
+def without_cut_stacks(summaries: Sequence[Summary]) -> list[Summary]:
+    """Return `summaries` with, in each truncated one, the stack the cut went through left out.
+
+    A dump cut mid-goroutine ends with one goroutine whose stack is only its top
+    frames: a proper prefix of its real signature, with no `created by` read. Counted
+    as a signature of its own it would put a leak site in the wrong function (the
+    standard library's WaitGroup.Wait rather than the caller that waits). So, in a
+    truncated summary, a single goroutine with no created-by whose frames are a
+    proper prefix of another signature seen in the series is not counted at any
+    signature (the snapshot's total still counts it). A goroutine of a complete
+    stack always has a created-by except the main one, whose stack nothing extends.
+    """
+    if not any(s.truncated for s in summaries):
+        return list(summaries)
+    # the keys of every proper prefix of every signature (a key is one frame a line),
+    # each distinct signature once: hundreds of snapshots share most of them
+    signatures = {sc.signature for summ in summaries for sc in summ.stacks}
+    prefixes: set[str] = set()
+    for sig in signatures:
+        key = sig.key()
+        if key:
+            prefixes.add("")
+        at = key.find("\n")
+        while at >= 0:
+            prefixes.add(key[:at])
+            at = key.find("\n", at + 1)
+    out = []
+    for summ in summaries:
+        if not summ.truncated:
+            out.append(summ)
+            continue
+        keep = tuple(
+            sc for sc in summ.stacks if not (sc.count == 1 and sc.created_by is None and sc.signature.key() in prefixes)
+        )
+        out.append(summ if len(keep) == len(summ.stacks) else replace(summ, stacks=keep))
+    return out
 
 
 # ------------------------------------------------------------------- restarts
