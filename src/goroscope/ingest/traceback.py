@@ -101,7 +101,7 @@ class _Header:
 class _Entry:
     """One distinct regular stack: its parsed frames and how to recognise it again."""
 
-    __slots__ = ("nlines", "prefixes", "frames", "cb_len", "cb_function", "cb_file", "cb_line", "cbs")
+    __slots__ = ("nlines", "prefixes", "frames", "cb_len", "cb_function", "cb_file", "cb_line", "cbs", "cb_lines")
 
     def __init__(self, nlines, prefixes, frames, cb_len, cb_function, cb_file, cb_line):
         """Store what `_State.entry_for` parsed from one block."""
@@ -113,6 +113,7 @@ class _Entry:
         self.cb_file = cb_file
         self.cb_line = cb_line
         self.cbs: dict[int | None, CreatedBy] = {}  # parent id -> shared CreatedBy
+        self.cb_lines: dict[bytes, CreatedBy] = {}  # created-by line -> the same, looked up first
 
 
 def _unquote(token: bytes) -> str:
@@ -453,6 +454,9 @@ class _State:
     @staticmethod
     def created_by(ent: _Entry, line: bytes) -> CreatedBy | None | bool:
         """Return the CreatedBy of `ent` for the created-by `line` (parent id), False if it differs."""
+        cb = ent.cb_lines.get(line)
+        if cb is not None:
+            return cb
         rem = line[ent.cb_len :]
         if not rem:
             parent = None
@@ -465,6 +469,8 @@ class _State:
             cb = CreatedBy(function=ent.cb_function, file=ent.cb_file, line=ent.cb_line, goroutine=parent)
             if len(ent.cbs) < 100_000:
                 ent.cbs[parent] = cb
+        if len(ent.cb_lines) < 100_000:
+            ent.cb_lines[line] = cb
         return cb
 
     # ------------------------------------------------------------ line parser
@@ -669,7 +675,10 @@ class _State:
             else:
                 self.lines(region.split(b"\n"), base)
             return region.count(b"\n")
-        blocks = region.split(_SEP)
+        return self.blocks(region.split(_SEP), base, final, open_end)
+
+    def blocks(self, blocks: list[bytes], base: int, final: bool, open_end: bool) -> int:
+        """Read a region already split at `\\n\\ngoroutine ` (see `region`); return its line ends."""
         blocks[0] = blocks[0][10:]  # the region starts with `goroutine `
         last = len(blocks) - 1
         lno = base  # the line the current block starts at
@@ -871,9 +880,14 @@ def _parse(stream: BinaryIO, path: str) -> Snapshot:
             break
         cut = buf.rfind(_SEP)
         if cut > 0:
-            line += st.region(buf[:cut], line, False, cont) + 2
-            cont = False
-            buf = buf[cut + 2 :]
+            if cont:
+                line += st.region(buf[:cut], line, False, cont) + 2
+                cont = False
+                buf = buf[cut + 2 :]
+            else:
+                blocks = buf.split(_SEP)  # the region and, last, what follows the cut
+                buf = b"goroutine " + blocks.pop()
+                line += st.blocks(blocks, line, False, False) + 2
             continue
         if len(buf) <= MAX_PENDING_BYTES:
             continue
