@@ -40,6 +40,7 @@ import os
 import re
 import stat
 import tarfile
+import threading
 import time
 import zipfile
 import zlib
@@ -837,18 +838,30 @@ class _TarCursor:
 
 _CURSORS: OrderedDict[tuple[str, int, int, int], _TarCursor] = OrderedDict()  # per process
 _MAX_CURSORS = 4
+# Dask workers (and any threaded executor) parse members from several threads of one
+# process: taking a cursor and marking it busy must be one step.
+_CURSORS_LOCK = threading.Lock()
 
 
 def close_cursors() -> None:
     """Close the tar archives this process keeps open for reading members in order."""
-    while _CURSORS:
-        _, cursor = _CURSORS.popitem()
-        if not cursor.busy:
-            cursor.close()
+    with _CURSORS_LOCK:
+        while _CURSORS:
+            _, cursor = _CURSORS.popitem()
+            if not cursor.busy:
+                cursor.close()
 
 
 def _cursor_for(fs_path: str, bound: int, name: str) -> tuple[_TarCursor, tarfile.TarInfo | None, bool]:
-    """Return (a cursor at member `name`, the member or None, whether the cursor is cached)."""
+    """Return (a cursor at member `name`, now busy; the member or None; whether the cursor is cached)."""
+    with _CURSORS_LOCK:
+        cursor, m, cached = _take_cursor(fs_path, bound, name)
+        cursor.busy = True
+        return cursor, m, cached
+
+
+def _take_cursor(fs_path: str, bound: int, name: str) -> tuple[_TarCursor, tarfile.TarInfo | None, bool]:
+    """Return what _cursor_for returns; the caller holds _CURSORS_LOCK."""
     st = os.stat(fs_path)
     key = (fs_path, st.st_size, st.st_mtime_ns, bound)
     cursor = _CURSORS.get(key)
@@ -885,9 +898,10 @@ class _Release:
 
     def close(self) -> None:
         """Release the cursor (cached) or close the archive (one-off)."""
-        self._cursor.busy = False
-        if not self._cached or self._cursor not in _CURSORS.values():
-            self._cursor.close()
+        with _CURSORS_LOCK:
+            self._cursor.busy = False
+            if not self._cached or self._cursor not in _CURSORS.values():
+                self._cursor.close()
 
 
 def _open_tar_member(source: Source, bound: int) -> BinaryIO:
@@ -909,7 +923,6 @@ def _open_tar_member(source: Source, bound: int) -> BinaryIO:
             raise DumpError(source.path, f"member is {m.size} bytes, more than max_inflate_bytes ({bound})")
         fobj = cursor.tf.extractfile(m)
         assert fobj is not None
-        cursor.busy = True
         inner = io.BufferedReader(GuardedReader(fobj, source.path, bound, what="member"), _CHUNK)
         return _guarded(open_decompressed(inner, source.path, bound), source.path, owned=(inner, release))
     except DumpError as e:
