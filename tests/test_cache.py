@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from goroscope import cache as cache_module
 from goroscope.aggregate import aggregate
-from goroscope.cache import SummaryCache, content_sha256, decode_summary, default_cache_path, encode_summary
-from goroscope.model import CreatedBy, Frame, Goroutine, Problem, Record, Snapshot, Source, Summary
+from goroscope.cache import SummaryCache, content_sha256, decode_series, decode_summary, default_cache_path, encode_series, encode_summary
+from goroscope.model import CreatedBy, Frame, Goroutine, MemoryPoint, Moment, Problem, Record, Series, Snapshot, Source, Summary
 
 DIGEST = "cfg0123456789abc"
 
@@ -119,8 +120,9 @@ def test_encoding_is_compact() -> None:
     assert len(blob) < 20000 * 10, len(blob)
 
 
-def test_decoding_refuses_foreign_objects() -> None:
-    evil = bytes([2]) + zlib.compress(pickle.dumps({"x": os.getcwd}))
+@pytest.mark.parametrize("payload", [{"x": os.getcwd}, [os.system, "true"]], ids=["function", "call"])
+def test_decoding_refuses_foreign_objects(payload: object) -> None:
+    evil = bytes([cache_module._ENCODING]) + zlib.compress(pickle.dumps(payload))
     with pytest.raises(ValueError, match="refusing"):
         decode_summary(evil)
 
@@ -457,3 +459,162 @@ def test_unreadable_entry_is_removed_with_a_warning(tmp_path: Path, cache_path: 
         assert len(cache.warnings) == 1 and sources[0].path in cache.warnings[0]
         assert len(cache) == 1
         assert cache.get(sources[1], DIGEST) is not None
+
+
+# ------------------------------------------------------------- heads, memoised series
+
+
+def make_series(seed: int = 0) -> Series:
+    """Return a real Series (through correlate) of three summaries."""
+    from goroscope.config import Config
+    from goroscope.correlate import correlate
+
+    moments = []
+    for i in range(3):
+        summary = make_summary(n=200 + 50 * i, seed=2 * (i + seed))  # even seeds: not truncated
+        src = Source(path=f"s/{i}.txt", fs_path=f"/nowhere/s/{i}.txt", size=10 + i, mtime=1.0 + i, format="debug2", profile="goroutine")
+        moment = Moment(series="s", time=datetime(2026, 12, 1, 8, i, tzinfo=timezone.utc), time_source="name", primary=src, sources=(src,), format="debug2")
+        moments.append((moment, summary))
+    memory = (MemoryPoint(time=datetime(2026, 12, 1, 8, 1, tzinfo=timezone.utc), inuse_bytes=1 << 20, source="s/heap.txt"),)
+    return correlate("s", moments, (), memory, Config())
+
+
+def test_head_is_read_without_the_stacks(tmp_path: Path, cache_path: Path) -> None:
+    # GIVEN a stored summary whose stacks blob is then damaged
+    summary = make_summary(n=400, seed=3)
+    src = write_dump(tmp_path / "a.txt")
+    with SummaryCache.open(cache_path) as cache:
+        cache.put(src, DIGEST, summary)
+    with sqlite3.connect(cache_path) as db:
+        db.execute("UPDATE blobs SET value = ?", (b"\x01junk",))
+    with SummaryCache.open(cache_path) as cache:
+        # WHEN its head is asked for
+        hit = cache.get_head(src, DIGEST)
+        # THEN it is everything but the stacks, with the content hash, and reading it did not touch the blob
+        assert hit is not None and hit.head == replace(summary, stacks=()) and hit.sha256 == content_sha256(src)
+        assert cache.warnings == [] and cache.hits == 1
+        # AND loading the stacks finds the damage: a warning, the entry gone
+        assert cache.load(hit, src) is None
+        assert len(cache.warnings) == 1 and "a.txt" in cache.warnings[0] and len(cache) == 0
+
+
+def test_load_returns_the_whole_summary(tmp_path: Path, cache_path: Path) -> None:
+    summary = make_summary(n=400, seed=4)
+    src = write_dump(tmp_path / "a.txt")
+    with SummaryCache.open(cache_path) as cache:
+        assert cache.put(src, DIGEST, summary) == content_sha256(src)
+    with SummaryCache.open(cache_path) as cache:
+        hit = cache.get_head(src, DIGEST)
+        assert hit is not None and cache.load(hit, src) == summary
+
+
+def test_a_blob_that_disagrees_with_its_head_is_refused(tmp_path: Path, cache_path: Path) -> None:
+    # GIVEN two entries whose blobs are swapped
+    a, b = write_dump(tmp_path / "a.txt"), write_dump(tmp_path / "b.txt", "x\n")
+    with SummaryCache.open(cache_path) as cache:
+        cache.put(a, DIGEST, make_summary(seed=2))
+        cache.put(b, DIGEST, make_summary(seed=3))
+    with sqlite3.connect(cache_path) as db:
+        (va,), (vb,) = db.execute("SELECT value FROM blobs ORDER BY id").fetchall()
+        db.execute("UPDATE blobs SET value = ? WHERE id = (SELECT min(id) FROM blobs)", (vb,))
+    # WHEN a's stacks are loaded
+    with SummaryCache.open(cache_path) as cache:
+        hit = cache.get_head(a, DIGEST)
+        assert hit is not None and cache.load(hit, a) is None
+        # THEN it is a miss with a warning
+        assert "does not match its head" in cache.warnings[0]
+
+
+def test_series_round_trip_is_exact(cache_path: Path) -> None:
+    # GIVEN a real Series with timelines, stuck evidence and memory points
+    series = make_series()
+    assert series.timelines and series.memory and any(any(t.stuck_ids) for t in series.timelines)
+    with SummaryCache.open(cache_path) as cache:
+        assert cache.get_series("k1") is None and cache.series_misses == 1
+        cache.put_series("k1", "scope", series)
+    with SummaryCache.open(cache_path) as cache:
+        again = cache.get_series("k1")
+        assert again == series and cache.series_hits == 1 and cache.warnings == []
+    # signatures hash by their key in this process, whichever process stored them
+    assert {t.signature for t in again.timelines} == {t.signature for t in series.timelines}
+    assert all(hash(t.signature) == hash(t.signature.key()) for t in again.timelines)
+
+
+def test_series_encoding_round_trips_and_is_no_larger_than_plain_pickle() -> None:
+    series = make_series()
+    blob = encode_series(series)
+    assert decode_series(blob) == series
+    plain = zlib.compress(pickle.dumps(series, protocol=pickle.HIGHEST_PROTOCOL), 1)
+    assert len(blob) <= len(plain) + 16
+
+
+def test_a_newer_state_of_a_series_supersedes_old_ones(cache_path: Path) -> None:
+    # GIVEN more states of one series than are kept, and one of another series
+    series = make_series()
+    with SummaryCache.open(cache_path) as cache:
+        cache.put_series("other", "scope-b", series)
+        for i in range(cache_module.SERIES_KEEP + 2):
+            cache.put_series(f"k{i}", "scope-a", series)
+            time.sleep(0.002)
+        # THEN only the newest of that scope are kept, and the other series is untouched
+        assert cache.series_count() == cache_module.SERIES_KEEP + 1
+        assert cache.get_series("k0") is None and cache.get_series(f"k{cache_module.SERIES_KEEP + 1}") == series
+        assert cache.get_series("other") == series
+
+
+def test_prune_drops_old_and_foreign_series(tmp_path: Path, cache_path: Path) -> None:
+    _fill(cache_path, tmp_path, 1)
+    with SummaryCache.open(cache_path) as cache:
+        for key in ("old", "foreign", "fresh"):
+            cache.put_series(key, key, make_series())
+    with sqlite3.connect(cache_path) as db:
+        db.execute("UPDATE series SET used = used - 40 * 86400 WHERE key = 'old'")
+        db.execute("UPDATE series SET tool = 'old-version' WHERE key = 'foreign'")
+        db.execute("UPDATE meta SET value = '0' WHERE key = 'pruned_at'")
+    with SummaryCache.open(cache_path) as cache:
+        assert cache.series_count() == 1 and cache.get_series("fresh") is not None
+
+
+def test_reading_a_series_keeps_it(cache_path: Path) -> None:
+    with SummaryCache.open(cache_path) as cache:
+        cache.put_series("k", "s", make_series())
+    with sqlite3.connect(cache_path) as db:
+        db.execute("UPDATE series SET used = used - 20 * 86400")
+    with SummaryCache.open(cache_path) as cache:
+        assert cache.get_series("k") is not None
+    with sqlite3.connect(cache_path) as db:
+        used = db.execute("SELECT used FROM series").fetchone()[0]
+    assert time.time() - used < 60
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [b"", b"\x00junk", bytes([cache_module._ENCODING]) + zlib.compress(b"junk")],
+    ids=["empty", "encoding", "data"],
+)
+def test_unreadable_series_is_removed_with_a_warning(cache_path: Path, junk: bytes) -> None:
+    with SummaryCache.open(cache_path) as cache:
+        cache.put_series("k", "s", make_series())
+    with sqlite3.connect(cache_path) as db:
+        db.execute("UPDATE series SET value = ?", (junk,))
+    with SummaryCache.open(cache_path) as cache:
+        assert cache.get_series("k") is None
+        assert len(cache.warnings) == 1 and "memoised series is unreadable" in cache.warnings[0]
+        assert cache.series_count() == 0
+
+
+def test_decoding_checks_the_record_type_and_arity() -> None:
+    # GIVEN the encoding, which calls a builder per record
+    raw = zlib.decompress(encode_summary(replace(make_summary(n=5), problems=(Problem(line=1, message="m"),)))[1:])
+    assert b"_build_Problem" in raw and b"_build_Frame" in raw
+    # THEN a Summary is not a Series
+    with pytest.raises(ValueError, match="not a Series"):
+        decode_series(encode_summary(make_summary(n=5)))
+    # AND a builder called with the wrong number of fields is refused, not half-built
+    short = b"cgoroscope.cache\n_build_Frame\n(S'f'\ntR."
+    with pytest.raises(ValueError, match="unreadable"):
+        decode_summary(bytes([cache_module._ENCODING]) + zlib.compress(short))
+    # AND a record pickled the default way still decodes as what it is
+    plain = pickle.dumps(Frame(function="f", file="/f.go", line=1))
+    with pytest.raises(ValueError, match="not a Summary"):
+        decode_summary(bytes([cache_module._ENCODING]) + zlib.compress(plain))

@@ -1,13 +1,22 @@
-"""The SQLite store of snapshot summaries, so that a nightly rerun reparses only new files.
+"""The SQLite store of snapshot summaries and of correlated series, so that a nightly rerun
+reparses only new files and re-correlates only the series they belong to.
 
 Contract:
 - `SummaryCache.open(path)` opens (creating folders and the database as needed) the
   cache at `path`, or at the default location under the user cache dir when `path`
   is None. It never raises for a cache problem: the cache is an optimisation, so a
   cache that cannot be used is reported in `cache.warnings` and the run goes on
-  without it (`cache.enabled` is then False; `get` misses and `put` does nothing).
-- `get(source, config_digest)` returns the cached Summary of `source`, or None.
-- `put(source, config_digest, summary)` stores it.
+  without it (`cache.enabled` is then False; every read misses and writes do nothing).
+- `get_head(source, config_digest)` returns a `Hit`: the file's Summary without its
+  stacks (`head`, all that grouping reads), the entry id and its content hash, without
+  decoding the stacks; `load(hit, source)` then decodes the whole Summary, only when a
+  series needs it. `get(source, config_digest)` does both at once.
+- `put(source, config_digest, summary)` stores a Summary (its head apart).
+- `get_series(key)` / `put_series(key, scope, series)` memoise correlation: `key` is a
+  digest, made by the caller, of everything correlation reads (pipeline.series_key);
+  `scope` names the series (archive, series id, config, tool) so that a new state of a
+  series supersedes its old ones: only the `SERIES_KEEP` most recently used of a scope
+  are kept.
 - `close()` ends the connection; a SummaryCache is also a context manager.
 
 The key of an entry is the file (the real path of `Source.fs_path`, plus the archive
@@ -20,15 +29,19 @@ mtime are brought up to date. The hash is computed at `put` (or given by the cal
 who may compute it while parsing with `content_sha256`) and at `get` only on that
 size/mtime miss.
 
-Layout: `entries` holds one small row per file and key (so that lookups and pruning
-never read the blobs), `blobs` the encoded summaries by entry id, `meta` the time of
-the last prune. Once a day, opening deletes the entries of other goroscope versions and
-those no run has used (stored or read) for `max_age_days` (30 by default), so that a
-nightly job's cache does not grow without bound.
+Layout: `entries` holds one small row per file and key, with the encoded head of its
+Summary (so that lookups, grouping and pruning never read the blobs), `blobs` the
+encoded summaries by entry id, `series` the memoised Series by key, `meta` the time of
+the last prune. Once a day, opening deletes the entries and series of other goroscope
+versions and those no run has used (stored or read) for `max_age_days` (30 by
+default), so that a nightly job's cache does not grow without bound.
 
-The value is the whole Summary pickled and zlib-compressed (its per-goroutine data
-already is int columns per signature). Decoding goes through an unpickler that accepts only goroscope's
-model records and datetimes, so a tampered cache cannot run code.
+Values are pickled and zlib-compressed (a Summary's per-goroutine data already is int
+columns per signature). Model records are written as a call to a builder made here per
+record type, which sets the slots directly: the default for frozen slotted dataclasses
+looks up the fields of every object again, and was most of the decoding time. Decoding
+goes through an unpickler that accepts only those builders, goroscope's model records and
+datetimes, so a tampered cache cannot run code.
 
 Concurrency and damage: the database is in WAL mode with a busy timeout, and every
 write is one short `BEGIN IMMEDIATE` transaction, so two runs at once on one cache both
@@ -37,10 +50,10 @@ database that SQLite recovers on the next open. A file that is not a database or
 `PRAGMA quick_check` (run at open on files up to 2 GiB; on larger ones damage is found
 when an entry is read) is renamed aside to `<name>.corrupt-<UTC time>` (with its WAL)
 under an advisory lock, a warning says so, and a fresh cache is built in its place. An
-entry whose blob cannot be decoded is deleted, with a warning, and counts as a miss; a
-database error met mid-run (SQLITE_CORRUPT) sets the file aside the same way, while a
-full disk, a lock held past the timeout or a read-only file only turns the cache off for
-the run, with a warning.
+entry or a series whose value cannot be decoded is deleted, with a warning, and counts
+as a miss; a database error met mid-run (SQLITE_CORRUPT) sets the file aside the same
+way, while a full disk, a lock held past the timeout or a read-only file only turns the
+cache off for the run, with a warning.
 """
 
 from __future__ import annotations
@@ -49,6 +62,7 @@ import dataclasses
 import fcntl
 import hashlib
 import io
+import operator
 import os
 import pickle
 import sqlite3
@@ -64,20 +78,33 @@ from typing import BinaryIO
 
 import goroscope
 from goroscope import model
-from goroscope.model import Source, Summary
+from goroscope.model import Series, Source, Summary
 
-__all__ = ["SummaryCache", "default_cache_path", "content_sha256", "stat_matches", "encode_summary", "decode_summary", "SCHEMA_VERSION"]
+__all__ = [
+    "SummaryCache",
+    "Hit",
+    "default_cache_path",
+    "content_sha256",
+    "stat_matches",
+    "encode_summary",
+    "decode_summary",
+    "encode_series",
+    "decode_series",
+    "SCHEMA_VERSION",
+    "SERIES_KEEP",
+]
 
-SCHEMA_VERSION = 3  # bump when the table layout or the blob encoding changes
-_ENCODING = 2  # first byte of every blob (2: the whole Summary pickled, ids as int columns)
+SCHEMA_VERSION = 4  # bump when the table layout or the blob encoding changes
+_ENCODING = 3  # first byte of every value (3: pickled with the slot builders below)
 _BUSY_TIMEOUT_MS = 60_000  # how long a writer waits for another run's transaction
 _HASH_CHUNK = 1 << 20
 _QUICK_CHECK_MAX_BYTES = 2 * 1024**3  # larger files skip the O(size) check at open; errors still surface on use
 _PRUNE_EVERY_S = 24 * 3600  # prune at most once a day
 DEFAULT_MAX_AGE_DAYS = 30  # entries no run has used for this long are deleted
+SERIES_KEEP = 3  # memoised states kept per series scope (a nightly run supersedes the last)
 
 _SCHEMA = (
-    # one small row per file, so that lookups and pruning never read the blobs
+    # one small row per file, so that lookups, grouping and pruning never read the blobs
     """CREATE TABLE IF NOT EXISTS entries (
         id INTEGER PRIMARY KEY,
         path TEXT NOT NULL,        -- real path of the file, then NUL and the member name for archive members
@@ -88,11 +115,23 @@ _SCHEMA = (
         sha256 TEXT,               -- content hash (NULL when it could not be computed)
         stored REAL NOT NULL,      -- time.time() of the put
         used REAL NOT NULL,        -- time.time() of the last run that stored or read it
+        head BLOB NOT NULL,        -- encode_summary() of the Summary without its stacks
         UNIQUE (path, tool, config)
     )""",
     "CREATE TABLE IF NOT EXISTS blobs (id INTEGER PRIMARY KEY, value BLOB NOT NULL)  -- encode_summary(), by entries.id",
+    # correlate()'s Series, memoised by a digest of everything it reads
+    """CREATE TABLE IF NOT EXISTS series (
+        key TEXT PRIMARY KEY,      -- the caller's digest of the series' inputs
+        scope TEXT NOT NULL,       -- which series of which archive under which config: newer keys supersede
+        tool TEXT NOT NULL,        -- TOOL_KEY
+        stored REAL NOT NULL,      -- time.time() of the put
+        used REAL NOT NULL,        -- time.time() of the last run that stored or read it
+        value BLOB NOT NULL        -- encode_series()
+    )""",
+    "CREATE INDEX IF NOT EXISTS series_scope ON series (scope, used)",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)  -- pruned_at",
 )
+_TABLES = {"entries", "blobs", "series", "meta"}
 
 
 def _model_fingerprint() -> str:
@@ -118,13 +157,68 @@ def default_cache_path() -> Path:
 # ------------------------------------------------------------------------ encoding
 
 
+def _make_builder(cls: type) -> tuple[str, object, object]:
+    """Return (name, builder, getter) for model record `cls`.
+
+    The builder takes the field values in order and sets the slots through their
+    descriptors (a frozen record refuses setattr; its own __init__ would rerun
+    defaults and __post_init__), `getter` returns those values as a tuple. A
+    Signature stores its frames and key, and its hash is recomputed on load because
+    string hashes differ between processes.
+    """
+    names = tuple(f.name for f in dataclasses.fields(cls))
+    if cls is model.Signature:
+        names = ("frames", "_key")
+    args = ", ".join(f"v{i}" for i in range(len(names)))
+    env: dict = {"_new": object.__new__, "_cls": cls}
+    lines = [f"def _build_{cls.__name__}({args}):", "    o = _new(_cls)"]
+    for i, n in enumerate(names):
+        env[f"_set{i}"] = getattr(cls, n).__set__
+        lines.append(f"    _set{i}(o, v{i})")
+    if cls is model.Signature:
+        env["_set_hash"] = cls._hash.__set__  # type: ignore[attr-defined]
+        lines.append("    _set_hash(o, hash(v1))")
+    lines.append("    return o")
+    exec("\n".join(lines), env)  # noqa: S102 - our own source text, built from field names
+    fn = env[f"_build_{cls.__name__}"]
+    fn.__module__ = __name__
+    fn.__qualname__ = fn.__name__
+    fn.__doc__ = f"Return a {cls.__name__} with these field values (cache decoding)."
+    getter = operator.attrgetter(*names) if len(names) > 1 else (lambda o, n=names[0]: (getattr(o, n),))
+    return fn.__name__, fn, getter
+
+
+_BUILDERS: dict[type, tuple[object, object]] = {}  # record class -> (builder, getter)
+for _name in model.__all__:
+    _cls = getattr(model, _name)
+    if dataclasses.is_dataclass(_cls):
+        _fname, _fn, _get = _make_builder(_cls)
+        globals()[_fname] = _fn  # pickle names the builder by module and name
+        _BUILDERS[_cls] = (_fn, _get)
+_BUILDER_NAMES = frozenset(fn.__name__ for fn, _ in _BUILDERS.values())  # type: ignore[attr-defined]
+del _name, _cls, _fname, _fn, _get
+
+
+class _ModelPickler(pickle.Pickler):
+    """A pickler that writes model records as calls to their builders."""
+
+    def reducer_override(self, obj: object):  # noqa: ANN201 - pickle hook
+        """Return (builder, field values) for a model record; leave anything else to pickle."""
+        b = _BUILDERS.get(type(obj))
+        if b is None:
+            return NotImplemented
+        return b[0], b[1](obj)  # type: ignore[operator]
+
+
 class _ModelUnpickler(pickle.Unpickler):
     """An unpickler that builds only goroscope model records and datetimes."""
 
     _ALLOWED = {("datetime", "datetime"), ("datetime", "timezone"), ("datetime", "timedelta")}
 
     def find_class(self, module: str, name: str):  # noqa: D102 - pickle hook
-        """Return the class `module.name` if it is one we write; refuse anything else."""
+        """Return the builder or class `module.name` if it is one we write; refuse anything else."""
+        if module == __name__ and name in _BUILDER_NAMES:
+            return globals()[name]
         if module == "goroscope.model" and name in model.__all__:
             return getattr(model, name)
         if (module, name) in self._ALLOWED:
@@ -134,26 +228,62 @@ class _ModelUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing {module}.{name} in a cache entry")
 
 
+def _encode(value: object) -> bytes:
+    """Return the compressed pickle of `value`, model records through their builders."""
+    buf = io.BytesIO()
+    _ModelPickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    return bytes([_ENCODING]) + zlib.compress(buf.getbuffer(), 1)
+
+
+def _decode(blob: bytes, kind: type) -> object:
+    """Return the `kind` record encoded in `blob`; raise ValueError if it cannot be read."""
+    if not blob or blob[0] != _ENCODING:
+        raise ValueError("unknown cache entry encoding")
+    try:
+        value = _ModelUnpickler(io.BytesIO(zlib.decompress(blob[1:]))).load()
+    except (zlib.error, pickle.UnpicklingError, EOFError, TypeError, IndexError, AttributeError, ValueError, KeyError) as e:
+        raise ValueError(f"unreadable cache entry: {e}") from None
+    if not isinstance(value, kind):
+        raise ValueError(f"cache entry is not a {kind.__name__}")
+    return value
+
+
 def encode_summary(summary: Summary) -> bytes:
     """Return the compact, compressed bytes of `summary`.
 
     The per-goroutine data already is int columns (StackCount.ids / .waits), which
     pickle packs at a few bytes an id and loads without building a record per goroutine.
     """
-    return bytes([_ENCODING]) + zlib.compress(pickle.dumps(summary, protocol=pickle.HIGHEST_PROTOCOL), 1)
+    return _encode(summary)
 
 
 def decode_summary(blob: bytes) -> Summary:
     """Return the Summary encoded in `blob`; raise ValueError if it cannot be read."""
-    if not blob or blob[0] != _ENCODING:
-        raise ValueError("unknown cache entry encoding")
-    try:
-        summary = _ModelUnpickler(io.BytesIO(zlib.decompress(blob[1:]))).load()
-    except (zlib.error, pickle.UnpicklingError, EOFError, TypeError, IndexError, AttributeError, ValueError) as e:
-        raise ValueError(f"unreadable cache entry: {e}") from None
-    if not isinstance(summary, Summary):
-        raise ValueError("cache entry is not a Summary")
-    return summary
+    return _decode(blob, Summary)  # type: ignore[return-value]
+
+
+def encode_series(series: Series) -> bytes:
+    """Return the compact, compressed bytes of `series`."""
+    return _encode(series)
+
+
+def decode_series(blob: bytes) -> Series:
+    """Return the Series encoded in `blob`; raise ValueError if it cannot be read."""
+    return _decode(blob, Series)  # type: ignore[return-value]
+
+
+def head_of(summary: Summary) -> Summary:
+    """Return `summary` without its stacks: what grouping reads, cheap to store and load."""
+    return dataclasses.replace(summary, stacks=()) if summary.stacks else summary
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Hit:
+    """A cache entry found for a file, before its stacks are decoded."""
+
+    entry: int  # entries.id, for load()
+    head: Summary  # the Summary with stacks=()
+    sha256: str | None  # the content hash it was stored with (None: not computed)
 
 
 # ------------------------------------------------------------------------- content
@@ -230,10 +360,13 @@ class SummaryCache:
         self.hits = 0  # get() answered from the cache
         self.misses = 0  # get() found nothing usable
         self.hashed = 0  # content hashes computed by get() (size/mtime changed)
+        self.series_hits = 0  # get_series() answered from the cache
+        self.series_misses = 0  # get_series() found nothing usable
         self.max_age_days = DEFAULT_MAX_AGE_DAYS  # prune entries unused for longer
         self.pruned = 0  # entries deleted by the prune at open
         self._db: sqlite3.Connection | None = None
         self._used: set[int] = set()  # entry ids read this run: their `used` time is set at close
+        self._used_series: set[str] = set()  # series keys read this run: the same
 
     # ---------------------------------------------------------------- opening
 
@@ -322,7 +455,7 @@ class SummaryCache:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version == SCHEMA_VERSION:
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if {"entries", "blobs", "meta"} <= tables:
+            if _TABLES <= tables:
                 return
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -397,18 +530,26 @@ class SummaryCache:
 
     def get(self, source: Source, config_digest: str) -> Summary | None:
         """Return the cached Summary of `source` under `config_digest`, or None."""
+        hit = self.get_head(source, config_digest)
+        return None if hit is None else self.load(hit, source)
+
+    def get_head(self, source: Source, config_digest: str) -> Hit | None:
+        """Return the entry of `source` under `config_digest` with the head of its Summary, or None.
+
+        The stacks are not decoded: `load(hit, source)` does that when they are needed.
+        """
         if self._db is None:
             self.misses += 1
             return None
         try:
             row = self._db.execute(
-                "SELECT id, size, mtime, sha256 FROM entries WHERE path = ? AND tool = ? AND config = ?",
+                "SELECT id, size, mtime, sha256, head FROM entries WHERE path = ? AND tool = ? AND config = ?",
                 (_file_key(source), TOOL_KEY, config_digest),
             ).fetchone()
             if row is None:
                 self.misses += 1
                 return None
-            entry, size, mtime, sha = row
+            entry, size, mtime, sha, head_blob = row
             if size != source.size or mtime != source.mtime:
                 if not sha or not self._same_content(source, sha):
                     self.misses += 1
@@ -417,23 +558,50 @@ class SummaryCache:
                 if self._db is None:
                     self.misses += 1
                     return None
-            blob_row = self._db.execute("SELECT value FROM blobs WHERE id = ?", (entry,)).fetchone()
         except sqlite3.DatabaseError as e:
             self._damaged(e)
             self.misses += 1
             return None
         try:
-            if blob_row is None:
-                raise ValueError("its data is missing")
-            summary = decode_summary(blob_row[0])
+            head = decode_summary(head_blob)
+            if head.stacks:
+                raise ValueError("its head holds stacks")
         except ValueError as e:
-            self.warnings.append(f"summary cache {self.path}: entry for {source.path} unreadable ({e}); removed it")
-            self._write([("DELETE FROM blobs WHERE id = ?", (entry,)), ("DELETE FROM entries WHERE id = ?", (entry,))])
-            self.misses += 1
+            self._drop_entry(entry, source, e)
             return None
         self._used.add(entry)
         self.hits += 1
+        return Hit(entry=entry, head=head, sha256=sha)
+
+    def load(self, hit: Hit, source: Source) -> Summary | None:
+        """Return the whole Summary of the entry `hit` (of `source`), or None when it is gone or unreadable.
+
+        An unreadable entry is deleted with a warning; the caller parses the file instead.
+        """
+        if self._db is None:
+            return None
+        try:
+            blob_row = self._db.execute("SELECT value FROM blobs WHERE id = ?", (hit.entry,)).fetchone()
+        except sqlite3.DatabaseError as e:
+            self._damaged(e)
+            return None
+        try:
+            if blob_row is None:
+                raise ValueError("its data is missing")
+            summary = decode_summary(blob_row[0])
+            if head_of(summary) != hit.head:
+                raise ValueError("its data does not match its head")
+        except ValueError as e:
+            self._drop_entry(hit.entry, source, e)
+            return None
         return summary
+
+    def _drop_entry(self, entry: int, source: Source, why: ValueError) -> None:
+        """Delete an unreadable entry, say so, and count the miss."""
+        self.warnings.append(f"summary cache {self.path}: entry for {source.path} unreadable ({why}); removed it")
+        self._write([("DELETE FROM blobs WHERE id = ?", (entry,)), ("DELETE FROM entries WHERE id = ?", (entry,))])
+        self._used.discard(entry)
+        self.misses += 1
 
     def _same_content(self, source: Source, sha: str) -> bool:
         """Return True when the content of `source` hashes to `sha`."""
@@ -443,30 +611,34 @@ class SummaryCache:
         except (OSError, tarfile.TarError, zipfile.BadZipFile, KeyError, EOFError, zlib.error):
             return False
 
-    def put(self, source: Source, config_digest: str, summary: Summary, content_hash: str | None = None) -> None:
-        """Store `summary` for `source` (`content_hash`: its content_sha256, when the caller has it)."""
+    def put(self, source: Source, config_digest: str, summary: Summary, content_hash: str | None = None) -> str | None:
+        """Store `summary` for `source` (`content_hash`: its content_sha256, when the caller has it).
+
+        Return the content hash stored with it (None when none could be taken, or nothing was stored).
+        """
         if self._db is None:
-            return
+            return None
         if content_hash is None:
             try:
                 if not stat_matches(source):
-                    return  # the file changed since it was listed (still being written): store nothing
+                    return None  # the file changed since it was listed (still being written): store nothing
                 content_hash = content_sha256(source)
             except (OSError, tarfile.TarError, zipfile.BadZipFile, KeyError, EOFError, zlib.error):
                 content_hash = None
             if not stat_matches(source):
-                return
+                return None
         blob = encode_summary(summary)
+        head = encode_summary(head_of(summary))
         now = time.time()
         key = (_file_key(source), TOOL_KEY, config_digest)
         self._write(
             [
                 (
-                    "INSERT INTO entries (path, tool, config, size, mtime, sha256, stored, used)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path, tool, config) DO UPDATE SET"
+                    "INSERT INTO entries (path, tool, config, size, mtime, sha256, stored, used, head)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path, tool, config) DO UPDATE SET"
                     " size = excluded.size, mtime = excluded.mtime, sha256 = excluded.sha256,"
-                    " stored = excluded.stored, used = excluded.used",
-                    (*key, source.size, source.mtime, content_hash, now, now),
+                    " stored = excluded.stored, used = excluded.used, head = excluded.head",
+                    (*key, source.size, source.mtime, content_hash, now, now, head),
                 ),
                 (
                     "INSERT OR REPLACE INTO blobs (id, value)"
@@ -475,6 +647,57 @@ class SummaryCache:
                 ),
             ]
         )
+        return content_hash if self._db is not None else None
+
+    def get_series(self, key: str) -> Series | None:
+        """Return the Series memoised under `key`, or None (an unreadable one is deleted with a warning)."""
+        if self._db is None:
+            self.series_misses += 1
+            return None
+        try:
+            row = self._db.execute("SELECT value FROM series WHERE key = ? AND tool = ?", (key, TOOL_KEY)).fetchone()
+        except sqlite3.DatabaseError as e:
+            self._damaged(e)
+            self.series_misses += 1
+            return None
+        if row is None:
+            self.series_misses += 1
+            return None
+        try:
+            series = decode_series(row[0])
+        except ValueError as e:
+            self.warnings.append(f"summary cache {self.path}: a memoised series is unreadable ({e}); removed it")
+            self._write([("DELETE FROM series WHERE key = ?", (key,))])
+            self.series_misses += 1
+            return None
+        self._used_series.add(key)
+        self.series_hits += 1
+        return series
+
+    def put_series(self, key: str, scope: str, series: Series) -> None:
+        """Memoise `series` under `key`; keep only the SERIES_KEEP most recently used of `scope`."""
+        if self._db is None:
+            return
+        now = time.time()
+        self._write(
+            [
+                (
+                    "INSERT OR REPLACE INTO series (key, scope, tool, stored, used, value) VALUES (?, ?, ?, ?, ?, ?)",
+                    (key, scope, TOOL_KEY, now, now, encode_series(series)),
+                ),
+                (
+                    "DELETE FROM series WHERE scope = ? AND key NOT IN"
+                    " (SELECT key FROM series WHERE scope = ? ORDER BY used DESC, stored DESC LIMIT ?)",
+                    (scope, scope, SERIES_KEEP),
+                ),
+            ]
+        )
+
+    def series_count(self) -> int:
+        """Return the number of memoised series stored (all versions and configs)."""
+        if self._db is None:
+            return 0
+        return self._db.execute("SELECT count(*) FROM series").fetchone()[0]
 
     def _write(self, statements: list[tuple[str, tuple]]) -> None:
         """Run `statements` in one immediate transaction; a failure is a warning, not an error."""
@@ -500,7 +723,7 @@ class SummaryCache:
         return self._db.execute("SELECT count(*) FROM entries").fetchone()[0]
 
     def _prune(self) -> None:
-        """Delete, at most once a day, entries of other versions and entries unused for max_age_days."""
+        """Delete, at most once a day, entries and series of other versions and those unused for max_age_days."""
         assert self._db is not None
         now = time.time()
         try:
@@ -521,6 +744,7 @@ class SummaryCache:
             [
                 (f"DELETE FROM blobs WHERE id IN ({stale})", (TOOL_KEY, cutoff)),
                 ("DELETE FROM entries WHERE tool <> ? OR used < ?", (TOOL_KEY, cutoff)),
+                ("DELETE FROM series WHERE tool <> ? OR used < ?", (TOOL_KEY, cutoff)),
                 ("INSERT OR REPLACE INTO meta (key, value) VALUES ('pruned_at', ?)", (repr(now),)),
             ]
         )
@@ -528,15 +752,21 @@ class SummaryCache:
             self.pruned = max(0, before - len(self))
 
     def close(self) -> None:
-        """Record which entries this run used, and close (SQLite checkpoints the WAL on the last close)."""
-        if self._db is not None and self._used:
+        """Record which entries and series this run used, and close (SQLite checkpoints the WAL on the last close)."""
+        if self._db is not None and (self._used or self._used_series):
             ids = sorted(self._used)
+            keys = sorted(self._used_series)
             self._used.clear()
+            self._used_series.clear()
             now = time.time()
             self._write(
                 [
                     (f"UPDATE entries SET used = ? WHERE id IN ({','.join('?' * len(chunk))})", (now, *chunk))
                     for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500))
+                ]
+                + [
+                    (f"UPDATE series SET used = ? WHERE key IN ({','.join('?' * len(chunk))})", (now, *chunk))
+                    for chunk in (keys[i : i + 500] for i in range(0, len(keys), 500))
                 ]
             )
         if self._db is not None:

@@ -4,25 +4,38 @@ Contract: `analyze(archive, config, options) -> Report`. Parsing runs through an
 Executor (local processes by default, Dask on request); only Summaries cross process
 boundaries, and the SQLite cache stores them so a nightly rerun parses only new files.
 Nothing here prints: progress goes to the `progress` callback the CLI passes.
+
+What a rerun reads back, and when: files are grouped into series from the heads of
+their Summaries (everything but the stacks, which is all discover.group reads), and
+each series' Series is memoised in the cache under `series_key()`, a digest of
+everything correlate() reads. A series whose key is found is taken as stored and its
+Summaries are never decoded; only the series of a new or changed file decode (or
+parse) theirs and are correlated again. rank() then runs over every Series, as on a
+cold run, so cold, cached and --no-cache runs give the same report.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shlex
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from goroscope import __version__
-from goroscope.aggregate import aggregate
 from goroscope.config import Config
 from goroscope.errors import DumpError, GoroscopeError, NoDataError
-from goroscope.model import Report, Series, Signature, Skipped, Source, Summary, Suspect
+from goroscope.model import MemoryPoint, Moment, Report, Series, Signature, Skipped, Source, Summary, Suspect
 
-__all__ = ["RunOptions", "Progress", "analyze", "parse_one", "summarize_file"]
+if TYPE_CHECKING:
+    from goroscope.cache import Hit, SummaryCache
+
+__all__ = ["RunOptions", "Progress", "analyze", "parse_one", "summarize_file", "series_key"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,6 +64,7 @@ def parse_one(source: Source, config: Config) -> Summary | Skipped:
 
     Runs in worker processes: takes and returns only picklable records.
     """
+    from goroscope.aggregate import aggregate
     from goroscope.ingest import Sniff, discover, parse_stream
 
     # discovery sniffed the file already; the parser need not look again
@@ -76,6 +90,7 @@ def _reason(e: DumpError, path: str) -> str:
 
 def summarize_file(path: Path, config: Config) -> Summary:
     """Return the Summary of the single dump file at `path` (inspect, diff)."""
+    from goroscope.aggregate import aggregate
     from goroscope.ingest import load
 
     return aggregate(load(path, config.discovery.max_inflate_bytes), config.signature_options())
@@ -83,7 +98,7 @@ def summarize_file(path: Path, config: Config) -> Summary:
 
 def analyze(archive: Path, config: Config, options: RunOptions = RunOptions(), progress: Progress | None = None) -> Report:
     """Run every stage over `archive` and return the Report."""
-    from goroscope import correlate, rank
+    from goroscope import rank
     from goroscope.ingest import discover
 
     now = options.now or datetime.now(timezone.utc)
@@ -97,39 +112,39 @@ def analyze(archive: Path, config: Config, options: RunOptions = RunOptions(), p
     settled = tuple(s.path for s in skipped if s.reason.startswith("settling"))
     skipped = [s for s in skipped if not s.reason.startswith("settling")]
 
-    parsed, parse_skipped, warnings = _parse_all(sources, config, options, progress)
-    skipped.extend(parse_skipped)
-    if not parsed:
-        raise NoDataError(f"{archive}: no goroutine dump could be read" + _skip_hint(skipped))
-
-    grouping = discover.group(parsed, config)
+    warnings: list[str] = []
+    cache = _open_cache(options)
+    try:
+        files, parse_skipped = _parse_all(sources, config, options, progress, cache)
+        skipped.extend(parse_skipped)
+        if not files:
+            raise NoDataError(f"{archive}: no goroutine dump could be read" + _skip_hint(skipped))
+        while True:
+            try:
+                grouping, all_series = _correlate_all(archive, files, config, options, cache)
+                break
+            except _Reparsed as e:
+                # a cached entry proved unreadable and its file now reads otherwise: group again
+                files = [f for f in files if f is not e.file]
+                if isinstance(e.result, Skipped):
+                    skipped.append(e.result)
+                    if not files:
+                        raise NoDataError(f"{archive}: no goroutine dump could be read" + _skip_hint(skipped)) from None
+                else:
+                    files.append(_File(e.file.source, _head(e.result), None, e.result, None))
+                    files.sort(key=lambda f: f.source.path)
+    finally:
+        if cache is not None:
+            warnings.extend(cache.warnings)
+            cache.close()
     skipped.extend(grouping.skipped)
-
-    all_series: list[Series] = []
-    for series_id in sorted(grouping.moments):
-        moments = [
-            (m, s)
-            for m, s in grouping.moments[series_id]
-            if (options.since is None or m.time >= options.since) and (options.until is None or m.time <= options.until)
-        ]
-        if not moments:
-            continue
-        all_series.append(
-            correlate.correlate(
-                series_id,
-                moments,
-                grouping.leak_evidence.get(series_id, ()),
-                grouping.memory.get(series_id, ()),
-                config,
-            )
-        )
     if not all_series:
         raise NoDataError(f"{archive}: no goroutine snapshot in the time window" if (options.since or options.until) else f"{archive}: no goroutine snapshot found")
 
     suspects = rank.rank(all_series, config)
     suspects, gone = _mark_baseline(suspects, options.baseline)
     stable = tuple(rank.stable(all_series, config, suspects))
-    inputs = tuple(sorted(src.path for src, _ in parsed))
+    inputs = tuple(sorted(f.source.path for f in files))
     return Report(
         archive=str(archive),
         generated_at=now.replace(microsecond=0),
@@ -147,6 +162,163 @@ def analyze(archive: Path, config: Config, options: RunOptions = RunOptions(), p
     )
 
 
+class _File:
+    """One parsed file as a run holds it: the head of its Summary for grouping, the stacks on demand."""
+
+    __slots__ = ("source", "head", "sha256", "summary", "hit")
+
+    def __init__(self, source: Source, head: Summary, sha256: str | None, summary: Summary | None, hit: Hit | None) -> None:
+        """Hold `source` with its `head` (the Summary without stacks) and its whole `summary`, or the cache `hit` holding it."""
+        self.source = source  # as discovery listed it
+        self.head = head  # the Summary with stacks=(): what discover.group reads
+        self.sha256 = sha256  # content hash (None: unknown, e.g. --no-cache); part of series keys
+        self.summary = summary  # the whole Summary, once parsed or decoded
+        self.hit = hit  # the cache entry to decode it from, when it came from the cache
+
+
+class _Reparsed(Exception):
+    """A cached entry could not be decoded, and parsing its file again gave another head."""
+
+    def __init__(self, file: _File, result: Summary | Skipped) -> None:
+        """Carry the file and what it parsed to."""
+        super().__init__(file.source.path)
+        self.file = file
+        self.result = result
+
+
+def _head(summary: Summary) -> Summary:
+    """Return `summary` without its stacks."""
+    return replace(summary, stacks=()) if summary.stacks else summary
+
+
+def _open_cache(options: RunOptions) -> SummaryCache | None:
+    """Return the run's cache, or None for --no-cache."""
+    if not options.use_cache:
+        return None
+    from goroscope.cache import SummaryCache
+
+    return SummaryCache.open(options.cache_path)
+
+
+def _correlate_all(
+    archive: Path, files: Sequence[_File], config: Config, options: RunOptions, cache: SummaryCache | None
+) -> tuple:
+    """Return (grouping, Series of every series in the window), taking memoised Series from `cache`."""
+    from goroscope.ingest import discover
+
+    grouping = discover.group([(f.source, f.head) for f in files], config)
+    by_path = {f.source.path: f for f in files}
+    table: dict[Signature, Signature] = {}
+    reparsed: set[str] = set()  # files of the series at hand parsed again with other bytes than its key says
+
+    def whole(src: Source) -> Summary:
+        """Return the whole, interned Summary of `src`: kept, decoded from the cache, or parsed again."""
+        f = by_path[src.path]
+        if f.summary is None:
+            summary = cache.load(f.hit, f.source) if (cache is not None and f.hit is not None) else None
+            if summary is None:
+                result = parse_one(f.source, config)
+                if isinstance(result, Skipped) or _head(result) != f.head:
+                    raise _Reparsed(f, result)
+                summary = result
+                # stored again, hashed again: the series key holds only when the bytes are the same
+                if cache is None or cache.put(f.source, config.digest(), summary) != f.sha256:
+                    reparsed.add(src.path)
+            f.summary = summary
+        f.summary = _intern(f.summary, table)
+        return f.summary
+
+    scope_root = os.path.realpath(archive)
+    all_series: list[Series] = []
+    for series_id in sorted(grouping.moments):
+        moments = [
+            (m, s)
+            for m, s in grouping.moments[series_id]
+            if (options.since is None or m.time >= options.since) and (options.until is None or m.time <= options.until)
+        ]
+        if not moments:
+            continue
+        evidence = grouping.leak_evidence.get(series_id, ())
+        memory = grouping.memory.get(series_id, ())
+        key = None
+        if cache is not None and cache.enabled:
+            shas = {p: f.sha256 for p, f in by_path.items()}
+            key = series_key(series_id, [m for m, _ in moments], [src for src, _ in evidence], memory, shas, config)
+        series = cache.get_series(key) if key is not None else None  # type: ignore[union-attr]
+        if series is None:
+            from goroscope import correlate
+
+            reparsed.clear()
+            series = correlate.correlate(
+                series_id,
+                [(m, whole(m.primary)) for m, _ in moments],
+                [(src, whole(src)) for src, _ in evidence],
+                memory,
+                config,
+            )
+            if key is not None and not reparsed:
+                cache.put_series(key, _scope(scope_root, series_id, config), series)  # type: ignore[union-attr]
+        all_series.append(series)
+    return grouping, all_series
+
+
+def series_key(
+    series_id: str,
+    moments: Sequence[Moment],
+    evidence: Sequence[Source],
+    memory: Sequence[MemoryPoint],
+    shas: dict[str, str | None],
+    config: Config,
+) -> str | None:
+    """Return the digest of everything correlate() reads for one series, or None when a file has no content hash.
+
+    A Summary is a function of its file's bytes, the parse config and the tool, so
+    each one enters by its content hash (`shas`: display path -> SHA-256); the
+    moments by every field correlate reads (time, its source, format, crash, the
+    primary and every file's path), the leak evidence by path, profile and hash, the
+    memory points whole, in the order correlate gets them. The tool key (version,
+    schema, model fields), the source of correlate.py and the whole config digest
+    close it: a new correlator, record or setting never meets an old Series.
+    """
+    from goroscope.cache import TOOL_KEY
+
+    parts: list = ["goroscope.series/1", TOOL_KEY, _correlate_code(), config.digest(), config.full_digest(), series_id]
+    for m in moments:
+        sha = shas.get(m.primary.path)
+        if sha is None:
+            return None
+        parts.append(("m", m.time.isoformat(), m.time_source, m.format, m.crash, m.primary.path, sha, tuple(s.path for s in m.sources)))
+    for src in evidence:
+        sha = shas.get(src.path)
+        if sha is None:
+            return None
+        parts.append(("e", src.path, src.profile, src.crash, sha))
+    for p in memory:
+        parts.append(("h", p.time.isoformat(), p.inuse_bytes, p.source))
+    return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _scope(root: str, series_id: str, config: Config) -> str:
+    """Return the name of one series of one archive under one config and tool (newer keys supersede older)."""
+    from goroscope.cache import TOOL_KEY
+
+    return hashlib.sha256(repr((TOOL_KEY, config.full_digest(), root, series_id)).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+_CORRELATE_CODE: list[str] = []  # the digest of correlate.py, read once
+
+
+def _correlate_code() -> str:
+    """Return a digest of correlate.py's source, without importing it."""
+    if not _CORRELATE_CODE:
+        try:
+            code = Path(__file__).with_name("correlate.py").read_bytes()
+        except OSError:
+            code = __version__.encode()  # an install without sources: the version alone
+        _CORRELATE_CODE.append(hashlib.sha256(code).hexdigest()[:16])
+    return _CORRELATE_CODE[0]
+
+
 def _skip_hint(skipped: Sequence[Skipped]) -> str:
     if not skipped:
         return " (no files found)"
@@ -156,61 +328,53 @@ def _skip_hint(skipped: Sequence[Skipped]) -> str:
 
 
 def _parse_all(
-    sources: Sequence[Source], config: Config, options: RunOptions, progress: Progress | None
-) -> tuple[list[tuple[Source, Summary]], list[Skipped], list[str]]:
-    """Return (source, summary) for every source that parsed, the skipped ones, and warnings."""
-    from goroscope.cache import SummaryCache
-    from goroscope.executor import make_executor
+    sources: Sequence[Source], config: Config, options: RunOptions, progress: Progress | None, cache: SummaryCache | None
+) -> tuple[list[_File], list[Skipped]]:
+    """Return a _File for every source that parsed or was cached (by path), and the skipped ones.
 
+    A cached file is only looked up: its stacks are decoded later, if its series needs them.
+    """
     digest = config.digest()
-    parsed: list[tuple[Source, Summary]] = []
+    files: list[_File] = []
     skipped: list[Skipped] = []
-    warnings: list[str] = []
     total_bytes = sum(s.size for s in sources)
     done_files = 0
     done_bytes = 0
+    todo: list[Source] = []
+    for src in sources:
+        hit = cache.get_head(src, digest) if cache is not None else None
+        if hit is not None:
+            files.append(_File(src, hit.head, hit.sha256, None, hit))
+            done_files += 1
+            done_bytes += src.size
+        else:
+            todo.append(src)
+    if progress:
+        progress(done_files, len(sources), done_bytes, total_bytes)
+    if todo:
+        from goroscope.executor import make_executor
 
-    cache = SummaryCache.open(options.cache_path) if options.use_cache else None
-    try:
-        todo: list[Source] = []
-        for src in sources:
-            hit = cache.get(src, digest) if cache is not None else None
-            if hit is not None:
-                parsed.append((src, hit))
+        executor = make_executor(options.executor, options.jobs if len(todo) > 1 else 1, options.scheduler)
+        try:
+            # largest first: the dumps of a leaking process grow, and the long
+            # ones started last would leave a core idle at the end
+            todo.sort(key=lambda s: -s.size)
+            items = [(s, config, cache is not None) for s in todo]
+            for src, result, content_hash in executor.map_unordered(_parse_task, items):
                 done_files += 1
                 done_bytes += src.size
-            else:
-                todo.append(src)
-        if progress:
-            progress(done_files, len(sources), done_bytes, total_bytes)
-        if todo:
-            executor = make_executor(options.executor, options.jobs if len(todo) > 1 else 1, options.scheduler)
-            try:
-                # largest first: the dumps of a leaking process grow, and the long
-                # ones started last would leave a core idle at the end
-                todo.sort(key=lambda s: -s.size)
-                items = [(s, config, cache is not None) for s in todo]
-                for src, result, content_hash in executor.map_unordered(_parse_task, items):
-                    done_files += 1
-                    done_bytes += src.size
-                    if isinstance(result, Skipped):
-                        skipped.append(result)
-                    else:
-                        parsed.append((src, result))
-                        if cache is not None and content_hash is not None:
-                            cache.put(src, digest, result, content_hash=content_hash)
-                    if progress:
-                        progress(done_files, len(sources), done_bytes, total_bytes)
-            finally:
-                executor.close()
-    finally:
-        if cache is not None:
-            warnings.extend(cache.warnings)
-            cache.close()
-    parsed.sort(key=lambda p: p[0].path)
-    table: dict[Signature, Signature] = {}
-    parsed = [(src, _intern(summary, table)) for src, summary in parsed]
-    return parsed, skipped, warnings
+                if isinstance(result, Skipped):
+                    skipped.append(result)
+                else:
+                    files.append(_File(src, _head(result), content_hash, result, None))
+                    if cache is not None and content_hash is not None:
+                        cache.put(src, digest, result, content_hash=content_hash)
+                if progress:
+                    progress(done_files, len(sources), done_bytes, total_bytes)
+        finally:
+            executor.close()
+    files.sort(key=lambda f: f.source.path)
+    return files, skipped
 
 
 def _intern(summary: Summary, table: dict[Signature, Signature]) -> Summary:

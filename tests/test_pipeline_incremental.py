@@ -1,0 +1,233 @@
+"""Tests of the incremental pipeline: lazy summaries and memoised correlation give the cold report.
+
+A small archive is built in tmp_path from the samples (a debug=2 series of gzipped
+dumps with a goroutineleak dump and a heap profile beside them, a debug=1/protobuf
+series, a tar archive of dumps). Each run is counted: files parsed, series
+correlated, whole Summaries decoded from the cache; and each report, with a frozen
+clock and command, must equal byte for byte the report of a --no-cache run of the
+same tree.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+
+from goroscope import cache as cache_module
+from goroscope import correlate, pipeline
+from goroscope.config import Config
+from goroscope.pipeline import RunOptions, analyze
+from goroscope.render.json import render_json
+
+from conftest import FROZEN_AT, SAMPLES
+from helpers import DEFAULT_MTIME, make_dump, need
+
+TRACING = "tracing-collector"
+SPARE = "tracing-collector-7f9c4d-qx2lm.goroutine.2026-12-01_08-28-23.txt.gz"  # the newest dump, added later
+
+# a debug=2 goroutineleak dump: the writer's own frame names writeGoroutineLeak
+LEAK_DEBUG2 = """
+    goroutine 4412 [running]:
+    runtime/pprof.writeGoroutineStacks({0xab8798, 0xc115875e000})
+    \t/usr/local/go/src/runtime/pprof/pprof.go:816 +0x69
+    runtime/pprof.writeGoroutineLeak({0xab8798, 0xc115875e000}, 0x2)
+    \t/usr/local/go/src/runtime/pprof/pprof.go:803 +0xa8
+
+    goroutine 7 [chan receive (nil chan) (leaked)]:
+    main.leak()
+    \t/src/app/main.go:20 +0x25
+"""
+
+HEAP = """
+    heap profile: 1: 2048 [3: 4096] @ heap/1048576
+    1: 2048 [3: 4096] @ 0x4e4924 0x4854e1
+"""
+
+
+@dataclass
+class Counts:
+    """What one run did."""
+
+    parsed: list[str] = field(default_factory=list)  # display paths parsed
+    correlated: list[str] = field(default_factory=list)  # series ids correlated
+    loaded: list[str] = field(default_factory=list)  # display paths whose whole Summary was decoded
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Path:
+    """Return an archive of three series built from the samples, without the spare dump."""
+    need(SAMPLES, "the samples/ folder")
+    root = tmp_path / "archive"
+    shutil.copytree(SAMPLES / TRACING, root / TRACING)
+    (root / TRACING / SPARE).unlink()
+    shutil.copytree(SAMPLES / "notifier", root / "notifier")
+    shutil.copy2(SAMPLES / "profile-cache.tar.gz", root / "profile-cache.tar.gz")
+    make_dump(root, f"{TRACING}/goroutineleak.debug2.txt", LEAK_DEBUG2, mtime=DEFAULT_MTIME + 1500)
+    make_dump(root, f"{TRACING}/heap.txt", HEAP, mtime=DEFAULT_MTIME + 1400)
+    return root
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Return run(archive, **options) -> (JSON report text, Counts), counting parses, correlations and decodes."""
+    cache_path = tmp_path / "cache" / "summaries.sqlite3"
+    counts = Counts()
+    real_parse, real_correlate, real_load = pipeline.parse_one, correlate.correlate, cache_module.SummaryCache.load
+
+    def parse_one(source, config):  # type: ignore[no-untyped-def]
+        counts.parsed.append(source.path)
+        return real_parse(source, config)
+
+    def correlate_(series_id, *args):  # type: ignore[no-untyped-def]
+        counts.correlated.append(series_id)
+        return real_correlate(series_id, *args)
+
+    def load(self, hit, source):  # type: ignore[no-untyped-def]
+        counts.loaded.append(source.path)
+        return real_load(self, hit, source)
+
+    monkeypatch.setattr(pipeline, "parse_one", parse_one)
+    monkeypatch.setattr(correlate, "correlate", correlate_)
+    monkeypatch.setattr(cache_module.SummaryCache, "load", load)
+
+    def go(root: Path, config: Config = Config(), **options) -> tuple[str, Counts]:  # type: ignore[no-untyped-def]
+        counts.parsed.clear()
+        counts.correlated.clear()
+        counts.loaded.clear()
+        opts = RunOptions(jobs=1, cache_path=cache_path, settle_seconds=0, now=FROZEN_AT, command="goroscope report archive", **options)
+        report = analyze(root, config, opts)
+        assert report.warnings == (), report.warnings
+        return render_json(report, config), Counts(list(counts.parsed), list(counts.correlated), list(counts.loaded))
+
+    go.cache_path = cache_path  # type: ignore[attr-defined]
+    return go
+
+
+def uncached(root: Path, config: Config = Config(), **options) -> str:  # type: ignore[no-untyped-def]
+    """Return the JSON report of a --no-cache run of `root`."""
+    opts = RunOptions(jobs=1, use_cache=False, settle_seconds=0, now=FROZEN_AT, command="goroscope report archive", **options)
+    return render_json(analyze(root, config, opts), config)
+
+
+def test_cold_cached_and_one_more_dump(archive: Path, run) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN a cold run that parsed and correlated everything
+    cold, c = run(archive)
+    files = len(c.parsed)
+    assert files > 40 and sorted(c.correlated) == sorted(set(c.correlated)) and len(c.correlated) == 3
+    assert c.loaded == []
+    assert '"leak_profiles": [\n        "tracing-collector/goroutineleak.debug2.txt"' in cold
+    assert '"source": "tracing-collector/heap.txt"' in cold
+    # WHEN run again over the unchanged tree
+    warm, c = run(archive)
+    # THEN nothing is parsed, correlated or decoded, and the report is the same, byte for byte
+    assert (c.parsed, c.correlated, c.loaded) == ([], [], [])
+    assert warm == cold
+    # WHEN one dump is added to one series
+    shutil.copy2(SAMPLES / TRACING / SPARE, archive / TRACING / SPARE)
+    plus, c = run(archive)
+    # THEN only that file is parsed, only its series correlated, only that series' summaries decoded
+    assert c.parsed == [f"{TRACING}/{SPARE}"]
+    assert c.correlated == [TRACING]
+    assert c.loaded and all(p.startswith(f"{TRACING}/") for p in c.loaded)
+    assert f"{TRACING}/{SPARE}" not in c.loaded  # parsed this run: already whole
+    assert plus != cold and f'"source": "{TRACING}/{SPARE}"' in plus
+    # AND the report equals a --no-cache run of the same tree, and a rerun of it
+    assert plus == uncached(archive)
+    again, c = run(archive)
+    assert (c.parsed, c.correlated, c.loaded) == ([], [], []) and again == plus
+
+
+def test_no_cache_equals_cold(archive: Path, run) -> None:  # type: ignore[no-untyped-def]
+    cold, _ = run(archive)
+    assert uncached(archive) == cold
+
+
+def test_touched_file_hits_by_content(archive: Path, run) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN a cached archive, then one dump touched (new mtime, same bytes; its time is in its name)
+    cold, _ = run(archive)
+    victim = sorted((archive / TRACING).glob("*.txt.gz"))[3]
+    st = victim.stat()
+    import os
+
+    os.utime(victim, (st.st_atime, st.st_mtime + 60))
+    # WHEN run again
+    warm, c = run(archive)
+    # THEN the summary is found by its content hash and the memoised series still fits
+    assert (c.parsed, c.correlated, c.loaded) == ([], [], [])
+    assert warm == cold
+
+
+def test_removed_dump_recorrelates_its_series_only(archive: Path, run) -> None:  # type: ignore[no-untyped-def]
+    run(archive)
+    (archive / "notifier" / "20261201-082240.debug1.txt").unlink()
+    report, c = run(archive)
+    assert c.parsed == [] and c.correlated == ["notifier"]
+    assert all(p.startswith("notifier/") for p in c.loaded)
+    assert report == uncached(archive)
+
+
+def test_time_window_is_part_of_the_key(archive: Path, run) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN a cached archive
+    full, _ = run(archive)
+    window = {"since": FROZEN_AT.replace(hour=8, minute=22), "until": FROZEN_AT.replace(hour=8, minute=25)}
+    # WHEN a window is asked for, then the whole again
+    part, c = run(archive, **window)
+    whole, c2 = run(archive)
+    # THEN the window is correlated anew and equals an uncached run; the whole is still memoised
+    assert c.parsed == [] and len(c.correlated) >= 1
+    assert part == uncached(archive, **window) and part != full
+    assert (c2.parsed, c2.correlated) == ([], []) and whole == full
+
+
+def test_config_change_recorrelates_without_reparsing(archive: Path, run) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN a cached archive, then a setting that does not change what a parse produces
+    run(archive)
+    config = Config()
+    other = replace(config, rank=replace(config.rank, min_net_growth=config.rank.min_net_growth + 1))
+    assert other.digest() == config.digest() and other.full_digest() != config.full_digest()
+    # WHEN run with it
+    report, c = run(archive, other)
+    # THEN summaries come from the cache but every series is correlated again, as uncached
+    assert c.parsed == [] and len(c.correlated) == 3
+    assert report == uncached(archive, other)
+
+
+@pytest.mark.parametrize("junk", [b"\x00junk", bytes([cache_module._ENCODING]) + b"junk"], ids=["encoding", "data"])
+def test_damaged_memo_row_is_recomputed(archive: Path, run, junk: bytes) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN a cached archive whose memoised series hold junk
+    cold, _ = run(archive)
+    with sqlite3.connect(run.cache_path) as db:
+        db.execute("UPDATE series SET value = ?", (junk,))
+    # WHEN run again
+    report = analyze(archive, Config(), RunOptions(jobs=1, cache_path=run.cache_path, settle_seconds=0, now=FROZEN_AT, command="goroscope report archive"))
+    # THEN each is named in a warning, recomputed from the cached summaries, and the report is the same
+    assert len(report.warnings) == 3 and all("memoised series is unreadable" in w for w in report.warnings)
+    assert render_json(replace(report, warnings=()), Config()) == cold  # the same, but for the warning
+    # AND stored again: the next run is clean
+    warm, c = run(archive)
+    assert (c.parsed, c.correlated, c.loaded) == ([], [], []) and warm == cold
+
+
+def test_damaged_summary_blob_is_reparsed(archive: Path, run) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN a cached archive, one series no longer memoised and one of its blobs damaged
+    cold, _ = run(archive)
+    with sqlite3.connect(run.cache_path) as db:
+        db.execute("DELETE FROM series")
+        db.execute("UPDATE blobs SET value = ? WHERE id = (SELECT id FROM entries WHERE path LIKE ?)", (b"\x01junk", "%08-21-53.txt.gz"))
+    # WHEN run again
+    report = analyze(archive, Config(), RunOptions(jobs=1, cache_path=run.cache_path, settle_seconds=0, now=FROZEN_AT, command="goroscope report archive"))
+    # THEN the damage is named, the file parsed again, and the report is the same
+    assert len(report.warnings) == 1 and "08-21-53.txt.gz" in report.warnings[0]
+    assert render_json(replace(report, warnings=()), Config()) == cold  # the same, but for the warning
+    # AND the entry is stored again: the next run decodes nothing
+    warm, c = run(archive)
+    assert (c.parsed, c.correlated, c.loaded) == ([], [], []) and warm == cold
+
+
+def test_no_cache_writes_nothing(archive: Path, run) -> None:  # type: ignore[no-untyped-def]
+    uncached(archive)
+    assert not run.cache_path.exists()
