@@ -1,6 +1,7 @@
 """Reduce a parsed Snapshot to a Summary: signature counts and the goroutine ids of each.
 
-Contract: `aggregate(snapshot, options) -> Summary`. The Summary is all later stages
+Contract: `aggregate(snapshot, options) -> Summary`, and `merge(parts) -> Summary`
+for the Summaries of consecutive byte ranges of one big dump parsed apart. The Summary is all later stages
 see of a file (and what the cache stores), so it keeps per signature the count, the
 states, the most common created-by, the label sets, the goroutines flagged
 `(leaked)` and the longest wait; and per goroutine id (text forms only) the signature
@@ -10,6 +11,7 @@ it is at, its state and its minutes, for stuck detection.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from operator import attrgetter
 
 from goroscope.model import (
@@ -17,6 +19,7 @@ from goroscope.model import (
     CreatedBy,
     Frame,
     Goroutine,
+    Problem,
     Signature,
     Snapshot,
     StackCount,
@@ -24,7 +27,7 @@ from goroscope.model import (
 )
 from goroscope.signature import DEFAULT_OPTIONS, Options, signature_of
 
-__all__ = ["aggregate"]
+__all__ = ["aggregate", "merge"]
 
 _FRAMES = attrgetter("frames")
 _ID = attrgetter("id")
@@ -172,3 +175,72 @@ def _add_goroutines(goroutines: tuple[Goroutine, ...], accs: dict[Signature, _Ac
         pos += n
     known = [gid for gid in ids if gid is not None] if has_none else ids
     return max(known) if known else None
+
+
+def merge(parts: Sequence[Summary], line_offsets: Sequence[int] | None = None) -> Summary:
+    """Return the Summary of one dump from the Summaries of its consecutive `parts`.
+
+    The parts are byte ranges cut at goroutine headers and parsed apart (a big dump
+    on several cores); `line_offsets[i]` is the number of lines before part i, added
+    to its problems' line numbers. Counts, states, labels, leaked flags and ids add up
+    and keep dump order; a signature's created-by is the one of the part holding
+    most of its goroutines (a Summary keeps only the most common one, and a
+    signature has one `go` statement in all but contrived programs).
+    """
+    if len(parts) == 1:
+        return parts[0]
+    offsets = list(line_offsets) if line_offsets is not None else [0] * len(parts)
+    accs: dict[Signature, _Acc] = defaultdict(_Acc)
+    best: dict[Signature, tuple[int, Frame | None]] = {}
+    text_form = any(p.max_id is not None for p in parts)
+    for part in parts:
+        for sc in part.stacks:
+            a = accs[sc.signature]
+            a.count += sc.count
+            for state, n in sc.states:
+                a.states[state] += n
+            for labels, n in sc.labels:
+                a.labels[labels] += n
+            a.leaked += sc.leaked
+            if sc.max_wait_minutes is not None:
+                a.max_wait = sc.max_wait_minutes if a.max_wait is None else max(a.max_wait, sc.max_wait_minutes)
+            a.ids.extend(sc.ids)
+            a.waits.extend(sc.waits)
+            if sc.created_by is not None and sc.count > best.get(sc.signature, (0, None))[0]:
+                best[sc.signature] = (sc.count, sc.created_by)
+    ordered = sorted(accs.items(), key=lambda kv: (-kv[1].count, kv[0].key()))
+    stacks = tuple(
+        StackCount(
+            signature=sig,
+            count=a.count,
+            states=tuple(sorted(a.states.items(), key=lambda kv: (-kv[1], kv[0]))),
+            created_by=best.get(sig, (0, None))[1],
+            labels=tuple(sorted(a.labels.items(), key=lambda kv: (-kv[1], kv[0]))),
+            leaked=a.leaked,
+            max_wait_minutes=a.max_wait if text_form else None,
+            ids=tuple(a.ids),
+            waits=tuple(a.waits),
+        )
+        for sig, a in ordered
+    )
+    first = parts[0]
+    ids = [p.max_id for p in parts if p.max_id is not None]
+    return Summary(
+        format=first.format,
+        # only the part holding the profile writer's own goroutine can tell a goroutineleak dump
+        profile=PROFILE_GOROUTINELEAK if any(p.profile == PROFILE_GOROUTINELEAK for p in parts) else first.profile,
+        go_version=next((p.go_version for p in parts if p.go_version), None),
+        total=sum(sc.count for sc in stacks),
+        header_total=next((p.header_total for p in parts if p.header_total is not None), None),
+        truncated=any(p.truncated for p in parts),
+        crash=any(p.crash for p in parts),
+        time=next((p.time for p in parts if p.time is not None), None),
+        heap_inuse_bytes=first.heap_inuse_bytes,
+        stacks=stacks,
+        max_id=max(ids) if ids else None,
+        problems=tuple(
+            Problem(line=None if pr.line is None else pr.line + off, message=pr.message)
+            for part, off in zip(parts, offsets)
+            for pr in part.problems
+        ),
+    )

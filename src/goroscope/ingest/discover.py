@@ -67,7 +67,7 @@ from goroscope.model import (
 )
 from goroscope.timestamps import name_time
 
-__all__ = ["walk", "open_source", "group", "Grouping", "stem_of", "close_cursors", "VCS_DIRS"]
+__all__ = ["walk", "open_source", "split_points", "group", "Grouping", "stem_of", "close_cursors", "VCS_DIRS"]
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn", ".bzr"})  # passed over without a word
 
@@ -743,9 +743,80 @@ def _zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, bound: in
 # --------------------------------------------------------------------- open_source
 
 
-def open_source(source: Source, config: Config) -> BinaryIO:
-    """Return a buffered binary reader of `source`'s decompressed content (bounded)."""
+def split_points(source: Source, parts: int, min_part_bytes: int) -> list[tuple[int, int]] | None:
+    """Return `parts` byte ranges of `source` that each start at a goroutine header, or None.
+
+    Only a plain text dump on disk (not gzipped, not an archive member) of at least
+    `parts * min_part_bytes` bytes is split, so that one huge debug=2 dump can be
+    parsed on several cores; each range but the last ends with the blank line that
+    closes a goroutine. None where splitting does not apply or finds no boundary.
+    """
+    if parts < 2 or source.member is not None or source.format not in ("debug2", "traceback"):
+        return None
+    size = source.size
+    if size < parts * min_part_bytes:
+        return None
+    starts = [0]
+    try:
+        with open(source.fs_path, "rb") as f:
+            if f.read(2) == GZIP_MAGIC:
+                return None
+            for i in range(1, parts):
+                at = max(size * i // parts, starts[-1] + 1)
+                f.seek(at)
+                window = f.read(4 << 20)
+                k = window.find(b"\n\ngoroutine ")
+                if k < 0:
+                    break
+                starts.append(at + k + 2)
+    except OSError:
+        return None
+    if len(starts) < 2:
+        return None
+    return [(a, b) for a, b in zip(starts, starts[1:] + [size])]
+
+
+class _Span(io.RawIOBase):
+    """A raw reader of bytes [start, end) of an open file."""
+
+    def __init__(self, raw: BinaryIO, start: int, end: int) -> None:
+        super().__init__()
+        raw.seek(start)
+        self._raw = raw
+        self._left = end - start
+
+    def readable(self) -> bool:
+        """Return True: this is a reader."""
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def,override]
+        """Read into `b`, stopping at the end of the span."""
+        if self._left <= 0:
+            return 0
+        data = self._raw.read(min(len(b), self._left))
+        n = len(data)
+        self._left -= n
+        b[:n] = data
+        return n
+
+    def close(self) -> None:
+        """Close the file."""
+        if not self.closed:
+            super().close()
+            self._raw.close()
+
+
+def open_source(source: Source, config: Config, span: tuple[int, int] | None = None) -> BinaryIO:
+    """Return a buffered binary reader of `source`'s decompressed content (bounded).
+
+    `span` (from split_points) reads only that byte range of a plain file."""
     bound = config.discovery.max_inflate_bytes
+    if span is not None:
+        try:
+            raw = open(source.fs_path, "rb")
+        except OSError as e:
+            raise DumpError(source.path, f"cannot read: {_os_reason(e)}") from None
+        return _guarded(io.BufferedReader(_Span(raw, *span), _CHUNK), source.path)  # type: ignore[arg-type]
     if source.member is None:
         try:
             raw = open(source.fs_path, "rb")
