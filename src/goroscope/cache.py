@@ -157,46 +157,50 @@ def default_cache_path() -> Path:
 # ------------------------------------------------------------------------ encoding
 
 
-def _make_builder(cls: type) -> tuple[str, object, object]:
-    """Return (name, builder, getter) for model record `cls`.
+def _make_builders() -> dict[type, tuple[object, object]]:
+    """Return record class -> (builder, getter) for every model record, the builders module globals.
 
-    The builder takes the field values in order and sets the slots through their
+    A builder takes the field values in order and sets the slots through their
     descriptors (a frozen record refuses setattr; its own __init__ would rerun
-    defaults and __post_init__), `getter` returns those values as a tuple. A
+    defaults and __post_init__); the getter returns those values as a tuple. A
     Signature stores its frames and key, and its hash is recomputed on load because
-    string hashes differ between processes.
+    string hashes differ between processes. All builders are compiled in one go: it
+    happens at every start.
     """
-    names = tuple(f.name for f in dataclasses.fields(cls))
-    if cls is model.Signature:
-        names = ("frames", "_key")
-    args = ", ".join(f"v{i}" for i in range(len(names)))
-    env: dict = {"_new": object.__new__, "_cls": cls}
-    lines = [f"def _build_{cls.__name__}({args}):", "    o = _new(_cls)"]
-    for i, n in enumerate(names):
-        env[f"_set{i}"] = getattr(cls, n).__set__
-        lines.append(f"    _set{i}(o, v{i})")
-    if cls is model.Signature:
-        env["_set_hash"] = cls._hash.__set__  # type: ignore[attr-defined]
-        lines.append("    _set_hash(o, hash(v1))")
-    lines.append("    return o")
+    env: dict = {"_new": object.__new__}
+    lines: list[str] = []
+    names_of: dict[type, tuple[str, ...]] = {}
+    for name in model.__all__:
+        cls = getattr(model, name)
+        if not dataclasses.is_dataclass(cls):
+            continue
+        names = ("frames", "_key") if cls is model.Signature else tuple(f.name for f in dataclasses.fields(cls))
+        names_of[cls] = names
+        args = ", ".join(f"v{i}" for i in range(len(names)))
+        env[f"_cls_{name}"] = cls
+        lines += [f"def _build_{name}({args}):", f"    o = _new(_cls_{name})"]
+        for i, field_name in enumerate(names):
+            env[f"_set_{name}_{i}"] = getattr(cls, field_name).__set__
+            lines.append(f"    _set_{name}_{i}(o, v{i})")
+        if cls is model.Signature:
+            env["_set_Signature_hash"] = cls._hash.__set__  # type: ignore[attr-defined]
+            lines.append("    _set_Signature_hash(o, hash(v1))")
+        lines.append("    return o")
     exec("\n".join(lines), env)  # noqa: S102 - our own source text, built from field names
-    fn = env[f"_build_{cls.__name__}"]
-    fn.__module__ = __name__
-    fn.__qualname__ = fn.__name__
-    fn.__doc__ = f"Return a {cls.__name__} with these field values (cache decoding)."
-    getter = operator.attrgetter(*names) if len(names) > 1 else (lambda o, n=names[0]: (getattr(o, n),))
-    return fn.__name__, fn, getter
+    builders: dict[type, tuple[object, object]] = {}
+    for cls, names in names_of.items():
+        fn = env[f"_build_{cls.__name__}"]
+        fn.__module__ = __name__
+        fn.__qualname__ = fn.__name__
+        fn.__doc__ = f"Return a {cls.__name__} with these field values (cache decoding)."
+        globals()[fn.__name__] = fn  # pickle names the builder by module and name
+        getter = operator.attrgetter(*names) if len(names) > 1 else (lambda o, n=names[0]: (getattr(o, n),))
+        builders[cls] = (fn, getter)
+    return builders
 
 
-_BUILDERS: dict[type, tuple[object, object]] = {}  # record class -> (builder, getter)
-for _name in model.__all__:
-    _cls = getattr(model, _name)
-    if dataclasses.is_dataclass(_cls):
-        _fname, _fn, _get = _make_builder(_cls)
-        globals()[_fname] = _fn  # pickle names the builder by module and name
-        _BUILDERS[_cls] = (_fn, _get)
+_BUILDERS = _make_builders()  # record class -> (builder, getter)
 _BUILDER_NAMES = frozenset(fn.__name__ for fn, _ in _BUILDERS.values())  # type: ignore[attr-defined]
-del _name, _cls, _fname, _fn, _get
 
 
 class _ModelPickler(pickle.Pickler):
@@ -277,13 +281,20 @@ def head_of(summary: Summary) -> Summary:
     return dataclasses.replace(summary, stacks=()) if summary.stacks else summary
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Hit:
-    """A cache entry found for a file, before its stacks are decoded."""
+    """A cache entry found for a file, before its stacks are decoded.
 
-    entry: int  # entries.id, for load()
-    head: Summary  # the Summary with stacks=()
-    sha256: str | None  # the content hash it was stored with (None: not computed)
+    A plain slotted class, not a dataclass: it never leaves this process, and every
+    run defines it at start.
+    """
+
+    __slots__ = ("entry", "head", "sha256")
+
+    def __init__(self, *, entry: int, head: Summary, sha256: str | None) -> None:
+        """Hold one entry's id, head and content hash."""
+        self.entry = entry  # entries.id, for load()
+        self.head = head  # the Summary with stacks=()
+        self.sha256 = sha256  # the content hash it was stored with (None: not computed)
 
 
 # ------------------------------------------------------------------------- content
@@ -728,7 +739,6 @@ class SummaryCache:
         now = time.time()
         try:
             row = self._db.execute("SELECT value FROM meta WHERE key = 'pruned_at'").fetchone()
-            before = len(self)
         except sqlite3.DatabaseError as e:
             self._damaged(e)
             return
@@ -738,6 +748,11 @@ class SummaryCache:
                     return
             except ValueError:
                 pass
+        try:
+            before = len(self)
+        except sqlite3.DatabaseError as e:
+            self._damaged(e)
+            return
         cutoff = now - self.max_age_days * 86400
         stale = "SELECT id FROM entries WHERE tool <> ? OR used < ?"
         self._write(
