@@ -618,3 +618,22 @@ def test_decoding_checks_the_record_type_and_arity() -> None:
     plain = pickle.dumps(Frame(function="f", file="/f.go", line=1))
     with pytest.raises(ValueError, match="not a Summary"):
         decode_summary(bytes([cache_module._ENCODING]) + zlib.compress(plain))
+
+
+def test_a_hit_from_a_replaced_database_is_not_loaded(tmp_path: Path, cache_path: Path) -> None:
+    # GIVEN a head found in one database, which is then replaced mid-run by a fresh one
+    a, b = write_dump(tmp_path / "a.txt"), write_dump(tmp_path / "b.txt", "x\n")
+    with SummaryCache.open(cache_path) as cache:
+        cache.put(a, DIGEST, make_summary(seed=2))
+    with SummaryCache.open(cache_path) as cache:
+        hit = cache.get_head(a, DIGEST)
+        assert hit is not None
+        for extra in ("", "-wal", "-shm"):
+            Path(str(cache_path) + extra).unlink(missing_ok=True)
+        cache._damaged(cache_module._Corrupt("gone"))
+        assert cache.enabled
+        # WHEN another file is stored there (under the same row id) and the old hit is loaded
+        cache.put(b, DIGEST, make_summary(seed=4))
+        # THEN nothing is returned rather than the other file's summary
+        assert cache.load(hit, a) is None
+        assert cache.get(b, DIGEST) == make_summary(seed=4)

@@ -231,3 +231,79 @@ def test_damaged_summary_blob_is_reparsed(archive: Path, run) -> None:  # type: 
 def test_no_cache_writes_nothing(archive: Path, run) -> None:  # type: ignore[no-untyped-def]
     uncached(archive)
     assert not run.cache_path.exists()
+
+
+# ---------------------------------------------------------------- the series key
+
+
+def _key_inputs():  # type: ignore[no-untyped-def]
+    """Return (moments, evidence, memory, shas) of a small series."""
+    from datetime import datetime, timezone
+
+    from goroscope.model import MemoryPoint, Moment, Source
+
+    a = Source(path="s/a.txt", fs_path="/x/s/a.txt", series="s", format="debug2", profile="goroutine")
+    b = Source(path="s/a.pb.gz", fs_path="/x/s/a.pb.gz", series="s", format="pprof", profile="goroutine")
+    leak = Source(path="s/leak.txt", fs_path="/x/s/leak.txt", series="s", format="debug2", profile="goroutineleak")
+    t = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+    moments = [Moment(series="s", time=t, time_source="name", primary=a, sources=(a, b), format="debug2")]
+    memory = [MemoryPoint(time=t, inuse_bytes=1024, source="s/heap.txt")]
+    shas = {"s/a.txt": "aa", "s/a.pb.gz": "bb", "s/leak.txt": "ll"}
+    return moments, [leak], memory, shas
+
+
+def _changed(what: str):  # type: ignore[no-untyped-def]
+    """Return the key inputs with one thing changed."""
+    from datetime import timedelta
+
+    moments, evidence, memory, shas = _key_inputs()
+    m = moments[0]
+    series_id, base = "s", "base"
+    if what == "time":
+        moments = [replace(m, time=m.time + timedelta(seconds=1))]
+    elif what == "time_source":
+        moments = [replace(m, time_source="mtime")]
+    elif what == "format":
+        moments = [replace(m, format="pprof")]
+    elif what == "crash":
+        moments = [replace(m, crash=True)]
+    elif what == "primary":
+        moments = [replace(m, primary=m.sources[1], sources=m.sources[::-1])]
+    elif what == "sources":
+        moments = [replace(m, sources=m.sources[:1])]
+    elif what == "content":
+        shas = dict(shas, **{"s/a.txt": "changed"})
+    elif what == "evidence":
+        evidence = []
+    elif what == "evidence content":
+        shas = dict(shas, **{"s/leak.txt": "changed"})
+    elif what == "memory":
+        memory = [replace(memory[0], inuse_bytes=2048)]
+    elif what == "series":
+        series_id = "t"
+    elif what == "base":
+        base = "another base"
+    return pipeline.series_key(series_id, moments, evidence, memory, shas, base)
+
+
+@pytest.mark.parametrize(
+    "what",
+    ["time", "time_source", "format", "crash", "primary", "sources", "content", "evidence", "evidence content", "memory", "series", "base"],
+)
+def test_series_key_changes_with_each_input(what: str) -> None:
+    assert _changed(what) != _changed("nothing") and _changed("nothing") == _changed("nothing")
+
+
+def test_series_key_needs_every_content_hash() -> None:
+    moments, evidence, memory, shas = _key_inputs()
+    assert pipeline.series_key("s", moments, evidence, memory, dict(shas, **{"s/a.txt": None}), "b") is None
+    assert pipeline.series_key("s", moments, evidence, memory, dict(shas, **{"s/leak.txt": None}), "b") is None
+    # a secondary file's content is not read by correlate: its hash is not needed
+    assert pipeline.series_key("s", moments, evidence, memory, dict(shas, **{"s/a.pb.gz": None}), "b") is not None
+
+
+def test_key_base_follows_config_and_tool() -> None:
+    config = Config()
+    other = replace(config, rank=replace(config.rank, min_snapshots=config.rank.min_snapshots + 1))
+    assert pipeline.key_base(config) == pipeline.key_base(Config()) != pipeline.key_base(other)
+    assert cache_module.TOOL_KEY in pipeline.key_base(config)

@@ -288,13 +288,14 @@ class Hit:
     run defines it at start.
     """
 
-    __slots__ = ("entry", "head", "sha256")
+    __slots__ = ("entry", "head", "sha256", "generation")
 
-    def __init__(self, *, entry: int, head: Summary, sha256: str | None) -> None:
-        """Hold one entry's id, head and content hash."""
+    def __init__(self, *, entry: int, head: Summary, sha256: str | None, generation: int) -> None:
+        """Hold one entry's id, head and content hash, and which database it is in."""
         self.entry = entry  # entries.id, for load()
         self.head = head  # the Summary with stacks=()
         self.sha256 = sha256  # the content hash it was stored with (None: not computed)
+        self.generation = generation  # SummaryCache.generation when found: ids of a replaced database mean nothing
 
 
 # ------------------------------------------------------------------------- content
@@ -378,6 +379,7 @@ class SummaryCache:
         self._db: sqlite3.Connection | None = None
         self._used: set[int] = set()  # entry ids read this run: their `used` time is set at close
         self._used_series: set[str] = set()  # series keys read this run: the same
+        self.generation = 0  # how many times this handle replaced a damaged database mid-run
 
     # ---------------------------------------------------------------- opening
 
@@ -522,6 +524,10 @@ class SummaryCache:
         if not _is_corruption(e):
             self._disable(f"summary cache {self.path}: {e}")
             return
+        # whatever database comes next, the entry ids found so far are not its ids
+        self.generation += 1
+        self._used.clear()
+        self._used_series.clear()
         try:
             with self._open_lock():
                 try:
@@ -582,15 +588,15 @@ class SummaryCache:
             return None
         self._used.add(entry)
         self.hits += 1
-        return Hit(entry=entry, head=head, sha256=sha)
+        return Hit(entry=entry, head=head, sha256=sha, generation=self.generation)
 
     def load(self, hit: Hit, source: Source) -> Summary | None:
         """Return the whole Summary of the entry `hit` (of `source`), or None when it is gone or unreadable.
 
         An unreadable entry is deleted with a warning; the caller parses the file instead.
         """
-        if self._db is None:
-            return None
+        if self._db is None or hit.generation != self.generation:
+            return None  # the database it was found in was set aside since
         try:
             blob_row = self._db.execute("SELECT value FROM blobs WHERE id = ?", (hit.entry,)).fetchone()
         except sqlite3.DatabaseError as e:

@@ -35,7 +35,7 @@ from goroscope.model import MemoryPoint, Moment, Report, Series, Signature, Skip
 if TYPE_CHECKING:
     from goroscope.cache import Hit, SummaryCache
 
-__all__ = ["RunOptions", "Progress", "analyze", "parse_one", "summarize_file", "series_key"]
+__all__ = ["RunOptions", "Progress", "analyze", "parse_one", "summarize_file", "series_key", "key_base"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -229,6 +229,9 @@ def _correlate_all(
         return f.summary
 
     scope_root = os.path.realpath(archive)
+    memoise = cache is not None and cache.enabled
+    base = key_base(config) if memoise else ""
+    shas = {p: f.sha256 for p, f in by_path.items()} if memoise else {}
     all_series: list[Series] = []
     for series_id in sorted(grouping.moments):
         moments = [
@@ -241,9 +244,8 @@ def _correlate_all(
         evidence = grouping.leak_evidence.get(series_id, ())
         memory = grouping.memory.get(series_id, ())
         key = None
-        if cache is not None and cache.enabled:
-            shas = {p: f.sha256 for p, f in by_path.items()}
-            key = series_key(series_id, [m for m, _ in moments], [src for src, _ in evidence], memory, shas, config)
+        if memoise:
+            key = series_key(series_id, [m for m, _ in moments], [src for src, _ in evidence], memory, shas, base)
         series = cache.get_series(key) if key is not None else None  # type: ignore[union-attr]
         if series is None:
             from goroscope import correlate
@@ -262,13 +264,25 @@ def _correlate_all(
     return grouping, all_series
 
 
+def key_base(config: Config) -> str:
+    """Return what every series key of a run starts from: the tool, correlate.py's source and the config.
+
+    The tool key names the version, the cache schema and the model's fields; the
+    source digest a correlator changed without a new version; the whole config
+    digest any setting, whether or not correlation reads it today.
+    """
+    from goroscope.cache import TOOL_KEY
+
+    return repr(("goroscope.series/1", TOOL_KEY, _correlate_code(), config.digest(), config.full_digest()))
+
+
 def series_key(
     series_id: str,
     moments: Sequence[Moment],
     evidence: Sequence[Source],
     memory: Sequence[MemoryPoint],
     shas: dict[str, str | None],
-    config: Config,
+    base: str,
 ) -> str | None:
     """Return the digest of everything correlate() reads for one series, or None when a file has no content hash.
 
@@ -276,13 +290,10 @@ def series_key(
     each one enters by its content hash (`shas`: display path -> SHA-256); the
     moments by every field correlate reads (time, its source, format, crash, the
     primary and every file's path), the leak evidence by path, profile and hash, the
-    memory points whole, in the order correlate gets them. The tool key (version,
-    schema, model fields), the source of correlate.py and the whole config digest
-    close it: a new correlator, record or setting never meets an old Series.
+    memory points whole, in the order correlate gets them. `base` (key_base())
+    closes it: a new correlator, record or setting never meets an old Series.
     """
-    from goroscope.cache import TOOL_KEY
-
-    parts: list = ["goroscope.series/1", TOOL_KEY, _correlate_code(), config.digest(), config.full_digest(), series_id]
+    parts: list = [base, series_id]
     for m in moments:
         sha = shas.get(m.primary.path)
         if sha is None:
