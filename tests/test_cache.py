@@ -515,7 +515,7 @@ def test_a_blob_that_disagrees_with_its_head_is_refused(tmp_path: Path, cache_pa
         cache.put(a, DIGEST, make_summary(seed=2))
         cache.put(b, DIGEST, make_summary(seed=3))
     with sqlite3.connect(cache_path) as db:
-        (va,), (vb,) = db.execute("SELECT value FROM blobs ORDER BY id").fetchall()
+        _, (vb,) = db.execute("SELECT value FROM blobs ORDER BY id").fetchall()
         db.execute("UPDATE blobs SET value = ? WHERE id = (SELECT min(id) FROM blobs)", (vb,))
     # WHEN a's stacks are loaded
     with SummaryCache.open(cache_path) as cache:

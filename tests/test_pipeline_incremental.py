@@ -94,10 +94,11 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
     monkeypatch.setattr(correlate, "correlate", correlate_)
     monkeypatch.setattr(cache_module.SummaryCache, "load", load)
 
-    def go(root: Path, config: Config = Config(), **options) -> tuple[str, Counts]:  # type: ignore[no-untyped-def]
+    def go(root: Path, config: Config | None = None, **options) -> tuple[str, Counts]:  # type: ignore[no-untyped-def]
         counts.parsed.clear()
         counts.correlated.clear()
         counts.loaded.clear()
+        config = config or Config()
         opts = RunOptions(jobs=1, cache_path=cache_path, settle_seconds=0, now=FROZEN_AT, command="goroscope report archive", **options)
         report = analyze(root, config, opts)
         assert report.warnings == (), report.warnings
@@ -107,8 +108,9 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
     return go
 
 
-def uncached(root: Path, config: Config = Config(), **options) -> str:  # type: ignore[no-untyped-def]
+def uncached(root: Path, config: Config | None = None, **options) -> str:  # type: ignore[no-untyped-def]
     """Return the JSON report of a --no-cache run of `root`."""
+    config = config or Config()
     opts = RunOptions(jobs=1, use_cache=False, settle_seconds=0, now=FROZEN_AT, command="goroscope report archive", **options)
     return render_json(analyze(root, config, opts), config)
 

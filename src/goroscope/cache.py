@@ -206,7 +206,7 @@ _BUILDER_NAMES = frozenset(fn.__name__ for fn, _ in _BUILDERS.values())  # type:
 class _ModelPickler(pickle.Pickler):
     """A pickler that writes model records as calls to their builders."""
 
-    def reducer_override(self, obj: object):  # noqa: ANN201 - pickle hook
+    def reducer_override(self, obj: object):  # pickle hook
         """Return (builder, field values) for a model record; leave anything else to pickle."""
         b = _BUILDERS.get(type(obj))
         if b is None:
