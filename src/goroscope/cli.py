@@ -146,7 +146,6 @@ def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_pa
     """Analyse ARCHIVE (a folder, a .tar/.tar.gz/.tgz/.zip, or one dump) and write reports."""
     from goroscope.pipeline import RunOptions, analyze, command_line, load_baseline
     from goroscope.render import parse_formats, targets, write_outputs
-    from goroscope.render.terminal import summary_text
 
     now = datetime.now(timezone.utc)
     names = parse_formats(formats)
@@ -185,6 +184,8 @@ def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_pa
     for w in rep.warnings:
         _warn(w)
     if not quiet:
+        from goroscope.render.terminal import summary_text
+
         click.echo(summary_text(rep, config, verbose=verbose, width=80))
     written = write_outputs(rep, config, out, stem, names, force=force, source_root=source_root)
     for path in written:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 from goroscope.config import Discovery
 
@@ -104,6 +103,8 @@ def parse_zone(text: str) -> tzinfo | None:
         delta = timedelta(hours=hours, minutes=minutes)
         return timezone(-delta if m.group(1) == "-" else delta)
     try:
+        from zoneinfo import ZoneInfo  # only for names in a zone: its import costs a cached run
+
         return ZoneInfo(t)
     except (ValueError, KeyError, OSError):
         return None
@@ -121,6 +122,8 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 def _zone_named(name: str) -> tzinfo:
     if name.upper() in ("UTC", "Z", "GMT"):
         return timezone.utc
+    from zoneinfo import ZoneInfo
+
     return ZoneInfo(name)
 
 

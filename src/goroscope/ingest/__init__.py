@@ -153,13 +153,16 @@ def read_error_reason(e: BaseException) -> str:
     return text if text else type(e).__name__
 
 
-def open_decompressed(raw: BinaryIO, path: str, max_inflate: int = DEFAULT_MAX_INFLATE) -> BinaryIO:
-    """Return a buffered reader of `raw`, gunzipped (bounded by `max_inflate`) when it is gzip."""
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw, 1 << 20)  # type: ignore[arg-type]
+def open_decompressed(raw: BinaryIO, path: str, max_inflate: int = DEFAULT_MAX_INFLATE, buffer_size: int = 1 << 20) -> BinaryIO:
+    """Return a buffered reader of `raw`, gunzipped (bounded by `max_inflate`) when it is gzip.
+
+    `buffer_size` is how much each read asks of the file: parsers want large reads,
+    sniffing wants only SNIFF_BYTES."""
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw, buffer_size)  # type: ignore[arg-type]
     magic = buffered.peek(2)[:2]
     if magic == GZIP_MAGIC:
         gz = gzip.GzipFile(fileobj=buffered, mode="rb")
-        return io.BufferedReader(GuardedReader(gz, path, max_inflate, what="compressed data"), 1 << 20)  # type: ignore[arg-type]
+        return io.BufferedReader(GuardedReader(gz, path, max_inflate, what="compressed data"), buffer_size)  # type: ignore[arg-type]
     return buffered
 
 

@@ -324,7 +324,7 @@ def _walk_file(w: _Walk, fs_path: Path, path: str, st: os.stat_result, *, root_a
             _walk_tar(w, fs_path, path, prefix)
         return
     draft = w.draft(path, str(fs_path), None, st.st_size, st.st_mtime)
-    head, error = _read_head(lambda: open_source(draft, w.config))
+    head, error = _read_head(lambda: open_source(draft, w.config, buffer_size=SNIFF_BYTES))
     w.add(draft, head, error)
 
 
@@ -806,10 +806,11 @@ class _Span(io.RawIOBase):
             self._raw.close()
 
 
-def open_source(source: Source, config: Config, span: tuple[int, int] | None = None) -> BinaryIO:
+def open_source(source: Source, config: Config, span: tuple[int, int] | None = None, buffer_size: int = _CHUNK) -> BinaryIO:
     """Return a buffered binary reader of `source`'s decompressed content (bounded).
 
-    `span` (from split_points) reads only that byte range of a plain file."""
+    `span` (from split_points) reads only that byte range of a plain file;
+    `buffer_size` is how much a read asks of a plain file (small for sniffing)."""
     bound = config.discovery.max_inflate_bytes
     if span is not None:
         try:
@@ -823,7 +824,7 @@ def open_source(source: Source, config: Config, span: tuple[int, int] | None = N
         except OSError as e:
             raise DumpError(source.path, f"cannot read: {_os_reason(e)}") from None
         try:
-            return _guarded(open_decompressed(raw, source.path, bound), source.path, owned=(raw,))
+            return _guarded(open_decompressed(raw, source.path, bound, buffer_size), source.path, owned=(raw,), buffer_size=buffer_size)
         except BaseException as e:
             raw.close()
             if isinstance(e, (OSError, EOFError, zlib.error)):
@@ -1006,9 +1007,9 @@ def _open_tar_member(source: Source, bound: int) -> BinaryIO:
         raise DumpError(source.path, f"cannot read member {source.member!r}: {read_error_reason(e)}") from None
 
 
-def _guarded(stream: BinaryIO, path: str, owned: tuple = ()) -> BinaryIO:
+def _guarded(stream: BinaryIO, path: str, owned: tuple = (), buffer_size: int = _CHUNK) -> BinaryIO:
     """Return `stream` behind a GuardedReader (error translation, closing what it owns)."""
-    return io.BufferedReader(GuardedReader(stream, path, None, owned=owned), _CHUNK)  # type: ignore[return-value]
+    return io.BufferedReader(GuardedReader(stream, path, None, owned=owned), buffer_size)  # type: ignore[return-value]
 
 
 def _read_head(opener, close: bool = True) -> tuple[bytes | None, str | None]:  # type: ignore[no-untyped-def]
