@@ -325,6 +325,15 @@ def single(args: argparse.Namespace) -> dict:
             best_ing = ing
     base, ing = best_base, best_ing
     base_s, info = base["seconds"], ing["info"]
+    # the commands as a user runs them, whole process: both cut one big dump into
+    # byte ranges for every core (pipeline.SPLIT_MIN_PART_BYTES)
+    outdir = OUT / "reports"
+    outdir.mkdir(parents=True, exist_ok=True)
+    inspect_cli = checked(run_measured([PY, "-m", "goroscope", "inspect", str(path)], stdout=subprocess.DEVNULL), "inspect")
+    report_cli = checked(
+        run_measured([PY, "-m", "goroscope", "report", str(path), "--format", "json", "--no-cache", "--output", str(outdir), "--name", "single", "--force", "-q"]),
+        "report",
+    )
     res = {
         "file": path.name,
         "size_mb": mb(size),
@@ -342,6 +351,12 @@ def single(args: argparse.Namespace) -> dict:
         "ratio": info["seconds"] / base_s,
         "ingest_process_wall_s": ing["wall_s"],
         "repeat": args.repeat,
+        "inspect_cli_s": inspect_cli["wall_s"],
+        "inspect_cli_ratio": inspect_cli["wall_s"] / base_s,
+        "inspect_cli_maxrss_mb": inspect_cli["maxrss_mb"],
+        "report_cli_s": report_cli["wall_s"],
+        "report_cli_ratio": report_cli["wall_s"] / base_s,
+        "report_cli_maxrss_mb": report_cli["maxrss_mb"],
         "machine": machine(),
     }
     if args.cli:
@@ -355,7 +370,9 @@ def single(args: argparse.Namespace) -> dict:
             line loop (for line in open(f, 'rb'))  {base_s:7.2f} s  {res['baseline_mb_s']:7.0f} MB/s   peak RSS {base['maxrss_mb']:6.0f} MB
             ingest (load + aggregate)              {res['ingest_s']:7.2f} s  {res['ingest_mb_s']:7.0f} MB/s   peak RSS {res['ingest_maxrss_mb']:6.0f} MB
               of which parse {res['parse_s']:.2f} s, aggregate {res['aggregate_s']:.2f} s; {res['goroutines_per_s']:,.0f} goroutines/s
-            ratio ingest / line loop               {res['ratio']:7.2f} x   (best of {args.repeat})"""
+            ratio ingest / line loop               {res['ratio']:7.2f} x   (best of {args.repeat}, one process)
+            goroscope inspect FILE (whole process)  {res['inspect_cli_s']:7.2f} s  ratio {res['inspect_cli_ratio']:5.2f} x   largest process {res['inspect_cli_maxrss_mb']:6.0f} MB
+            goroscope report FILE --format json     {res['report_cli_s']:7.2f} s  ratio {res['report_cli_ratio']:5.2f} x   largest process {res['report_cli_maxrss_mb']:6.0f} MB"""
         )
     )
     if "inspect_json_wall_s" in res:

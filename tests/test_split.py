@@ -72,3 +72,31 @@ def test_small_gzipped_or_archived_files_are_not_split(big_dump: Path, tmp_path:
     (gsrc,), _ = discover.walk(gz, CFG)
     assert discover.split_points(gsrc, 2, 1024) is None
     assert discover.split_points(src, 1, 1024) is None
+
+
+def test_pipeline_parses_a_big_file_on_every_core_with_the_same_result(big_dump: Path, monkeypatch: pytest.MonkeyPatch):
+    from goroscope import pipeline
+
+    # GIVEN the whole-file Summary
+    whole = pipeline.summarize_file(big_dump, CFG, jobs=1)
+    # WHEN the file is big enough (for this test) to be cut for two workers
+    monkeypatch.setattr(pipeline, "SPLIT_MIN_PART_BYTES", 1024)
+    planned = []
+    real = discover.split_points
+    monkeypatch.setattr(discover, "split_points", lambda *a: planned.append(real(*a)) or planned[-1])
+    split = pipeline.summarize_file(big_dump, CFG, jobs=2)
+    # THEN it was read in two ranges (by the two worker processes) and the result is the same
+    assert len(planned) == 1 and len(planned[0]) == 2
+    assert split == whole
+
+
+def test_inspect_text_of_a_split_file_names_problem_lines_of_the_whole(big_dump: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from goroscope import pipeline
+
+    cut = tmp_path / "cut.txt"
+    data = big_dump.read_bytes()
+    cut.write_bytes(data[: int(len(data) * 0.8)])
+    whole = pipeline.summarize_file(cut, CFG, jobs=1)
+    monkeypatch.setattr(pipeline, "SPLIT_MIN_PART_BYTES", 1024)
+    split = pipeline.summarize_file(cut, CFG, jobs=2)
+    assert split.truncated and split.problems == whole.problems and split.stacks == whole.stacks

@@ -206,22 +206,22 @@ def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_pa
 @click.option("--config", "config_path", default=None, help="YAML config (default: ./goroscope.yaml if present).")
 def inspect(file: Path, as_json: bool, top: int, config_path) -> None:
     """Show what one dump of any form holds: format, totals, states, top signatures."""
-    from goroscope.aggregate import aggregate
     from goroscope.ingest import load
+    from goroscope.pipeline import summarize_file
     from goroscope.render.terminal import inspect_json_chunks, inspect_text
 
     config = _config_for(config_path, None)
-    snapshot = load(file, config.discovery.max_inflate_bytes)
     if as_json:
+        snapshot = load(file, config.discovery.max_inflate_bytes)
         out = sys.stdout
         for piece in inspect_json_chunks(snapshot):
             out.write(piece)
         out.write("\n")
         out.flush()
         return
-    summary = aggregate(snapshot, config.signature_options())
-    click.echo(inspect_text(str(file), snapshot, summary, config, top=top, width=80))
-    for p in snapshot.problems:
+    summary = summarize_file(file, config)
+    click.echo(inspect_text(str(file), summary, config, top=top, width=80))
+    for p in summary.problems:
         where = f" (line {p.line})" if p.line else ""
         _warn(f"{file}{where}: {p.message}")
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from goroscope import __version__
 from goroscope.config import Config
 from goroscope.errors import DumpError, GoroscopeError, NoDataError
-from goroscope.model import MemoryPoint, Moment, Report, Series, Signature, Skipped, Source, Summary, Suspect
+from goroscope.model import MemoryPoint, Moment, Problem, Report, Series, Signature, Skipped, Source, Summary, Suspect
 
 if TYPE_CHECKING:
     from goroscope.cache import Hit, SummaryCache
@@ -59,8 +59,14 @@ class RunOptions:
 Progress = Callable[[int, int, int, int], None]
 
 
-def parse_one(source: Source, config: Config) -> Summary | Skipped:
-    """Parse and aggregate one source; return its Summary, or Skipped with the reason.
+# A plain debug=2 dump at least this big per core is parsed in byte ranges on every
+# core (when there are fewer files to parse than cores): one 600 MB dump of a big
+# service otherwise keeps one core busy while the other idles.
+SPLIT_MIN_PART_BYTES = 32 * 1024 * 1024
+
+
+def parse_one(source: Source, config: Config, span: tuple[int, int] | None = None) -> Summary | Skipped:
+    """Parse and aggregate one source (or the byte range `span` of it); return its Summary, or Skipped with the reason.
 
     Runs in worker processes: takes and returns only picklable records.
     """
@@ -70,7 +76,7 @@ def parse_one(source: Source, config: Config) -> Summary | Skipped:
     # discovery sniffed the file already; the parser need not look again
     sniffed = Sniff(format=source.format, profile=source.profile or "unknown", crash=source.crash) if source.format else None
     try:
-        with discover.open_source(source, config) as stream:
+        with discover.open_source(source, config, span) as stream:
             snapshot = parse_stream(stream, source.path, sniffed)
         return aggregate(snapshot, config.signature_options())
     except DumpError as e:
@@ -88,12 +94,21 @@ def _reason(e: DumpError, path: str) -> str:
     return msg[len(path) + 2 :] if msg.startswith(path + ": ") else msg
 
 
-def summarize_file(path: Path, config: Config) -> Summary:
-    """Return the Summary of the single dump file at `path` (inspect, diff)."""
-    from goroscope.aggregate import aggregate
-    from goroscope.ingest import load
+def summarize_file(path: Path, config: Config, jobs: int | None = None) -> Summary:
+    """Return the Summary of the single dump file at `path` (inspect, diff), big ones on every core.
 
-    return aggregate(load(path, config.discovery.max_inflate_bytes), config.signature_options())
+    Raises DumpError naming the file when it is not a dump."""
+    from goroscope.ingest import discover
+
+    sources, skipped = discover.walk(Path(path), config)
+    if skipped or len(sources) != 1:
+        reason = skipped[0].reason if skipped else "not a single dump file"
+        raise DumpError(str(path), reason)
+    files, failed = _parse_all(sources, config, RunOptions(use_cache=False, jobs=jobs), None, None)
+    discover.close_cursors()
+    if failed:
+        raise DumpError(str(path), failed[0].reason)
+    return files[0].summary
 
 
 def analyze(archive: Path, config: Config, options: RunOptions = RunOptions(), progress: Progress | None = None) -> Report:
@@ -365,15 +380,40 @@ def _parse_all(
     if todo:
         from goroscope.executor import make_executor
 
-        executor = make_executor(options.executor, options.jobs if len(todo) > 1 else 1, options.scheduler)
+        from goroscope.ingest.discover import split_points
+
+        cores = options.jobs or os.cpu_count() or 1
+        # largest first: the dumps of a leaking process grow, and the long
+        # ones started last would leave a core idle at the end
+        todo.sort(key=lambda s: -s.size)
+        items: list[tuple[Source, Config, bool, tuple[int, int] | None]] = []
+        parts: dict[str, list] = {}  # path -> the results of its byte ranges, in file order
+        for s in todo:
+            spans = split_points(s, cores, SPLIT_MIN_PART_BYTES) if len(todo) < cores and options.executor == "local" else None
+            if spans:
+                parts[s.path] = [None] * len(spans)
+                items.extend((s, config, cache is not None and i == 0, span) for i, span in enumerate(spans))
+            else:
+                items.append((s, config, cache is not None, None))
+        hashes: dict[str, str | None] = {}
+        executor = make_executor(options.executor, options.jobs if len(items) > 1 else 1, options.scheduler)
         try:
-            # largest first: the dumps of a leaking process grow, and the long
-            # ones started last would leave a core idle at the end
-            todo.sort(key=lambda s: -s.size)
-            items = [(s, config, cache is not None) for s in todo]
-            for src, result, content_hash in executor.map_unordered(_parse_task, items):
+            for src, span, result, content_hash in executor.map_unordered(_parse_task, items):
+                if span is not None:
+                    slots = parts[src.path]
+                    slots[_spans_of(items, src).index(span)] = (span, result)
+                    if span[0] == 0:
+                        hashes[src.path] = content_hash
+                    done_bytes += span[1] - span[0]
+                    if any(x is None for x in slots):
+                        if progress:
+                            progress(done_files, len(sources), done_bytes, total_bytes)
+                        continue
+                    result = _merge_parts(src, slots)
+                    content_hash = hashes.pop(src.path, None)
+                else:
+                    done_bytes += src.size
                 done_files += 1
-                done_bytes += src.size
                 if isinstance(result, Skipped):
                     skipped.append(result)
                 else:
@@ -406,8 +446,44 @@ def _intern(summary: Summary, table: dict[Signature, Signature]) -> Summary:
     return replace(summary, stacks=tuple(stacks)) if changed else summary
 
 
-def _parse_task(item: tuple[Source, Config, bool]) -> tuple[Source, Summary | Skipped, str | None]:
-    """Parse one source in a worker; with `hash_it`, also hash its bytes for the cache.
+def _spans_of(items, src: Source) -> list[tuple[int, int]]:
+    """Return the byte ranges planned for `src`, in file order."""
+    return [it[3] for it in items if it[0].path == src.path and it[3] is not None]
+
+
+def _merge_parts(src: Source, slots: list[tuple[tuple[int, int], Summary | Skipped]]) -> Summary | Skipped:
+    """Return the Summary of `src` from the results of its byte ranges (aggregate.merge)."""
+    from goroscope.aggregate import merge
+
+    good = [(span, r) for span, r in slots if not isinstance(r, Skipped)]
+    if not good:
+        return slots[0][1]
+    extra = tuple(
+        Problem(line=None, message=f"bytes {span[0]}-{span[1]}: {r.reason}") for span, r in slots if isinstance(r, Skipped)
+    )
+    offsets = [0] * len(good)
+    if any(r.problems for (span, r) in good[1:]):
+        offsets = [_lines_before(src, span[0]) for span, _ in good]
+    merged = merge([r for _, r in good], offsets)
+    return replace(merged, problems=merged.problems + extra) if extra else merged
+
+
+def _lines_before(src: Source, offset: int) -> int:
+    """Return how many lines of the plain file `src` lie before byte `offset` (problems' line numbers)."""
+    n = 0
+    with open(src.fs_path, "rb") as f:
+        left = offset
+        while left > 0:
+            chunk = f.read(min(left, 1 << 24))
+            if not chunk:
+                break
+            n += chunk.count(b"\n")
+            left -= len(chunk)
+    return n
+
+
+def _parse_task(item: tuple[Source, Config, bool, tuple[int, int] | None]) -> tuple[Source, tuple[int, int] | None, Summary | Skipped, str | None]:
+    """Parse one source (or a byte range of it) in a worker; with `hash_it`, also hash its bytes for the cache.
 
     The content hash is taken here, in parallel, rather than by the parent when it
     stores the summary; None when the file changed while it was read (a collector
@@ -415,8 +491,8 @@ def _parse_task(item: tuple[Source, Config, bool]) -> tuple[Source, Summary | Sk
     """
     from goroscope.cache import content_sha256, stat_matches
 
-    src, config, hash_it = item
-    result = parse_one(src, config)
+    src, config, hash_it, span = item
+    result = parse_one(src, config, span)
     content_hash = None
     if hash_it and not isinstance(result, Skipped):
         try:
@@ -426,7 +502,7 @@ def _parse_task(item: tuple[Source, Config, bool]) -> tuple[Source, Summary | Sk
                     content_hash = None
         except Exception:  # noqa: BLE001 - an unhashable file is simply not cached
             content_hash = None
-    return src, result, content_hash
+    return src, span, result, content_hash
 
 
 def _mark_baseline(suspects: list[Suspect], baseline: dict | None) -> tuple[list[Suspect], list[dict]]:

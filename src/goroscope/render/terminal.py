@@ -199,22 +199,22 @@ def inspect_json_chunks(snapshot: Snapshot, indent: int = 2):
     yield f"{pad}\"problems\": {problems}\n}}"
 
 
-def inspect_text(path: str, snapshot: Snapshot, summary: Summary, config: Config, *, top: int = 15, width: int = 80) -> str:
+def inspect_text(path: str, summary: Summary, config: Config, *, top: int = 15, width: int = 80) -> str:
     """Return pprof-`top`-like text for one dump: totals, states, top signatures."""
     opts = config.signature_options()
     out = [f"{path}"]
-    kind = snapshot.format + ("" if snapshot.profile == "goroutine" else f" ({snapshot.profile} profile)")
-    out.append(f"  format {kind}" + (f", {snapshot.go_version}" if snapshot.go_version else ""))
+    kind = summary.format + ("" if summary.profile == "goroutine" else f" ({summary.profile} profile)")
+    out.append(f"  format {kind}" + (f", {summary.go_version}" if summary.go_version else ""))
     total = f"  {summary.total} goroutines"
     if summary.header_total is not None and summary.header_total != summary.total:
         total += f" (header says {summary.header_total})"
-    if snapshot.truncated:
+    if summary.truncated:
         total += ", TRUNCATED: counts are lower bounds"
-    if snapshot.crash:
+    if summary.crash:
         total += ", crash dump"
     out.append(total + f", {len(summary.stacks)} signatures")
-    if snapshot.heap_inuse_bytes is not None:
-        out.append(f"  heap in use: {snapshot.heap_inuse_bytes / 1024 / 1024:.1f} MiB")
+    if summary.heap_inuse_bytes is not None:
+        out.append(f"  heap in use: {summary.heap_inuse_bytes / 1024 / 1024:.1f} MiB")
     states: Counter[str] = Counter()
     for s in summary.stacks:
         for st, n in s.states:
