@@ -161,3 +161,14 @@ def test_drop_go_wrappers_unless_alone():
     assert drop_go_wrappers(frames, OPTS) == (F("github.com/a/tax.(*H).ask"),)
     alone = (F("net/http.(*connReader).startBackgroundRead.gowrap2", "/usr/local/go/src/net/http/server.go", 742),)
     assert drop_go_wrappers(alone, OPTS) == alone
+
+
+def test_matches_exact_names_and_goleak_prefixes():
+    from goroscope.signature import matches
+
+    pats = ("net/http.(*persistConn).readLoop", "github.com/acme/pool...")
+    assert matches("net/http.(*persistConn).readLoop", pats)
+    assert not matches("net/http.(*persistConn).writeLoop", pats)
+    assert matches("github.com/acme/pool.(*P).worker", pats)
+    assert not matches("github.com/acme/other.F", pats)
+    assert not matches(None, pats) and not matches("x", ())

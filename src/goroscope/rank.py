@@ -46,7 +46,7 @@ from enum import Enum
 from goroscope import stats
 from goroscope.config import Config, IgnoreRules, RankConfig
 from goroscope.model import Frame, Series, Signature, Suspect, Timeline, Variant
-from goroscope.signature import Options, is_application, leak_site
+from goroscope.signature import Options, is_application, leak_site, matches
 
 __all__ = [
     "rank",
@@ -133,27 +133,14 @@ def state_class(state: str | None) -> StateClass:
 # -------------------------------------------------------------------- ignore
 
 
-def _match(function: str | None, patterns: Sequence[str]) -> bool:
-    """Return True when `function` equals a pattern or starts with a `pkg...` prefix pattern."""
-    if not function:
-        return False
-    for p in patterns:
-        if p.endswith("..."):
-            if function.startswith(p[:-3]):
-                return True
-        elif function == p:
-            return True
-    return False
-
-
 def _ignored_by(t: Timeline, rules: IgnoreRules) -> bool:
     """Return True when one of `rules` matches timeline `t`."""
     frames = t.signature.frames
-    if frames and _match(frames[0].function, rules.top_function):
+    if frames and matches(frames[0].function, rules.top_function):
         return True
-    if rules.any_function and any(_match(f.function, rules.any_function) for f in frames):
+    if rules.any_function and any(matches(f.function, rules.any_function) for f in frames):
         return True
-    if t.created_by is not None and _match(t.created_by.function, rules.created_by):
+    if t.created_by is not None and matches(t.created_by.function, rules.created_by):
         return True
     if rules.state and t.states and t.states[0][0] in rules.state:
         return True

@@ -292,15 +292,19 @@ def is_application(frame: Frame, options: Options = DEFAULT_OPTIONS) -> bool:
 
 def matches(function: str | None, patterns: Sequence[str]) -> bool:
     """Return True when `function` equals a pattern or starts with a `pkg...` prefix pattern (goleak's spelling)."""
-    if not function:
+    if not function or not patterns:
         return False
-    for p in patterns:
-        if p.endswith("..."):
-            if function.startswith(p[:-3]):
-                return True
-        elif function == p:
-            return True
-    return False
+    exact, prefixes = _compiled_patterns(tuple(patterns))
+    return function in exact or (bool(prefixes) and function.startswith(prefixes))
+
+
+@lru_cache(maxsize=256)
+def _compiled_patterns(patterns: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """Return (the exact names, the prefixes) of `patterns`."""
+    return (
+        frozenset(p for p in patterns if not p.endswith("...")),
+        tuple(p[:-3] for p in patterns if p.endswith("...")),
+    )
 
 
 def leak_site(frames: Sequence[Frame], options: Options = DEFAULT_OPTIONS) -> Frame | None:
