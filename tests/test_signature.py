@@ -172,3 +172,12 @@ def test_matches_exact_names_and_goleak_prefixes():
     assert matches("github.com/acme/pool.(*P).worker", pats)
     assert not matches("github.com/acme/other.F", pats)
     assert not matches(None, pats) and not matches("x", ())
+
+
+def test_any_matches():
+    from goroscope.signature import any_matches
+
+    assert any_matches(["main.main", "os/signal.Notify.func1"], ("os/signal...",))
+    assert any_matches(["a.B", "c.D"], ("c.D",))
+    assert not any_matches(["a.B"], ("c...", "d.E"))
+    assert not any_matches(["a.B"], ())

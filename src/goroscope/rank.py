@@ -46,7 +46,7 @@ from enum import Enum
 from goroscope import stats
 from goroscope.config import Config, IgnoreRules, RankConfig
 from goroscope.model import Frame, Series, Signature, Suspect, Timeline, Variant
-from goroscope.signature import Options, is_application, leak_site, matches
+from goroscope.signature import Options, any_matches, is_application, leak_site, matches
 
 __all__ = [
     "rank",
@@ -138,7 +138,7 @@ def _ignored_by(t: Timeline, rules: IgnoreRules) -> bool:
     frames = t.signature.frames
     if frames and matches(frames[0].function, rules.top_function):
         return True
-    if rules.any_function and any(matches(f.function, rules.any_function) for f in frames):
+    if rules.any_function and any_matches([f.function for f in frames], rules.any_function):
         return True
     if t.created_by is not None and matches(t.created_by.function, rules.created_by):
         return True

@@ -38,6 +38,7 @@ __all__ = [
     "leak_site",
     "is_application",
     "matches",
+    "any_matches",
 ]
 
 
@@ -296,6 +297,16 @@ def matches(function: str | None, patterns: Sequence[str]) -> bool:
         return False
     exact, prefixes = _compiled_patterns(tuple(patterns))
     return function in exact or (bool(prefixes) and function.startswith(prefixes))
+
+
+def any_matches(functions: Sequence[str], patterns: Sequence[str]) -> bool:
+    """Return True when any of `functions` matches(`patterns`)."""
+    if not patterns:
+        return False
+    exact, prefixes = _compiled_patterns(tuple(patterns))
+    if not exact.isdisjoint(functions):
+        return True
+    return bool(prefixes) and any(f.startswith(prefixes) for f in functions)
 
 
 @lru_cache(maxsize=256)
