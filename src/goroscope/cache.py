@@ -412,6 +412,10 @@ class SummaryCache:
         except OSError as e:
             self._disable(f"cannot create the cache folder {self.path.parent}: {e.strerror or e}")
             return
+        self._open_checked(None)
+
+    def _open_checked(self, why: str | None) -> None:
+        """Connect under the open lock; a file that fails its check is set aside (for `why`, or its error) and rebuilt."""
         try:
             with self._open_lock():
                 try:
@@ -419,7 +423,7 @@ class SummaryCache:
                 except sqlite3.DatabaseError as e:
                     if not _is_corruption(e):
                         raise
-                    self._set_aside(f"{e}")
+                    self._set_aside(why or f"{e}")
                     self._db = self._connect_checked()
         except (sqlite3.Error, OSError) as e:
             self._disable(f"cannot use the summary cache {self.path}: {e}")
@@ -528,20 +532,8 @@ class SummaryCache:
         self.generation += 1
         self._used.clear()
         self._used_series.clear()
-        try:
-            with self._open_lock():
-                try:
-                    # another run may have replaced it already: only a file that fails now is set aside
-                    self._db = self._connect_checked()
-                except sqlite3.DatabaseError as again:
-                    if not _is_corruption(again):
-                        raise
-                    self._set_aside(f"{e}")
-                    self._db = self._connect_checked()
-        except (sqlite3.Error, OSError) as again:
-            self._disable(f"cannot use the summary cache {self.path}: {again}")
-            return
-        self.enabled = True
+        # another run may have replaced it already: only a file that fails now is set aside
+        self._open_checked(f"{e}")
 
     # ---------------------------------------------------------------- access
 
