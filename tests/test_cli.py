@@ -273,3 +273,12 @@ def test_progress_bar_only_on_a_terminal(tmp_path, archive):
     assert "parsing [" in err and "19/19 files" in err and " MB" in err
     assert "parsing" not in proc.stdout.decode()
     assert proc.stdout.decode().strip().splitlines()[-1] == str(tmp_path / "p.json")
+
+
+def test_short_function_keeps_the_end_of_the_name():
+    from goroscope.render.terminal import short_function
+
+    name = "github.com/acme/tracing-collector/internal/sampling.(*shardWorker).loop"
+    assert short_function(name, 100) == name
+    assert short_function(name, 40) == "…" + name[-39:] and short_function(name, 40).endswith("(*shardWorker).loop")
+    assert len(short_function(name, 12)) == 12

@@ -14,7 +14,7 @@ from goroscope.config import Config
 from goroscope.model import Snapshot, Summary, Suspect
 from goroscope.signature import leak_site
 
-__all__ = ["summary_text", "inspect_json", "inspect_json_chunks", "inspect_text", "diff_rows", "diff_text", "short_location"]
+__all__ = ["summary_text", "inspect_json", "inspect_json_chunks", "inspect_text", "diff_rows", "diff_text", "short_location", "short_function"]
 
 _ACTIVE = ("running", "runnable", "syscall")
 
@@ -25,6 +25,16 @@ def short_location(file: str, line: int, width: int) -> str:
     if len(loc) <= width:
         return loc
     return "…" + loc[-(width - 1):]
+
+
+def short_function(name: str, width: int) -> str:
+    """Return a function name that fits `width`: the package path is cut from the left first."""
+    if len(name) <= width:
+        return name
+    tail = name[name.rfind("/") + 1 :]
+    if len(tail) + 1 <= width:
+        return "…" + name[-(width - 1):]
+    return "…" + tail[-(width - 1):]
 
 
 def _fmt_growth(per_hour: float) -> str:
@@ -43,7 +53,7 @@ def _suspect_lines(s: Suspect, width: int) -> list[str]:
         head += "  acknowledged"
     lines = [head[:width]]
     lines.append("    at " + short_location(s.leak_site.file, s.leak_site.line, width - 7))
-    lines.append(("    " + s.leak_site.function)[:width])
+    lines.append("    " + short_function(s.leak_site.function, width - 4))
     facts = []
     if s.state:
         facts.append(s.state)
@@ -233,7 +243,7 @@ def inspect_text(path: str, summary: Summary, config: Config, *, top: int = 15, 
             detail = site.function
             if s.states:
                 detail += f"  [{s.states[0][0]}]"
-            out.append(("                  " + detail)[:width])
+            out.append("                  " + short_function(detail, width - 18))
     return "\n".join(out)
 
 
@@ -280,7 +290,7 @@ def diff_text(old_path: str, new_path: str, old: Summary, new: Summary, rows: li
             loc = short_location(site["file"], site["line"], width - 26) if site else "(no frames)"
             out.append(f"  {r['delta']:>+7} {r['old']:>6} {r['new']:>6}  {loc}")
             if site:
-                out.append(("                          " + site["function"])[:width])
+                out.append("                          " + short_function(site["function"], width - 26))
     shrank = [r for r in rows if r["delta"] < 0]
     if shrank:
         out.append(f"  {len(shrank)} signature(s) shrank by {-sum(r['delta'] for r in shrank)} goroutines in all")
