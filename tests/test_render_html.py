@@ -278,3 +278,15 @@ def test_gold_html():
 
 def test_gold_html_no_suspects():
     compare("html", "clean", {"report.html": render_html(make_report(suspects=(), stable=()), Config())})
+
+
+def test_too_few_snapshots_give_no_verdict_rather_than_an_all_clear(tmp_path):
+    from goroscope.pipeline import RunOptions, analyze
+
+    from helpers import REPO
+
+    one = sorted((REPO / "samples" / "tracing-collector").iterdir())[0]
+    report = analyze(one, Config(), RunOptions(use_cache=False, jobs=1))
+    html = render_html(report, Config())
+    assert "No verdict: 1 snapshot per series" in html
+    assert "No leak suspects" not in html

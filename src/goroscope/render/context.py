@@ -790,6 +790,10 @@ def build_view(report: Report, config: Config, source_root: Path | None = None) 
     if active:
         n = len(active)
         verdict = f"{n} leak suspect{'s' if n != 1 else ''} in {n_series_hit} of {len(report.series)} series"
+    elif report.series and all(len(se.snapshots) < config.rank.min_snapshots for se in report.series):
+        # one or two snapshots cannot show growth: say so rather than sound an all-clear
+        most = max(len(se.snapshots) for se in report.series)
+        verdict = f"No verdict: {most} snapshot{'s' if most != 1 else ''} per series, {config.rank.min_snapshots} needed to judge growth"
     else:
         verdict = "No leak suspects"
     if acknowledged:

@@ -105,6 +105,8 @@ def summary_text(report, config: Config, *, verbose: bool = False, width: int = 
         span = f", {lo:%Y-%m-%d %H:%M:%S} → {hi:%H:%M:%S} UTC" if lo.date() == hi.date() else f", {lo:%Y-%m-%d %H:%M} → {hi:%Y-%m-%d %H:%M} UTC"
     n = len(report.suspects)
     verdict = f"{n} suspect{'s' if n != 1 else ''}" if n else "no suspects"
+    if not n and report.series and all(len(se.snapshots) < config.rank.min_snapshots for se in report.series):
+        verdict = f"no verdict (fewer than {config.rank.min_snapshots} snapshots per series to judge growth)"
     out.extend(textwrap.wrap(f"goroscope {report.archive}: {verdict} in {len(report.series)} series, {snaps} snapshots{span}", width=width))
     by_series: dict[str, list[Suspect]] = {}
     for s in report.suspects:
