@@ -1,0 +1,3 @@
+module example.com/newshapes
+
+go 1.24
