@@ -461,3 +461,23 @@ def test_stable_lists_large_steady_signatures_that_are_not_suspects():
     )
     got = stable([s], Config())
     assert [(sid, t.signature.frames[0].function.rsplit(".", 1)[-1]) for sid, t in got] == [("pods/a", "serve")]
+
+
+def test_a_single_dump_says_where_the_stuck_time_comes_from(tmp_path):
+    """One snapshot cannot follow ids: the explanation names the dump's own minutes instead."""
+    from goroscope.config import Config
+    from goroscope.pipeline import RunOptions, analyze
+
+    dump = tmp_path / "one.txt"
+    dump.write_text(
+        "goroutine 7 [sync.WaitGroup.Wait, 892 minutes]:\n"
+        "sync.runtime_SemacquireWaitGroup(0xc000012345?)\n\t/usr/local/go/src/runtime/sema.go:114 +0x2e\n"
+        "sync.(*WaitGroup).Wait(0xc000012340)\n\t/usr/local/go/src/sync/waitgroup.go:118 +0x60\n"
+        "github.com/acme/app/jobs.(*Runner).flush(0xc0000a0000)\n\t/go/src/github.com/acme/app/jobs/runner.go:88 +0x85\n"
+        "created by github.com/acme/app/jobs.Start in goroutine 1\n\t/go/src/github.com/acme/app/jobs/start.go:20 +0x1a5\n\n"
+    )
+    report = analyze(dump, Config(), RunOptions(use_cache=False, jobs=1))
+    (s,) = report.suspects
+    assert s.kind == "stuck" and s.leak_site.line == 88
+    assert "892+ min" in s.explanation and "by the dump's own count" in s.explanation
+    assert "the same ids" not in s.explanation

@@ -713,7 +713,13 @@ def _explain(kind, series, group, counts, states, created, growth, stuck, leaked
         head = f"{leaked} goroutine{'s' if leaked != 1 else ''} proven leaked by the runtime's goroutineleak profile"
         sentence = f"{head}; {_state_phrase(states)} {where}{made}"
     elif kind == "stuck":
-        since = f", the same ids since {stuck.since.astimezone(timezone.utc):%H:%M}" if stuck.since is not None else ""
+        since = ""
+        if stuck.since is not None:
+            t = stuck.since.astimezone(timezone.utc)
+            last = series.snapshots[-1].time.astimezone(timezone.utc) if series.snapshots else t
+            when = f"{t:%H:%M}" if t.date() == last.date() else f"{t:%Y-%m-%d %H:%M} UTC"
+            # one snapshot cannot follow ids: the time comes from the dump's own minutes
+            since = f", the same ids since {when}" if len(series.snapshots) > 1 else f", since about {when} by the dump's own count"
         what = stuck.state or "a wait"
         sentence = (
             f"{stuck.goroutines} goroutine{'s' if stuck.goroutines != 1 else ''} blocked in {what} "
