@@ -257,3 +257,25 @@ def test_cut_lands_mid_line_inside_a_goroutine():
             last = out.rsplit(b"\n", 1)[-1]
             assert last and not data[len(out) - len(last):].startswith(last + b"\n")
             assert last.startswith(b"\t") != fn_line
+
+
+def test_a_whole_sibling_form_floors_the_counts_of_a_cut_dump(tmp_path):
+    """Where a moment has a complete debug=1 beside its cut debug=2, the counts are whole again."""
+    import yaml
+
+    # GIVEN a series of debug=2 + debug=1 moments whose every debug=2 is cut at 40%
+    series = _series()
+    roots = [r for r, (_, paths) in series.items() if any(p.endswith(".debug2.txt") for p in paths)]
+    truth = {s["path"]: s for s in yaml.safe_load((CORPUS / "truth.yaml").read_text())["series"]}
+    root = next(r for r in roots if r in truth and any(not p.endswith(".debug2.txt") for p in os.listdir(CORPUS / r)))
+    _, paths = series[root]
+    copy = copy_with_cuts(root, tmp_path, {p: 0.4 for p in paths})
+    # WHEN analysed
+    report = analyze(copy, Config(), RunOptions(use_cache=False, jobs=1))
+    (s,) = report.series
+    assert all(sn.truncated for sn in s.snapshots)
+    # THEN every expected leak's counts are those of the whole form (the truth counts), not the cut ones
+    for leak in truth[root]["expected_leaks"]:
+        (sus,) = [x for x in report.suspects if x.leak_site.function == leak["function"] and x.leak_site.line == leak["line"]]
+        for got, want in zip(sus.counts, leak["counts"]):
+            assert abs(got - want) <= max(2, want // 10), (leak["function"], sus.counts, leak["counts"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from operator import attrgetter
 
 from goroscope.model import (
@@ -27,7 +28,7 @@ from goroscope.model import (
 )
 from goroscope.signature import DEFAULT_OPTIONS, Options, signature_of
 
-__all__ = ["aggregate", "merge"]
+__all__ = ["aggregate", "merge", "floor_counts"]
 
 _FRAMES = attrgetter("frames")
 _ID = attrgetter("id")
@@ -244,3 +245,21 @@ def merge(parts: Sequence[Summary], line_offsets: Sequence[int] | None = None) -
             for pr in part.problems
         ),
     )
+
+
+def floor_counts(primary: Summary, complete: Summary) -> Summary:
+    """Return `primary` (a truncated dump) with its counts raised to those of `complete`.
+
+    net/http/pprof cuts debug=2 at 64 MiB while the debug=1 or protobuf profile of the
+    same moment is whole: each signature counts at least as many goroutines as the
+    complete form shows, and signatures only it shows are added (without ids). The
+    primary's states, created-by, ids and its `truncated` flag stay as they were.
+    """
+    whole = {sc.signature: sc.count for sc in complete.stacks}
+    stacks = []
+    for sc in primary.stacks:
+        n = whole.pop(sc.signature, 0)
+        stacks.append(sc if n <= sc.count else replace(sc, count=n))
+    stacks.extend(StackCount(signature=sig, count=n) for sig, n in whole.items())
+    stacks.sort(key=lambda sc: (-sc.count, sc.signature.key()))
+    return replace(primary, stacks=tuple(stacks), total=sum(sc.count for sc in stacks), header_total=primary.header_total or complete.header_total)

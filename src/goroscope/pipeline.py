@@ -243,6 +243,18 @@ def _correlate_all(
         f.summary = _intern(f.summary, table)
         return f.summary
 
+    def counted(m: Moment) -> Summary:
+        """Return the Summary of moment `m`: its primary's, counts floored by a complete sibling when it was cut."""
+        primary = whole(m.primary)
+        if not primary.truncated:
+            return primary
+        sibling = _complete_sibling(m, by_path)
+        if sibling is None:
+            return primary
+        from goroscope.aggregate import floor_counts
+
+        return floor_counts(primary, whole(sibling))
+
     scope_root = os.path.realpath(archive)
     memoise = cache is not None and cache.enabled
     base = key_base(config) if memoise else ""
@@ -268,7 +280,7 @@ def _correlate_all(
             reparsed.clear()
             series = correlate.correlate(
                 series_id,
-                [(m, whole(m.primary)) for m, _ in moments],
+                [(m, counted(m)) for m, _ in moments],
                 [(src, whole(src)) for src, _ in evidence],
                 memory,
                 config,
@@ -277,6 +289,15 @@ def _correlate_all(
                 cache.put_series(key, _scope(scope_root, series_id, config), series)  # type: ignore[union-attr]
         all_series.append(series)
     return grouping, all_series
+
+
+def _complete_sibling(m: Moment, by_path: dict) -> Source | None:
+    """Return a whole goroutine profile of moment `m` other than its (truncated) primary, or None."""
+    for src in m.sources:
+        f = by_path.get(src.path)
+        if src.path != m.primary.path and f is not None and not f.head.truncated and f.head.profile == "goroutine":
+            return src
+    return None
 
 
 def key_base(config: Config) -> str:
@@ -313,7 +334,8 @@ def series_key(
         sha = shas.get(m.primary.path)
         if sha is None:
             return None
-        parts.append(("m", m.time.isoformat(), m.time_source, m.format, m.crash, m.primary.path, sha, tuple(s.path for s in m.sources)))
+        # every file of the moment by path and hash: a cut primary's counts come from a whole sibling
+        parts.append(("m", m.time.isoformat(), m.time_source, m.format, m.crash, m.primary.path, sha, tuple((s.path, shas.get(s.path)) for s in m.sources)))
     for src in evidence:
         sha = shas.get(src.path)
         if sha is None:
