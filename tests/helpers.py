@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Member", "make_dump", "build_tar", "build_zip", "dedent", "DEFAULT_MTIME", "REPO", "CORPUS", "CORPUS_SRC", "PEER", "need"]
+__all__ = ["Member", "make_dump", "build_tar", "build_zip", "dedent", "DEFAULT_MTIME", "REPO", "CORPUS", "CORPUS_SRC", "PEER", "need", "LEAK_DEBUG2"]
 
 REPO = Path(__file__).resolve().parents[1]
 # The dev corpus lies beside the clone (shared/corpus); $GOROSCOPE_CORPUS overrides.
@@ -133,3 +133,18 @@ def build_zip(members: Iterable[Member | tuple[str, bytes | str]], compression: 
                 info.external_attr = (stat.S_IFREG | 0o644) << 16
                 zf.writestr(info, _content(m))
     return buf.getvalue()
+
+
+# what runtime/pprof writes for /debug/pprof/goroutineleak?debug=2: a full dump taken
+# by the writer goroutine, whose own stack names writeGoroutineLeak (dedent before use)
+LEAK_DEBUG2 = """
+    goroutine 4412 [running]:
+    runtime/pprof.writeGoroutineStacks({0xab8798, 0xc115875e000})
+    \t/usr/local/go/src/runtime/pprof/pprof.go:816 +0x69
+    runtime/pprof.writeGoroutineLeak({0xab8798, 0xc115875e000}, 0x2)
+    \t/usr/local/go/src/runtime/pprof/pprof.go:803 +0xa8
+
+    goroutine 7 [chan receive (nil chan) (leaked)]:
+    main.leak()
+    \t/src/app/main.go:20 +0x25
+"""

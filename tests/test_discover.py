@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from helpers import LEAK_DEBUG2, Member, build_tar, build_zip, dedent, make_dump
 
 from goroscope.config import Config, Discovery
 from goroscope.errors import DumpError
@@ -22,7 +23,6 @@ from goroscope.ingest import discover, parse_stream
 from goroscope.ingest.discover import group, open_source, stem_of, walk
 from goroscope.model import MemoryPoint, Skipped, Source, Summary
 from goroscope.timestamps import name_time
-from helpers import Member, build_tar, build_zip, dedent, make_dump
 
 UTC = timezone.utc
 
@@ -56,19 +56,6 @@ CRASH = """
     \t/src/app/main.go:10 +0x1d fp=0xc00006ff50 sp=0xc00006ff38 pc=0x4e54f6
 """
 
-# what runtime/pprof writes for /debug/pprof/goroutineleak?debug=2: a full dump taken
-# by the writer goroutine, whose own stack names writeGoroutineLeak
-LEAK_DEBUG2 = """
-    goroutine 4412 [running]:
-    runtime/pprof.writeGoroutineStacks({0xab8798, 0xc115875e000})
-    \t/usr/local/go/src/runtime/pprof/pprof.go:816 +0x69
-    runtime/pprof.writeGoroutineLeak({0xab8798, 0xc115875e000}, 0x2)
-    \t/usr/local/go/src/runtime/pprof/pprof.go:803 +0xa8
-
-    goroutine 7 [chan receive (nil chan) (leaked)]:
-    main.leak()
-    \t/src/app/main.go:20 +0x25
-"""
 
 MUTEX = """
     --- contention:

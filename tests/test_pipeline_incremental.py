@@ -11,13 +11,14 @@ same tree.
 from __future__ import annotations
 
 import json
-
 import shutil
 import sqlite3
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
+from conftest import FROZEN_AT, SAMPLES
+from helpers import DEFAULT_MTIME, LEAK_DEBUG2, make_dump, need
 
 from goroscope import cache as cache_module
 from goroscope import correlate, pipeline
@@ -25,24 +26,9 @@ from goroscope.config import Config
 from goroscope.pipeline import RunOptions, analyze
 from goroscope.render.json import render_json
 
-from conftest import FROZEN_AT, SAMPLES
-from helpers import DEFAULT_MTIME, make_dump, need
-
 TRACING = "tracing-collector"
 SPARE = "tracing-collector-7f9c4d-qx2lm.goroutine.2026-12-01_08-28-23.txt.gz"  # the newest dump, added later
 
-# a debug=2 goroutineleak dump: the writer's own frame names writeGoroutineLeak
-LEAK_DEBUG2 = """
-    goroutine 4412 [running]:
-    runtime/pprof.writeGoroutineStacks({0xab8798, 0xc115875e000})
-    \t/usr/local/go/src/runtime/pprof/pprof.go:816 +0x69
-    runtime/pprof.writeGoroutineLeak({0xab8798, 0xc115875e000}, 0x2)
-    \t/usr/local/go/src/runtime/pprof/pprof.go:803 +0xa8
-
-    goroutine 7 [chan receive (nil chan) (leaked)]:
-    main.leak()
-    \t/src/app/main.go:20 +0x25
-"""
 
 HEAP = """
     heap profile: 1: 2048 [3: 4096] @ heap/1048576

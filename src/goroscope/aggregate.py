@@ -80,21 +80,8 @@ def aggregate(snapshot: Snapshot, options: Options = DEFAULT_OPTIONS) -> Summary
             # the goroutineleak profile lists only goroutines the runtime proved leaked
             a.leaked += r.count
 
-    ordered = sorted(accs.items(), key=lambda kv: (-kv[1].count, kv[0].key()))
-    stacks = tuple(
-        StackCount(
-            signature=sig,
-            count=a.count,
-            states=tuple(sorted(a.states.items(), key=lambda kv: (-kv[1], kv[0]))),
-            created_by=a.created.most_common(1)[0][0] if a.created else None,
-            labels=tuple(sorted(a.labels.items(), key=lambda kv: (-kv[1], kv[0]))),
-            leaked=a.leaked,
-            max_wait_minutes=a.max_wait if text_form else None,
-            ids=tuple(a.ids),
-            waits=tuple(a.waits),
-        )
-        for sig, a in ordered
-    )
+    created = {sig: a.created.most_common(1)[0][0] for sig, a in accs.items() if a.created}
+    stacks = _stack_counts(accs, created, text_form)
     counted = sum(s.count for s in stacks)
     return Summary(
         format=snapshot.format,
@@ -209,21 +196,7 @@ def merge(parts: Sequence[Summary], line_offsets: Sequence[int] | None = None) -
             a.waits.extend(sc.waits)
             if sc.created_by is not None and sc.count > best.get(sc.signature, (0, None))[0]:
                 best[sc.signature] = (sc.count, sc.created_by)
-    ordered = sorted(accs.items(), key=lambda kv: (-kv[1].count, kv[0].key()))
-    stacks = tuple(
-        StackCount(
-            signature=sig,
-            count=a.count,
-            states=tuple(sorted(a.states.items(), key=lambda kv: (-kv[1], kv[0]))),
-            created_by=best.get(sig, (0, None))[1],
-            labels=tuple(sorted(a.labels.items(), key=lambda kv: (-kv[1], kv[0]))),
-            leaked=a.leaked,
-            max_wait_minutes=a.max_wait if text_form else None,
-            ids=tuple(a.ids),
-            waits=tuple(a.waits),
-        )
-        for sig, a in ordered
-    )
+    stacks = _stack_counts(accs, {sig: frame for sig, (_, frame) in best.items()}, text_form)
     first = parts[0]
     ids = [p.max_id for p in parts if p.max_id is not None]
     return Summary(
@@ -263,3 +236,22 @@ def floor_counts(primary: Summary, complete: Summary) -> Summary:
     stacks.extend(StackCount(signature=sig, count=n) for sig, n in whole.items())
     stacks.sort(key=lambda sc: (-sc.count, sc.signature.key()))
     return replace(primary, stacks=tuple(stacks), total=sum(sc.count for sc in stacks), header_total=primary.header_total or complete.header_total)
+
+
+def _stack_counts(accs: dict[Signature, _Acc], created: dict[Signature, Frame | None], text_form: bool) -> tuple[StackCount, ...]:
+    """Return the StackCounts of `accs`, largest first (ties by signature key); `created`: each one's created-by."""
+    ordered = sorted(accs.items(), key=lambda kv: (-kv[1].count, kv[0].key()))
+    return tuple(
+        StackCount(
+            signature=sig,
+            count=a.count,
+            states=tuple(sorted(a.states.items(), key=lambda kv: (-kv[1], kv[0]))),
+            created_by=created.get(sig),
+            labels=tuple(sorted(a.labels.items(), key=lambda kv: (-kv[1], kv[0]))),
+            leaked=a.leaked,
+            max_wait_minutes=a.max_wait if text_form else None,
+            ids=tuple(a.ids),
+            waits=tuple(a.waits),
+        )
+        for sig, a in ordered
+    )

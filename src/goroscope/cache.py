@@ -509,6 +509,10 @@ class SummaryCache:
         """Stop using the cache for this run and say why."""
         self.warnings.append(f"{why}; running without the cache")
         self.enabled = False
+        self._drop_connection()
+
+    def _drop_connection(self) -> None:
+        """Close the database connection, if any, whatever state it is in."""
         if self._db is not None:
             try:
                 self._db.close()
@@ -518,12 +522,7 @@ class SummaryCache:
 
     def _damaged(self, e: sqlite3.DatabaseError) -> None:
         """Handle a database error met mid-run: set a corrupt file aside and start afresh, or disable."""
-        if self._db is not None:
-            try:
-                self._db.close()
-            except sqlite3.Error:
-                pass
-            self._db = None
+        self._drop_connection()
         self.enabled = False
         if not _is_corruption(e):
             self._disable(f"summary cache {self.path}: {e}")
@@ -782,10 +781,5 @@ class SummaryCache:
                     for chunk in (keys[i : i + 500] for i in range(0, len(keys), 500))
                 ]
             )
-        if self._db is not None:
-            try:
-                self._db.close()
-            except sqlite3.Error:
-                pass
-            self._db = None
+        self._drop_connection()
         self.enabled = False
