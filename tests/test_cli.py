@@ -102,7 +102,7 @@ def test_failing_renderer_leaves_previous_report_intact(capsys, tmp_path, archiv
 
     (tmp_path / "r.json").write_text("previous")
 
-    def boom(report, config, source_root):
+    def boom(report, view, config):
         raise OSError("disk on fire")
 
     monkeypatch.setitem(render.RENDERERS, "md", render.Renderer("md", "md", boom))

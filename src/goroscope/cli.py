@@ -145,7 +145,7 @@ def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_pa
            fail_on_suspects, strict, baseline, fail_on_new, since, until, settle, executor, scheduler, force, quiet, verbose) -> None:
     """Analyse ARCHIVE (a folder, a .tar/.tar.gz/.tgz/.zip, or one dump) and write reports."""
     from goroscope.pipeline import RunOptions, analyze, command_line, load_baseline
-    from goroscope.render import parse_formats, targets, write_outputs
+    from goroscope.render import RENDERERS, parse_formats, targets, write_outputs
 
     now = datetime.now(timezone.utc)
     names = parse_formats(formats)
@@ -183,11 +183,17 @@ def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_pa
             progress.finish()
     for w in rep.warnings:
         _warn(w)
+    # the one view of this run: the terminal summary and every file format render it
+    view = None
+    if not quiet or any(RENDERERS[n].uses_view for n in names):
+        from goroscope.render.context import build_view
+
+        view = build_view(rep, config, source_root)
     if not quiet:
         from goroscope.render.terminal import summary_text
 
-        click.echo(summary_text(rep, config, verbose=verbose, width=80))
-    written = write_outputs(rep, config, out, stem, names, force=force, source_root=source_root)
+        click.echo(summary_text(view, verbose=verbose, width=80))
+    written = write_outputs(rep, config, out, stem, names, force=force, source_root=source_root, view=view)
     for path in written:
         click.echo(str(path))
     if rep.skipped and strict:

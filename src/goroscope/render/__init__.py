@@ -1,10 +1,14 @@
 """The render stage: one Renderer per output format, chosen by `--format`.
 
 Contract: each Renderer has a `name`, the `suffix` of the file it writes, and
-`render(report, config, source_root) -> bytes`; `write_outputs()` checks every target
+`render(report, view, config) -> bytes`. The view is the run's one ReportView
+(render/context.build_view): HTML, PDF and Markdown render it, as the terminal
+summary does (render/terminal.summary_text), so every output says the same; JSON
+is built from the Report alone (`view` may then be None). `write_outputs()` builds
+the view once when a format needs it and none was given, checks every target
 before writing any, then writes each atomically (a temporary file in the target
 folder, then os.replace), so a run killed half way leaves the previous report intact.
-Renderers never re-parse: they read only the Report.
+Renderers never re-parse: they read only the Report and its view.
 """
 
 from __future__ import annotations
@@ -13,11 +17,14 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from goroscope.config import Config
 from goroscope.errors import RenderError, UsageError
 from goroscope.model import Report
+
+if TYPE_CHECKING:
+    from goroscope.render.view import ReportView
 
 __all__ = ["Renderer", "RENDERERS", "DEFAULT_FORMATS", "parse_formats", "targets", "write_outputs", "write_atomic"]
 
@@ -28,37 +35,38 @@ class Renderer:
 
     name: str  # as given to --format
     suffix: str  # file extension, without the dot
-    render: Callable[[Report, Config, Path | None], bytes]  # report -> file content
+    render: Callable[[Report, "ReportView | None", Config], bytes]  # (report, its view, config) -> file content
+    uses_view: bool = True  # False: built from the Report alone (JSON), no view needed
 
 
-def _json(report: Report, config: Config, source_root: Path | None) -> bytes:
+def _json(report: Report, view: ReportView | None, config: Config) -> bytes:
     from goroscope.render.json import render_json
 
     return render_json(report, config).encode("utf-8")
 
 
-def _html(report: Report, config: Config, source_root: Path | None) -> bytes:
-    from goroscope.render.html import render_html
+def _html(report: Report, view: ReportView | None, config: Config) -> bytes:
+    from goroscope.render.html import html_of_view
 
-    return render_html(report, config, source_root).encode("utf-8")
-
-
-def _pdf(report: Report, config: Config, source_root: Path | None) -> bytes:
-    from goroscope.render.pdf import render_pdf
-
-    return render_pdf(report, config, source_root)
+    return html_of_view(view, config).encode("utf-8")
 
 
-def _md(report: Report, config: Config, source_root: Path | None) -> bytes:
-    from goroscope.render.markdown import render_markdown
+def _pdf(report: Report, view: ReportView | None, config: Config) -> bytes:
+    from goroscope.render.pdf import pdf_of_view
 
-    return render_markdown(report, config).encode("utf-8")
+    return pdf_of_view(view, config)
+
+
+def _md(report: Report, view: ReportView | None, config: Config) -> bytes:
+    from goroscope.render.markdown import markdown_of_view
+
+    return markdown_of_view(view, config).encode("utf-8")
 
 
 RENDERERS: dict[str, Renderer] = {
     "html": Renderer("html", "html", _html),
     "pdf": Renderer("pdf", "pdf", _pdf),
-    "json": Renderer("json", "json", _json),
+    "json": Renderer("json", "json", _json, uses_view=False),
     "md": Renderer("md", "md", _md),
 }
 DEFAULT_FORMATS = ("html", "pdf", "json")
@@ -116,10 +124,13 @@ def write_outputs(
     *,
     force: bool = False,
     source_root: Path | None = None,
+    view: ReportView | None = None,
 ) -> list[Path]:
     """Render `report` in every format and write the files; return their paths.
 
-    Every target is checked before any is written: an existing one is an error
+    `view` is the run's ReportView when the caller already built it (to print the
+    terminal summary); otherwise it is built here, once, if any format needs it,
+    with snippets from `source_root`. Every target is checked before any is written: an existing one is an error
     unless `force`. Every format is rendered before the first file is written, so a
     failing renderer leaves no partial set behind.
     """
@@ -128,10 +139,14 @@ def write_outputs(
         existing = [str(p) for _, p in planned if p.exists()]
         if existing:
             raise UsageError(f"{existing[0]}: already exists (use --force to overwrite, or --name for another stem)")
+    if view is None and any(r.uses_view for r, _ in planned):
+        from goroscope.render.context import build_view
+
+        view = build_view(report, config, source_root)
     rendered: list[tuple[Path, bytes]] = []
     for renderer, path in planned:
         try:
-            rendered.append((path, renderer.render(report, config, source_root)))
+            rendered.append((path, renderer.render(report, view, config)))
         except RenderError:
             raise
         except OSError as e:

@@ -1,7 +1,8 @@
 """The HTML report: one self-contained file (inline CSS, JS and SVG), built from the view-model.
 
-Contract: `render_html(report, config, source_root)` returns the page as a string;
-the registry (render/__init__.py) writes it. Templates come from
+Contract: `html_of_view(view, config)` returns the page of the run's ReportView as a
+string; the registry (render/__init__.py) writes it. `render_html(report, config,
+source_root)` builds the view first, for callers that have only a Report. Templates come from
 `resources.templates_dir(config.render.templates_dir)` through one cached jinja2
 Environment per folder (autoescape on, StrictUndefined, deterministic output): dump
 content (function names, paths, labels) is never marked safe, so it renders as
@@ -27,7 +28,7 @@ from goroscope.model import Report
 from goroscope.render.context import ReportView, build_view
 from goroscope.resources import templates_dir
 
-__all__ = ["get_environment", "render_html", "render_view", "script_hash", "wbr"]
+__all__ = ["get_environment", "html_of_view", "render_html", "render_view", "script_hash", "wbr"]
 
 
 _BREAK_AFTER = re.compile(r"([/.(|])")
@@ -80,7 +81,11 @@ def render_view(view: ReportView, env: jinja2.Environment) -> str:
         raise RenderError(f"report.html.j2: {e}") from e
 
 
+def html_of_view(view: ReportView, config: Config) -> str:
+    """Return the self-contained HTML page of `view` (templates as `config` says)."""
+    return render_view(view, get_environment(config.render.templates_dir))
+
+
 def render_html(report: Report, config: Config, source_root: Path | None = None) -> str:
     """Return the self-contained HTML report of `report` (snippets from `source_root`)."""
-    env = get_environment(config.render.templates_dir)
-    return render_view(build_view(report, config, source_root), env)
+    return html_of_view(build_view(report, config, source_root), config)

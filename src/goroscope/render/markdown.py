@@ -1,8 +1,9 @@
 """The Markdown summary: a short report for tickets and chat.
 
-Contract: `render_markdown(report, config)` returns Markdown text (GitHub-flavoured:
-one table) built from the same view-model as the HTML, so redaction and
-formatting are shared. The registry writes it.
+Contract: `markdown_of_view(view, config)` returns Markdown text (GitHub-flavoured:
+one table) of the run's ReportView, the one the HTML renders, so redaction,
+order and words are shared. The registry writes it. `render_markdown(report,
+config)` builds the view first, for callers that have only a Report.
 
 Escaping: Markdown is not HTML, so this renderer has its own cached Environment
 (autoescape off) whose `finalize` hook escapes *every* `{{ … }}` value for Markdown
@@ -23,10 +24,10 @@ import jinja2
 from goroscope.config import Config
 from goroscope.errors import RenderError
 from goroscope.model import Report
-from goroscope.render.context import build_view
+from goroscope.render.context import ReportView, build_view
 from goroscope.resources import templates_dir
 
-__all__ = ["md_escape", "md_code", "get_markdown_environment", "render_markdown"]
+__all__ = ["md_escape", "md_code", "get_markdown_environment", "markdown_of_view", "render_markdown"]
 
 MAX_DETAILS = 5  # suspects described below the table
 _SPECIAL = re.compile(r"([\\`*_\[\]|#!~])")
@@ -84,11 +85,15 @@ def get_markdown_environment(override: str | Path | None = None) -> jinja2.Envir
     return _environment(templates_dir(override))
 
 
-def render_markdown(report: Report, config: Config) -> str:
-    """Return the Markdown summary of `report`."""
+def markdown_of_view(view: ReportView, config: Config) -> str:
+    """Return the Markdown summary of `view` (templates as `config` says)."""
     env = get_markdown_environment(config.render.templates_dir)
-    view = build_view(report, config, None)
     try:
         return env.get_template("summary.md.j2").render(view=view, max_details=MAX_DETAILS, more_suspects=max(len(view.suspects) - MAX_DETAILS, 0))
     except jinja2.TemplateError as e:
         raise RenderError(f"summary.md.j2: {e}") from e
+
+
+def render_markdown(report: Report, config: Config) -> str:
+    """Return the Markdown summary of `report`."""
+    return markdown_of_view(build_view(report, config, None), config)

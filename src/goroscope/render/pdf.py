@@ -1,7 +1,9 @@
 """The PDF report: weasyprint's rendering of the HTML report with its @media print rules.
 
-Contract: `render_pdf(report, config, source_root)` returns the PDF bytes; the
-registry writes them. weasyprint is imported inside `render_pdf` only: it is slow
+Contract: `pdf_of_view(view, config)` returns the PDF bytes of the run's ReportView
+(its HTML page, printed); the registry writes them. `render_pdf(report, config,
+source_root)` builds the view first, for callers that have only a Report.
+weasyprint is imported inside `pdf_of_view` only: it is slow
 to import, and a nightly run that asks for JSON alone must not pay for it.
 
 Nothing is fetched: the page is self-contained, and the url_fetcher handed to
@@ -21,9 +23,10 @@ from urllib.request import url2pathname
 from goroscope.config import Config
 from goroscope.errors import RenderError
 from goroscope.model import Report
+from goroscope.render.view import ReportView
 from goroscope.resources import templates_dir
 
-__all__ = ["allowed_url", "render_pdf"]
+__all__ = ["allowed_url", "pdf_of_view", "render_pdf"]
 
 
 def allowed_url(url: str, root: Path) -> bool:
@@ -63,14 +66,14 @@ def _fetcher_class():
     return SafeFetcher
 
 
-def render_pdf(report: Report, config: Config, source_root: Path | None = None) -> bytes:
-    """Return the PDF report of `report` (the HTML report, printed; snippets from `source_root`)."""
+def pdf_of_view(view: ReportView, config: Config) -> bytes:
+    """Return the PDF report of `view`: its HTML page, printed."""
     import weasyprint
 
-    from goroscope.render.html import render_html
+    from goroscope.render.html import html_of_view
 
     root = templates_dir(config.render.templates_dir)
-    page = render_html(report, config, source_root)
+    page = html_of_view(view, config)
     fetcher = _fetcher_class()(root)
     # weasyprint and fontTools log every subset and refused fetch at INFO/WARNING;
     # keep them out of a cron job's mail.
@@ -81,3 +84,10 @@ def render_pdf(report: Report, config: Config, source_root: Path | None = None) 
         return doc.write_pdf()
     except Exception as e:  # weasyprint raises many kinds; the run must name the output
         raise RenderError(f"PDF rendering failed: {type(e).__name__}: {e}") from e
+
+
+def render_pdf(report: Report, config: Config, source_root: Path | None = None) -> bytes:
+    """Return the PDF report of `report` (snippets from `source_root`)."""
+    from goroscope.render.context import build_view
+
+    return pdf_of_view(build_view(report, config, source_root), config)

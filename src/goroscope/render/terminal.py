@@ -1,7 +1,8 @@
 """Plain-text views for the terminal: the report summary, `inspect` and `diff`.
 
 Contract: pure functions from records to text (or JSON-ready dicts); cli.py prints
-them. Lines fit `width` columns (80 by default): long `file:line` locations are
+them. The report summary is a renderer of the run's ReportView like the HTML and
+Markdown (same order, verdict and words); `inspect` and `diff` read Summaries. Lines fit `width` columns (80 by default): long `file:line` locations are
 shortened from the left, keeping the file name and line.
 """
 
@@ -10,21 +11,17 @@ from __future__ import annotations
 import textwrap
 from collections import Counter
 
+from goroscope import words
 from goroscope.config import Config
-from goroscope.model import Snapshot, Summary, Suspect
+from goroscope.model import Snapshot, Summary
+from goroscope.render.view import ReportView, SuspectView
 from goroscope.signature import leak_site
 
 __all__ = ["summary_text", "inspect_json", "inspect_json_chunks", "inspect_text", "diff_rows", "diff_text", "short_location", "short_function"]
 
-_ACTIVE = ("running", "runnable", "syscall")
-
-
 def short_location(file: str, line: int, width: int) -> str:
     """Return `file:line`, cut from the left with '…' to fit `width`."""
-    loc = f"{file}:{line}"
-    if len(loc) <= width:
-        return loc
-    return "…" + loc[-(width - 1):]
+    return words.fit_left(f"{file}:{line}", width)
 
 
 def short_function(name: str, width: int) -> str:
@@ -33,18 +30,13 @@ def short_function(name: str, width: int) -> str:
         return name
     tail = name[name.rfind("/") + 1 :]
     if len(tail) + 1 <= width:
-        return "…" + name[-(width - 1):]
-    return "…" + tail[-(width - 1):]
+        return words.fit_left(name, width)
+    return words.fit_left(tail, width)
 
 
-def _fmt_growth(per_hour: float) -> str:
-    if abs(per_hour) >= 100:
-        return f"{per_hour:+.0f}/h"
-    return f"{per_hour:+.1f}/h"
-
-
-def _suspect_lines(s: Suspect, width: int) -> list[str]:
-    head = f"{s.rank:>2}. {s.kind:<8} score {s.score:.2f}"
+def _suspect_lines(s: SuspectView, width: int) -> list[str]:
+    """Return the lines of one suspect: rank, kind and tags; where; the facts; the sentence."""
+    head = f"{s.rank:>2}. {s.kind:<8} score {s.score}"
     if s.also_in:
         head += f"  also in {', '.join(s.also_in)}"
     if s.baseline:
@@ -52,83 +44,43 @@ def _suspect_lines(s: Suspect, width: int) -> list[str]:
     if s.acknowledged:
         head += "  acknowledged"
     lines = [head[:width]]
-    lines.append("    at " + short_location(s.leak_site.file, s.leak_site.line, width - 7))
-    lines.append("    " + short_function(s.leak_site.function, width - 4))
-    facts = []
-    if s.state:
-        facts.append(s.state)
-    if s.counts:
-        facts.append(f"{s.counts[0]} → {s.counts[-1]} goroutines")
-    if s.kind == "growing":
-        facts.append(_fmt_growth(s.growth_per_hour))
-    if s.max_wait_minutes:
-        facts.append(f"waiting {s.max_wait_minutes:.0f}+ min")
+    lines.append("    at " + words.fit_left(s.location, width - 7))
+    lines.append("    " + short_function(s.function, width - 4))
+    facts = [x for x in (None if s.state == "—" else s.state, f"{s.counts_label} goroutines" if s.counts_label != "—" else None) if x]
+    if s.kind != "stuck":
+        facts.append(s.trend)
+    if s.max_wait != "—":
+        facts.append(f"waiting {s.max_wait}")
     if facts:
         lines.append(("    " + " · ".join(facts))[:width])
     if s.created_by is not None:
-        lines.append("    created at " + short_location(s.created_by.file, s.created_by.line, width - 15))
+        lines.append("    created at " + words.fit_left(s.created_by.location, width - 15))
     lines.extend(textwrap.wrap(s.explanation, width=width, initial_indent="    ", subsequent_indent="    "))
     return lines
 
 
-def _series_line(series) -> str:
-    states: Counter[str] = Counter()
-    for t in series.timelines:
-        for st, n in t.states:
-            states[st] += n
-    totals = series.totals or tuple(s.goroutines for s in series.snapshots)
-    facts = [f"{len(series.snapshots)} snapshots"]
-    if len(totals) >= 2:
-        first, last = totals[0], totals[-1]
-        span_h = (series.snapshots[-1].time - series.snapshots[0].time).total_seconds() / 3600
-        rate = f" ({(last - first) / span_h:+.0f}/h)" if span_h > 0 and last != first else ""
-        facts.append(f"goroutines {first} → {last}{rate}")
-    carried = sum(states.values())
-    if carried:
-        active = sum(n for st, n in states.items() if st.split(" (")[0] in _ACTIVE)
-        facts.append(f"{100 * (carried - active) / carried:.0f}% parked")
-    if len(series.segments) > 1:
-        facts.append(f"{len(series.segments) - 1} restart(s)")
-    if any(s.truncated for s in series.snapshots):
-        facts.append(f"{sum(s.truncated for s in series.snapshots)} truncated")
-    return ", ".join(facts)
-
-
-def summary_text(report, config: Config, *, verbose: bool = False, width: int = 80) -> str:
-    """Return the ranked summary of `report` for stdout: per series the totals, then its suspects."""
+def summary_text(view: ReportView, *, verbose: bool = False, width: int = 80) -> str:
+    """Return the terminal summary of the run's `view`: the verdict, then per series its facts and suspects."""
     out: list[str] = []
-    snaps = sum(len(s.snapshots) for s in report.series)
-    times = [sn.time for s in report.series for sn in s.snapshots]
-    span = ""
-    if times:
-        lo, hi = min(times), max(times)
-        span = f", {lo:%Y-%m-%d %H:%M:%S} → {hi:%H:%M:%S} UTC" if lo.date() == hi.date() else f", {lo:%Y-%m-%d %H:%M} → {hi:%Y-%m-%d %H:%M} UTC"
-    n = len(report.suspects)
-    verdict = f"{n} suspect{'s' if n != 1 else ''}" if n else "no suspects"
-    if not n and report.series and all(len(se.snapshots) < config.rank.min_snapshots for se in report.series):
-        verdict = f"no verdict (fewer than {config.rank.min_snapshots} snapshots per series to judge growth)"
-    out.extend(textwrap.wrap(f"goroscope {report.archive}: {verdict} in {len(report.series)} series, {snaps} snapshots{span}", width=width))
-    by_series: dict[str, list[Suspect]] = {}
-    for s in report.suspects:
-        by_series.setdefault(s.series, []).append(s)
-    for series in report.series:
+    head = f"goroscope {view.archive}: {view.verdict} · {view.series_count} series, {view.snapshot_count} snapshots, {view.span}"
+    out.extend(textwrap.wrap(head, width=width))
+    for series in view.series:
         out.append("")
-        out.append(f"{series.id}"[:width])
-        out.extend(textwrap.wrap(_series_line(series), width=width, initial_indent="  ", subsequent_indent="  "))
-        mine = sorted(by_series.get(series.id, []), key=lambda s: s.rank)
-        if not mine:
+        out.append(series.id[:width])
+        out.extend(textwrap.wrap(series.facts, width=width, initial_indent="  ", subsequent_indent="  "))
+        if not series.suspects:
             out.append("  no suspects")
-        for s in mine:
+        for s in series.suspects:
             out.extend("  " + line for line in _suspect_lines(s, width - 2))
     out.append("")
-    if report.gone:
-        out.append(f"{len(report.gone)} suspect(s) of the baseline are gone.")
-    if report.settled:
-        out.append(f"{len(report.settled)} file(s) still being written, left for the next run.")
-    if report.skipped:
-        out.append(f"{len(report.skipped)} input(s) skipped" + (":" if verbose else " (-v lists them)."))
+    if view.gone:
+        out.append(f"{words.plural(len(view.gone), 'suspect')} of the baseline gone.")
+    if view.settled:
+        out.append(f"{words.plural(len(view.settled), 'file')} still being written, left for the next run.")
+    if view.skipped:
+        out.append(f"{words.plural(len(view.skipped), 'input')} skipped" + (":" if verbose else " (-v lists them)."))
         if verbose:
-            for sk in report.skipped:
+            for sk in view.skipped:
                 out.extend(textwrap.wrap(f"{sk.path}: {sk.reason}", width=width, initial_indent="  ", subsequent_indent="    "))
     while out and not out[-1]:
         out.pop()

@@ -1,0 +1,247 @@
+"""The view-model: the display-ready records every human-facing output reads.
+
+Contract (STYLE.md convention 6): `context.build_view(report, config, source_root)`
+builds one `ReportView` per run; the HTML, the PDF (the HTML printed), the Markdown
+summary and the terminal summary all render that same object, so they cannot
+disagree on order, numbers or words. The JSON report is built from the model, not
+from here.
+
+The shape, top down:
+
+    ReportView ............ header facts (archive, span, verdict, provenance)
+      .suspects ........... SuspectView, worst first over the whole report
+                            (`number` 1 = worst; `rank` = within its series)
+      .series ............. SeriesView per series, in id order; its `.suspects` are
+                            the same SuspectView objects, by rank in that series
+      .stable ............. StableView: large signatures that are not suspects
+      .skipped/.settled/.gone/.other_inputs: what was not used, and why
+
+Every field is a string ready to print (or a tuple of records); templates loop and
+test, they do no arithmetic and no formatting. Everything taken from a dump stays a
+plain string: each renderer escapes it for its own format. Label values under
+`render.redact_labels` are already REDACTED here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from goroscope.render import charts
+from goroscope.render.source import Snippet
+
+__all__ = [
+    "FrameView",
+    "Hint",
+    "Command",
+    "StateView",
+    "LabelView",
+    "VariantView",
+    "LegendEntry",
+    "SuspectView",
+    "SnapshotRow",
+    "SeriesView",
+    "StableView",
+    "SkippedView",
+    "ReportView",
+]
+
+# --------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FrameView:
+    """One stack frame as the report prints it."""
+
+    function: str  # as printed
+    location: str  # file:line as printed
+    code_class: str  # runtime | stdlib | vendor | app
+    is_app: bool  # emphasised (application or vendored code)
+    is_leak_site: bool  # the frame the report names
+    url: str | None  # link to the source, when configured
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hint:
+    """A recognised leak pattern and what usually fixes it."""
+
+    pattern: str  # short id: nil-chan, http-body, mutex, waitgroup, abandoned-send, never-closed, ticker
+    title: str  # the pattern's name
+    text: str  # what to do
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Command:
+    """A command to dig further."""
+
+    label: str  # what it shows
+    text: str  # the command line, shell-quoted
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateView:
+    """One wait state of a suspect's goroutines."""
+
+    state: str  # as printed
+    count: str  # goroutines, formatted
+    share: str  # '63%'
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LabelView:
+    """One pprof label set (redacted) and how many goroutines carried it."""
+
+    text: str  # 'route=export, tenant=•••'
+    count: str  # formatted
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VariantView:
+    """One signature merged into a suspect."""
+
+    location: str  # file:line where it blocks
+    function: str  # the leak-site function
+    counts: str  # 'first → last'
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LegendEntry:
+    """A line of a chart legend."""
+
+    label: str  # text
+    color: str  # swatch colour (from charts.PALETTE)
+    anchor: str | None = None  # in-page link target
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SuspectView:
+    """One suspect, display-ready."""
+
+    anchor: str  # html id ('suspect-3'), never from input
+    number: int  # position in the report's suspects table (1 = worst overall)
+    rank: int  # rank within its series
+    series: str  # series id
+    series_anchor: str  # html id of its series section
+    kind: str  # growing | stuck | leaked
+    kind_label: str  # for people
+    score: str  # '0.93'
+    score_value: str  # sort key
+    function: str  # the leak site's function
+    location: str  # leak site file:line, as printed
+    short_location: str  # 'inventory/lookup.go:46'
+    location_url: str | None  # link, when configured
+    created_by: FrameView | None  # where the goroutines were started
+    state: str  # most common state, '—' where not carried
+    first: str  # first count
+    last: str  # last count
+    peak: str  # largest count
+    counts_label: str  # 'first → last'
+    trend: str  # '+120/h' or 'stuck 14 min'
+    trend_value: str  # sort key
+    max_wait: str  # '892 min' or '—'
+    explanation: str  # one sentence (redacted)
+    series_affected: tuple[str, ...]  # its series, then also_in
+    also_in: tuple[str, ...]  # other series with the same fingerprint
+    states: tuple[StateView, ...]  # wait states with counts
+    labels: tuple[LabelView, ...]  # label sets (redacted)
+    variants: tuple[VariantView, ...]  # merged signatures, when more than one
+    evidence: tuple[tuple[str, str], ...]  # named statistics behind the score
+    stack: tuple[FrameView, ...]  # the representative stack
+    hidden_frames: int  # frames of the stack not drawn (long tails)
+    snippet: Snippet | None  # source around the leak site
+    hint: Hint | None  # recognised pattern
+    commands: tuple[Command, ...]  # to dig further
+    chart: charts.Chart  # its counts over time
+    color: str  # its colour in the series chart
+    fingerprint: str  # stable id
+    acknowledged: bool  # known to the team (config)
+    baseline: str | None  # new | known, with --baseline
+    memory_note: str | None  # 'tracks heap in use (r = 0.97)'
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SnapshotRow:
+    """One snapshot in the inputs list."""
+
+    index: int  # 0-based, as in the JSON
+    time: str  # UTC, seconds
+    time_source: str  # name | content | mtime
+    source: str  # primary file
+    others: tuple[str, ...]  # the moment's other files
+    format: str  # debug2 | debug1 | pprof | traceback
+    goroutines: str  # total, formatted
+    flags: str  # 'truncated (lower bound), crash' or ''
+    problems: tuple[str, ...]  # parse problems
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SeriesView:
+    """One series: its chart, its suspects, its snapshots."""
+
+    id: str  # series id
+    anchor: str  # html id
+    snapshots: str  # count, formatted
+    span: str  # '08:21:16 → 08:22:51 UTC (1 min 35 s)'
+    formats: str  # 'debug2, debug1'
+    restarts: str  # '' or '1 restart (segments: 0–9, 10–19)'
+    chart: charts.Chart  # total and suspects over time
+    legend: tuple[LegendEntry, ...]  # chart legend
+    memory_chart: charts.Chart | None  # heap in use over time
+    memory_range: str  # 'min → max'
+    suspects: tuple[SuspectView, ...]  # of this series, by rank
+    rows: tuple[SnapshotRow, ...]  # its snapshots
+    leak_profiles: tuple[str, ...]  # goroutineleak profiles read
+    flags: str  # 'truncated snapshots: 2; crash dumps: 1'
+    facts: str  # one line for the terminal: '19 snapshots, goroutines 40 → 900 (+120/h), 80% parked'
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StableView:
+    """A large but stable signature (not a suspect)."""
+
+    series: str  # series id
+    function: str  # its leak site
+    location: str  # file:line
+    counts_label: str  # 'first → last'
+    peak: str  # largest count
+    state: str  # most common state or '—'
+    stack: tuple[FrameView, ...]  # its frames
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SkippedView:
+    """An input not used."""
+
+    path: str  # display path
+    reason: str  # why
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportView:
+    """The whole report, display-ready."""
+
+    title: str  # page title
+    archive: str  # as given
+    generated_at: str  # 'YYYY-MM-DD HH:MM UTC'
+    generated_date: str  # 'YYYY-MM-DD'
+    span: str  # whole time span of the snapshots
+    series_count: str  # formatted
+    snapshot_count: str  # formatted
+    verdict: str  # '3 leak suspects in 2 of 6 series' / 'No leak suspects'
+    verdict_ok: bool  # no suspects
+    top: SuspectView | None  # the worst suspect
+    suspects: tuple[SuspectView, ...]  # all, worst first
+    series: tuple[SeriesView, ...]  # in id order
+    series_ids: tuple[str, ...]  # for the filter
+    stable: tuple[StableView, ...]  # large stable signatures
+    stable_more: int  # stable signatures not listed
+    other_inputs: tuple[str, ...]  # inputs read that are not snapshot sources
+    inputs_count: str  # every input read, formatted
+    skipped: tuple[SkippedView, ...]  # inputs not used
+    settled: tuple[str, ...]  # left for the next run
+    gone: tuple[str, ...]  # baseline suspects not seen now
+    tool_version: str  # provenance
+    command: str  # provenance
+    config_digest: str  # provenance
+    provenance: str  # one line: tool, command, config
+    page_size: str  # A4 | Letter
+    acknowledged_count: int  # suspects the team knows of

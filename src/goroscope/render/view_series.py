@@ -1,0 +1,175 @@
+"""Series -> SeriesView: one series' chart, legend, suspects, snapshots and facts; the stable signatures.
+
+Contract: `series_views(report, paired)` returns one SeriesView per series of
+`report`, in id order; `paired` is what view_suspect.suspect_views returned, so
+a series lists the very SuspectView objects of the report-wide table (by rank in
+the series). `stable_views(report, config)` lists the large steady signatures.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from goroscope import signature as sig
+from goroscope import words
+from goroscope.config import Config
+from goroscope.model import Report, Series, Suspect, Timeline
+from goroscope.render import charts
+from goroscope.render.view import LegendEntry, SeriesView, SnapshotRow, StableView, SuspectView
+from goroscope.render.view_suspect import counts_label, series_restarts, stack_views
+
+__all__ = ["series_views", "stable_views", "series_facts"]
+
+_ACTIVE = ("running", "runnable", "syscall")  # states of goroutines that are not parked
+
+
+def _snapshot_rows(series: Series) -> tuple[SnapshotRow, ...]:
+    """Return the inputs table of one series."""
+    rows = []
+    for i, snap in enumerate(series.snapshots):
+        flags = []
+        if snap.truncated:
+            flags.append("truncated (count is a lower bound)")
+        if snap.crash:
+            flags.append("crash dump")
+        rows.append(
+            SnapshotRow(
+                index=i,
+                time=f"{words.utc(snap.time):%Y-%m-%d %H:%M:%S}",
+                time_source=snap.time_source,
+                source=snap.source,
+                others=tuple(x for x in snap.sources if x != snap.source),
+                format=snap.format,
+                goroutines=words.num(snap.goroutines),
+                flags=", ".join(flags),
+                problems=tuple(snap.problems),
+            )
+        )
+    return tuple(rows)
+
+
+def series_facts(series: Series) -> str:
+    """Return one line of a series' facts: snapshots, totals and their rate, share parked, restarts."""
+    states: Counter[str] = Counter()
+    for t in series.timelines:
+        for st, n in t.states:
+            states[st] += n
+    totals = series.totals or tuple(s.goroutines for s in series.snapshots)
+    facts = [words.plural(len(series.snapshots), "snapshot")]
+    if len(totals) >= 2:
+        first, last = totals[0], totals[-1]
+        span_h = (series.snapshots[-1].time - series.snapshots[0].time).total_seconds() / 3600
+        rate = f" ({words.growth((last - first) / span_h)})" if span_h > 0 and last != first else ""
+        facts.append(f"goroutines {words.num(first)} → {words.num(last)}{rate}")
+    carried = sum(states.values())
+    if carried:
+        active = sum(n for st, n in states.items() if st.split(" (")[0] in _ACTIVE)
+        facts.append(f"{100 * (carried - active) / carried:.0f}% parked")
+    if len(series.segments) > 1:
+        facts.append(words.plural(len(series.segments) - 1, "restart"))
+    trunc = sum(s.truncated for s in series.snapshots)
+    if trunc:
+        facts.append(f"{trunc} truncated")
+    return ", ".join(facts)
+
+
+def _memory(se: Series, restarts) -> tuple[charts.Chart | None, str]:
+    """Return the heap chart of a series and its 'first → last' range ('' without heap profiles)."""
+    if not se.memory:
+        return None, ""
+    mtimes = [m.time for m in se.memory]
+    mib = [m.inuse_bytes / 2**20 for m in se.memory]
+    chart = charts.line_chart(
+        title=f"heap in use of {se.id} over time",
+        times=mtimes,
+        lines=[("heap in use", mib, charts.MEMORY_COLOR, 2.0)],
+        y_label="heap in use (MiB)",
+        restarts=restarts,
+        width=420,
+    )
+    lo, hi = min(se.memory, key=lambda m: m.time), max(se.memory, key=lambda m: m.time)
+    return chart, f"{lo.inuse_bytes / 2**20:,.1f} MiB → {hi.inuse_bytes / 2**20:,.1f} MiB"
+
+
+def _flags(se: Series) -> str:
+    """Return the series' caveats: truncated snapshots and crash dumps."""
+    trunc = sum(snap.truncated for snap in se.snapshots)
+    crash = sum(snap.crash for snap in se.snapshots)
+    parts = []
+    if trunc:
+        parts.append(f"{words.plural(trunc, 'truncated snapshot')} (counts are lower bounds)")
+    if crash:
+        parts.append(words.plural(crash, "crash dump"))
+    return "; ".join(parts)
+
+
+def series_views(report: Report, paired: Sequence[tuple[Suspect, SuspectView]]) -> tuple[SeriesView, ...]:
+    """Return the view of every series of `report`, with its suspects from `paired`."""
+    mine: dict[str, list[tuple[Suspect, SuspectView]]] = {}
+    for s, v in paired:
+        mine.setdefault(s.series, []).append((s, v))
+    out = []
+    for i, se in enumerate(report.series, start=1):
+        times = [snap.time for snap in se.snapshots]
+        local = sorted(mine.get(se.id, ()), key=lambda sv: sv[0].rank)
+        totals = list(se.totals) if se.totals else [snap.goroutines for snap in se.snapshots]
+        lines = [("all goroutines", totals, charts.TOTAL_COLOR, 3.0)]
+        legend = [LegendEntry(label="all goroutines", color=charts.TOTAL_COLOR)]
+        for s, v in local:
+            lines.append((f"#{v.rank} {v.short_location}", list(s.counts[: len(times)]), v.color, 2.0))
+            legend.append(LegendEntry(label=f"#{v.rank} {v.function} ({v.short_location})", color=v.color, anchor=v.anchor))
+        restarts = series_restarts(se)
+        mem_chart, mem_range = _memory(se, restarts)
+        segs = ", ".join(f"{g.first}–{g.last}" for g in se.segments)
+        n_restarts = max(len(se.segments) - 1, 0)
+        out.append(
+            SeriesView(
+                id=se.id,
+                anchor=f"series-{i}",
+                snapshots=words.num(len(se.snapshots)),
+                span=words.span(times),
+                formats=", ".join(dict.fromkeys(snap.format for snap in se.snapshots)) or "—",
+                restarts=f"{words.plural(n_restarts, 'restart')} (segments {segs})" if n_restarts else "",
+                chart=charts.line_chart(
+                    title=f"goroutines of {se.id} over time", times=times, lines=lines, y_label="goroutines", restarts=restarts
+                ),
+                legend=tuple(legend),
+                memory_chart=mem_chart,
+                memory_range=mem_range,
+                suspects=tuple(v for _, v in local),
+                rows=_snapshot_rows(se),
+                leak_profiles=tuple(se.leak_profiles),
+                flags=_flags(se),
+                facts=series_facts(se),
+            )
+        )
+    return tuple(out)
+
+
+def _top_state(t: Timeline) -> str:
+    """Return the most common state of a timeline, or '—'."""
+    return t.states[0][0] if t.states else "—"
+
+
+def stable_views(report: Report, config: Config) -> tuple[tuple[StableView, ...], int]:
+    """Return the large stable signatures to list, and how many more there are."""
+    limit = max(config.render.max_stable, 0)
+    items = sorted(report.stable, key=lambda st: (-max(st[1].counts or (0,)), st[0]))
+    out = []
+    opts = config.signature_options()
+    for series_id, t in items[:limit]:
+        leak = sig.leak_site(t.signature.frames, opts)
+        frames, _ = stack_views(t.signature.frames, config.render, leak, limit=30)
+        out.append(
+            StableView(
+                series=series_id,
+                function=leak.function if leak else "—",
+                location=leak.location if leak else "—",
+                counts_label=counts_label(t.counts),
+                peak=words.num(max(t.counts or (0,))),
+                state=_top_state(t),
+                stack=frames,
+            )
+        )
+    return tuple(out), max(len(items) - limit, 0)

@@ -1,0 +1,374 @@
+"""Suspect -> SuspectView: one suspect's display-ready record, its stack, chart, hint and commands.
+
+Contract: `suspect_views(report, config, source_root, redactor)` returns one
+SuspectView per suspect, paired with it, worst first over the whole report (the
+order every output shares: `order_key`). Source snippets are read here, once per
+run, for at most MAX_SNIPPETS application leak sites.
+
+Fix hints are recognised from states and standard-library function names only,
+never from application names, so they hold for any Go program.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from goroscope import signature as sig
+from goroscope import words
+from goroscope.config import Config, RenderConfig
+from goroscope.model import Frame, Report, Series, Suspect
+from goroscope.render import charts
+from goroscope.render.redact import REDACTED, Redactor
+from goroscope.render.source import snippet
+from goroscope.render.view import Command, FrameView, Hint, LabelView, StateView, SuspectView, VariantView
+
+__all__ = ["KIND_LABELS", "MAX_SNIPPETS", "order_key", "suspect_views", "source_url", "redact_labels", "fix_hint",
+           "frame_view", "stack_views", "counts_label", "series_restarts"]
+
+KIND_ORDER = {"leaked": 0, "growing": 1, "stuck": 2}
+KIND_LABELS = {"leaked": "leaked (proven)", "growing": "growing", "stuck": "stuck"}
+_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
+MAX_SNIPPETS = 25  # source snippets read at most (a report with hundreds of suspects stays small)
+
+
+def redact_labels(labels: Iterable[tuple[str, str]], keys: Sequence[str]) -> str:
+    """Return a label set as 'k=v, k=v' with the values of `keys` replaced by REDACTED."""
+    return ", ".join(f"{k}={REDACTED if k in keys else v}" for k, v in labels)
+
+
+def source_url(frame: Frame, render: RenderConfig) -> str | None:
+    """Return a link to `frame`'s source from `render.url_template`, or None.
+
+    Only application code is linked (the standard library is not in the
+    repository). With `path_map`, the longest matching printed prefix is replaced
+    and unmapped paths get no link; without it the printed path is used, minus
+    leading slashes. Path parts are URL-quoted, and only http(s) links come out:
+    a path from a dump can never turn the link into `javascript:`.
+    """
+    if not render.url_template or not sig.is_application(frame) or frame.line <= 0:
+        return None
+    path = frame.file.replace("\\", "/")
+    if render.path_map:
+        for printed, repo in sorted(render.path_map, key=lambda pm: len(pm[0]), reverse=True):
+            if path.startswith(printed.replace("\\", "/")):
+                path = repo.rstrip("/") + "/" + path[len(printed) :].lstrip("/")
+                break
+        else:
+            return None
+    path = path.lstrip("/")
+    if not path or any(p == ".." for p in path.split("/")):
+        return None
+    url = (
+        render.url_template.replace("{rev}", quote(render.rev, safe=""))
+        .replace("{path}", quote(path, safe="/"))
+        .replace("{line}", str(int(frame.line)))
+    )
+    if urlsplit(url).scheme.lower() not in ("http", "https"):
+        return None
+    return url
+
+
+def frame_view(f: Frame, render: RenderConfig, leak: Frame | None) -> FrameView:
+    """Return the view of one frame."""
+    cls = sig.code_class(f)
+    return FrameView(
+        function=f.function,
+        location=f.location,
+        code_class=cls.value,
+        is_app=cls in (sig.CodeClass.APP, sig.CodeClass.VENDOR),
+        is_leak_site=leak is not None and f == leak,
+        url=source_url(f, render),
+    )
+
+
+def stack_views(frames: Sequence[Frame], render: RenderConfig, leak: Frame | None, limit: int = 60):
+    """Return the frame views of a stack (at most `limit`, keeping top and bottom) and how many were cut."""
+    frames = tuple(frames)
+    if len(frames) > limit:
+        keep = frames[: limit - 10] + frames[-10:]
+        return tuple(frame_view(f, render, leak) for f in keep), len(frames) - len(keep)
+    return tuple(frame_view(f, render, leak) for f in frames), 0
+
+
+# ------------------------------------------------------------------- fix hints
+
+_HTTP_LOOPS = ("net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop")
+_MUTEX_STATES = ("sync.Mutex.Lock", "sync.RWMutex.Lock", "sync.RWMutex.RLock")
+_MUTEX_FUNCS = ("sync.(*Mutex).Lock", "sync.(*Mutex).lockSlow", "sync.(*RWMutex).Lock", "sync.(*RWMutex).RLock")
+_WG_FUNCS = ("sync.(*WaitGroup).Wait",)
+
+
+def fix_hint(s: Suspect) -> Hint | None:
+    """Return the recognised leak pattern of `s` and its usual fix, or None.
+
+    Recognised from the state and standard-library function names only.
+    """
+    state = s.state or ""
+    states = {st for st, _ in s.states} | ({state} if state else set())
+    funcs = {f.function for f in s.stack}
+    created = s.created_by.function if s.created_by else ""
+    if any("(nil chan)" in st for st in states):
+        return Hint(
+            pattern="nil-chan",
+            title="Operation on a nil channel",
+            text="A send or receive on a nil channel blocks forever. The channel was never made "
+            "(a field or variable left at its zero value, or set to nil to disable a select case and "
+            "never restored): initialise it with make() before the goroutine starts, or give the wait "
+            "a <-ctx.Done() case.",
+        )
+    if funcs & set(_HTTP_LOOPS):
+        return Hint(
+            pattern="http-body",
+            title="HTTP response body not closed",
+            text="Each leaked client connection keeps one readLoop and one writeLoop goroutine. A caller "
+            "of net/http does not close resp.Body on every path (non-2xx responses and early returns "
+            "too): add defer resp.Body.Close() right after the error check, and drain the body "
+            "(io.Copy(io.Discard, resp.Body)) so the connection can be reused. The caller is not on "
+            "this stack: look for http.Client calls whose responses are dropped.",
+        )
+    if states & set(_MUTEX_STATES) or ("semacquire" in states and funcs & set(_MUTEX_FUNCS)):
+        return Hint(
+            pattern="mutex",
+            title="Lock held across a blocking call",
+            text="Goroutines queue for a mutex its holder does not release. Find the holder (a goroutine "
+            "blocked elsewhere — a channel operation, I/O, or a second Lock of the same mutex — while "
+            "holding it) and release the lock before blocking, or narrow the critical section.",
+        )
+    if "sync.WaitGroup.Wait" in states or ("semacquire" in states and funcs & set(_WG_FUNCS)):
+        return Hint(
+            pattern="waitgroup",
+            title="WaitGroup never done",
+            text="Wait never returns because some Add has no matching Done: a worker returned early "
+            "(an error path, a select on ctx) without calling Done, or Add counted more goroutines "
+            "than were started. Put defer wg.Done() first in every counted goroutine and call Add "
+            "before the go statement.",
+        )
+    app_top = bool(s.stack) and sig.is_application(s.stack[0])
+    if any(st.startswith("chan send") for st in states) and app_top:
+        return Hint(
+            pattern="abandoned-send",
+            title="Result channel abandoned after a timeout",
+            text="The goroutine sends a result nobody receives: the function that started it gave up "
+            "(a timeout or a cancelled context) and returned. Make the result channel buffered "
+            "(make(chan T, 1)) so the send always completes, or select on <-ctx.Done() around the send.",
+        )
+    if any(st.startswith("chan receive") for st in states) and app_top:
+        return Hint(
+            pattern="never-closed",
+            title="Channel never closed",
+            text="The goroutine waits on (or ranges over) a channel nobody sends on or closes any more. "
+            "The producer must close the channel when it is done (defer close(ch)), or the receiver "
+            "needs a <-ctx.Done() case.",
+        )
+    ticker = any(f.startswith(("time.(*Ticker)", "time.NewTicker", "time.Tick")) for f in funcs | {created})
+    if ticker or (any(st.startswith("select") for st in states) and app_top and s.kind == "growing"):
+        return Hint(
+            pattern="ticker",
+            title="Ticker loop never stopped",
+            text="A goroutine loops on select (typically over a time.Ticker's channel) with no way out, "
+            "one per request or connection. Add a case <-ctx.Done(): return (or a done channel the "
+            "owner closes) and defer ticker.Stop().",
+        )
+    return None
+
+
+# --------------------------------------------------------------------- commands
+
+
+def _archive_path(archive: str, source: str) -> str | None:
+    """Return `source` as a path a shell can open, or None inside a tar/zip."""
+    first = source.split("/", 1)[0]
+    if first.endswith(_ARCHIVE_SUFFIXES) or archive.endswith(_ARCHIVE_SUFFIXES):
+        return None
+    if os.path.basename(archive) == source or Path(archive).suffix in (".txt", ".gz", ".pb"):
+        return archive
+    return os.path.join(archive, source)
+
+
+def _commands(s: Suspect, series: Series | None, report: Report, render: RenderConfig) -> tuple[Command, ...]:
+    """Return commands to dig further into `s`."""
+    out = []
+    if series is not None:
+        pprof = [snap for snap in series.snapshots if snap.format == "pprof"]
+        if len(pprof) >= 2:
+            old = _archive_path(report.archive, pprof[0].source)
+            new = _archive_path(report.archive, pprof[-1].source)
+            if old and new:
+                out.append(
+                    Command(
+                        label="What grew between the first and the last protobuf profile",
+                        text=f"go tool pprof -base {shlex.quote(old)} {shlex.quote(new)}",
+                    )
+                )
+            else:
+                out.append(
+                    Command(
+                        label="What grew between the first and the last protobuf profile "
+                        "(extract them from the archive first)",
+                        text=f"go tool pprof -base {shlex.quote(pprof[0].source)} {shlex.quote(pprof[-1].source)}",
+                    )
+                )
+    if render.service_address:
+        url = f"http://{render.service_address}/debug/pprof/goroutine?debug=2"
+        out.append(Command(label="Take a fresh full dump (debug=2) from the service", text=f"curl -s {shlex.quote(url)}"))
+        needle = s.leak_site.function + "("
+        out.append(
+            Command(
+                label="Count the goroutines at this leak site now",
+                text=f"curl -s {shlex.quote(url)} | grep -c -F {shlex.quote(needle)}",
+            )
+        )
+    return tuple(out)
+
+
+# ------------------------------------------------------------------------ build
+
+
+def counts_label(counts: Sequence[int]) -> str:
+    """Return 'first → last' of `counts`."""
+    if not counts:
+        return "—"
+    return f"{words.num(counts[0])} → {words.num(counts[-1])}"
+
+
+def _trend(s: Suspect) -> tuple[str, float]:
+    """Return the trend text and its sort key: growth per hour, or how long stuck."""
+    if s.kind == "stuck":
+        if s.max_wait_minutes is not None:
+            return f"stuck {words.minutes(s.max_wait_minutes)}", float(s.max_wait_minutes)
+        return "stuck", 0.0
+    return words.growth(s.growth_per_hour), float(s.growth_per_hour)
+
+
+def _state_views(states: Sequence[tuple[str, int]]) -> tuple[StateView, ...]:
+    """Return state rows with shares."""
+    total = sum(c for _, c in states) or 1
+    return tuple(StateView(state=st, count=words.num(c), share=f"{100 * c / total:.0f}%") for st, c in states)
+
+
+def series_restarts(series: Series) -> list[datetime]:
+    """Return the times at which each segment after the first starts."""
+    out = []
+    for seg in series.segments[1:]:
+        if 0 <= seg.first < len(series.snapshots):
+            out.append(series.snapshots[seg.first].time)
+    return out
+
+
+def _suspect_chart(s: Suspect, series: Series | None, color: str) -> charts.Chart:
+    """Return the timeline chart of one suspect."""
+    times = [snap.time for snap in series.snapshots] if series else []
+    lines: list = []
+    if len(s.variants) > 1:
+        for i, v in enumerate(s.variants):
+            lines.append(
+                (f"{words.short_location(v.leak_site)}", list(v.counts[: len(times)]), charts.PALETTE[(i + 1) % 8], 1.2)
+            )
+    lines.insert(0, ("goroutines at this leak site", list(s.counts[: len(times)]), color, 2.4))
+    return charts.line_chart(
+        title=f"goroutines of suspect {s.rank} in {s.series} over time",
+        times=times,
+        lines=lines,
+        y_label="goroutines",
+        restarts=series_restarts(series) if series else (),
+        height=180,
+    )
+
+
+def _memory_note(corr: float | None) -> str | None:
+    """Return what the heap correlation says, or None when there is none."""
+    if corr is None:
+        return None
+    if corr >= 0.7:
+        return f"its count tracks the heap in use (r = {corr:.2f})"
+    return f"correlation with the heap in use: r = {corr:.2f}"
+
+
+def order_key(s: Suspect) -> tuple:
+    """Return the report-wide ordering key: acknowledged last, then kind, score, series and rank."""
+    return (s.acknowledged, KIND_ORDER.get(s.kind, 3), -s.score, s.series, s.rank)
+
+
+def suspect_views(
+    report: Report, config: Config, source_root: Path | None, red: Redactor
+) -> list[tuple[Suspect, SuspectView]]:
+    """Return (suspect, its view) for every suspect of `report`, worst first over the report."""
+    render = config.render
+    keys = tuple(render.redact_labels)
+    series_by_id = {s.id: s for s in report.series}
+    series_index = {s.id: i for i, s in enumerate(report.series)}
+    # Colours follow a suspect's rank within its series, so the series chart, its
+    # legend and the suspect's own chart agree.
+    by_series: dict[str, list[Suspect]] = {}
+    for s in report.suspects:
+        by_series.setdefault(s.series, []).append(s)
+    color_of: dict[tuple[str, int], str] = {}
+    for sid, mine in by_series.items():
+        for i, s in enumerate(sorted(mine, key=lambda x: x.rank)):
+            color_of[(sid, s.rank)] = charts.PALETTE[i % len(charts.PALETTE)]
+
+    out: list[tuple[Suspect, SuspectView]] = []
+    snippets_left = MAX_SNIPPETS
+    for number, s in enumerate(sorted(report.suspects, key=order_key), start=1):
+        series = series_by_id.get(s.series)
+        color = color_of[(s.series, s.rank)]
+        trend, trend_key = _trend(s)
+        snip = None
+        if source_root is not None and snippets_left > 0 and sig.is_application(s.leak_site):
+            snip = snippet(s.leak_site.file, s.leak_site.line, source_root)
+            snippets_left -= snip is not None
+        stack, hidden = stack_views(s.stack, render, s.leak_site)
+        view = SuspectView(
+            anchor=f"suspect-{number}",
+            number=number,
+            rank=s.rank,
+            series=s.series,
+            series_anchor=f"series-{series_index.get(s.series, 0) + 1}",
+            kind=s.kind,
+            kind_label=KIND_LABELS.get(s.kind, s.kind),
+            score=f"{s.score:.2f}",
+            score_value=f"{s.score:.4f}",
+            function=s.leak_site.function,
+            location=s.leak_site.location,
+            short_location=words.short_location(s.leak_site),
+            location_url=source_url(s.leak_site, render),
+            created_by=frame_view(s.created_by, render, None) if s.created_by else None,
+            state=s.state or "—",
+            first=words.num(s.counts[0]) if s.counts else "—",
+            last=words.num(s.counts[-1]) if s.counts else "—",
+            peak=words.num(max(s.counts)) if s.counts else "—",
+            counts_label=counts_label(s.counts),
+            trend=trend,
+            trend_value=f"{trend_key:.4f}",
+            max_wait=words.minutes(s.max_wait_minutes) if s.max_wait_minutes is not None else "—",
+            explanation=red.text(s.explanation),
+            series_affected=(s.series, *s.also_in),
+            also_in=tuple(s.also_in),
+            states=_state_views(s.states or (((s.state, max(s.counts or (0,))),) if s.state else ())),
+            labels=tuple(LabelView(text=redact_labels(ls, keys), count=words.num(c)) for ls, c in s.labels),
+            variants=tuple(
+                VariantView(location=v.leak_site.location, function=v.leak_site.function, counts=counts_label(v.counts))
+                for v in s.variants
+            )
+            if len(s.variants) > 1
+            else (),
+            evidence=tuple((red.text(k), f"{v:.3g}") for k, v in s.evidence),
+            stack=stack,
+            hidden_frames=hidden,
+            snippet=snip,
+            hint=fix_hint(s),
+            commands=_commands(s, series, report, render),
+            chart=_suspect_chart(s, series, color),
+            color=color,
+            fingerprint=s.fingerprint,
+            acknowledged=s.acknowledged,
+            baseline=s.baseline,
+            memory_note=_memory_note(s.memory_correlation),
+        )
+        out.append((s, view))
+    return out

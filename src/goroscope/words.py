@@ -1,0 +1,113 @@
+"""The words and numbers every output shares: one spelling of each, used by all.
+
+Contract: pure functions from numbers, times and frames to short text. The
+explanations rank.py writes, the view-model the HTML, PDF and Markdown print, the
+terminal summary and `inspect`/`diff` all spell a duration, a growth rate, a count
+and a short location through these, so the same fact reads the same everywhere.
+
+Ingest-side words (archive suffixes, the "not a dump" reasons, the crash regex)
+belong here too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from goroscope.model import Frame
+
+__all__ = [
+    "utc",
+    "num",
+    "plural",
+    "duration",
+    "minutes",
+    "span",
+    "growth",
+    "short_path",
+    "short_location",
+    "fit_left",
+]
+
+
+def utc(dt: datetime) -> datetime:
+    """Return `dt` in UTC (naive times are taken as UTC)."""
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+def num(n: float) -> str:
+    """Return `n` with thousands separators ('12,573'; one decimal when not whole)."""
+    return f"{n:,.0f}" if float(n).is_integer() else f"{n:,.1f}"
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """Return '1 suspect' / '3 suspects' (`many` for irregular plurals)."""
+    return f"{num(n)} {word if n == 1 else (many or word + 's')}"
+
+
+def duration(seconds: float) -> str:
+    """Return a short duration ('45 s', '1 min 35 s', '40 min', '2 h 5 min', '3 d 4 h').
+
+    Seconds are shown below ten minutes only: past that they are noise in a sentence.
+    """
+    s = int(round(max(seconds, 0)))
+    if s < 60:
+        return f"{s} s"
+    m, s = divmod(s, 60)
+    if m < 10:
+        return f"{m} min {s} s" if s else f"{m} min"
+    if s >= 30:
+        m += 1
+    if m < 60:
+        return f"{m} min"
+    h, m = divmod(m, 60)
+    if h < 48:
+        return f"{h} h {m} min" if m else f"{h} h"
+    d, h = divmod(h, 24)
+    return f"{d} d {h} h" if h else f"{d} d"
+
+
+def minutes(m: float) -> str:
+    """Return a wait given in whole minutes as the runtime prints them ('14 min', '3 h 2 min')."""
+    return duration(m * 60) if m >= 60 else f"{m:,.0f} min"
+
+
+def span(times: Sequence[datetime]) -> str:
+    """Return 'first → last UTC (duration)' for `times`, '—' for none."""
+    if not times:
+        return "—"
+    a, b = utc(min(times)), utc(max(times))
+    if a.date() == b.date():
+        text = f"{a:%Y-%m-%d %H:%M:%S} → {b:%H:%M:%S} UTC"
+    else:
+        text = f"{a:%Y-%m-%d %H:%M:%S} → {b:%Y-%m-%d %H:%M:%S} UTC"
+    return f"{text} ({duration((b - a).total_seconds())})"
+
+
+def growth(per_hour: float) -> str:
+    """Return a growth rate per hour ('+120/h', '+12,573/h', '+3.5/h', '−2.0/h')."""
+    sign = "+" if per_hour >= 0 else "−"
+    a = abs(per_hour)
+    body = f"{a:,.0f}" if a >= 10 else f"{a:.1f}"
+    return f"{sign}{body}/h"
+
+
+def short_path(file: str) -> str:
+    """Return the last two components of a path, the part a reader recognises ('inventory/lookup.go')."""
+    parts = [p for p in re.split(r"[/\\]", file) if p]
+    return "/".join(parts[-2:]) or file
+
+
+def short_location(frame: Frame) -> str:
+    """Return the short `dir/file.go:line` of `frame` ('inventory/lookup.go:46')."""
+    return f"{short_path(frame.file)}:{frame.line}"
+
+
+def fit_left(text: str, width: int) -> str:
+    """Return `text` cut from the left with '…' to fit `width` columns (the end is what names it)."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    return "…" + text[-(width - 1):]
