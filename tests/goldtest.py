@@ -6,15 +6,25 @@ tests/gold/<kind>/<case>/<name>, and on a mismatch writes the scrubbed actual to
 tests/actual/<kind>/<case>/ (git-ignored) and fails with a unified diff.
 With GOROSCOPE_UPDATE_GOLD=1 the gold files are (re)written instead; review them with
 `git diff tests/gold` before committing (tests/gold/README.md).
+
+HTML pages inline all of report.css and report.js; a gold holding them would change
+with every style edit. So the bodies of <style> and <script> (and the CSP hash of
+the script) are scrubbed to a marker: `templates/report.css` when the body is
+exactly what the current templates render, else a sha256 of the body. A gold change
+then means a content change, and a page that inlines the wrong asset still fails.
 """
 
 from __future__ import annotations
 
+import base64
 import difflib
+import functools
+import hashlib
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -22,8 +32,49 @@ TESTS = Path(__file__).resolve().parent
 GOLD = TESTS / "gold"
 ACTUAL = TESTS / "actual"
 
-# What differs between runs and machines: versions and generation times.
-DEFAULT_SCRUBS: tuple[tuple[str, str], ...] = (
+@functools.cache
+def _assets() -> dict[str, str]:
+    """Return {sha256 of an asset as the current templates render it: its marker}."""
+    from goroscope.render.html import get_environment
+
+    env = get_environment()
+    out = {}
+    for page in ("A4", "Letter"):
+        css = env.get_template("report.css").render(view=SimpleNamespace(page_size=page))
+        out[_sha(css.strip())] = f"templates/report.css, page {page}"
+    js = env.get_template("report.js").render()
+    out[_sha(js.strip())] = "templates/report.js"
+    out["sha256-" + base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode("ascii")] = "templates/report.js"
+    return out
+
+
+def _sha(text: str) -> str:
+    """Return the hex sha256 of `text`."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _asset_body(m: re.Match) -> str:
+    """Replace an inline <style>/<script> body with its marker (or its hash when it is not the template's)."""
+    body = m.group(2).strip()
+    digest = _sha(body)
+    name = _assets().get(digest, f"sha256:{digest[:16]}, not what the templates render")
+    return f"{m.group(1)}/* {name} */{m.group(3)}"
+
+
+def _csp_hash(m: re.Match) -> str:
+    """Replace the CSP script hash with the asset it is the hash of."""
+    name = _assets().get(m.group(1), f"{m.group(1)}, not what the templates render")
+    return f"script-src '[{name}]'"
+
+
+Scrub = tuple[str, "str | Callable[[re.Match], str]"]
+
+# What differs between runs and machines: versions and generation times; and the
+# inlined assets, which are not the report's content (see the module docstring).
+DEFAULT_SCRUBS: tuple[Scrub, ...] = (
+    (r"(?s)(<style>)(.*?)(</style>)", _asset_body),
+    (r"(?s)(<script>)(.*?)(</script>)", _asset_body),
+    (r"script-src '(sha256-[A-Za-z0-9+/=]+)'", _csp_hash),
     (r"goroscope \d+\.\d+\.\d+\S*", "goroscope X.Y.Z"),
     (r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(?::\d\d)?(?:Z| UTC)(?= ·|</span>)", "GENERATED_AT"),
     (r'"generated_at": "[^"]*"', '"generated_at": "GENERATED_AT"'),
@@ -31,14 +82,14 @@ DEFAULT_SCRUBS: tuple[tuple[str, str], ...] = (
 )
 
 
-def scrub(text: str, scrubs: Iterable[tuple[str, str]]) -> str:
+def scrub(text: str, scrubs: Iterable[Scrub]) -> str:
     """Return `text` with every (regex, replacement) of `scrubs` applied in order."""
     for pattern, repl in scrubs:
         text = re.sub(pattern, repl, text)
     return text
 
 
-def compare(kind: str, case: str, actual: Mapping[str, str], scrubs: Iterable[tuple[str, str]] = DEFAULT_SCRUBS) -> None:
+def compare(kind: str, case: str, actual: Mapping[str, str], scrubs: Iterable[Scrub] = DEFAULT_SCRUBS) -> None:
     """Fail (with a diff) unless each scrubbed file of `actual` equals its gold copy."""
     scrubs = tuple(scrubs)
     expected_dir = GOLD / kind / case

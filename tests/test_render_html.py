@@ -290,3 +290,23 @@ def test_too_few_snapshots_give_no_verdict_rather_than_an_all_clear(tmp_path):
     html = render_html(report, Config())
     assert "No verdict: 1 snapshot per series" in html
     assert "No leak suspects" not in html
+
+
+def test_gold_scrub_names_the_inlined_assets_and_tells_a_foreign_one(tmp_path):
+    # GIVEN a page with the shipped assets, and one whose templates folder has another report.css
+    import shutil
+
+    from goldtest import DEFAULT_SCRUBS, scrub
+
+    page = scrub(render_html(make_report(), Config()), DEFAULT_SCRUBS)
+    for name in ("base.html.j2", "report.html.j2", "_macros.html.j2", "report.js", "report.css"):
+        shutil.copy(templates_dir() / name, tmp_path / name)
+    (tmp_path / "report.css").write_text((templates_dir() / "report.css").read_text() + "\nbody { color: red; }\n")
+    other = scrub(render_html(make_report(), Config(render=RenderConfig(templates_dir=str(tmp_path)))), DEFAULT_SCRUBS)
+    # THEN the gold form keeps no CSS or JS, only which asset was inlined
+    assert "<style>/* templates/report.css, page A4 */</style>" in page
+    assert "<script>/* templates/report.js */</script>" in page
+    assert "script-src '[templates/report.js]'" in page
+    assert "@media print" not in page and "addEventListener" not in page
+    # AND a page that inlines something else does not pass for the shipped one
+    assert "templates/report.css" not in other and "not what the templates render" in other
