@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from enum import Enum
 
-from goroscope import stats
+from goroscope import stats, words
 from goroscope.config import Config, IgnoreRules, RankConfig
 from goroscope.model import Frame, Series, Signature, Suspect, Timeline, Variant
 from goroscope.signature import Options, any_matches, is_application, leak_site, matches
@@ -563,30 +563,6 @@ def _created_by(timelines: Sequence[Timeline]) -> Frame | None:
     return None
 
 
-def _short(file: str) -> str:
-    """Return the last two components of a path, the part a reader recognises."""
-    parts = file.replace("\\", "/").rstrip("/").split("/")
-    return "/".join(parts[-2:]) if len(parts) > 1 else file
-
-
-def _loc(f: Frame) -> str:
-    """Return a short `dir/file.go:line` of a frame."""
-    return f"{_short(f.file)}:{f.line}"
-
-
-def _duration(hours: float) -> str:
-    """Return a span of time for a sentence ('40 min', '2 h 5 min', '95 s')."""
-    secs = hours * 3600.0
-    if secs < 120:
-        return f"{secs:.0f} s"
-    mins = secs / 60.0
-    if mins < 120:
-        return f"{mins:.0f} min"
-    h = int(mins // 60)
-    m = int(round(mins - 60 * h))
-    return f"{h} h {m} min" if m else f"{h} h"
-
-
 def _state_phrase(states: Sequence[tuple[str, int]]) -> str:
     """Return '97% blocked in chan send' (or 'blocked' when no state is carried)."""
     if not states:
@@ -707,8 +683,8 @@ def _judge(series: Series, group: _Group, config: Config, today: date) -> Suspec
 
 def _explain(kind, series, group, counts, states, created, growth, stuck, leaked, mem) -> str:
     """Return the one sentence a person can act on."""
-    where = f"at {_loc(group.site)}"
-    made = f" (created at {_loc(created)})" if created is not None else ""
+    where = f"at {words.short_location(group.site)}"
+    made = f" (created at {words.short_location(created)})" if created is not None else ""
     if kind == "leaked":
         head = f"{leaked} goroutine{'s' if leaked != 1 else ''} proven leaked by the runtime's goroutineleak profile"
         sentence = f"{head}; {_state_phrase(states)} {where}{made}"
@@ -732,7 +708,7 @@ def _explain(kind, series, group, counts, states, created, growth, stuck, leaked
         again = ""
         if growth.regrowths:
             again = f", regrew after {'each of the ' + str(growth.regrowths) + ' restarts' if growth.regrowths > 1 else 'the restart'}"
-        sentence = f"{net:+d} goroutines in {_duration(g.hours)}, {fell}{again}; {_state_phrase(states)} {where}{made}"
+        sentence = f"{net:+d} goroutines in {words.duration(g.hours * 3600)}, {fell}{again}; {_state_phrase(states)} {where}{made}"
     if mem is not None and mem >= 0.8 and kind != "stuck":
         sentence += "; memory grows with it"
     return sentence

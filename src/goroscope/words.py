@@ -28,6 +28,7 @@ __all__ = [
     "short_path",
     "short_location",
     "fit_left",
+    "mib",
 ]
 
 
@@ -111,3 +112,8 @@ def fit_left(text: str, width: int) -> str:
     if width <= 1:
         return "…"[:width]
     return "…" + text[-(width - 1):]
+
+
+def mib(n_bytes: float) -> str:
+    """Return a size in MiB with one decimal ('12.3 MiB'), as the heap in use is shown."""
+    return f"{n_bytes / 2**20:,.1f} MiB"

@@ -178,7 +178,7 @@ def inspect_text(path: str, summary: Summary, config: Config, *, top: int = 15, 
         total += ", crash dump"
     out.append(total + f", {len(summary.stacks)} signatures")
     if summary.heap_inuse_bytes is not None:
-        out.append(f"  heap in use: {summary.heap_inuse_bytes / 1024 / 1024:.1f} MiB")
+        out.append(f"  heap in use: {words.mib(summary.heap_inuse_bytes)}")
     states: Counter[str] = Counter()
     for s in summary.stacks:
         for st, n in s.states:

@@ -89,7 +89,7 @@ def _memory(se: Series, restarts) -> tuple[charts.Chart | None, str]:
         width=420,
     )
     lo, hi = min(se.memory, key=lambda m: m.time), max(se.memory, key=lambda m: m.time)
-    return chart, f"{lo.inuse_bytes / 2**20:,.1f} MiB → {hi.inuse_bytes / 2**20:,.1f} MiB"
+    return chart, f"{words.mib(lo.inuse_bytes)} → {words.mib(hi.inuse_bytes)}"
 
 
 def _flags(se: Series) -> str:
