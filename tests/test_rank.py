@@ -335,12 +335,23 @@ def test_state_class(state, cls):
 # ---------------------------------------------------------------------- leaked
 
 
-def test_proven_leaks_rank_first_whatever_the_count():
+def test_proof_does_not_trump_size():
+    # GIVEN a growing leak of 140 goroutines and one goroutine proven leaked (issue 11 part 6)
     big = tl([10 * i for i in range(15)])
     proven = tl([0] * 7 + [1] * 8, fn="github.com/acme/app/internal/work.(*Prefetcher).refill", line=68, leaked=1, state="chan receive (nil chan)")
-    found = suspects(series(big, proven))
+    found = sorted(suspects(series(big, proven)), key=lambda x: x.rank)
+    # THEN the big growing leak ranks first: proof orders kinds within equal severity only
+    assert [(x.kind, x.rank) for x in found] == [("growing", 1), ("leaked", 2)]
+    assert "goroutineleak" in found[1].explanation
+
+
+def test_proof_orders_kinds_within_equal_severity():
+    # GIVEN a growing leak and a proven leak of the same order of size (tens of goroutines)
+    big = tl([3 * i for i in range(15)])
+    proven = tl([0] * 5 + [12] * 10, fn="github.com/acme/app/internal/work.(*Prefetcher).refill", line=68, leaked=12, state="chan receive (nil chan)")
+    found = sorted(suspects(series(big, proven)), key=lambda x: x.rank)
+    # THEN the proven one comes first
     assert [(x.kind, x.rank) for x in found] == [("leaked", 1), ("growing", 2)]
-    assert "goroutineleak" in found[0].explanation
 
 
 # ---------------------------------------------------------------- merging, ids

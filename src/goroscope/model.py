@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 __all__ = [
     "Frame",
@@ -39,6 +40,7 @@ __all__ = [
     "MemoryPoint",
     "SnapshotInfo",
     "Series",
+    "Kind",
     "Suspect",
     "Variant",
     "Report",
@@ -343,6 +345,34 @@ class Series:
 # --------------------------------------------------------------------------- rank
 
 
+class Kind(StrEnum):
+    """What kind of suspect, in the one order every output ranks by (within equal severity).
+
+    Proven first (the runtime's goroutineleak profile flagged the goroutines), then
+    growing (a count that keeps rising), then stuck (the same goroutines blocked for
+    long). The order decides between suspects of the same size class only: proof
+    orders kinds, it does not trump size (rank.order_key). A StrEnum, so the JSON
+    and templates see the plain string ("leaked", "growing", "stuck").
+    """
+
+    LEAKED = "leaked"
+    GROWING = "growing"
+    STUCK = "stuck"
+
+    @property
+    def order(self) -> int:
+        """Return this kind's place in the report order (0 first)."""
+        return _KIND_ORDER[self]
+
+    @property
+    def label(self) -> str:
+        """Return the kind as a person reads it ('leaked (proven)')."""
+        return "leaked (proven)" if self is Kind.LEAKED else self.value
+
+
+_KIND_ORDER = {k: i for i, k in enumerate(Kind)}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Variant:
     """One signature merged into a suspect."""
@@ -358,7 +388,7 @@ class Suspect:
 
     series: str  # series id
     rank: int  # 1 = worst, within its series
-    kind: str  # growing | stuck | leaked
+    kind: Kind  # leaked | growing | stuck (a StrEnum: equal to its string)
     score: float  # in [0, 1]
     fingerprint: str  # stable across runs and deploys (function names, not lines)
     leak_site: Frame  # first application frame (or the entry frame of a stdlib-only stack)

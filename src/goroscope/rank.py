@@ -45,7 +45,7 @@ from enum import Enum
 
 from goroscope import stats, words
 from goroscope.config import Config, IgnoreRules, RankConfig
-from goroscope.model import Frame, Series, Signature, Suspect, Timeline, Variant
+from goroscope.model import Frame, Kind, Series, Signature, Suspect, Timeline, Variant
 from goroscope.signature import Options, any_matches, is_application, leak_site, matches
 
 __all__ = [
@@ -60,7 +60,8 @@ __all__ = [
     "growth_verdict",
     "StuckVerdict",
     "stuck_verdict",
-    "KIND_ORDER",
+    "size_class",
+    "order_key",
 ]
 
 # Goroutines of the runtime and the standard library that exist in every healthy
@@ -98,8 +99,6 @@ DEFAULT_IGNORE = IgnoreRules(
     use_defaults=False,
 )
 
-# kinds in report order: proof first
-KIND_ORDER = {"leaked": 0, "stuck": 1, "growing": 1}
 
 
 class StateClass(Enum):
@@ -612,12 +611,12 @@ def _judge(series: Series, group: _Group, config: Config, today: date) -> Suspec
     stuck = stuck_verdict(group.timelines, main, group.site, segs[-1], rc, options)
 
     if leaked > 0:
-        kind = "leaked"
+        kind = Kind.LEAKED
         score = 0.9 + 0.1 * _clamp(math.log10(1 + leaked) / 2.0)
     elif growth.growing and growth.score >= rc.min_score:
-        kind, score = "growing", growth.score
+        kind, score = Kind.GROWING, growth.score
     elif stuck.stuck and stuck.score >= rc.min_score:
-        kind, score = "stuck", stuck.score
+        kind, score = Kind.STUCK, stuck.score
     else:
         return None
 
@@ -685,10 +684,10 @@ def _explain(kind, series, group, counts, states, created, growth, stuck, leaked
     """Return the one sentence a person can act on."""
     where = f"at {words.short_location(group.site)}"
     made = f" (created at {words.short_location(created)})" if created is not None else ""
-    if kind == "leaked":
+    if kind is Kind.LEAKED:
         head = f"{leaked} goroutine{'s' if leaked != 1 else ''} proven leaked by the runtime's goroutineleak profile"
         sentence = f"{head}; {_state_phrase(states)} {where}{made}"
-    elif kind == "stuck":
+    elif kind is Kind.STUCK:
         since = ""
         if stuck.since is not None:
             t = stuck.since.astimezone(timezone.utc)
@@ -709,9 +708,31 @@ def _explain(kind, series, group, counts, states, created, growth, stuck, leaked
         if growth.regrowths:
             again = f", regrew after {'each of the ' + str(growth.regrowths) + ' restarts' if growth.regrowths > 1 else 'the restart'}"
         sentence = f"{net:+d} goroutines in {words.duration(g.hours * 3600)}, {fell}{again}; {_state_phrase(states)} {where}{made}"
-    if mem is not None and mem >= 0.8 and kind != "stuck":
+    if mem is not None and mem >= 0.8 and kind is not Kind.STUCK:
         sentence += "; memory grows with it"
     return sentence
+
+
+def size_class(s: Suspect) -> int:
+    """Return how severe `s` is by size: the order of magnitude of its goroutines at their peak.
+
+    0 for 1–9 goroutines, 1 for 10–99, 2 for 100–999, … A class, not the count
+    itself, so that between suspects of about the same size the kind decides.
+    """
+    peak = int(max(s.counts, default=0))
+    return len(str(peak)) - 1 if peak > 0 else 0
+
+
+def order_key(s: Suspect) -> tuple:
+    """Return the one ordering key of suspects: severity, then kind, then score.
+
+    Severity is the size class; within it proof comes first (Kind order: leaked,
+    growing, stuck), then the score, the peak count, and the leak site for a
+    stable order. A proven leak of one goroutine therefore ranks below a growing
+    leak of hundreds, and above a growing leak of a handful. Used by rank() within
+    a series and, after acknowledged ones, by every view across series.
+    """
+    return (-size_class(s), Kind(s.kind).order, -s.score, -max(s.counts, default=0), s.leak_site.function, s.leak_site.line)
 
 
 def rank(series: Sequence[Series], config: Config, today: date | None = None) -> list[Suspect]:
@@ -720,7 +741,7 @@ def rank(series: Sequence[Series], config: Config, today: date | None = None) ->
     per_series: list[list[Suspect]] = []
     for s in series:
         found = [x for g in _groups(s, config) if (x := _judge(s, g, config, today)) is not None]
-        found.sort(key=lambda x: (KIND_ORDER.get(x.kind, 2), -x.score, -max(x.counts, default=0), x.leak_site.function, x.leak_site.line))
+        found.sort(key=order_key)
         per_series.append([replace(x, rank=i + 1) for i, x in enumerate(found)])
     where: dict[str, set[str]] = defaultdict(set)
     for found in per_series:

@@ -21,17 +21,16 @@ from urllib.parse import quote, urlsplit
 from goroscope import signature as sig
 from goroscope import words
 from goroscope.config import Config, RenderConfig
-from goroscope.model import Frame, Report, Series, Suspect
+from goroscope.model import Frame, Kind, Report, Series, Suspect
+from goroscope.rank import order_key as rank_order
 from goroscope.render import charts
 from goroscope.render.redact import REDACTED, Redactor
 from goroscope.render.source import snippet
 from goroscope.render.view import Command, FrameView, Hint, LabelView, StateView, SuspectView, VariantView
 
-__all__ = ["KIND_LABELS", "MAX_SNIPPETS", "order_key", "suspect_views", "source_url", "redact_labels", "fix_hint",
+__all__ = ["MAX_SNIPPETS", "order_key", "suspect_views", "source_url", "redact_labels", "fix_hint",
            "frame_view", "stack_views", "counts_label", "series_restarts"]
 
-KIND_ORDER = {"leaked": 0, "growing": 1, "stuck": 2}
-KIND_LABELS = {"leaked": "leaked (proven)", "growing": "growing", "stuck": "stuck"}
 _ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 MAX_SNIPPETS = 25  # source snippets read at most (a report with hundreds of suspects stays small)
 
@@ -238,7 +237,7 @@ def counts_label(counts: Sequence[int]) -> str:
 
 def _trend(s: Suspect) -> tuple[str, float]:
     """Return the trend text and its sort key: growth per hour, or how long stuck."""
-    if s.kind == "stuck":
+    if s.kind == Kind.STUCK:
         if s.max_wait_minutes is not None:
             return f"stuck {words.minutes(s.max_wait_minutes)}", float(s.max_wait_minutes)
         return "stuck", 0.0
@@ -290,8 +289,8 @@ def _memory_note(corr: float | None) -> str | None:
 
 
 def order_key(s: Suspect) -> tuple:
-    """Return the report-wide ordering key: acknowledged last, then kind, score, series and rank."""
-    return (s.acknowledged, KIND_ORDER.get(s.kind, 3), -s.score, s.series, s.rank)
+    """Return the report-wide ordering key: acknowledged last, then rank's one order, then series and rank."""
+    return (s.acknowledged, *rank_order(s), s.series, s.rank)
 
 
 def suspect_views(
@@ -329,8 +328,8 @@ def suspect_views(
             rank=s.rank,
             series=s.series,
             series_anchor=f"series-{series_index.get(s.series, 0) + 1}",
-            kind=s.kind,
-            kind_label=KIND_LABELS.get(s.kind, s.kind),
+            kind=Kind(s.kind).value,
+            kind_label=Kind(s.kind).label,
             score=f"{s.score:.2f}",
             score_value=f"{s.score:.4f}",
             function=s.leak_site.function,
