@@ -251,6 +251,7 @@ class Source:
     format: str | None = None  # one of FORMATS, None if not a goroutine dump
     profile: str | None = None  # goroutine | goroutineleak | heap | cpu, mutex, ...
     crash: bool = False  # a SIGQUIT / panic / fatal error traceback
+    line_prefix: bytes | None = None  # regex of the log prefix every dump line carries (ingest.prefix), None: plain
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

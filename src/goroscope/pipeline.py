@@ -74,7 +74,11 @@ def parse_one(source: Source, config: Config, span: tuple[int, int] | None = Non
     from goroscope.ingest import Sniff, discover, parse_stream
 
     # discovery sniffed the file already; the parser need not look again
-    sniffed = Sniff(format=source.format, profile=source.profile or "unknown", crash=source.crash) if source.format else None
+    sniffed = (
+        Sniff(format=source.format, profile=source.profile or "unknown", crash=source.crash, prefix=source.line_prefix)
+        if source.format
+        else None
+    )
     try:
         with discover.open_source(source, config, span) as stream:
             snapshot = parse_stream(stream, source.path, sniffed)

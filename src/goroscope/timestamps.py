@@ -29,7 +29,7 @@ from functools import lru_cache
 
 from goroscope.config import Discovery
 
-__all__ = ["name_time", "parse_zone", "MIN_YEAR", "MAX_YEAR"]
+__all__ = ["name_time", "zoned_time", "parse_zone", "MIN_YEAR", "MAX_YEAR"]
 
 MIN_YEAR = 2000  # earliest plausible year of a dump
 MAX_YEAR = 2100  # latest plausible year of a dump
@@ -250,3 +250,23 @@ def _from_epoch(text: str) -> datetime | None:
         return None
     micro = rest * 1_000_000 // scale if scale > 1 else int((frac + "000000")[:6])
     return datetime.fromtimestamp(seconds, timezone.utc).replace(microsecond=micro)
+
+
+def zoned_time(text: str) -> datetime | None:
+    """Return the first date and time in `text` that names its zone (Z, UTC, +02:00), as UTC, or None.
+
+    For times written inside a file's content (a log line's timestamp), where a time
+    without a zone would be a guess."""
+    for m in _DATETIME.finditer(text):
+        found = None
+        if m.group("zone"):
+            found = _from_match(m, timezone.utc)
+        else:
+            # `2024-05-01 10:00:00.123 +0200`: a log's offset after a blank
+            z = re.match(r" ([+-]\d{2}:?\d{2})(?![\d:])", text[m.end() :])
+            if z and m.group("second") is not None:
+                found = _assemble(m.group("year"), m.group("month"), m.group("day"), m.group("hour"), m.group("minute"),
+                                  m.group("second"), m.group("fraction"), z.group(1), timezone.utc)
+        if found is not None:
+            return found
+    return None

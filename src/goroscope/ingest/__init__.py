@@ -2,7 +2,10 @@
 
 Contract:
 - `sniff(head)` names the form of a dump from its first bytes (already
-  decompressed), never from the file name.
+  decompressed), never from the file name. A dump whose every line carries a log
+  prefix (CI timestamps, pod tags, indentation: ingest.prefix) is sniffed without
+  it, and the Sniff names the prefix; `parse_stream` strips it on the way to the
+  parser and takes the first header's prefixed time as the snapshot's.
 - `parse_stream(stream, path)` reads one decompressed dump and returns a Snapshot;
   it raises DumpError (naming `path`) only when the input is not a dump at all. A
   dump that is damaged part way keeps what was parsed and lists Problems.
@@ -18,7 +21,7 @@ import re
 import tarfile
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -40,6 +43,7 @@ class Sniff:
     format: str  # debug2 | traceback | debug1 | pprof | heap_text | other_text
     profile: str  # goroutine | goroutineleak | heap | cpu | mutex | block | threadcreate | unknown
     crash: bool = False  # SIGQUIT / panic / fatal error output
+    prefix: bytes | None = None  # regex of a per-line log prefix to strip first (ingest.prefix), None: a plain dump
 
 
 _DEBUG1 = re.compile(rb"^(goroutine|goroutineleak) profile: total \d+", re.M)
@@ -58,9 +62,28 @@ _OTHER_TEXT = (
 
 
 def sniff(head: bytes) -> Sniff | None:
-    """Return what `head` (the first bytes of a decompressed file) is, or None."""
+    """Return what `head` (the first bytes of a decompressed file) is, or None.
+
+    A dump whose every line carries a log prefix (a CI log's timestamps, a pod tag)
+    is sniffed with the prefix stripped, and the Sniff names the prefix."""
     if not head:
         return None
+    found = _sniff_plain(head)
+    if found is not None or b"goroutine" not in head:
+        return found
+    from goroscope.ingest import prefix
+
+    lp = prefix.detect(head)
+    if lp is None:
+        return None
+    found = _sniff_plain(prefix.strip(head, lp.pattern))
+    if found is None or found.format not in ("debug2", "traceback", "debug1"):
+        return None
+    return replace(found, prefix=lp.pattern)
+
+
+def _sniff_plain(head: bytes) -> Sniff | None:
+    """Return what `head` is when its lines carry no prefix, or None."""
     m = _DEBUG1.search(head[:4096])
     if m and not head[: m.start()].strip():
         profile = PROFILE_GOROUTINELEAK if m.group(1) == b"goroutineleak" else PROFILE_GOROUTINE
@@ -171,17 +194,14 @@ def parse_stream(stream: BinaryIO, path: str, sniffed: Sniff | None = None) -> S
     from goroscope.ingest import aggregated, pprof, traceback
 
     if sniffed is None:
-        if not isinstance(stream, io.BufferedReader):
-            stream = io.BufferedReader(stream, 1 << 20)  # type: ignore[arg-type]
-        try:
-            head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
-        except OSError as e:
-            raise DumpError(path, f"cannot read: {e}") from None
+        stream, head = _peek(stream, path)
         if not head:
             raise DumpError(path, "empty file")
         sniffed = sniff(head)
         if sniffed is None:
             raise DumpError(path, _not_a_dump_reason(head))
+    if sniffed.prefix is not None and sniffed.format in ("debug2", "traceback", "debug1"):
+        return _parse_prefixed(stream, path, sniffed)
     if sniffed.format in ("debug2", "traceback"):
         return traceback.parse(stream, path)
     if sniffed.format == "debug1":
@@ -191,6 +211,34 @@ def parse_stream(stream: BinaryIO, path: str, sniffed: Sniff | None = None) -> S
     if sniffed.format == "pprof":
         return pprof.parse(_read_all(stream, path), path)
     raise DumpError(path, f"a {sniffed.profile} profile, not a goroutine dump: not used")
+
+
+def _parse_prefixed(stream: BinaryIO, path: str, sniffed: Sniff) -> Snapshot:
+    """Parse a dump whose lines carry the log prefix `sniffed.prefix`; the first header's
+    prefixed time, when it names its zone, becomes the snapshot's time."""
+    from goroscope.ingest import aggregated, prefix, traceback
+
+    assert sniffed.prefix is not None
+    stream, head = _peek(stream, path)
+    lp = prefix.detect(head)  # for the first header's time
+    stripped = io.BufferedReader(prefix.StrippedReader(stream, sniffed.prefix), 1 << 20)  # type: ignore[arg-type]
+    if sniffed.format == "debug1":
+        snap = aggregated.parse(stripped, path)
+    else:
+        snap = traceback.parse(stripped, path)
+    if snap.time is None and lp is not None and lp.time is not None:
+        snap = replace(snap, time=lp.time)
+    return snap
+
+
+def _peek(stream: BinaryIO, path: str) -> tuple[io.BufferedReader, bytes]:
+    """Return `stream` as a buffered reader and its first SNIFF_BYTES, not consumed."""
+    if not isinstance(stream, io.BufferedReader):
+        stream = io.BufferedReader(stream, 1 << 20)  # type: ignore[arg-type]
+    try:
+        return stream, stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+    except OSError as e:
+        raise DumpError(path, f"cannot read: {e}") from None
 
 
 def _read_all(stream: BinaryIO, path: str) -> bytes:

@@ -195,7 +195,7 @@ class _Walk:
         if found.format == "other_text" or profile not in (PROFILE_GOROUTINE, PROFILE_GOROUTINELEAK, PROFILE_HEAP, "unknown"):
             self.skip(draft.path, f"a {profile} profile, not a goroutine dump: not used")
             return
-        self.sources.append(replace(draft, format=found.format, profile=profile, crash=found.crash))
+        self.sources.append(replace(draft, format=found.format, profile=profile, crash=found.crash, line_prefix=found.prefix))
 
     def draft(self, path: str, fs_path: str, member: str | None, size: int, mtime: float) -> Source:
         """Return the Source for `path` before sniffing."""
@@ -751,7 +751,7 @@ def split_points(source: Source, parts: int, min_part_bytes: int) -> list[tuple[
     parsed on several cores; each range but the last ends with the blank line that
     closes a goroutine. None where splitting does not apply or finds no boundary.
     """
-    if parts < 2 or source.member is not None or source.format not in ("debug2", "traceback"):
+    if parts < 2 or source.member is not None or source.line_prefix is not None or source.format not in ("debug2", "traceback"):
         return None
     size = source.size
     if size < parts * min_part_bytes:

@@ -1,0 +1,207 @@
+"""Per-line log prefixes around a dump: find them from a file's first bytes, strip them.
+
+Contract:
+- `detect(head) -> LinePrefix | None` looks at the lines that only a dump prints
+  (`goroutine N [`, `goroutine profile: total N`) and, where they do not start the
+  line, takes what stands before them as the prefix every line of that dump carries
+  (a CI-log timestamp `2024-05-01T10:00:00.1234567Z `, `kubectl logs --timestamps`,
+  a `[pod-name] ` or `app_1  | ` tag, a line number, journald's
+  `May 01 10:00:00 host app[12]: `, or the 4-8 spaces of nested `go test` output).
+  A prefix counts only when a line of the dump's own form follows the header with
+  the same prefix (a tab-indented `file:line`, a `N @ 0x…` record), so a log line
+  that merely mentions a goroutine is not taken for a dump.
+- The prefix is judged per dump block: every header line contributes its own shape
+  (tokens of digits and punctuation — timestamps, line numbers — match any such
+  token; other words must be equal), so two pods' tags in one file are both known.
+- `strip(data, pattern)` removes the prefix from every line that starts with it and
+  leaves other lines (the log around the dump) as they are; line numbers do not
+  change. `StrippedReader` does the same on a stream, chunk by chunk.
+- `LinePrefix.time` is the first header's prefixed timestamp when it names its zone
+  (`Z`, `+02:00`, `UTC`); a time without a zone is not guessed.
+
+A plain dump never reaches this module: sniffing tries the plain forms first.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO
+
+__all__ = ["LinePrefix", "detect", "strip", "StrippedReader", "prefix_times"]
+
+MAX_PREFIX = 200  # a longer stretch before a header is a log line, not a prefix
+MAX_SHAPES = 16  # distinct prefix shapes kept (one per tagged source in the file)
+
+# The lines only a dump prints, anywhere in a line (runtime/traceback.go goroutineheader,
+# runtime/pprof printCountProfile).
+_KEY = re.compile(
+    rb"^(?P<pre>[^\n]{1,%d}?)(?:goroutine \d+ (?:gp=\S+ m=\S+(?: mp=\S+)? )?\[|goroutine(?:leak)? profile: total \d+)" % MAX_PREFIX,
+    re.M,
+)
+# What follows a header in a dump, once the prefix is off: a frame's file line
+# (tab, or spaces where a viewer turned tabs into spaces), a function line, a
+# debug=1 record or frame line, a blank line.
+_FOLLOW = re.compile(rb"(?:[\t ]+\S[^\n]*:\d+|[^\s(][^\n]*\)|\d+ @(?: 0x[0-9a-fA-F]+)*|#\t0x[0-9a-fA-F]+[^\n]*)[ \t\r]*$")
+_TOKEN = re.compile(rb"(\S+)([ \t]+|$)")
+# A token of digits and punctuation: a timestamp, a date, a time of day, a line number.
+_NUMERIC = re.compile(rb"[0-9][0-9:.,/+\-_TZ]*")
+_NUMERIC_PAT = rb"[0-9][0-9:.,/+\-_TZ]*"
+
+
+@dataclass(frozen=True, slots=True)
+class LinePrefix:
+    """A per-line prefix found before a dump's lines."""
+
+    pattern: bytes  # regex (re.M) matching the prefix at a line start; strip() removes it
+    time: datetime | None  # the first header's prefixed time (UTC), when it names its zone
+
+
+def _shape(pre: bytes) -> bytes | None:
+    """Return the regex of prefixes shaped like `pre` (the text before a header), or None."""
+    if not pre.strip():
+        return re.escape(pre)  # indentation: exactly this much
+    if pre[-1:] not in (b" ", b"\t"):
+        return None  # glued to the header: not a prefix a logger writes
+    body = pre.lstrip(b" \t")
+    parts = [rb"[ \t]*"] if len(body) != len(pre) else []
+    tokens = list(_TOKEN.finditer(body))
+    for i, m in enumerate(tokens):
+        tok = m.group(1)
+        if _NUMERIC.fullmatch(tok):
+            parts.append(_NUMERIC_PAT)
+        elif tok[:1] == b"[" and tok[-1:] == b"]" and _NUMERIC.fullmatch(tok[1:-1]):
+            parts.append(rb"\[" + _NUMERIC_PAT + rb"\]")
+        else:
+            parts.append(re.escape(tok))
+        if i + 1 < len(tokens):
+            parts.append(rb"[ \t]+")
+    # the separator before the dump's text exactly as written (a file line's own tab
+    # follows it); a blank log line may have lost its trailing blank
+    parts.append(rb"(?:" + re.escape(tokens[-1].group(2)) + rb"|[ \t]*(?=\r?\n|$))")
+    return b"".join(parts)
+
+
+def detect(head: bytes) -> LinePrefix | None:
+    """Return the line prefix of the dump in `head` (a file's first bytes), or None."""
+    shapes: list[bytes] = []
+    compiled: list[re.Pattern[bytes]] = []
+    first_pre: bytes | None = None
+    for m in _KEY.finditer(head):
+        pre = m.group("pre")
+        if any(c.fullmatch(pre) for c in compiled):
+            continue
+        if len(shapes) >= MAX_SHAPES:
+            break
+        shape = _shape(pre)
+        if shape is None:
+            continue
+        pat = re.compile(shape)
+        if not _confirmed(head, m.end(), pat):
+            continue
+        shapes.append(shape)
+        compiled.append(pat)
+        if first_pre is None:
+            first_pre = pre
+    if not shapes:
+        return None
+    pattern = rb"^(?:" + rb"|".join(shapes) + rb")"
+    return LinePrefix(pattern=pattern, time=_time(first_pre or b""))
+
+
+def _confirmed(head: bytes, at: int, pat: re.Pattern[bytes]) -> bool:
+    """Return whether a line of the dump's form follows the header ending at `at`, with the prefix `pat`."""
+    start = head.find(b"\n", at) + 1
+    if start <= 0:
+        return False
+    for line in head[start:].split(b"\n", 6)[:6]:
+        m = pat.match(line)
+        if m is None:
+            continue
+        rest = line[m.end() :]
+        if rest.strip() and _FOLLOW.match(rest):
+            return True
+    return False
+
+
+def _time(pre: bytes) -> datetime | None:
+    """Return the zoned timestamp written in the prefix `pre`, as UTC, or None."""
+    from goroscope.timestamps import zoned_time
+
+    return zoned_time(pre.decode("utf-8", "replace"))
+
+
+def prefix_times(data: bytes, pattern: bytes, key: bytes) -> list[tuple[int, datetime | None]]:
+    """Return (offset, time) of each line of `data` that is `key` behind the prefix `pattern`."""
+    from goroscope.timestamps import zoned_time
+
+    out = []
+    for m in re.finditer(b"(" + pattern + b")" + re.escape(key), data, re.M):
+        out.append((m.start(), zoned_time(m.group(1).decode("utf-8", "replace"))))
+    return out
+
+
+def strip(data: bytes, pattern: bytes) -> bytes:
+    """Return `data` with the prefix `pattern` removed from every line that starts with it."""
+    return _compiled(pattern).sub(b"", data)
+
+
+_CACHE: dict[bytes, re.Pattern[bytes]] = {}
+
+
+def _compiled(pattern: bytes) -> re.Pattern[bytes]:
+    """Return `pattern` compiled (multi-line), cached."""
+    c = _CACHE.get(pattern)
+    if c is None:
+        c = _CACHE[pattern] = re.compile(pattern, re.M)
+    return c
+
+
+class StrippedReader(io.RawIOBase):
+    """A raw reader of `inner` with the prefix `pattern` stripped from every line (see `strip`)."""
+
+    CHUNK = 4 << 20
+
+    def __init__(self, inner: BinaryIO, pattern: bytes) -> None:
+        super().__init__()
+        self._inner = inner
+        self._re = _compiled(pattern)
+        self._out = b""  # stripped bytes, handed out from self._at on
+        self._at = 0
+        self._carry = b""  # the start of a line not yet whole
+        self._eof = False
+
+    def readable(self) -> bool:
+        """Return True: this is a reader."""
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def,override]
+        """Fill `b` with stripped bytes; return how many (0 at the end)."""
+        if self._at >= len(self._out):
+            self._out, self._at = b"", 0
+        while not self._out and not self._eof:
+            data = self._inner.read(self.CHUNK)
+            if not data:
+                self._eof = True
+                self._out = self._re.sub(b"", self._carry)
+                self._carry = b""
+                break
+            data = self._carry + data
+            k = data.rfind(b"\n")
+            if k < 0:
+                self._carry = data
+                continue
+            self._carry = data[k + 1 :]
+            self._out = self._re.sub(b"", data[: k + 1])
+        n = min(len(b), len(self._out) - self._at)
+        b[:n] = self._out[self._at : self._at + n]
+        self._at += n
+        return n
+
+    def close(self) -> None:
+        """Close the inner reader too."""
+        if not self.closed:
+            super().close()
+            self._inner.close()
