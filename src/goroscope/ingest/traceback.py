@@ -8,6 +8,11 @@ Contract: `parse(stream, path) -> Snapshot`.
 - Text before the first goroutine header and after the last goroutine (a panic
   message, `SIGQUIT: quit`, `PC=... m=0 sigcode=0`, a register dump, `exit status 2`,
   log lines) is junk around the dump and is skipped silently, as panicparse does.
+  So is a sanitizer's or fuzzer's report glued to the last goroutine
+  (`AddressSanitizer:DEADLYSIGNAL`, `SCARINESS: 10 (signal)`, `#0 0x… in fn
+  file:line`): a line that ends in `)` but names no Go function (it has a space)
+  is a frame only when Go's file line follows it, and an indented `#N` line is
+  never one of Go's.
 - `format` is "traceback" (and `crash` True) when the text is crash output, else
   "debug2"; `profile` is "goroutineleak" when the running goroutine is in
   runtime/pprof's leak-profile writer.
@@ -221,6 +226,17 @@ def _file_line(line: bytes) -> tuple[bytes, int] | None:
     if not colon or not f or not n.isdigit():
         return None
     return f, int(n)
+
+
+def _go_file_line(line: bytes) -> bool:
+    """Return whether `line` is a frame's position line in Go's form (indented `path:line`)."""
+    return line[:1] in (b"\t", b" ") and not _foreign_frame(line) and _file_line(line) is not None
+
+
+def _foreign_frame(line: bytes) -> bool:
+    """Return whether the indented `line` is a frame of another tool's stack (a sanitizer's
+    or gdb's `#0 0x… in fn file:line`), which Go never prints."""
+    return line.lstrip(b" \t")[:1] == b"#"
 
 
 _G_FIELDS = (
@@ -621,10 +637,17 @@ class _State:
                     b.ancestors.append(int(m.group(1)))
                     continue
             nxt = lines[i + 1] if i + 1 < n else b""
-            nxt_indented = nxt[:1] in (b"\t", b" ")
+            nxt_indented = nxt[:1] in (b"\t", b" ") and not _foreign_frame(nxt)
             if line.endswith(b")") and not line.startswith(b"["):
                 k = line.rfind(b"(")
                 if k > 0:
+                    if b" " in line[:k] and not _go_file_line(nxt):
+                        # no Go function name has a space: a line like a sanitizer's
+                        # `==17==ERROR: AddressSanitizer: … (pc 0x… T0)` or
+                        # `SCARINESS: 10 (signal)`, not followed by Go's file line, is
+                        # the end of the dump, not a frame
+                        self.finish(lno, True)
+                        continue
                     b.content = True
                     b.pending = ("fn", self.text(line[:k], lno), None, lno)
                     continue
@@ -650,7 +673,7 @@ class _State:
                 lj = lines[j]
                 if not lj or lj.startswith(b"goroutine "):
                     break
-                if lj[:1] in (b"\t", b" "):
+                if lj[:1] in (b"\t", b" ") and not _foreign_frame(lj):
                     more = True
                     break
             if more:
