@@ -164,11 +164,20 @@ CASES = [
         total=4,
     ),
     Case(
-        # the runtime ends every line with a newline: without one, `:10` may be `:107` cut
-        name="no final newline: the last line may be cut, its record is dropped",
+        # an editor or a paste dropped the final newline: the last frame line is whole
+        # (function+offset, file:line), its PC the record's last but goexit's, and the
+        # records hold the header's total, so nothing can be missing
+        name="no final newline: a whole last record is kept",
         raw=BASIC.rstrip(b"\n"),
-        records=(Record(count=3, frames=(POLL, SERVE)),),
+        records=(Record(count=3, frames=(POLL, SERVE)), Record(count=1, frames=(LEAK,))),
         total=4,
+    ),
+    Case(
+        # the same last line, but a record short of the header's total: it may be cut
+        name="no final newline, records short of the total: the last record is dropped",
+        raw=BASIC.replace(b"total 4", b"total 5").rstrip(b"\n"),
+        records=(Record(count=3, frames=(POLL, SERVE)),),
+        total=5,
         truncated=True,
         problem_lines=(7,),
         problem_words=("record dropped",),

@@ -86,6 +86,9 @@ def parse(stream: BinaryIO, path: str) -> Snapshot:
 def parse_text(text: str, path: str) -> Snapshot:
     """Parse debug=1 goroutine profile `text` (already decoded) from file `path`."""
     text, cut_line, cut_text = _normalise(text)
+    if cut_line is not None and _whole_last_frame(text, cut_text):
+        # the file lost only its final newline (an editor, a paste): the record is whole
+        text, cut_line, cut_text = text + cut_text + "\n", None, ""
     header = _HEADER.search(text)
     if header is None and cut_line is not None:
         header = _HEADER.search(cut_text)  # a file of the header line alone, without newline
@@ -306,6 +309,34 @@ def _parse_frames(block: str, first_line: int, problems: list[Problem]) -> tuple
             problems.append(Problem(line=line, message=f"unreadable frame line: {bad[:120]!r}"))
             line += 1
     return tuple(frames)
+
+
+_RECORD_HEAD = re.compile(r"^(\d+) @((?:[ \t]+0x[0-9a-fA-F]+)*)[ \t]*$", re.M)
+
+
+def _whole_last_frame(text: str, last: str) -> bool:
+    """Return whether `last`, a final line without its newline after `text`, ends the profile whole.
+
+    It must be a whole frame line (function+offset, file:line) of the last record,
+    its PC must be one of the record's last two (only runtime.goexit, which
+    printStackRecord never prints, may follow it), and the records must hold the
+    header's total: then no frame or record can be missing. A line cut inside its
+    line number would still pass; a cut anywhere else does not.
+    """
+    m = _FRAME.fullmatch(last + "\n")
+    if m is None or m.group("func") is None:
+        return False
+    header = _HEADER.search(text)
+    if header is None:
+        return False
+    heads = list(_RECORD_HEAD.finditer(text, header.end()))
+    if not heads or text.find("\n\n", heads[-1].end()) >= 0:
+        return False  # the line does not belong to the last record
+    if sum(int(h.group(1)) for h in heads) != int(header.group(2)):
+        return False
+    pcs = [int(x, 16) for x in heads[-1].group(2).split()][-2:]
+    pc = int(re.match(r"#\t+0x([0-9a-fA-F]+)", last).group(1), 16)  # type: ignore[union-attr]
+    return pc in pcs or pc + 1 in pcs
 
 
 def _looks_cut(line: str) -> bool:
