@@ -1,0 +1,260 @@
+"""Real dumps as people paste and collect them (tests/data/real, sources in its README):
+per-line log prefixes, indented dumps, sanitizer trailers, old Go forms, a debug=1 file
+without its final newline, and a folder of prefixed CI logs reported as a series."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from goroscope import cli, exitcodes
+from goroscope.aggregate import aggregate
+from goroscope.ingest import SNIFF_BYTES, load, parse_stream, prefix, sniff
+from goroscope.signature import leak_site, signature_of
+
+from helpers import CORPUS, REPO
+
+REAL = REPO / "tests" / "data" / "real"
+FORMS = REPO / "tests" / "data" / "forms"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str  # file under tests/data/real
+    format: str  # Snapshot.format
+    ids: tuple[int, ...]  # goroutine ids, in file order
+    sites: tuple[str, ...]  # leak site (file:line) of each goroutine, in file order
+    time: str | None = None  # the snapshot's time from the content, ISO UTC
+    prefixed: bool = True  # the lines carry a prefix that sniffing names
+
+
+CASES = [
+    Case(
+        name="matrixone-19185.log", format="traceback", ids=(311, 1), time="2024-10-09T09:16:43.637361+00:00",
+        sites=("/opt/hostedtoolcache/go/1.23.0/x64/src/testing/testing.go:2373",
+               "/opt/hostedtoolcache/go/1.23.0/x64/src/testing/testing.go:1751"),
+    ),
+    Case(
+        name="ci-series/milvus-7977-a.log", format="debug2", ids=(177,), time="2021-09-15T07:40:15.145527+00:00",
+        sites=("/go/src/github.com/milvus-io/milvus/internal/proxy/proxy_test.go:1043",),
+    ),
+    Case(
+        name="ci-series/milvus-7977-b.log", format="debug2", ids=(162,), time="2021-09-16T03:24:13.272034+00:00",
+        sites=("/go/src/github.com/milvus-io/milvus/internal/indexcoord/index_coord_test.go:103",),
+    ),
+    Case(
+        name="ci-series/milvus-15986.log", format="traceback", ids=(782, 1), time="2022-03-09T11:24:39.206924+00:00",
+        sites=("/usr/local/go/src/testing/testing.go:1700", "/usr/local/go/src/testing/testing.go:1193"),
+    ),
+    Case(
+        name="ci-series/milvus-26964.log", format="traceback", ids=(552, 1), time="2023-09-10T00:38:51.620054+00:00",
+        sites=("/usr/local/go/src/testing/testing.go:2241", "/usr/local/go/src/testing/testing.go:1630"),
+    ),
+    Case(
+        # CRI log: the timestamp's +08:00 zone is honoured
+        name="milvus-25821-cri.log", format="traceback", ids=(3633,), time="2023-08-22T10:02:06.654640+00:00",
+        sites=("/usr/local/go/src/runtime/panic.go:987",),
+    ),
+    Case(
+        # indentation only: no time
+        name="go-26484-indented.txt", format="debug2", ids=(22556,),
+        sites=("C:/workdir/go/src/testing/testing.go:827",),  # all standard library: the entry frame
+    ),
+    Case(
+        # libFuzzer's own frames after the goroutine are not Go frames
+        name="clusterfuzz-golang_asan_panic.txt", format="traceback", ids=(17,), prefixed=False,
+        sites=("/src/go/packages/src/github.com/dvyukov/go-fuzz-corpus/asn1/asn1.go:46",),
+    ),
+    Case(
+        # was: `SCARINESS: 10 ` glued on as a fourth frame
+        name="clusterfuzz-golang_generic_fatal_error_and_asan_abrt.txt", format="traceback", ids=(17,), prefixed=False,
+        sites=("github.com/dvyukov/go-fuzz-corpus/json/go.fuzz.main/main.go:35",),
+    ),
+    Case(
+        # Go 1.1: C runtime paths, no pc offsets, `·` in closure names; parsed as before
+        name="go-issue5963-go11.txt", format="traceback", ids=(2, 3), prefixed=False,
+        sites=("/Users/rsc/g/go/src/pkg/runtime/mheap.c:438", "/Users/rsc/g/go/test/fixedbugs/issue5963.go:22"),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_real_dump(case: Case) -> None:
+    # GIVEN a dump as it was published
+    path = REAL / case.name
+    head = path.read_bytes()[:SNIFF_BYTES]
+    # WHEN it is sniffed and loaded
+    found = sniff(head)
+    snap = load(path)
+    # THEN every goroutine is read, with its leak site, and nothing else
+    assert found is not None and (found.prefix is not None) == case.prefixed
+    assert snap.format == case.format
+    assert tuple(g.id for g in snap.goroutines) == case.ids
+    assert tuple(leak_site(signature_of(g.frames).frames).location for g in snap.goroutines) == case.sites
+    assert snap.problems == ()
+    assert not snap.truncated
+    assert (snap.time.isoformat() if snap.time else None) == case.time
+    assert sum(s.count for s in aggregate(snap).stacks) == len(case.ids)
+
+
+def test_sanitizer_trailer_frames_are_not_glued_on() -> None:
+    # GIVEN the fuzzer's report: the Go goroutine, then ASan's DEADLYSIGNAL block
+    snap = load(REAL / "clusterfuzz-golang_generic_fatal_error_and_asan_abrt.txt")
+    # THEN the goroutine keeps its three Go frames, and no `SCARINESS`/`#0` frame
+    (g,) = snap.goroutines
+    assert [f.function for f in g.frames] == [
+        "encoding/json.(*decodeState).unquoteBytes",
+        "main.LLVMFuzzerTestOneInput",
+        "main._cgoexpwrap_e34c4d0cdb90_LLVMFuzzerTestOneInput",
+    ]
+
+
+def test_go11_frames_as_printed() -> None:
+    snap = load(REAL / "go-issue5963-go11.txt")
+    g2, g3 = snap.goroutines
+    assert [(f.function, f.line) for f in g2.frames] == [("runtime.MHeap_Scavenger", 438), ("runtime.goexit", 1313)]
+    assert (g2.created_by.function, g2.created_by.line) == ("runtime.main", 165)
+    assert [f.function for f in g3.frames] == ["main.func·002"]
+    assert (g3.created_by.function, g3.created_by.file) == ("main.init·1", "/Users/rsc/g/go/test/fixedbugs/issue5963.go")
+
+
+# ------------------------------------------------------------------ prefix shapes
+
+# goroutine 782 and 1 of milvus-15986.log, without their prefix: the dump the other
+# shapes below are built from (the log collectors' prefixes, put on each line).
+_PLAIN = re.sub(rb"(?m)^\S+Z ?", b"", (REAL / "ci-series" / "milvus-15986.log").read_bytes())
+
+
+@dataclass(frozen=True)
+class Shape:
+    name: str
+    prefix: str  # put before every line; {n} is the 1-based line number
+    time: str | None = None
+
+
+SHAPES = [
+    Shape("kubectl --timestamps", "2024-05-01T10:00:{n:02d}.123456789Z ", "2024-05-01T10:00:03.123456+00:00"),
+    Shape("pod tag", "[api-7d4b9c-x2x] "),
+    Shape("docker compose", "api_1  | "),
+    Shape("journald", "May 01 10:00:{n:02d} node-3 api[4242]: "),
+    Shape("line numbers", "{n:>6} "),
+    Shape("loki export", "2024-05-01 10:00:{n:02d}.123 +0200\t", "2024-05-01T08:00:03.123000+00:00"),
+    Shape("go test nesting", "        "),
+]
+
+
+def _with_prefix(plain: bytes, fmt: str) -> bytes:
+    lines = plain.split(b"\n")
+    body = [fmt.format(n=i + 1).encode() + ln for i, ln in enumerate(lines[:-1])]
+    return b"\n".join(body) + b"\n"
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: s.name)
+def test_prefix_shapes(shape: Shape) -> None:
+    # GIVEN a real dump whose every line carries a collector's prefix
+    data = _with_prefix(_PLAIN, shape.prefix)
+    # WHEN it is parsed as a file
+    snap = parse_stream(io.BufferedReader(io.BytesIO(data)), "pod.log")
+    plain = parse_stream(io.BufferedReader(io.BytesIO(_PLAIN)), "plain.log")
+    # THEN it reads as the dump without the prefix, and takes a zoned time
+    assert snap.goroutines == plain.goroutines and len(snap.goroutines) == 2
+    assert snap.problems == plain.problems
+    assert (snap.time.isoformat() if snap.time else None) == shape.time
+
+
+def test_two_tags_in_one_file_each_stripped() -> None:
+    # GIVEN one file holding the dumps of two pods, one after the other
+    data = _with_prefix(_PLAIN, "[pod-a] ") + _with_prefix(_PLAIN, "[pod-b] ")
+    # THEN both prefixes are known and every goroutine is read
+    snap = parse_stream(io.BufferedReader(io.BytesIO(data)), "two.log")
+    assert len(snap.goroutines) == 4 and snap.problems == ()
+
+
+def test_debug1_with_prefix() -> None:
+    data = _with_prefix((FORMS / "goroutine.debug1.txt").read_bytes(), "2026-12-01T10:00:00.5Z ")
+    snap = parse_stream(io.BufferedReader(io.BytesIO(data)), "d1.log")
+    plain = load(FORMS / "goroutine.debug1.txt")
+    assert snap.format == "debug1" and snap.records == plain.records and snap.total == plain.total
+    assert snap.time == datetime(2026, 12, 1, 10, 0, 0, 500000, tzinfo=timezone.utc)
+
+
+def test_a_log_line_that_mentions_a_goroutine_is_no_prefix() -> None:
+    # a log line quoting a header, with no dump line of the same prefix after it
+    log = b'2024-05-01T10:00:00Z level=error msg="stuck" where="goroutine 7 [chan receive]:"\n2024-05-01T10:00:01Z level=info msg=ok\n'
+    assert prefix.detect(log) is None
+    assert sniff(log) is None
+
+
+def test_stripped_reader_across_chunks(monkeypatch) -> None:
+    # GIVEN a prefixed dump read a few bytes at a time
+    data = _with_prefix(_PLAIN, "[api-1] ")
+    lp = prefix.detect(data)
+    assert lp is not None
+    monkeypatch.setattr(prefix.StrippedReader, "CHUNK", 7)
+    # THEN the stream gives exactly what stripping the whole gives
+    out = io.BufferedReader(prefix.StrippedReader(io.BytesIO(data), lp.pattern), 5).read()
+    assert out == prefix.strip(data, lp.pattern) == _PLAIN
+
+
+def test_plain_dumps_never_take_a_prefix() -> None:
+    # a plain dump is sniffed as before, and no prefix would be found in it either
+    files = [FORMS / "goroutine.debug1.txt", FORMS / "goroutine.debug2.txt"]
+    if CORPUS.exists():
+        files += sorted(p for p in CORPUS.rglob("*.txt") if p.is_file())[:40]
+    for p in files:
+        head = p.read_bytes()[:SNIFF_BYTES]
+        found = sniff(head)
+        assert found is None or found.prefix is None, p
+        assert prefix.detect(head) is None, p
+
+
+# ------------------------------------------------------------- debug=1, last line
+
+
+def test_debug1_without_final_newline_is_whole() -> None:
+    # GIVEN the runtime's debug=1 profile with its final blank line and newline gone
+    text = (FORMS / "goroutine.debug1.txt").read_bytes()
+    assert text.endswith(b"\n\n")
+    snap = parse_stream(io.BufferedReader(io.BytesIO(text[:-2])), "d1.txt")
+    # THEN the last record is kept and the profile is complete
+    whole = load(FORMS / "goroutine.debug1.txt")
+    assert snap.records == whole.records and snap.count == snap.total == 23
+    assert not snap.truncated and snap.problems == ()
+
+
+def test_debug1_cut_in_its_last_frame_is_still_cut() -> None:
+    text = (FORMS / "goroutine.debug1.txt").read_bytes()[:-2]
+    cut = text[: text.rfind(b"\t")]  # the last frame line without its file:line
+    snap = parse_stream(io.BufferedReader(io.BytesIO(cut)), "d1.txt")
+    assert snap.truncated and snap.count == 22
+
+
+# ------------------------------------------------------------------ the CI series
+
+
+def test_prefixed_ci_logs_of_one_job_report_as_a_series(capsys, tmp_path) -> None:
+    # GIVEN a folder of one CI job's timed-out runs, every line timestamped
+    out = tmp_path / "out"
+    # WHEN goroscope reports on it
+    try:
+        cli.main(["report", str(REAL / "ci-series"), "--format", "json", "--no-cache", "--output", str(out), "--name", "r", "-q"])
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    # THEN it is one series of four snapshots, each timed by its content
+    assert code == exitcodes.OK, capsys.readouterr().err
+    doc = json.loads((out / "r.json").read_text())
+    assert doc["skipped"] == []
+    (series,) = doc["series"]
+    snaps = series["snapshots"]
+    assert [s["source"] for s in snaps] == ["milvus-7977-a.log", "milvus-7977-b.log", "milvus-15986.log", "milvus-26964.log"]
+    assert [s["time_source"] for s in snaps] == ["content"] * 4
+    assert [s["time"][:19] for s in snaps] == ["2021-09-15T07:40:15", "2021-09-16T03:24:13", "2022-03-09T11:24:39", "2023-09-10T00:38:51"]
+    assert [s["goroutines"] for s in snaps] == [1, 1, 2, 2]
+    assert all(s["problems"] == [] for s in snaps)
