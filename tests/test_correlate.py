@@ -287,3 +287,62 @@ def test_a_prefix_stack_is_kept_where_it_need_not_be_the_cut_one(case):
     # THEN it stays a signature of its own
     out = without_cut_stacks([other, cur])
     assert CUT in {sc.signature for sc in out[1].stacks}
+
+
+# ------------------------------------------------------------- uncertain times
+
+
+def _infos(gaps: list[float], source: str = "mtime"):
+    from goroscope.model import SnapshotInfo
+
+    t, out = T0, []
+    for g in [0.0, *gaps]:
+        t = t + timedelta(seconds=g)
+        out.append(SnapshotInfo(time=t, time_source=source, source="d", sources=("d",), format="debug2", goroutines=1, truncated=False, crash=False))
+    return out
+
+
+@pytest.mark.parametrize(
+    "gaps, source, uncertain",
+    [
+        ([0.2, 0.3], "mtime", True),  # copied or unpacked together
+        ([0.2, 1.5], "mtime", False),  # one real gap: the order and spacing may be real
+        ([0.2, 0.3], "name", False),  # a name's time is the dump's own
+        ([0.2, 0.3], "content", False),
+        ([], "mtime", False),  # one snapshot: no rate at all
+    ],
+)
+def test_times_uncertain(gaps, source, uncertain) -> None:
+    from goroscope.correlate import times_uncertain
+
+    assert times_uncertain(_infos(gaps, source)) is uncertain
+
+
+def test_mtimes_under_a_second_apart_say_time_uncertain_not_a_rate(capsys, tmp_path) -> None:
+    # GIVEN three real dumps copied into a folder without their names' times, mtimes 0.2 s apart
+    import json
+    import os
+    import shutil
+
+    from goroscope import cli
+    from helpers import REPO
+
+    src = sorted((REPO / "tests" / "data" / "newshapes" / "series").glob("*.debug2.txt"))[:3]
+    pod = tmp_path / "arch" / "pod"
+    pod.mkdir(parents=True)
+    base = 1_700_000_000.0
+    for i, p in enumerate(src):
+        dst = pod / f"dump{i}.txt"
+        shutil.copyfile(p, dst)
+        os.utime(dst, (base + 0.2 * i, base + 0.2 * i))
+    # WHEN goroscope reports on them
+    try:
+        cli.main(["report", str(tmp_path / "arch"), "--format", "json,md", "--no-cache", "--output", str(tmp_path / "out"), "--name", "r"])
+    except SystemExit as e:
+        assert e.code in (0, None, 1), capsys.readouterr().err
+    out = capsys.readouterr().out
+    # THEN the series says its times are uncertain instead of printing a rate per hour
+    doc = json.loads((tmp_path / "out" / "r.json").read_text())
+    assert doc["series"][0]["time_uncertain"] is True
+    assert [s["time_source"] for s in doc["series"][0]["snapshots"]] == ["mtime"] * 3
+    assert "time uncertain" in out and "/h" not in out

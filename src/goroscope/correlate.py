@@ -85,7 +85,21 @@ def correlate(
         timelines=timelines,
         totals=totals,
         leak_profiles=leak_profiles,
+        time_uncertain=times_uncertain(snapshots),
     )
+
+
+# Snapshots a person or a cron job takes are seconds apart at least; file mtimes
+# closer than this tell when the files were written out (a copy, an unpacked
+# archive), not when the dumps were taken.
+UNCERTAIN_GAP_SECONDS = 1.0
+
+
+def times_uncertain(snapshots: Sequence[SnapshotInfo]) -> bool:
+    """Return whether `snapshots` (time order) are all timed by mtimes under UNCERTAIN_GAP_SECONDS apart."""
+    if len(snapshots) < 2 or any(s.time_source != "mtime" for s in snapshots):
+        return False
+    return all((b.time - a.time).total_seconds() < UNCERTAIN_GAP_SECONDS for a, b in zip(snapshots, snapshots[1:]))
 
 
 def _snapshot_info(moment: Moment, summary: Summary) -> SnapshotInfo:

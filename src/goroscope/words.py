@@ -17,7 +17,12 @@ from datetime import datetime, timezone
 
 from goroscope.model import Frame
 
+# What a rate reads as when a series' times are file mtimes under a second apart
+# (model.Series.time_uncertain): a rate over them would be noise ('−58065/h').
+TIME_UNCERTAIN = "time uncertain: file mtimes under 1 s apart"
+
 __all__ = [
+    "TIME_UNCERTAIN",
     "utc",
     "num",
     "plural",

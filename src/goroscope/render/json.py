@@ -97,6 +97,7 @@ def _series(series: Series, suspects: list[Suspect], redact: frozenset[str], red
         "memory": [{"time": iso(m.time), "inuse_bytes": m.inuse_bytes, "source": m.source} for m in series.memory],
         "suspects": [_suspect(s, redact, red) for s in suspects],
         "leak_profiles": list(series.leak_profiles),
+        "time_uncertain": series.time_uncertain,
     }
 
 

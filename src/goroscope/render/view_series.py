@@ -61,6 +61,8 @@ def series_facts(series: Series) -> str:
         first, last = totals[0], totals[-1]
         span_h = (series.snapshots[-1].time - series.snapshots[0].time).total_seconds() / 3600
         rate = f" ({words.growth((last - first) / span_h)})" if span_h > 0 and last != first else ""
+        if series.time_uncertain:
+            rate = f" ({words.TIME_UNCERTAIN})"
         facts.append(f"goroutines {words.num(first)} → {words.num(last)}{rate}")
     carried = sum(states.values())
     if carried:

@@ -235,12 +235,14 @@ def counts_label(counts: Sequence[int]) -> str:
     return f"{words.num(counts[0])} → {words.num(counts[-1])}"
 
 
-def _trend(s: Suspect) -> tuple[str, float]:
-    """Return the trend text and its sort key: growth per hour, or how long stuck."""
+def _trend(s: Suspect, series: Series | None = None) -> tuple[str, float]:
+    """Return the trend text and its sort key: growth per hour, how long stuck, or that the time is uncertain."""
     if s.kind == Kind.STUCK:
         if s.max_wait_minutes is not None:
             return f"stuck {words.minutes(s.max_wait_minutes)}", float(s.max_wait_minutes)
         return "stuck", 0.0
+    if series is not None and series.time_uncertain:
+        return words.TIME_UNCERTAIN, 0.0
     return words.growth(s.growth_per_hour), float(s.growth_per_hour)
 
 
@@ -316,7 +318,7 @@ def suspect_views(
     for number, s in enumerate(sorted(report.suspects, key=order_key), start=1):
         series = series_by_id.get(s.series)
         color = color_of[(s.series, s.rank)]
-        trend, trend_key = _trend(s)
+        trend, trend_key = _trend(s, series)
         snip = None
         if source_root is not None and snippets_left > 0 and sig.is_application(s.leak_site):
             snip = snippet(s.leak_site.file, s.leak_site.line, source_root)
