@@ -310,3 +310,15 @@ def test_gold_scrub_names_the_inlined_assets_and_tells_a_foreign_one(tmp_path):
     assert "@media print" not in page and "addEventListener" not in page
     # AND a page that inlines something else does not pass for the shipped one
     assert "templates/report.css" not in other and "not what the templates render" in other
+
+
+def test_skip_reasons_show_quoted_code_as_code_not_backticks():
+    from dataclasses import replace
+
+    from goroscope.model import Skipped
+
+    reason = "not a goroutine dump: no `goroutine N [state]:` header, no `<b>` line"
+    html = render_html(replace(make_report(), skipped=(Skipped(path="x/notes.txt", reason=reason),)), Config())
+    row = re.search(r"<td class=\"path\">x/notes.txt</td><td>(.*?)</td>", html).group(1)
+    assert "`" not in row
+    assert row == "not a goroutine dump: no <code>goroutine N [state]:</code> header, no <code>&lt;b&gt;</code> line"

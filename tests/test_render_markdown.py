@@ -47,7 +47,11 @@ def test_summary_escapes_untrusted_text():
         ("plain", "plain"),
         ("a*b_c", "a\\*b\\_c"),
         ("[x](javascript:y)", "\\[x\\](javascript:y)"),
-        ("<b>", "&lt;b&gt;"),
+        ("<b>", "`<b>`"),
+        ("or select on <-ctx.Done() around", "or select on `<-ctx.Done()` around"),
+        ("a case <-ctx.Done(): return", "a case `<-ctx.Done()`: return"),
+        ("no `goroutine N [state]:` header", "no `goroutine N [state]:` header"),
+        ("a `x*y` b*c", "a `x*y` b\\*c"),
         ("a|b", "a\\|b"),
         ("two\nlines", "two lines"),
     ],
@@ -60,3 +64,24 @@ def test_md_code_fences_longer_than_content():
     assert md_code("a`b") == "``a`b``"
     assert md_code("`x") == "`` `x ``"
     assert md_code("a|b") == "`a\\|b`"
+
+
+def test_code_in_running_text_is_a_code_span_not_an_entity():
+    """Jira and Slack print `&lt;-ctx.Done()` as typed: code goes in code spans."""
+    md = render_markdown(make_report(), Config())
+    assert "&lt;" not in md and "&gt;" not in md
+    assert "select on `<-ctx.Done()` around the send" in md
+
+
+def test_leak_sites_link_to_the_code_where_configured():
+    url = "https://git.acme/orders/blob/main/go/src/github.com/acme/orders/internal/inventory/lookup.go#L46"
+    md = render_markdown(make_report(), Config(render=RenderConfig(url_template="https://git.acme/orders/blob/{rev}/{path}#L{line}")))
+    assert f"- **blocks at** [`/go/src/github.com/acme/orders/internal/inventory/lookup.go:46`]({url})" in md
+    plain = render_markdown(make_report(), Config())
+    assert "](" not in plain
+
+
+def test_md_url_keeps_a_link_target_whole():
+    from goroscope.render.markdown import md_url
+
+    assert md_url("https://h/a b/(x)#L1") == "https://h/a%20b/%28x%29#L1"

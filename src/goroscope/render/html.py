@@ -28,7 +28,7 @@ from goroscope.model import Report
 from goroscope.render.context import ReportView, build_view
 from goroscope.resources import templates_dir
 
-__all__ = ["get_environment", "html_of_view", "render_html", "render_view", "script_hash", "wbr"]
+__all__ = ["get_environment", "html_of_view", "render_html", "render_view", "script_hash", "ticks", "wbr"]
 
 
 _BREAK_AFTER = re.compile(r"([/.(|])")
@@ -45,6 +45,19 @@ def wbr(text: object) -> Markup:
     return Markup(_BREAK_AFTER.sub(r"\1<wbr>", escaped))
 
 
+_TICKED = re.compile(r"`([^`\n]+)`")
+
+
+def ticks(text: object) -> Markup:
+    """Return a message escaped, its `quoted` parts as <code> (skip reasons quote the lines they expected).
+
+    The text is escaped first; only the <code> tags are markup.
+    """
+    escaped = str(escape(str(text)))
+    # escape() leaves backticks alone, and an entity never holds one
+    return Markup(_TICKED.sub(r"<code>\1</code>", escaped))
+
+
 @functools.cache
 def _environment(folder: Path) -> jinja2.Environment:
     """Return the jinja2 Environment reading templates from `folder` (cached per folder)."""
@@ -56,6 +69,7 @@ def _environment(folder: Path) -> jinja2.Environment:
         auto_reload=False,
     )
     env.filters["wbr"] = wbr
+    env.filters["ticks"] = ticks
     env.policies["json.dumps_kwargs"] = {"sort_keys": True}
     env.policies["json.dumps_function"] = json.dumps
     return env

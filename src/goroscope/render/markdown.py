@@ -7,10 +7,12 @@ config)` builds the view first, for callers that have only a Report.
 
 Escaping: Markdown is not HTML, so this renderer has its own cached Environment
 (autoescape off) whose `finalize` hook escapes *every* `{{ … }}` value for Markdown
-(`*`, `_`, `[`, `|`, backticks, and `<`/`>` as entities so no HTML gets through).
-Templates mark a value for a code span with the `code` filter, which picks a
-backtick fence longer than any run inside. As with the HTML, nothing is trusted
-and nothing is opted out of escaping.
+(`*`, `_`, `[`, `|`, backticks). Code in running text becomes a code span, never
+an HTML entity (Jira and Slack print `&lt;-ctx.Done()` literally): a `quoted`
+part of a message, and any word holding `<` or `>`, so no HTML gets through
+either. Templates mark a value for a code span with the `code` filter, which
+picks a backtick fence longer than any run inside, and a link target with `url`.
+As with the HTML, nothing is trusted and nothing is opted out of escaping.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from goroscope.model import Report
 from goroscope.render.context import ReportView, build_view
 from goroscope.resources import templates_dir
 
-__all__ = ["md_escape", "md_code", "get_markdown_environment", "markdown_of_view", "render_markdown"]
+__all__ = ["md_escape", "md_code", "md_url", "get_markdown_environment", "markdown_of_view", "render_markdown"]
 
 MAX_DETAILS = 5  # suspects described below the table
 _SPECIAL = re.compile(r"([\\`*_\[\]|#!~])")
@@ -37,11 +39,40 @@ class _Code(str):
     """A value the template asked to print as a code span."""
 
 
+_TICKED = re.compile(r"`([^`\n]+)`")  # a `quoted` part of a message: code
+_ANGLED = re.compile(r"\S*[<>]\S*")  # a word holding < or >: code (`<-ctx.Done()`, `[]<-chan`)
+
+
+def _md_plain(s: str) -> str:
+    """Return text without backtick quotes as Markdown: words holding `<`/`>` as code spans, the rest escaped."""
+    out = []
+    pos = 0
+    for m in _ANGLED.finditer(s):
+        word = m.group()
+        body = word.rstrip(".,;:")  # the sentence's punctuation stays outside the span
+        out.append(_SPECIAL.sub(r"\\\1", s[pos : m.start()]))
+        out.append(md_code(body) + word[len(body) :])
+        pos = m.end()
+    out.append(_SPECIAL.sub(r"\\\1", s[pos:]))
+    return "".join(out)
+
+
 def md_escape(value: object) -> str:
-    """Return `value` as inert Markdown text (one line; no emphasis, links or HTML)."""
+    """Return `value` as inert Markdown text (one line; no emphasis, links or HTML; code as code spans)."""
     s = " ".join(str(value).split()) if "\n" in str(value) or "\r" in str(value) else str(value)
-    s = _SPECIAL.sub(r"\\\1", s)
-    return s.replace("<", "&lt;").replace(">", "&gt;")
+    out = []
+    pos = 0
+    for m in _TICKED.finditer(s):
+        out.append(_md_plain(s[pos : m.start()]))
+        out.append(md_code(m.group(1)))
+        pos = m.end()
+    out.append(_md_plain(s[pos:]))
+    return "".join(out)
+
+
+def md_url(value: object) -> str:
+    """Return an http(s) URL as a Markdown link target: the characters that would end it percent-encoded."""
+    return "".join(c if c.isascii() and c.isprintable() and c not in " ()<>[]`\\" else "".join(f"%{b:02X}" for b in c.encode()) for c in str(value))
 
 
 def md_code(value: object) -> str:
@@ -77,6 +108,7 @@ def _environment(folder: Path) -> jinja2.Environment:
         auto_reload=False,
     )
     env.filters["code"] = lambda v: _Code(md_code(v))
+    env.filters["url"] = lambda v: _Code(md_url(v))
     return env
 
 
