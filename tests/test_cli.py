@@ -113,12 +113,105 @@ def test_failing_renderer_leaves_previous_report_intact(capsys, tmp_path, archiv
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_unwritable_output_exits_4(capsys, tmp_path, archive):
+@pytest.fixture()
+def no_analysis(monkeypatch):
+    """Make any analysis fail the test: output checks must come before the work."""
+    from goroscope import pipeline
+
+    def analyze(*a, **k):
+        raise AssertionError("the analysis ran before the outputs were checked")
+
+    monkeypatch.setattr(pipeline, "analyze", analyze)
+
+
+@pytest.mark.parametrize("where", ["file", "file/sub"])
+def test_output_that_is_a_file_exits_4_before_the_analysis(capsys, tmp_path, archive, no_analysis, where):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    code, _, err = run(capsys, "report", str(archive), "--format", "json", "--no-cache", "--output", str(blocker / "sub"), "--name", "r")
+    code, out, err = run(capsys, "report", str(archive), "--format", "json", "--no-cache", "--output", str(tmp_path / where), "--name", "r")
+    assert code == exitcodes.NO_DATA, err
+    assert err.startswith(f"error: {blocker}: is not a directory"), err
+    assert "File exists" not in err and out == ""
+
+
+def test_target_that_is_a_folder_exits_4_before_the_analysis(capsys, tmp_path, archive, no_analysis):
+    (tmp_path / "r.json").mkdir()
+    code, _, err = run(capsys, "report", str(archive), "--format", "json", "--no-cache", "--output", str(tmp_path), "--name", "r", "--force")
+    assert code == exitcodes.NO_DATA and f"{tmp_path / 'r.json'}: is a directory" in err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into any folder; the next test covers the check")
+def test_unwritable_output_exits_4_before_the_analysis(capsys, tmp_path, archive, no_analysis):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    try:
+        code, out, err = run(capsys, "report", str(archive), "--format", "json", "--no-cache", "--output", str(locked / "out"), "--name", "r")
+    finally:
+        locked.chmod(0o755)
+    assert code == exitcodes.NO_DATA, err
+    assert f"{locked}: not writable" in err and out == ""
+
+
+def test_output_folder_refused_by_the_os_exits_4_before_the_analysis(capsys, tmp_path, archive, no_analysis, monkeypatch):
+    """As the previous test, for any user: the folder's access check (os.access) says no."""
+    from goroscope import render
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real = os.access
+    monkeypatch.setattr(render.os, "access", lambda p, mode, **k: False if Path(p) == locked else real(p, mode, **k))
+    code, out, err = run(capsys, "report", str(archive), "--format", "json", "--no-cache", "--output", str(locked / "out"), "--name", "r")
+    assert code == exitcodes.NO_DATA, err
+    assert err.startswith(f"error: {locked}: not writable (so --output {locked / 'out'} cannot be made)") and out == ""
+
+
+def test_fail_on_new_without_a_baseline_is_a_usage_error(capsys, tmp_path, archive, no_analysis):
+    code, _, err = run(capsys, "report", str(archive), "--format", "json", "--no-cache", "--output", str(tmp_path), "--fail-on-new")
+    assert code == exitcodes.USAGE
+    assert "--fail-on-new needs --baseline" in err
+
+
+def test_baseline_dir_takes_the_newest_report_of_the_same_archive(capsys, tmp_path, archive):
+    reports = tmp_path / "reports"
+    args = ("report", str(archive), "--format", "json", "--no-cache", "--output", str(reports))
+    # night one: nothing to compare with, said once
+    code, _, err = run(capsys, *args, "--name", "n1", "--baseline-dir", str(reports), "--fail-on-new")
+    assert code == exitcodes.SUSPECTS
+    assert err.count("every suspect is new") == 1
+    one = json.loads((reports / "n1.json").read_text())
+    assert {s["status"] for se in one["series"] for s in se["suspects"]} == {"new"}
+    # a newer report of another archive, and a JSON file that is no report, are passed over
+    other = dict(one, archive="elsewhere", series=[])
+    (reports / "other.json").write_text(json.dumps(other))
+    (reports / "junk.json").write_text("{not json")
+    later = os.stat(reports / "n1.json").st_mtime + 60
+    for name in ("other.json", "junk.json"):
+        os.utime(reports / name, (later, later))
+    code, _, err = run(capsys, *args, "--name", "n2", "--baseline-dir", str(reports), "--fail-on-new")
+    assert code == exitcodes.OK, err
+    assert "every suspect is new" not in err
+    two = json.loads((reports / "n2.json").read_text())
+    assert {s["status"] for se in two["series"] for s in se["suspects"]} == {"known"}
+
+
+def test_settle_that_holds_back_every_file_says_so(capsys, tmp_path, archive):
+    now = __import__("time").time()
+    for p in (archive / "tracing-collector").iterdir():
+        os.utime(p, (now, now))
+    code, _, err = run(capsys, "report", str(archive), "--format", "json", "--no-cache", "--output", str(tmp_path), "--settle", "300")
     assert code == exitcodes.NO_DATA
-    assert "error:" in err
+    assert "19 files changed within the last 300s (--settle)" in err and "left for the next run" in err
+    assert "no files found" not in err
+
+
+@pytest.mark.parametrize("command", ["diff-old", "diff-new", "inspect"])
+def test_inspect_and_diff_of_a_missing_file_are_usage_errors(capsys, tmp_path, command):
+    real = str(sorted((SAMPLES / "notifier").glob("*.debug1.txt"))[0])
+    missing = str(tmp_path / "nope.txt")
+    args = {"diff-old": ("diff", missing, real), "diff-new": ("diff", real, missing), "inspect": ("inspect", missing)}[command]
+    code, _, err = run(capsys, *args)
+    assert code == exitcodes.USAGE, err
+    assert err.strip() == f"error: {missing}: no such file or directory"
 
 
 def test_nothing_usable_exits_4(capsys, tmp_path):
@@ -280,5 +373,31 @@ def test_short_function_keeps_the_end_of_the_name():
 
     name = "github.com/acme/tracing-collector/internal/sampling.(*shardWorker).loop"
     assert short_function(name, 100) == name
-    assert short_function(name, 40) == "…" + name[-39:] and short_function(name, 40).endswith("(*shardWorker).loop")
-    assert len(short_function(name, 12)) == 12
+    assert short_function(name, 40) == "…/internal/sampling.(*shardWorker).loop"
+    assert len(short_function(name, 12)) == 12 and short_function(name, 12).endswith(").loop")
+
+
+@pytest.mark.parametrize("width", [30, 40, 50, 60])
+def test_short_location_drops_whole_folders_never_the_file_name(width):
+    from goroscope.render.terminal import short_location
+
+    path = "/go/pkg/mod/github.com/acme/ledger-api@v1.4.2/internal/settle/batcher.go"
+    got = short_location(path, 245, width)
+    assert len(got) <= width and got.endswith("/batcher.go:245")
+    assert got.startswith("…/")
+    kept = got[2:].split("/")
+    assert kept == f"{path}:245".split("/")[-len(kept):]  # whole components: no '…hub.com' reading as another module
+
+
+def test_inspect_and_diff_keep_file_names_of_long_paths(capsys, tmp_path):
+    from goroscope.ingest import load
+
+    src = sorted((SAMPLES / "tracing-collector").iterdir())[0]
+    code, out, _ = run(capsys, "inspect", str(src))
+    assert code == 0
+    snap = load(src)
+    names = {f.file.rsplit("/", 1)[-1] for g in snap.goroutines for f in g.frames}
+    for line in out.splitlines():
+        if "…" in line and ".go:" in line:
+            loc = line.split()[-1]
+            assert loc.startswith("…/") and loc[2:].split(":")[0].rsplit("/", 1)[-1] in names, line

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -45,6 +46,13 @@ def _is_inside(path: Path, root: Path) -> bool:
         return True
     except ValueError:
         return False
+
+
+def _must_exist(*paths: Path) -> None:
+    """Raise a usage error (exit 2) naming the first of `paths` that does not exist."""
+    for p in paths:
+        if not p.exists():
+            raise UsageError(f"{p}: no such file or directory")
 
 
 def _config_for(config_path: str | None, archive: Path | None) -> Config:
@@ -132,7 +140,8 @@ def cli() -> None:
 @click.option("--fail-on-suspects", is_flag=True, help="Exit 1 when any (unacknowledged) suspect is found.")
 @click.option("--strict", is_flag=True, help="Exit 3 when any input was skipped.")
 @click.option("--baseline", type=click.Path(path_type=Path, dir_okay=False), default=None, help="A previous JSON report: mark each suspect new, known or gone.")
-@click.option("--fail-on-new", is_flag=True, help="With --baseline: exit 1 only when a suspect is new.")
+@click.option("--baseline-dir", type=click.Path(path_type=Path), default=None, help="Take as baseline the newest JSON report of ARCHIVE in this folder (none yet: every suspect is new).")
+@click.option("--fail-on-new", is_flag=True, help="With --baseline or --baseline-dir: exit 1 only when a suspect is new.")
 @click.option("--since", default=None, help="Only snapshots at or after this ISO-8601 time.")
 @click.option("--until", default=None, help="Only snapshots at or before this ISO-8601 time.")
 @click.option("--settle", type=click.FloatRange(min=0), default=None, help="Leave files changed within this many seconds for the next run.")
@@ -142,26 +151,37 @@ def cli() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Print only the written paths.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print skipped inputs and warnings in full.")
 def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_path, no_cache, source_root,
-           fail_on_suspects, strict, baseline, fail_on_new, since, until, settle, executor, scheduler, force, quiet, verbose) -> None:
+           fail_on_suspects, strict, baseline, baseline_dir, fail_on_new, since, until, settle, executor, scheduler, force, quiet, verbose) -> None:
     """Analyse ARCHIVE (a folder, a .tar/.tar.gz/.tgz/.zip, or one dump) and write reports."""
-    from goroscope.pipeline import RunOptions, analyze, command_line, load_baseline
-    from goroscope.render import RENDERERS, parse_formats, targets, write_outputs
+    from goroscope.pipeline import RunOptions, analyze, command_line, latest_report, load_baseline
+    from goroscope.render import RENDERERS, check_targets, parse_formats, write_outputs
 
     now = datetime.now(timezone.utc)
     names = parse_formats(formats)
     if executor == "dask" and not scheduler:
         raise UsageError("--executor dask needs --scheduler tcp://HOST:PORT")
-    if not archive.exists():
-        raise UsageError(f"{archive}: no such file or directory")
+    if baseline is not None and baseline_dir is not None:
+        raise UsageError("--baseline and --baseline-dir: give one of them")
+    if fail_on_new and baseline is None and baseline_dir is None:
+        raise UsageError("--fail-on-new needs --baseline PREVIOUS.json or --baseline-dir DIR (new against what?)")
+    _must_exist(archive)
     config = _config_for(config_path, archive)
     out = output_dir if output_dir is not None else Path("reports")
     stem = stem or default_stem(archive, now)
     if "/" in stem or "\\" in stem or stem in ("", ".", ".."):
         raise UsageError(f"--name: {stem!r} is not a file stem")
-    if not force:
-        for _, path in targets(out, stem, names):
-            if path.exists():
-                raise UsageError(f"{path}: already exists (use --force to overwrite, or --name for another stem)")
+    # every target before any work: an hour's analysis must not end in "cannot write"
+    check_targets(out, stem, names, force=force)
+    notes: list[str] = []
+    baseline_doc = load_baseline(baseline) if baseline is not None else None
+    if baseline_dir is not None:
+        found = latest_report(baseline_dir, str(archive))
+        if found is None:
+            # night one: nothing to compare with, so everything found is new
+            baseline_doc = {"schema": "goroscope.report/1", "series": []}
+            notes.append(f"{baseline_dir}: no previous report of {archive}; every suspect is new")
+        else:
+            baseline_doc = found[1]
     options = RunOptions(
         jobs=jobs,
         executor=executor,
@@ -171,7 +191,7 @@ def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_pa
         since=_parse_when(since, "--since"),
         until=_parse_when(until, "--until"),
         settle_seconds=settle,
-        baseline=load_baseline(baseline) if baseline is not None else None,
+        baseline=baseline_doc,
         command=command_line(),
         now=now,
     )
@@ -181,6 +201,8 @@ def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_pa
     finally:
         if progress is not None:
             progress.finish()
+    if notes:
+        rep = replace(rep, warnings=rep.warnings + tuple(notes))
     for w in rep.warnings:
         _warn(w)
     # the one view of this run: the terminal summary and every file format render it
@@ -216,6 +238,7 @@ def inspect(file: Path, as_json: bool, top: int, config_path) -> None:
     from goroscope.pipeline import summarize_file
     from goroscope.render.terminal import inspect_json_chunks, inspect_text
 
+    _must_exist(file)
     config = _config_for(config_path, None)
     if as_json:
         snapshot = load(file, config.discovery.max_inflate_bytes)
@@ -243,6 +266,7 @@ def diff(old: Path, new: Path, as_json: bool, top: int, config_path) -> None:
     from goroscope.pipeline import summarize_file
     from goroscope.render.terminal import diff_rows, diff_text
 
+    _must_exist(old, new)
     config = _config_for(config_path, None)
     a = summarize_file(old, config)
     b = summarize_file(new, config)

@@ -137,7 +137,7 @@ def analyze(archive: Path, config: Config, options: RunOptions = RunOptions(), p
         files, parse_skipped = _parse_all(sources, config, options, progress, cache)
         skipped.extend(parse_skipped)
         if not files:
-            raise NoDataError(f"{archive}: no goroutine dump could be read" + _skip_hint(skipped))
+            raise NoDataError(f"{archive}: no goroutine dump could be read" + _skip_hint(skipped, settled, config))
         while True:
             try:
                 grouping, all_series = _correlate_all(archive, files, config, options, cache)
@@ -148,7 +148,7 @@ def analyze(archive: Path, config: Config, options: RunOptions = RunOptions(), p
                 if isinstance(e.result, Skipped):
                     skipped.append(e.result)
                     if not files:
-                        raise NoDataError(f"{archive}: no goroutine dump could be read" + _skip_hint(skipped)) from None
+                        raise NoDataError(f"{archive}: no goroutine dump could be read" + _skip_hint(skipped, settled, config)) from None
                 else:
                     files.append(_File(e.file.source, _head(e.result), None, e.result, None))
                     files.sort(key=lambda f: f.source.path)
@@ -371,12 +371,21 @@ def _correlate_code() -> str:
     return _CORRELATE_CODE[0]
 
 
-def _skip_hint(skipped: Sequence[Skipped]) -> str:
+def _skip_hint(skipped: Sequence[Skipped], settled: Sequence[str] = (), config: Config | None = None) -> str:
+    """Return why nothing could be read: the files still settling, else the first skipped file, else none found."""
+    if settled and not skipped:
+        n = len(settled)
+        wait = f"{config.discovery.settle_seconds:g}s" if config is not None else "the settle time"
+        return (
+            f": {n} file{'s' if n != 1 else ''} changed within the last {wait} (--settle) and "
+            f"{'are' if n != 1 else 'is'} left for the next run, e.g. {settled[0]}"
+        )
     if not skipped:
         return " (no files found)"
     first = skipped[0]
     more = f" and {len(skipped) - 1} more" if len(skipped) > 1 else ""
-    return f" ({first.path}: {first.reason}{more})"
+    held = f"; {len(settled)} more still settling (--settle)" if settled else ""
+    return f" ({first.path}: {first.reason}{more}{held})"
 
 
 def _parse_all(
@@ -557,6 +566,33 @@ def command_line() -> str:
     """Return this process's command line, quoted, for provenance."""
     argv = [Path(sys.argv[0]).name] + sys.argv[1:]
     return shlex.join(argv)
+
+
+def latest_report(folder: Path, archive: str) -> tuple[Path, dict] | None:
+    """Return (path, document) of the newest goroscope.report/1 JSON of `archive` in `folder`, or None.
+
+    For --baseline-dir: a nightly job keeps its reports in one folder, so the
+    previous night's is the newest by modification time whose "archive" is the
+    same path as given; reports of other archives and files that are not reports
+    (unreadable, other JSON) are passed over. Files are read newest first and the
+    first match ends the search, so a folder of a year of reports costs one read.
+    """
+    try:
+        entries = [(e.stat().st_mtime, e.name, Path(e.path)) for e in os.scandir(folder) if e.name.endswith(".json") and e.is_file()]
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        from goroscope.errors import UsageError
+
+        raise UsageError(f"{folder}: cannot read the baseline folder: {e.strerror or e}") from None
+    for _, _, path in sorted(entries, reverse=True):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(doc, dict) and doc.get("schema") == "goroscope.report/1" and doc.get("archive") == archive:
+            return path, doc
+    return None
 
 
 def load_baseline(path: Path) -> dict:

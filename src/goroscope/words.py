@@ -111,12 +111,23 @@ def short_location(frame: Frame) -> str:
 
 
 def fit_left(text: str, width: int) -> str:
-    """Return `text` cut from the left with '…' to fit `width` columns (the end is what names it)."""
+    """Return `text` within `width` columns, whole path components dropped from the left.
+
+    The end is what names it (a file name and line, a function). What is dropped
+    becomes '…/', so the reader sees where the path was cut and never a
+    component cut in two ('…hub.com/acme/…' reads as another module); only a
+    last component too long by itself is cut, from the left, with '…'.
+    """
     if len(text) <= width:
         return text
     if width <= 1:
         return "…"[:width]
-    return "…" + text[-(width - 1):]
+    cut = text.find("/")
+    while cut != -1 and len(text) - cut - 1 + 2 > width:
+        cut = text.find("/", cut + 1)
+    if cut != -1:
+        return "…/" + text[cut + 1 :]
+    return "…" + text[-(width - 1) :]
 
 
 def mib(n_bytes: float) -> str:

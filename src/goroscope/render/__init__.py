@@ -26,7 +26,7 @@ from goroscope.model import Report
 if TYPE_CHECKING:
     from goroscope.render.view import ReportView
 
-__all__ = ["Renderer", "RENDERERS", "DEFAULT_FORMATS", "parse_formats", "targets", "write_outputs", "write_atomic"]
+__all__ = ["Renderer", "RENDERERS", "DEFAULT_FORMATS", "parse_formats", "targets", "check_targets", "write_outputs", "write_atomic"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +93,32 @@ def targets(output_dir: Path, stem: str, formats: Sequence[str]) -> list[tuple[R
     return [(RENDERERS[f], output_dir / f"{stem}.{RENDERERS[f].suffix}") for f in formats]
 
 
+def check_targets(output_dir: Path, stem: str, formats: Sequence[str], *, force: bool = False) -> list[tuple[Renderer, Path]]:
+    """Return targets(`output_dir`, `stem`, `formats`) once each can be written; raise otherwise.
+
+    Run before the analysis, so that an hour's work never ends in "cannot write":
+    the nearest existing folder of `output_dir` must be a directory this process may
+    create files in (RenderError: exit 4), no target may be a directory, and an
+    existing target is an error unless `force` (UsageError: exit 2).
+    """
+    planned = targets(output_dir, stem, formats)
+    folder = output_dir
+    while not os.path.lexists(folder) and folder.parent != folder:
+        folder = folder.parent
+    if os.path.lexists(folder) and not folder.is_dir():
+        what = "" if folder == output_dir else f" (so --output {output_dir} cannot be made)"
+        raise RenderError(f"{folder}: is not a directory{what}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        what = "" if folder == output_dir else f" (so --output {output_dir} cannot be made)"
+        raise RenderError(f"{folder}: not writable{what}")
+    for _, path in planned:
+        if path.is_dir():
+            raise RenderError(f"{path}: is a directory, not a report file (use --name for another stem)")
+        if not force and os.path.lexists(path):
+            raise UsageError(f"{path}: already exists (use --force to overwrite, or --name for another stem)")
+    return planned
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file in the same folder, then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,15 +156,13 @@ def write_outputs(
 
     `view` is the run's ReportView when the caller already built it (to print the
     terminal summary); otherwise it is built here, once, if any format needs it,
-    with snippets from `source_root`. Every target is checked before any is written: an existing one is an error
-    unless `force`. Every format is rendered before the first file is written, so a
-    failing renderer leaves no partial set behind.
+    with snippets from `source_root`. Every target is checked before any is
+    written (check_targets(), which the command line also runs before the
+    analysis): an existing one is an error unless `force`. Every format is
+    rendered before the first file is written, so a failing renderer leaves no
+    partial set behind.
     """
-    planned = targets(output_dir, stem, formats)
-    if not force:
-        existing = [str(p) for _, p in planned if p.exists()]
-        if existing:
-            raise UsageError(f"{existing[0]}: already exists (use --force to overwrite, or --name for another stem)")
+    planned = check_targets(output_dir, stem, formats, force=force)
     if view is None and any(r.uses_view for r, _ in planned):
         from goroscope.render.context import build_view
 

@@ -2,8 +2,9 @@
 
 Contract: pure functions from records to text (or JSON-ready dicts); cli.py prints
 them. The report summary is a renderer of the run's ReportView like the HTML and
-Markdown (same order, verdict and words); `inspect` and `diff` read Summaries. Lines fit `width` columns (80 by default): long `file:line` locations are
-shortened from the left, keeping the file name and line.
+Markdown (same order, verdict and words); `inspect` and `diff` read Summaries.
+Lines fit `width` columns (80 by default): long `file:line` locations and function
+names lose whole leading path components ('…/', words.fit_left), never the file name.
 """
 
 from __future__ import annotations
@@ -19,19 +20,15 @@ from goroscope.signature import leak_site
 
 __all__ = ["summary_text", "inspect_json", "inspect_json_chunks", "inspect_text", "diff_rows", "diff_text", "short_location", "short_function"]
 
+
 def short_location(file: str, line: int, width: int) -> str:
-    """Return `file:line`, cut from the left with '…' to fit `width`."""
+    """Return `file:line` within `width`: leading folders dropped whole, the file name kept."""
     return words.fit_left(f"{file}:{line}", width)
 
 
 def short_function(name: str, width: int) -> str:
-    """Return a function name that fits `width`: the package path is cut from the left first."""
-    if len(name) <= width:
-        return name
-    tail = name[name.rfind("/") + 1 :]
-    if len(tail) + 1 <= width:
-        return words.fit_left(name, width)
-    return words.fit_left(tail, width)
+    """Return a function name within `width`: leading parts of its package path dropped whole."""
+    return words.fit_left(name, width)
 
 
 def _suspect_lines(s: SuspectView, width: int) -> list[str]:
