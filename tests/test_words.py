@@ -51,7 +51,9 @@ def test_short_location_keeps_the_part_a_reader_recognises():
 
 def test_fit_left_cuts_from_the_left_and_marks_it():
     assert words.fit_left("abc", 5) == "abc"
-    assert words.fit_left("github.com/acme/x.go:12", 10) == "…e/x.go:12"
+    # whole components only: never '…e/x.go:12', a folder cut in two
+    assert words.fit_left("github.com/acme/x.go:12", 10) == "…/x.go:12"
+    assert words.fit_left("github.com/acme/x.go:12", 16) == "…/acme/x.go:12"
     assert len(words.fit_left("x" * 100, 10)) == 10
 
 
