@@ -258,3 +258,104 @@ def test_prefixed_ci_logs_of_one_job_report_as_a_series(capsys, tmp_path) -> Non
     assert [s["time"][:19] for s in snaps] == ["2021-09-15T07:40:15", "2021-09-16T03:24:13", "2022-03-09T11:24:39", "2023-09-10T00:38:51"]
     assert [s["goroutines"] for s in snaps] == [1, 1, 2, 2]
     assert all(s["problems"] == [] for s in snaps)
+
+
+# --------------------------------------------------- back-to-back debug=1 profiles
+
+APPENDED = REAL / "appended" / "collector-debug1.log"
+CAPTURES = sorted((REPO / "tests" / "data" / "newshapes" / "series").glob("*.debug1.txt"))[:6]
+CAPTURE_TIMES = ["2026-12-01T10:56:28Z", "2026-12-01T10:56:33Z", "2026-12-01T10:56:38Z",
+                 "2026-12-01T10:56:43Z", "2026-12-01T10:56:48Z", "2026-12-01T10:56:53Z"]
+
+
+def _report(capsys, archive: Path, out: Path) -> dict:
+    """Run `goroscope report ARCHIVE --format json` in-process; return its document."""
+    try:
+        cli.main(["report", str(archive), "--format", "json", "--no-cache", "--output", str(out), "--name", "r", "-q"])
+    except SystemExit as e:
+        assert e.code in (None, 0, exitcodes.SUSPECTS), capsys.readouterr().err
+    return json.loads((out / "r.json").read_text())
+
+
+def _appended_variant(tmp_path: Path, name: str, data: bytes) -> Path:
+    """Write `data` as the one file of series `pod` under a fresh archive; return the archive."""
+    arch = tmp_path / "arch"
+    (arch / "pod").mkdir(parents=True)
+    (arch / "pod" / name).write_bytes(data)
+    return arch
+
+
+@pytest.mark.parametrize("part", range(1, 7))
+def test_each_appended_profile_is_its_own_snapshot(part: int) -> None:
+    # GIVEN six profiles a collector appended to one file, each after a `date -u` line
+    with open(APPENDED, "rb") as f:
+        snap = parse_stream(io.BufferedReader(f), "collector.log", part=part)
+    # THEN profile N reads exactly as the file it was captured to, timed by its date line
+    alone = load(CAPTURES[part - 1])
+    assert snap.records == alone.records and snap.total == alone.total
+    assert snap.time == datetime.fromisoformat(CAPTURE_TIMES[part - 1])
+    assert snap.problems == () and not snap.truncated
+
+
+def test_appended_profiles_without_part_read_the_last_and_say_so() -> None:
+    snap = load(APPENDED)
+    assert snap.records == load(CAPTURES[-1]).records
+    assert any("6 goroutine profiles back to back" in p.message for p in snap.problems)
+
+
+def test_appended_profiles_report_as_a_series(capsys, tmp_path) -> None:
+    # GIVEN the collector's file alone in a folder
+    arch = _appended_variant(tmp_path, "collector.log", APPENDED.read_bytes())
+    # WHEN goroscope reports on it
+    doc = _report(capsys, arch, tmp_path / "out")
+    # THEN each profile is a snapshot at its own time, none summed into another
+    (series,) = doc["series"]
+    snaps = series["snapshots"]
+    assert [s["source"] for s in snaps] == [f"pod/collector.log#{k}" for k in range(1, 7)]
+    assert [s["time"][:19] for s in snaps] == [t[:19] for t in CAPTURE_TIMES]
+    assert [s["time_source"] for s in snaps] == ["content"] * 6
+    assert [s["goroutines"] for s in snaps] == [load(p).total for p in CAPTURES]
+    assert all(s["problems"] == [] for s in snaps) and not series["time_uncertain"]
+
+
+def test_appended_profiles_with_a_log_prefix_take_each_header_time(capsys, tmp_path) -> None:
+    # GIVEN the profiles as a sidecar's log shows them: every line timestamped, no date lines
+    lines = []
+    for p, t in zip(CAPTURES, CAPTURE_TIMES):
+        stamp = t.replace("Z", ".000000001Z ")
+        lines += [stamp.encode() + ln for ln in p.read_bytes().splitlines(keepends=True)]
+    arch = _appended_variant(tmp_path, "sidecar.log", b"".join(lines))
+    doc = _report(capsys, arch, tmp_path / "out")
+    snaps = doc["series"][0]["snapshots"]
+    assert [s["time"][:19] for s in snaps] == [t[:19] for t in CAPTURE_TIMES]
+    assert [s["goroutines"] for s in snaps] == [load(p).total for p in CAPTURES]
+
+
+def test_untimed_appended_profiles_keep_their_order_and_say_the_time_is_uncertain(capsys, tmp_path) -> None:
+    # GIVEN the profiles appended with nothing between them
+    arch = _appended_variant(tmp_path, "plain.log", b"".join(p.read_bytes() for p in CAPTURES))
+    doc = _report(capsys, arch, tmp_path / "out")
+    (series,) = doc["series"]
+    # THEN they are six snapshots in file order at the file's time, and no rate is claimed
+    assert [s["source"] for s in series["snapshots"]] == [f"pod/plain.log#{k}" for k in range(1, 7)]
+    assert [s["goroutines"] for s in series["snapshots"]] == [load(p).total for p in CAPTURES]
+    assert [s["time_source"] for s in series["snapshots"]] == ["mtime"] * 6
+    assert series["time_uncertain"] is True
+
+
+def test_appended_profiles_longer_than_the_head_inside_a_tar(capsys, tmp_path) -> None:
+    # GIVEN twelve profiles (more than sniffing reads) in one member of a tar.gz
+    import tarfile
+
+    data = APPENDED.read_bytes() * 2
+    assert len(data) > SNIFF_BYTES
+    arch = tmp_path / "pods.tar.gz"
+    with tarfile.open(arch, "w:gz") as tf:
+        info = tarfile.TarInfo("pod/collector.log")
+        info.size = len(data)
+        info.mtime = 1_764_586_000
+        tf.addfile(info, io.BytesIO(data))
+    doc = _report(capsys, arch, tmp_path / "out")
+    # THEN all twelve are snapshots (the repeated times are one moment each: six moments of two files' worth)
+    snaps = doc["series"][0]["snapshots"]
+    assert sorted({s["source"].rsplit("#", 1)[1] for s in snaps} | {o.rsplit("#", 1)[1] for s in snaps for o in s["sources"]}, key=int) == [str(k) for k in range(1, 13)]

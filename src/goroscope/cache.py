@@ -332,7 +332,8 @@ def content_sha256(source: Source) -> str:
 def _file_key(source: Source) -> str:
     """Return the cache's name for `source`: its real path, plus NUL and the member."""
     real = os.path.realpath(source.fs_path)
-    return real if source.member is None else f"{real}\0{source.member}"
+    key = real if source.member is None else f"{real}\0{source.member}"
+    return key if source.part is None else f"{key}\0#{source.part}"  # one of a file's back-to-back profiles
 
 
 def stat_matches(source: Source) -> bool:

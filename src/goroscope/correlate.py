@@ -85,7 +85,7 @@ def correlate(
         timelines=timelines,
         totals=totals,
         leak_profiles=leak_profiles,
-        time_uncertain=times_uncertain(snapshots),
+        time_uncertain=times_uncertain(snapshots, [m.primary.part is not None for m, _ in ordered]),
     )
 
 
@@ -95,10 +95,16 @@ def correlate(
 UNCERTAIN_GAP_SECONDS = 1.0
 
 
-def times_uncertain(snapshots: Sequence[SnapshotInfo]) -> bool:
-    """Return whether `snapshots` (time order) are all timed by mtimes under UNCERTAIN_GAP_SECONDS apart."""
-    if len(snapshots) < 2 or any(s.time_source != "mtime" for s in snapshots):
+def times_uncertain(snapshots: Sequence[SnapshotInfo], parts: Sequence[bool] = ()) -> bool:
+    """Return whether `snapshots` (time order) are timed under UNCERTAIN_GAP_SECONDS apart by
+    what does not say when they were taken: file mtimes, or (`parts[i]`: one of a file's
+    back-to-back profiles) the file's own time plus the profile's order."""
+    if len(snapshots) < 2:
         return False
+    for i, s in enumerate(snapshots):
+        part = i < len(parts) and parts[i]
+        if not (s.time_source == "mtime" or (part and s.time_source != "content")):
+            return False
     return all((b.time - a.time).total_seconds() < UNCERTAIN_GAP_SECONDS for a, b in zip(snapshots, snapshots[1:]))
 
 

@@ -252,6 +252,8 @@ class Source:
     profile: str | None = None  # goroutine | goroutineleak | heap | cpu, mutex, ...
     crash: bool = False  # a SIGQUIT / panic / fatal error traceback
     line_prefix: bytes | None = None  # regex of the log prefix every dump line carries (ingest.prefix), None: plain
+    # which of a debug=1 file's back-to-back profiles this is (1-based; its path ends in `#N`), None: the whole file
+    part: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -81,7 +81,7 @@ def parse_one(source: Source, config: Config, span: tuple[int, int] | None = Non
     )
     try:
         with discover.open_source(source, config, span) as stream:
-            snapshot = parse_stream(stream, source.path, sniffed)
+            snapshot = parse_stream(stream, source.path, sniffed, source.part)
         return aggregate(snapshot, config.signature_options())
     except DumpError as e:
         return Skipped(path=source.path, reason=_reason(e, source.path))
@@ -105,6 +105,9 @@ def summarize_file(path: Path, config: Config, jobs: int | None = None) -> Summa
     from goroscope.ingest import discover
 
     sources, skipped = discover.walk(Path(path), config)
+    if len(sources) > 1 and all(s.part is not None for s in sources) and len({(s.fs_path, s.member) for s in sources}) == 1:
+        # back-to-back debug=1 profiles: the whole file, whose parser reads the last and says so
+        sources = [replace(sources[-1], path=sources[-1].path.rsplit("#", 1)[0], part=None)]
     if skipped or len(sources) != 1:
         reason = skipped[0].reason if skipped else "not a single dump file"
         raise DumpError(str(path), reason)

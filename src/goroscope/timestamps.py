@@ -75,6 +75,12 @@ _DATETIME = re.compile(
 # a date alone, not followed by something that looks like a (malformed) time of day
 _DATE = re.compile(r"(?<!\d)(?P<year>20\d{2}|2100)(?P<ds>[-_.])(?P<month>\d{2})(?P=ds)(?P<day>\d{2})(?!\d)(?![Tt ]?\d)")
 
+# date(1)'s default output, in a zone it names as UTC/GMT or an offset
+_DATE_CMD = re.compile(
+    r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?P<month>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(?P<day>\d{1,2}) "
+    r"(?P<hour>\d{2}):(?P<minute>\d{2}):(?P<second>\d{2}) (?P<zone>UTC|GMT|[+-]\d{4}) (?P<year>\d{4})\b"
+)
+
 _EPOCH = re.compile(r"(?<!\d)(?P<epoch>\d{13}|\d{10})(?!\d)")
 
 
@@ -255,8 +261,12 @@ def _from_epoch(text: str) -> datetime | None:
 def zoned_time(text: str) -> datetime | None:
     """Return the first date and time in `text` that names its zone (Z, UTC, +02:00), as UTC, or None.
 
-    For times written inside a file's content (a log line's timestamp), where a time
-    without a zone would be a guess."""
+    For times written inside a file's content (a log line's timestamp, `date -u`'s
+    `Fri Dec  4 10:00:00 UTC 2026`), where a time without a zone would be a guess."""
+    d = _DATE_CMD.search(text)
+    if d is not None:
+        return _assemble(d.group("year"), d.group("month"), d.group("day"), d.group("hour"), d.group("minute"),
+                         d.group("second"), None, d.group("zone"), timezone.utc)
     for m in _DATETIME.finditer(text):
         found = None
         if m.group("zone"):

@@ -82,10 +82,17 @@ def sniff(head: bytes) -> Sniff | None:
     return replace(found, prefix=lp.pattern)
 
 
+def _marker_only(before: bytes) -> bool:
+    """Return whether `before` (what precedes a debug=1 header) is blank or at most two
+    short lines, such as the `date -u` or `=== time ===` line a collector writes first."""
+    lines = before.strip().splitlines()
+    return len(lines) <= 2 and all(len(ln) <= 120 for ln in lines)
+
+
 def _sniff_plain(head: bytes) -> Sniff | None:
     """Return what `head` is when its lines carry no prefix, or None."""
     m = _DEBUG1.search(head[:4096])
-    if m and not head[: m.start()].strip():
+    if m and _marker_only(head[: m.start()]):
         profile = PROFILE_GOROUTINELEAK if m.group(1) == b"goroutineleak" else PROFILE_GOROUTINE
         return Sniff(format="debug1", profile=profile)
     m = _GOROUTINE_HDR.search(head)
@@ -189,8 +196,10 @@ def open_decompressed(raw: BinaryIO, path: str, max_inflate: int = DEFAULT_MAX_I
     return buffered
 
 
-def parse_stream(stream: BinaryIO, path: str, sniffed: Sniff | None = None) -> Snapshot:
-    """Parse one decompressed dump from `stream`; raise DumpError if it is not a dump."""
+def parse_stream(stream: BinaryIO, path: str, sniffed: Sniff | None = None, part: int | None = None) -> Snapshot:
+    """Parse one decompressed dump from `stream`; raise DumpError if it is not a dump.
+
+    `part` picks one of a debug=1 file's back-to-back profiles (Source.part)."""
     from goroscope.ingest import aggregated, pprof, traceback
 
     if sniffed is None:
@@ -201,11 +210,11 @@ def parse_stream(stream: BinaryIO, path: str, sniffed: Sniff | None = None) -> S
         if sniffed is None:
             raise DumpError(path, _not_a_dump_reason(head))
     if sniffed.prefix is not None and sniffed.format in ("debug2", "traceback", "debug1"):
-        return _parse_prefixed(stream, path, sniffed)
+        return _parse_prefixed(stream, path, sniffed, part)
     if sniffed.format in ("debug2", "traceback"):
         return traceback.parse(stream, path)
     if sniffed.format == "debug1":
-        return aggregated.parse(stream, path)
+        return aggregated.parse(stream, path, part)
     if sniffed.format == "heap_text":
         return aggregated.parse_heap_text(stream, path)
     if sniffed.format == "pprof":
@@ -213,19 +222,20 @@ def parse_stream(stream: BinaryIO, path: str, sniffed: Sniff | None = None) -> S
     raise DumpError(path, f"a {sniffed.profile} profile, not a goroutine dump: not used")
 
 
-def _parse_prefixed(stream: BinaryIO, path: str, sniffed: Sniff) -> Snapshot:
+def _parse_prefixed(stream: BinaryIO, path: str, sniffed: Sniff, part: int | None = None) -> Snapshot:
     """Parse a dump whose lines carry the log prefix `sniffed.prefix`; the first header's
-    prefixed time, when it names its zone, becomes the snapshot's time."""
+    prefixed time (each profile header's, for back-to-back debug=1 profiles), when it
+    names its zone, becomes the snapshot's time."""
     from goroscope.ingest import aggregated, prefix, traceback
 
     assert sniffed.prefix is not None
+    if sniffed.format == "debug1":
+        data = _read_all(stream, path)  # the debug=1 parser reads it whole anyway
+        times = prefix.prefix_times(data, sniffed.prefix)
+        return aggregated.parse(io.BytesIO(prefix.strip(data, sniffed.prefix)), path, part, times)
     stream, head = _peek(stream, path)
     lp = prefix.detect(head)  # for the first header's time
-    stripped = io.BufferedReader(prefix.StrippedReader(stream, sniffed.prefix), 1 << 20)  # type: ignore[arg-type]
-    if sniffed.format == "debug1":
-        snap = aggregated.parse(stripped, path)
-    else:
-        snap = traceback.parse(stripped, path)
+    snap = traceback.parse(io.BufferedReader(prefix.StrippedReader(stream, sniffed.prefix), 1 << 20), path)  # type: ignore[arg-type]
     if snap.time is None and lp is not None and lp.time is not None:
         snap = replace(snap, time=lp.time)
     return snap

@@ -30,12 +30,15 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import BinaryIO
 
 from goroscope.errors import DumpError
 from goroscope.model import PROFILE_GOROUTINE, PROFILE_GOROUTINELEAK, PROFILE_HEAP, Frame, Problem, Record, Snapshot
 
-__all__ = ["parse", "parse_heap_text", "parse_text", "parse_labels", "go_unquote", "UNKNOWN_FRAME"]
+__all__ = ["parse", "parse_heap_text", "parse_text", "split_profiles", "count_profiles", "ProfilePart", "parse_labels", "go_unquote", "UNKNOWN_FRAME"]
 
 # printStackRecord prints `#\t0xPC` alone for a PC the runtime cannot symbolise
 # (frame.Function == ""): no function, file or line. It is kept as this frame so the
@@ -78,9 +81,99 @@ _HEAP_HEADER = re.compile(
 _HEAP_RECORD = re.compile(r"^(\d+): (\d+) \[(\d+): (\d+)\] @", re.M)
 
 
-def parse(stream: BinaryIO, path: str) -> Snapshot:
-    """Parse a debug=1 goroutine or goroutineleak profile read from `stream`."""
-    return parse_text(_read_text(stream, path), path)
+def parse(stream: BinaryIO, path: str, part: int | None = None, times: Sequence[datetime | None] = ()) -> Snapshot:
+    """Parse a debug=1 goroutine or goroutineleak profile read from `stream`.
+
+    A file of back-to-back profiles (a collector appending `?debug=1` output) holds
+    one snapshot per `goroutine profile: total N` header: `part` (1-based) picks
+    one; without it the last is read and a Problem says how many there are.
+    `times[k]` is the time the log prefix gave the k-th header line, if any.
+    """
+    text = _read_text(stream, path)
+    parts = split_profiles(text)
+    if len(parts) == 1 and part in (None, 1):
+        snap = parse_text(text, path)
+        return replace(snap, time=times[0]) if times and times[0] is not None and snap.time is None else snap
+    if part is not None and not 1 <= part <= len(parts):
+        raise DumpError(path, f"no goroutine profile {part}: the file holds {len(parts)}")
+    k = len(parts) if part is None else part
+    piece = parts[k - 1]
+    snap = parse_text(text[piece.start : piece.end], path)
+    offset = text.count("\n", 0, piece.start)
+    problems = tuple(replace(p, line=p.line + offset) if p.line is not None else p for p in snap.problems)
+    if part is None:
+        problems += (Problem(line=None, message=f"{len(parts)} goroutine profiles back to back: the last is read (`goroscope report` reads each as a snapshot)"),)
+    when = piece.time if piece.time is not None else (times[k - 1] if len(times) >= k else None)
+    return replace(snap, problems=problems, time=when)
+
+
+@dataclass(frozen=True, slots=True)
+class ProfilePart:
+    """Where one of several back-to-back profiles lies in a file's text."""
+
+    start: int  # offset of its header (the first: 0, what precedes it is junk before the dump)
+    end: int  # offset of the next one's marker line or header (or the text's end)
+    time: datetime | None  # the zoned time its marker line gives, UTC
+
+
+def count_profiles(stream: BinaryIO, line_prefix: bytes | None = None) -> int:
+    """Return how many `goroutine profile: total N` headers the decompressed `stream` holds
+    (each line behind the log prefix `line_prefix`, when given); read in chunks."""
+    pat = re.compile((b"(?:" + line_prefix + b")" if line_prefix else b"^") + _PROFILE_HEADER_B, re.M)
+    n = 0
+    carry = b""
+    while True:
+        data = stream.read(1 << 22)
+        if not data:
+            return n + len(pat.findall(carry))
+        data = carry + data
+        k = data.rfind(b"\n")
+        if k < 0:
+            carry = data
+            continue
+        n += len(pat.findall(data, 0, k + 1))
+        carry = data[k + 1 :]
+
+
+_PROFILE_HEADER_B = rb"(?:goroutine|goroutineleak) profile: total \d+[ \t]*\r?$"
+_PROFILE_HEADER = re.compile(r"^(?:goroutine|goroutineleak) profile: total \d+[ \t]*\r?$", re.M)
+_MARKER_LINES = 2  # non-blank lines just before a header that may time it (`date -u`, `=== 2024-… ===`)
+
+
+def split_profiles(text: str) -> list[ProfilePart]:
+    """Return the profiles of `text` in file order, one per header; a marker line just
+    before a header (a zoned time: `date -u`, `=== 2024-05-01T10:00:00Z ===`) times it
+    and belongs to it, not to the profile before."""
+    heads = [m.start() for m in _PROFILE_HEADER.finditer(text)]
+    if len(heads) < 2:
+        return [ProfilePart(start=0, end=len(text), time=None)]
+    marks = [_marker_time(text, h) for h in heads]
+    ends = [max(m[0], h + 1) for m, h in zip(marks[1:], heads)] + [len(text)]
+    starts = [heads[0] if marks[0][1] is not None else 0] + heads[1:]
+    return [ProfilePart(start=s, end=e, time=m[1]) for s, e, m in zip(starts, ends, marks)]
+
+
+def _marker_time(text: str, head: int) -> tuple[int, datetime | None]:
+    """Return (offset, time) of the marker line before the header at `head`, or (head, None)."""
+    from goroscope.timestamps import zoned_time
+
+    pos = head
+    seen = 0
+    while pos > 0 and seen < _MARKER_LINES:
+        prev = text.rfind("\n", 0, pos - 1) + 1
+        line = text[prev : pos - 1]
+        pos_line = prev
+        if not line.strip():
+            pos = pos_line
+            continue
+        if line.startswith("#") or _RECORD_HEAD.match(line):
+            break  # a record of the profile before
+        seen += 1
+        when = zoned_time(line)
+        if when is not None:
+            return pos_line, when
+        pos = pos_line
+    return head, None
 
 
 def parse_text(text: str, path: str) -> Snapshot:

@@ -13,14 +13,15 @@ Contract:
   file is Skipped); unreadable files and folders, unsafe or non-regular archive
   members and corrupt archives are Skipped, naming the OS error or the member. Files
   changed less than `settle_seconds` ago are Skipped with a reason starting
-  "settling:". At most `max_files` files are walked.
+  "settling:". At most `max_files` files are walked. A debug=1 file of several
+  back-to-back profiles becomes one Source per profile (`part` N, path `FILE#N`).
 - `open_source(source, config)` opens one Source again, in any process, from the
   Source alone: a buffered binary reader of its decompressed content, bounded by
   `max_inflate_bytes`. Read errors surface as DumpError naming the file (and member).
 - `group(parsed, config) -> Grouping` turns (Source, Summary) pairs into per-series
   snapshots in time order (DESIGN.md "Snapshots"): files whose names share a stem once
   format suffixes are removed (files of different forms), or whose name or content
-  times are equal to the second, are one Moment
+  times are equal to the second (never two profiles of one file), are one Moment
   whose primary is the richest format; a crash dump is a Moment of its own; a
   goroutineleak profile is evidence for its series; a heap profile is a MemoryPoint;
   any other profile is Skipped.
@@ -47,13 +48,14 @@ import zlib
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from goroscope.config import Config
 from goroscope.errors import DumpError
 from goroscope.ingest import GZIP_MAGIC, SNIFF_BYTES, GuardedReader, Sniff, open_decompressed, read_error_reason, sniff
+from goroscope.ingest.aggregated import count_profiles
 from goroscope.model import (
     FORMAT_RICHNESS,
     PROFILE_GOROUTINE,
@@ -127,6 +129,7 @@ class _Walk:
         self.seen_files: dict[tuple[int, int], str] = {}  # (dev, ino) -> display path
         self.seen_dirs: dict[tuple[int, int], str] = {}
         self.deferred: list[tuple[Path, str]] = []  # symbolic links, followed after the tree
+        self.profiles: dict[int, int | None] = {}  # index in sources of a debug=1 file -> its profiles (None: not yet counted)
         self.now = _now()
         self._series_re = re.compile(self.disc.series_pattern) if self.disc.series_pattern else None
 
@@ -195,7 +198,13 @@ class _Walk:
         if found.format == "other_text" or profile not in (PROFILE_GOROUTINE, PROFILE_GOROUTINELEAK, PROFILE_HEAP, "unknown"):
             self.skip(draft.path, f"a {profile} profile, not a goroutine dump: not used")
             return
-        self.sources.append(replace(draft, format=found.format, profile=profile, crash=found.crash, line_prefix=found.prefix))
+        src = replace(draft, format=found.format, profile=profile, crash=found.crash, line_prefix=found.prefix)
+        self.sources.append(src)
+        if found.format == "debug1":
+            # a collector may append profile after profile to one file: each is a snapshot
+            # (a file longer than its head is counted once the walk is done)
+            n = count_profiles(io.BytesIO(head), found.prefix) if len(head) < SNIFF_BYTES else None
+            self.profiles[len(self.sources) - 1] = n
 
     def draft(self, path: str, fs_path: str, member: str | None, size: int, mtime: float) -> Source:
         """Return the Source for `path` before sniffing."""
@@ -228,7 +237,28 @@ def walk(archive: Path, config: Config) -> tuple[list[Source], list[Skipped]]:
             _follow_link(w, full, path)
     else:
         _walk_file(w, archive, archive.name, st, root_archive=True)
-    return w.sources, w.skipped
+    return _profile_parts(w), w.skipped
+
+
+def _profile_parts(w: _Walk) -> list[Source]:
+    """Return the walk's sources with every file of back-to-back debug=1 profiles
+    replaced by one Source per profile (`path#N`, part N)."""
+    if not any(n is None or n > 1 for n in w.profiles.values()):
+        return w.sources
+    out: list[Source] = []
+    for i, src in enumerate(w.sources):
+        n = w.profiles.get(i, 1)
+        if n is None:
+            try:
+                with open_source(src, w.config) as stream:
+                    n = count_profiles(stream, src.line_prefix)
+            except (DumpError, OSError, EOFError, zlib.error):
+                n = 1  # the parser will say what is wrong with it
+        if n <= 1:
+            out.append(src)
+        else:
+            out.extend(replace(src, path=f"{src.path}#{k}", part=k) for k in range(1, n + 1))
+    return out
 
 
 def _walk_dir(w: _Walk, folder: Path, prefix: str) -> None:
@@ -1059,11 +1089,13 @@ def _aware(dt: datetime) -> datetime:
 
 def _time_of(src: Source, summary: Summary) -> tuple[datetime, str]:
     """Return (time, time_source) of one file: its name, else its content, else its mtime."""
+    if summary.time is not None and (src.part is not None or src.name_time is None):
+        return _aware(summary.time), "content"  # one of several profiles in a file: its own time first
+    # one of several untimed profiles in a file: the file's time, in file order
+    order = timedelta(microseconds=src.part - 1) if src.part is not None else timedelta(0)
     if src.name_time is not None:
-        return _aware(src.name_time), "name"
-    if summary.time is not None:
-        return _aware(summary.time), "content"
-    return datetime.fromtimestamp(src.mtime, timezone.utc), "mtime"
+        return _aware(src.name_time) + order, "name"
+    return datetime.fromtimestamp(src.mtime, timezone.utc) + order, "mtime"
 
 
 _TIME_SOURCE_RANK = {"name": 0, "content": 1, "mtime": 2}
@@ -1134,7 +1166,7 @@ def _moments(series: str, items: list[tuple[Source, Summary]]) -> list[tuple[Mom
     for i, (src, summary) in enumerate(merge):
         by_stem.setdefault(stem_of(src.path), []).append(i)
         t, ts = _time_of(src, summary)
-        if ts != "mtime":
+        if ts != "mtime" and src.part is None:  # profiles of one file are moments of their own
             sec = int(t.timestamp() // 1)
             if sec in by_second:
                 union(i, by_second[sec])

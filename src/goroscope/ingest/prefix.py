@@ -133,14 +133,14 @@ def _time(pre: bytes) -> datetime | None:
     return zoned_time(pre.decode("utf-8", "replace"))
 
 
-def prefix_times(data: bytes, pattern: bytes, key: bytes) -> list[tuple[int, datetime | None]]:
-    """Return (offset, time) of each line of `data` that is `key` behind the prefix `pattern`."""
+PROFILE_HEADER = rb"goroutine(?:leak)? profile: total \d+[ \t]*\r?$"
+
+
+def prefix_times(data: bytes, pattern: bytes, key: bytes = PROFILE_HEADER) -> list[datetime | None]:
+    """Return the zoned time the prefix `pattern` gives each line of `data` that is `key` (a regex) behind it."""
     from goroscope.timestamps import zoned_time
 
-    out = []
-    for m in re.finditer(b"(" + pattern + b")" + re.escape(key), data, re.M):
-        out.append((m.start(), zoned_time(m.group(1).decode("utf-8", "replace"))))
-    return out
+    return [zoned_time(m.group(1).decode("utf-8", "replace")) for m in re.finditer(b"(" + pattern + b")" + key, data, re.M)]
 
 
 def strip(data: bytes, pattern: bytes) -> bytes:
