@@ -1,9 +1,8 @@
-/* Optional behaviour of the HTML report: a sortable suspects table and a filter by
-   series. Everything is readable without it (the PDF runs no JS). */
+/* Optional behaviour of the HTML report: sortable findings and suspects tables and a
+   filter by series. Everything is readable without it (the PDF runs no JS). */
 (function () {
   "use strict";
-  var table = document.getElementById("suspects-table");
-  if (table) {
+  Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), function (table) {
     var heads = table.tHead.rows[0].cells;
     Array.prototype.forEach.call(heads, function (th, col) {
       if (!th.dataset.sort) { return; }
@@ -34,7 +33,7 @@
         if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sort(); }
       });
     });
-  }
+  });
   var filter = document.getElementById("series-filter");
   if (filter) {
     filter.hidden = false;
@@ -42,6 +41,10 @@
       var want = e.target.value;
       document.querySelectorAll("[data-series]").forEach(function (el) {
         el.hidden = want !== "" && el.getAttribute("data-series") !== want;
+      });
+      /* a finding is in several series: shown when the chosen one is among them */
+      document.querySelectorAll("[data-series-any]").forEach(function (el) {
+        el.hidden = want !== "" && el.getAttribute("data-series-any").split("\n").indexOf(want) < 0;
       });
     });
   }

@@ -78,6 +78,14 @@ def timeline(frames, counts, states=(), created_by=None, labels=()) -> Timeline:
     )
 
 
+def _fingerprint(stack, site: Frame) -> str:
+    """Return the fingerprint rank.py gives this stack and leak site (line-free, created-by-free)."""
+    from goroscope.config import Config
+    from goroscope.rank import fingerprint
+
+    return fingerprint(Signature(frames=tuple(stack)), site, Config().signature_options())
+
+
 def make_suspect(
     *,
     series: str,
@@ -107,7 +115,7 @@ def make_suspect(
         rank=rank,
         kind=kind,
         score=score,
-        fingerprint=f"{site.function}|{created_by.function if created_by else ''}|{state or ''}",
+        fingerprint=_fingerprint(stack, site),
         leak_site=site,
         created_by=created_by,
         state=state,
@@ -258,7 +266,17 @@ def make_report(**overrides) -> Report:
         from dataclasses import replace
 
         report = replace(report, **overrides)
-    return report
+    return with_findings(report)
+
+
+def with_findings(report: Report) -> Report:
+    """Return `report` with its findings, as the pipeline attaches them after rank."""
+    from dataclasses import replace
+
+    from goroscope.config import Config
+    from goroscope.findings import find
+
+    return replace(report, findings=find(report.suspects, report.series, Config()))
 
 
 EVIL = '<script>alert(1)</script><img src=file:///etc/passwd onerror=alert(2)>'
@@ -290,7 +308,7 @@ def hostile_report() -> Report:
     )
     from dataclasses import replace
 
-    return replace(
+    return with_findings(replace(
         base,
         archive=f"/tmp/{EVIL}",
         series=(ser,),
@@ -299,4 +317,4 @@ def hostile_report() -> Report:
         inputs=(f"{EVIL}.txt",),
         stable=(),
         command=f"goroscope report '{EVIL}'",
-    )
+    ))

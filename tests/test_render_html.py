@@ -59,7 +59,7 @@ def test_view_orders_suspects_and_formats_fields():
     assert top.short_location == "http/transport.go:2616"
     assert top.counts_label == "4 → 117"
     assert top.trend == "+4,400/h"
-    assert view.verdict == "4 leak suspects in 3 of 3 series"
+    assert view.verdict == "3 findings (4 leak suspects) in 3 of 3 series"
     stuck = next(s for s in view.suspects if s.kind == "stuck")
     assert stuck.trend == "stuck 8 min"
     assert stuck.location.endswith("sampling/tail.go:88")

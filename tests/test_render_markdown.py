@@ -15,11 +15,12 @@ from report_factory import hostile_report, make_report
 def test_summary_names_verdict_top_suspect_and_skips():
     md = render_markdown(make_report(), Config(render=RenderConfig(service_address="h:6060")))
     lines = md.splitlines()
-    assert lines[0] == "## goroscope: 4 leak suspects in 3 of 3 series"
-    assert "**Top suspect:** growing +4,400/h in `orders-a` at `/usr/local/go/src/net/http/transport.go:2616`" in md
+    assert lines[0] == "## goroscope: 3 findings (4 leak suspects) in 3 of 3 series"
+    assert "**Top finding:** growing +4,400/h in orders-a at `/usr/local/go/src/net/http/transport.go:2616`" in md
     table = [l for l in lines if l.startswith("| ")]
-    assert len(table) == 1 + 4  # header + one row per suspect
+    assert len(table) == 1 + 3  # header + one row per finding: the query leak of orders-a and -b is one
     assert table[2].startswith("| 2 | growing | `/go/src/github.com/acme/orders/internal/inventory/lookup.go:46`")
+    assert "| 2 of 3 series |" in table[2]
     assert "`orders-a/notes.txt`: not a goroutine dump" in md
     assert "HTTP response body not closed" in md
     assert "`curl -s 'http://h:6060/debug/pprof/goroutine?debug=2'`" in md

@@ -32,7 +32,7 @@ def test_top_suspect_location_and_verdict_on_page_one(fleet_pdf):
     reader = pypdf.PdfReader(io.BytesIO(fleet_pdf))
     page1 = reader.pages[0].extract_text()
     assert "/usr/local/go/src/net/http/transport.go:2616" in squash(page1)
-    assert "4leaksuspectsin3of3series" in squash(page1)
+    assert "3findings(4leaksuspects)in3of3series" in squash(page1)
     # the whole suspects table is on page one: every suspect's leak site
     assert "lookup.go:46" in squash(page1) and "sampling/tail.go:88" in squash(page1)
     assert "page 1 of" in page1

@@ -43,6 +43,8 @@ __all__ = [
     "Kind",
     "Suspect",
     "Variant",
+    "FindingSeries",
+    "Finding",
     "Report",
 ]
 
@@ -416,6 +418,43 @@ class Suspect:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class FindingSeries:
+    """One series a finding is a suspect in: that suspect's place and numbers. Set by findings.py."""
+
+    series: str  # series id
+    group: str  # its service group ('.' for the archive root)
+    rank: int  # the suspect's rank within the series
+    kind: Kind  # the suspect's kind there
+    score: float  # the suspect's score there
+    counts: tuple[int, ...]  # aligned with that series' snapshots
+    growth_per_hour: float  # the suspect's robust slope there
+    max_wait_minutes: float | None  # None where not carried
+    status: str | None = None  # new | known in that series (with --baseline), else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    """One leak across the fleet: a fingerprint, with every series where it is a suspect. Set by findings.py."""
+
+    fingerprint: str  # the suspects' shared fingerprint (leak site + signature family)
+    kind: Kind  # of its worst-ranked suspect
+    score: float  # the highest score of its suspects
+    leak_site: Frame  # of its worst-ranked suspect
+    created_by: Frame | None  # of the first suspect that carries one
+    state: str | None  # most common state of its worst-ranked suspect
+    explanation: str  # its worst-ranked suspect's sentence
+    series: tuple[FindingSeries, ...]  # where it is a suspect, worst first
+    groups: tuple[tuple[str, int, int], ...]  # (service group, series of it with this finding, series in the group)
+    first_total: int  # goroutines at the first snapshot, summed over its series
+    last_total: int  # at the last snapshot, summed
+    peak_total: int  # each series' peak, summed
+    growth_per_hour: float  # summed over its series
+    max_wait_minutes: float | None  # the longest wait in any of its series
+    status: str | None = None  # new (no series of the baseline had it) | known, with --baseline
+    acknowledged: bool = False  # acknowledged in the config (by fingerprint: all its suspects are)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Report:
     """Everything the renderers need; renderers never re-parse."""
 
@@ -425,6 +464,7 @@ class Report:
     command: str  # the command line
     series: tuple[Series, ...]  # in id order
     suspects: tuple[Suspect, ...]  # all series, best first within each series
+    findings: tuple[Finding, ...] = ()  # the suspects grouped by fingerprint across series, worst first
     skipped: tuple[Skipped, ...] = ()  # inputs not used, with reasons
     inputs: tuple[str, ...] = ()  # every input read
     gone: tuple[dict, ...] = ()  # with --baseline: suspects of the baseline not seen now

@@ -1,4 +1,4 @@
-"""The one place the stage order lives: discover -> parse -> aggregate -> correlate -> rank.
+"""The one place the stage order lives: discover -> parse -> aggregate -> correlate -> rank -> findings.
 
 Contract: `analyze(archive, config, options) -> Report`. Parsing runs through an
 Executor (local processes by default, Dask on request); only Summaries cross process
@@ -120,7 +120,7 @@ def summarize_file(path: Path, config: Config, jobs: int | None = None) -> Summa
 
 def analyze(archive: Path, config: Config, options: RunOptions = RunOptions(), progress: Progress | None = None) -> Report:
     """Run every stage over `archive` and return the Report."""
-    from goroscope import rank
+    from goroscope import findings, rank
     from goroscope.ingest import discover
 
     now = options.now or datetime.now(timezone.utc)
@@ -165,6 +165,7 @@ def analyze(archive: Path, config: Config, options: RunOptions = RunOptions(), p
 
     suspects = rank.rank(all_series, config)
     suspects, gone = _mark_baseline(suspects, options.baseline)
+    found = findings.find(suspects, all_series, config)
     stable = tuple(rank.stable(all_series, config, suspects))
     inputs = tuple(sorted(f.source.path for f in files))
     return Report(
@@ -174,6 +175,7 @@ def analyze(archive: Path, config: Config, options: RunOptions = RunOptions(), p
         command=options.command or "goroscope",
         series=tuple(all_series),
         suspects=tuple(suspects),
+        findings=found,
         skipped=tuple(sorted(skipped, key=lambda s: s.path)),
         inputs=inputs,
         gone=tuple(gone),

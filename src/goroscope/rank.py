@@ -61,6 +61,7 @@ __all__ = [
     "StuckVerdict",
     "stuck_verdict",
     "size_class",
+    "severity_key",
     "order_key",
 ]
 
@@ -713,26 +714,30 @@ def _explain(kind, series, group, counts, states, created, growth, stuck, leaked
     return sentence
 
 
-def size_class(s: Suspect) -> int:
-    """Return how severe `s` is by size: the order of magnitude of its goroutines at their peak.
+def size_class(peak: int) -> int:
+    """Return how severe a peak of `peak` goroutines is: its order of magnitude.
 
     0 for 1–9 goroutines, 1 for 10–99, 2 for 100–999, … A class, not the count
-    itself, so that between suspects of about the same size the kind decides.
+    itself, so that between suspects (or findings) of about the same size the kind
+    decides.
     """
-    peak = int(max(s.counts, default=0))
+    peak = int(peak)
     return len(str(peak)) - 1 if peak > 0 else 0
 
 
-def order_key(s: Suspect) -> tuple:
-    """Return the one ordering key of suspects: severity, then kind, then score.
+def severity_key(peak: int, kind: str, score: float) -> tuple:
+    """Return the one ordering of leaks: size class, then kind (proof first), then score, then size.
 
-    Severity is the size class; within it proof comes first (Kind order: leaked,
-    growing, stuck), then the score, the peak count, and the leak site for a
-    stable order. A proven leak of one goroutine therefore ranks below a growing
-    leak of hundreds, and above a growing leak of a handful. Used by rank() within
-    a series and, after acknowledged ones, by every view across series.
+    A proven leak of one goroutine therefore ranks below a growing leak of
+    hundreds, and above a growing leak of a handful. rank() orders the suspects of
+    a series by it; findings.py orders findings by it, with their summed peaks.
     """
-    return (-size_class(s), Kind(s.kind).order, -s.score, -max(s.counts, default=0), s.leak_site.function, s.leak_site.line)
+    return (-size_class(peak), Kind(kind).order, -score, -int(peak))
+
+
+def order_key(s: Suspect) -> tuple:
+    """Return the ordering key of a suspect: severity_key, then its leak site for a stable order."""
+    return (*severity_key(max(s.counts, default=0), s.kind, s.score), s.leak_site.function, s.leak_site.line)
 
 
 def rank(series: Sequence[Series], config: Config, today: date | None = None) -> list[Suspect]:

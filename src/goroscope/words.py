@@ -34,6 +34,7 @@ __all__ = [
     "short_location",
     "fit_left",
     "mib",
+    "where",
 ]
 
 
@@ -133,3 +134,24 @@ def fit_left(text: str, width: int) -> str:
 def mib(n_bytes: float) -> str:
     """Return a size in MiB with one decimal ('12.3 MiB'), as the heap in use is shown."""
     return f"{n_bytes / 2**20:,.1f} MiB"
+
+
+def where(groups: Sequence[tuple[str, int, int]], series: Sequence[tuple[str, str]] = (), root: str = ".") -> str:
+    """Return where a finding is: '3 of 3 series of ledger-api', 'notifier; 2 of 5 series of billing'.
+
+    `groups` holds (service group, series of it with the finding, series in the
+    group); `series` the (group, series id) pairs, so that a group where the finding
+    is in one series names that series. The group `root` (the archive root) is
+    named by the count alone.
+    """
+    ids: dict[str, list[str]] = {}
+    for group, sid in series:
+        ids.setdefault(group, []).append(sid)
+    parts = []
+    for group, n, total in groups:
+        if n == 1 and len(ids.get(group, ())) == 1:
+            parts.append(ids[group][0])
+            continue
+        count = f"{n} of {plural(total, 'series', 'series')}" if total > 1 else plural(n, "series", "series")
+        parts.append(count if group == root else f"{count} of {group}")
+    return "; ".join(parts)

@@ -6,8 +6,10 @@ its result is handed to every human-facing renderer. It assembles three parts,
 each built by its own module:
 
     view_suspect.suspect_views ... one SuspectView per suspect, worst first
+    view_finding.finding_views ... one FindingView per finding, holding its SuspectViews
     view_series.series_views ..... one SeriesView per series, holding the same SuspectViews
-    header (here) ................ verdict, span, provenance, skipped/settled/gone
+    header (here) ................ verdict (verdict.py: the analysis says it), span,
+                                   provenance, skipped/settled/gone
 
 Label values whose key is in `render.redact_labels` are replaced by REDACTED here,
 once, so no output can show them; the same values are also masked where they occur
@@ -22,9 +24,11 @@ from pathlib import Path
 from goroscope import words
 from goroscope.config import Config
 from goroscope.model import Report
+from goroscope.verdict import verdict as verdict_of
 from goroscope.render.redact import REDACTED, Redactor
 from goroscope.render.view import *  # noqa: F401,F403  (the records, for callers that import them from here)
 from goroscope.render.view import ReportView, SkippedView, SuspectView
+from goroscope.render.view_finding import finding_views
 from goroscope.render.view_series import series_views, stable_views
 from goroscope.render.view_suspect import fix_hint, redact_labels, source_url, suspect_views
 
@@ -42,24 +46,6 @@ def _gone_text(g: dict) -> str:
     return str(g)
 
 
-def _verdict(report: Report, config: Config) -> str:
-    """Return the one-line verdict: 'N leak suspects in M of K series', 'No verdict: …' or 'No leak suspects'."""
-    active = [s for s in report.suspects if not s.acknowledged]
-    acknowledged = len(report.suspects) - len(active)
-    if active:
-        hit = len({s.series for s in active})
-        verdict = f"{words.plural(len(active), 'leak suspect')} in {hit} of {len(report.series)} series"
-    elif report.series and all(len(se.snapshots) < config.rank.min_snapshots for se in report.series):
-        # one or two snapshots cannot show growth: say so rather than sound an all-clear
-        most = max(len(se.snapshots) for se in report.series)
-        verdict = f"No verdict: {words.plural(most, 'snapshot')} per series, {config.rank.min_snapshots} needed to judge growth"
-    else:
-        verdict = "No leak suspects"
-    if acknowledged:
-        verdict += f" ({acknowledged} acknowledged)"
-    return verdict
-
-
 def _redactor(report: Report, config: Config) -> Redactor:
     """Return the redactor for every label set the report carries."""
     label_sets = [ls for s in report.suspects for ls, _ in s.labels]
@@ -74,6 +60,7 @@ def build_view(report: Report, config: Config, source_root: Path | None = None) 
     red = _redactor(report, config)
     paired = suspect_views(report, config, source_root, red)
     suspects: tuple[SuspectView, ...] = tuple(v for _, v in paired)
+    findings = finding_views(report, config, paired, red)
     stable, stable_more = stable_views(report, config)
 
     in_snapshots = {x for se in report.series for snap in se.snapshots for x in (snap.source, *snap.sources)}
@@ -81,20 +68,22 @@ def build_view(report: Report, config: Config, source_root: Path | None = None) 
     in_snapshots |= {p for se in report.series for p in se.leak_profiles}
     all_times: list[datetime] = [snap.time for se in report.series for snap in se.snapshots]
     acknowledged = sum(s.acknowledged for s in report.suspects)
-    verdict = _verdict(report, config)
+    verdict = verdict_of(report, config)
     gen = words.utc(report.generated_at)
     digest = report.config_digest or "defaults"
     return ReportView(
-        title=f"goroscope: {verdict} — {report.archive}",
+        title=f"goroscope: {verdict.text} — {report.archive}",
         archive=report.archive,
         generated_at=f"{gen:%Y-%m-%d %H:%M} UTC",
         generated_date=f"{gen:%Y-%m-%d}",
         span=words.span(all_times),
         series_count=words.num(len(report.series)),
         snapshot_count=words.num(len(all_times)),
-        verdict=verdict,
-        verdict_ok=acknowledged == len(report.suspects),
+        verdict=verdict.text,
+        verdict_ok=verdict.ok,
         top=suspects[0] if suspects and not suspects[0].acknowledged else None,
+        top_finding=findings[0] if findings and not findings[0].acknowledged else None,
+        findings=findings,
         suspects=suspects,
         series=series_views(report, paired),
         series_ids=tuple(se.id for se in report.series),

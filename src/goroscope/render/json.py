@@ -12,7 +12,9 @@ import json
 from datetime import datetime, timezone
 
 from goroscope.config import Config
-from goroscope.model import CreatedBy, Frame, Report, Series, Suspect, Timeline
+from goroscope import findings as findings_mod
+from goroscope import words
+from goroscope.model import CreatedBy, Finding, Frame, Report, Series, Suspect, Timeline
 from goroscope.render.redact import REDACTED, Redactor
 
 __all__ = ["SCHEMA", "report_dict", "render_json", "dumps", "iso", "frame_dict", "REDACTED"]
@@ -71,6 +73,41 @@ def _suspect(s: Suspect, redact: frozenset[str], red: Redactor) -> dict:
     }
 
 
+def _finding(f: Finding, red: Redactor) -> dict:
+    return {
+        "fingerprint": f.fingerprint,
+        "kind": f.kind,
+        "score": round(f.score, 3),
+        "leak_site": frame_dict(f.leak_site),
+        "created_by": frame_dict(f.created_by),
+        "state": f.state,
+        "where": words.where(f.groups, [(m.group, m.series) for m in f.series]),
+        "groups": [{"group": g, "series": n, "of": total} for g, n, total in f.groups],
+        "first": f.first_total,
+        "last": f.last_total,
+        "peak": f.peak_total,
+        "growth_per_hour": round(f.growth_per_hour, 2),
+        "max_wait_minutes": None if f.max_wait_minutes is None else round(f.max_wait_minutes, 1),
+        "explanation": red.text(f.explanation),
+        "status": f.status,
+        "acknowledged": f.acknowledged,
+        "series": [
+            {
+                "id": m.series,
+                "group": m.group,
+                "rank": m.rank,
+                "kind": m.kind,
+                "score": round(m.score, 3),
+                "counts": list(m.counts),
+                "growth_per_hour": round(m.growth_per_hour, 2),
+                "max_wait_minutes": None if m.max_wait_minutes is None else round(m.max_wait_minutes, 1),
+                "status": m.status,
+            }
+            for m in f.series
+        ],
+    }
+
+
 def _timeline(t: Timeline) -> dict:
     return {"stack": [frame_dict(f) for f in t.signature.frames], "counts": list(t.counts)}
 
@@ -123,6 +160,9 @@ def report_dict(report: Report, config: Config) -> dict:
         "gone": list(report.gone),
         "warnings": list(report.warnings),
         "stable": [{"series": sid, **_timeline(t)} for sid, t in report.stable],
+        # one leak across every series where it is a suspect, worst first (README "JSON report")
+        "findings": [_finding(f, red) for f in report.findings],
+        "findings_gone": list(findings_mod.gone(report)),
     }
 
 

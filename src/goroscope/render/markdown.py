@@ -31,7 +31,8 @@ from goroscope.resources import templates_dir
 
 __all__ = ["md_escape", "md_code", "md_url", "get_markdown_environment", "markdown_of_view", "render_markdown"]
 
-MAX_DETAILS = 5  # suspects described below the table
+MAX_DETAILS = 5  # findings described below the table
+MAX_MEMBERS = 10  # series listed under a finding (the rest are counted)
 _SPECIAL = re.compile(r"([\\`*_\[\]|#!~])")
 
 
@@ -121,7 +122,9 @@ def markdown_of_view(view: ReportView, config: Config) -> str:
     """Return the Markdown summary of `view` (templates as `config` says)."""
     env = get_markdown_environment(config.render.templates_dir)
     try:
-        return env.get_template("summary.md.j2").render(view=view, max_details=MAX_DETAILS, more_suspects=max(len(view.suspects) - MAX_DETAILS, 0))
+        return env.get_template("summary.md.j2").render(
+            view=view, max_details=MAX_DETAILS, max_members=MAX_MEMBERS, more_findings=max(len(view.findings) - MAX_DETAILS, 0)
+        )
     except jinja2.TemplateError as e:
         raise RenderError(f"summary.md.j2: {e}") from e
 

@@ -15,7 +15,7 @@ from collections import Counter
 from goroscope import words
 from goroscope.config import Config
 from goroscope.model import Snapshot, Summary
-from goroscope.render.view import ReportView, SuspectView
+from goroscope.render.view import FindingView, ReportView, SuspectView
 from goroscope.signature import leak_site
 
 __all__ = ["summary_text", "inspect_json", "inspect_json_chunks", "inspect_text", "diff_rows", "diff_text", "short_location", "short_function"]
@@ -31,36 +31,43 @@ def short_function(name: str, width: int) -> str:
     return words.fit_left(name, width)
 
 
-def _suspect_lines(s: SuspectView, width: int) -> list[str]:
-    """Return the lines of one suspect: rank, kind and tags; where; the facts; the sentence."""
-    head = f"{s.rank:>2}. {s.kind:<8} score {s.score}"
-    if s.also_in:
-        head += f"  also in {', '.join(s.also_in)}"
-    if s.baseline:
-        head += f"  {s.baseline}"
-    if s.acknowledged:
-        head += "  acknowledged"
-    lines = [head[:width]]
-    lines.append("    at " + words.fit_left(s.location, width - 7))
-    lines.append("    " + short_function(s.function, width - 4))
-    facts = [x for x in (None if s.state == "—" else s.state, f"{s.counts_label} goroutines" if s.counts_label != "—" else None) if x]
-    if s.kind != "stuck":
-        facts.append(s.trend)
-    if s.max_wait != "—":
-        facts.append(f"waiting {s.max_wait}")
-    if facts:
-        lines.append(("    " + " · ".join(facts))[:width])
-    if s.created_by is not None:
-        lines.append("    created at " + words.fit_left(s.created_by.location, width - 15))
-    lines.extend(textwrap.wrap(s.explanation, width=width, initial_indent="    ", subsequent_indent="    "))
+def _finding_lines(f: FindingView, width: int) -> list[str]:
+    """Return the lines of one finding: number, kind, tags and where; the site; the numbers; the sentence."""
+    head = f"{f.number:>2}. {f.kind:<8} {f.trend}"
+    if f.trend_each:
+        head += f" ({f.trend_each})"
+    tags = [t for t in (f.status, "acknowledged" if f.acknowledged else None) if t]
+    lines = textwrap.wrap(f"{head}  in {f.where}" + (f"  [{', '.join(tags)}]" if tags else ""), width=width, subsequent_indent="    ")
+    lines.append("    at " + words.fit_left(f.location, width - 7))
+    lines.append("    " + short_function(f.function, width - 4))
+    facts = [x for x in (None if f.state == "—" else f.state, f"{f.counts_label} goroutines", f"score {f.score}") if x]
+    if f.max_wait != "—":
+        facts.append(f"waiting {f.max_wait}")
+    lines.extend(textwrap.wrap(" · ".join(facts), width=width, initial_indent="    ", subsequent_indent="    "))
+    if f.created_by is not None:
+        lines.append("    created at " + words.fit_left(f.created_by.location, width - 15))
+    lines.extend(textwrap.wrap(f.explanation, width=width, initial_indent="    ", subsequent_indent="    "))
     return lines
 
 
+def _suspect_line(s: SuspectView, width: int) -> str:
+    """Return one suspect of a series in a line: rank, kind, site, counts, trend, its finding."""
+    tags = "".join(f"  {t}" for t in (s.baseline, "acknowledged" if s.acknowledged else None) if t)
+    tail = f" · {s.counts_label} · {s.trend} (finding {s.finding_number}){tags}"
+    head = f"{s.rank:>2}. {s.kind:<8} "
+    return head + words.fit_left(s.short_location, max(width - len(head) - len(tail), 12)) + tail
+
+
 def summary_text(view: ReportView, *, verbose: bool = False, width: int = 80) -> str:
-    """Return the terminal summary of the run's `view`: the verdict, then per series its facts and suspects."""
+    """Return the terminal summary of the run's `view`: the verdict, the findings, then per series its facts and suspects."""
     out: list[str] = []
     head = f"goroscope {view.archive}: {view.verdict} · {view.series_count} series, {view.snapshot_count} snapshots, {view.span}"
     out.extend(textwrap.wrap(head, width=width))
+    if view.findings:
+        out.append("")
+        out.append("Findings, worst first:")
+        for f in view.findings:
+            out.extend(_finding_lines(f, width))
     for series in view.series:
         out.append("")
         out.append(series.id[:width])
@@ -68,7 +75,7 @@ def summary_text(view: ReportView, *, verbose: bool = False, width: int = 80) ->
         if not series.suspects:
             out.append("  no suspects")
         for s in series.suspects:
-            out.extend("  " + line for line in _suspect_lines(s, width - 2))
+            out.append("  " + _suspect_line(s, width - 2))
     out.append("")
     if view.gone:
         out.append(f"{words.plural(len(view.gone), 'suspect')} of the baseline gone.")

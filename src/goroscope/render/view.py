@@ -9,8 +9,13 @@ from here.
 The shape, top down:
 
     ReportView ............ header facts (archive, span, verdict, provenance)
+      .findings ........... FindingView, worst first: one leak (fingerprint) across
+                            every series where it is a suspect; the top table
+        .members .......... FindingMemberView per series, worst first
+        .suspects ......... the SuspectViews of those series (the same objects)
       .suspects ........... SuspectView, worst first over the whole report
-                            (`number` 1 = worst; `rank` = within its series)
+                            (`number` 1 = worst; `rank` = within its series;
+                            `finding_number` = its finding)
       .series ............. SeriesView per series, in id order; its `.suspects` are
                             the same SuspectView objects, by rank in that series
       .stable ............. StableView: large signatures that are not suspects
@@ -31,6 +36,7 @@ from goroscope.render.source import Snippet
 
 __all__ = [
     "FrameView",
+    "LeakView",
     "Hint",
     "Command",
     "StateView",
@@ -38,6 +44,8 @@ __all__ = [
     "VariantView",
     "LegendEntry",
     "SuspectView",
+    "FindingMemberView",
+    "FindingView",
     "SnapshotRow",
     "SeriesView",
     "StableView",
@@ -113,17 +121,12 @@ class LegendEntry:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SuspectView:
-    """One suspect, display-ready."""
+class LeakView:
+    """What a suspect and a finding both show: the kind, the score and where the leak is."""
 
-    anchor: str  # html id ('suspect-3'), never from input
-    number: int  # position in the report's suspects table (1 = worst overall)
-    rank: int  # rank within its series
-    series: str  # series id
-    series_anchor: str  # html id of its series section
     kind: str  # growing | stuck | leaked
     kind_label: str  # for people
-    score: str  # '0.93'
+    score: str  # '0.93' (a finding: the highest of its suspects)
     score_value: str  # sort key
     function: str  # the leak site's function
     location: str  # leak site file:line, as printed
@@ -131,6 +134,17 @@ class SuspectView:
     location_url: str | None  # link, when configured
     created_by: FrameView | None  # where the goroutines were started
     state: str  # most common state, '—' where not carried
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SuspectView(LeakView):
+    """One suspect, display-ready."""
+
+    anchor: str  # html id ('suspect-3'), never from input
+    number: int  # position in the report's suspects table (1 = worst overall)
+    rank: int  # rank within its series
+    series: str  # series id
+    series_anchor: str  # html id of its series section
     first: str  # first count
     last: str  # last count
     peak: str  # largest count
@@ -156,7 +170,47 @@ class SuspectView:
     acknowledged: bool  # known to the team (config)
     baseline: str | None  # new | known, with --baseline
     memory_note: str | None  # 'tracks heap in use (r = 0.97)'
+    finding_number: int = 0  # the number of its finding in the findings table
+    finding_anchor: str = ""  # html id of its finding's section
 
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FindingMemberView:
+    """One series of a finding: that series' suspect, in a row."""
+
+    series: str  # series id
+    series_anchor: str  # html id of the series section
+    suspect_anchor: str  # html id of that suspect's block
+    rank: int  # the suspect's rank within the series
+    kind: str  # its kind there
+    counts_label: str  # 'first → last'
+    trend: str  # '+120/h' or 'stuck 14 min'
+    max_wait: str  # '892 min' or '—'
+    status: str | None  # new | known, with --baseline
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FindingView(LeakView):
+    """One finding (a leak across series), display-ready: a row of the top table and a section."""
+
+    anchor: str  # html id ('finding-2'), never from input
+    number: int  # position in the findings table (1 = worst)
+    where: str  # '3 of 3 series of ledger-api'
+    series_ids: tuple[str, ...]  # every series it is in, worst first
+    series_count: int  # how many
+    counts_label: str  # goroutines summed over its series, 'first → last'
+    peak: str  # the series' peaks, summed
+    last_value: str  # sort key: goroutines now, summed
+    trend: str  # '+9,000/h' (summed) or 'stuck 892 min' (longest)
+    trend_value: str  # sort key
+    trend_each: str  # '+3,000/h each' (the median series) when in more than one series, else ''
+    max_wait: str  # '892 min' or '—'
+    explanation: str  # its worst suspect's sentence (redacted)
+    status: str | None  # new | known (with --baseline)
+    acknowledged: bool  # known to the team (config)
+    fingerprint: str  # stable id
+    members: tuple[FindingMemberView, ...]  # one row per series, worst first
+    suspects: tuple[SuspectView, ...]  # the same suspects' views, worst first
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SnapshotRow:
@@ -229,6 +283,8 @@ class ReportView:
     verdict: str  # '3 leak suspects in 2 of 6 series' / 'No leak suspects'
     verdict_ok: bool  # no suspects
     top: SuspectView | None  # the worst suspect
+    top_finding: FindingView | None  # the worst finding (not acknowledged)
+    findings: tuple[FindingView, ...]  # the top table: every finding, worst first
     suspects: tuple[SuspectView, ...]  # all, worst first
     series: tuple[SeriesView, ...]  # in id order
     series_ids: tuple[str, ...]  # for the filter

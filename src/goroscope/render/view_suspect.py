@@ -28,7 +28,7 @@ from goroscope.render.redact import REDACTED, Redactor
 from goroscope.render.source import snippet
 from goroscope.render.view import Command, FrameView, Hint, LabelView, StateView, SuspectView, VariantView
 
-__all__ = ["MAX_SNIPPETS", "order_key", "suspect_views", "source_url", "redact_labels", "fix_hint",
+__all__ = ["MAX_SNIPPETS", "trend", "leak_fields", "order_key", "suspect_views", "source_url", "redact_labels", "fix_hint",
            "frame_view", "stack_views", "counts_label", "series_restarts"]
 
 _ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
@@ -235,15 +235,15 @@ def counts_label(counts: Sequence[int]) -> str:
     return f"{words.num(counts[0])} → {words.num(counts[-1])}"
 
 
-def _trend(s: Suspect, series: Series | None = None) -> tuple[str, float]:
+def trend(kind: str, growth_per_hour: float, max_wait_minutes: float | None, uncertain: bool = False) -> tuple[str, float]:
     """Return the trend text and its sort key: growth per hour, how long stuck, or that the time is uncertain."""
-    if s.kind == Kind.STUCK:
-        if s.max_wait_minutes is not None:
-            return f"stuck {words.minutes(s.max_wait_minutes)}", float(s.max_wait_minutes)
+    if kind == Kind.STUCK:
+        if max_wait_minutes is not None:
+            return f"stuck {words.minutes(max_wait_minutes)}", float(max_wait_minutes)
         return "stuck", 0.0
-    if series is not None and series.time_uncertain:
+    if uncertain:
         return words.TIME_UNCERTAIN, 0.0
-    return words.growth(s.growth_per_hour), float(s.growth_per_hour)
+    return words.growth(growth_per_hour), float(growth_per_hour)
 
 
 def _state_views(states: Sequence[tuple[str, int]]) -> tuple[StateView, ...]:
@@ -290,6 +290,22 @@ def _memory_note(corr: float | None) -> str | None:
     return f"correlation with the heap in use: r = {corr:.2f}"
 
 
+def leak_fields(kind: str, score: float, site: Frame, created_by: Frame | None, state: str | None, render: RenderConfig) -> dict:
+    """Return the LeakView fields (what suspects and findings both show) as keyword arguments."""
+    return dict(
+        kind=Kind(kind).value,
+        kind_label=Kind(kind).label,
+        score=f"{score:.2f}",
+        score_value=f"{score:.4f}",
+        function=site.function,
+        location=site.location,
+        short_location=words.short_location(site),
+        location_url=source_url(site, render),
+        created_by=frame_view(created_by, render, None) if created_by else None,
+        state=state or "—",
+    )
+
+
 def order_key(s: Suspect) -> tuple:
     """Return the report-wide ordering key: acknowledged last, then rank's one order, then series and rank."""
     return (s.acknowledged, *rank_order(s), s.series, s.rank)
@@ -313,12 +329,13 @@ def suspect_views(
         for i, s in enumerate(sorted(mine, key=lambda x: x.rank)):
             color_of[(sid, s.rank)] = charts.PALETTE[i % len(charts.PALETTE)]
 
+    finding_no = {f.fingerprint: i for i, f in enumerate(report.findings, start=1)}
     out: list[tuple[Suspect, SuspectView]] = []
     snippets_left = MAX_SNIPPETS
     for number, s in enumerate(sorted(report.suspects, key=order_key), start=1):
         series = series_by_id.get(s.series)
         color = color_of[(s.series, s.rank)]
-        trend, trend_key = _trend(s, series)
+        trend_text, trend_key = trend(s.kind, s.growth_per_hour, s.max_wait_minutes, series is not None and series.time_uncertain)
         snip = None
         if source_root is not None and snippets_left > 0 and sig.is_application(s.leak_site):
             snip = snippet(s.leak_site.file, s.leak_site.line, source_root)
@@ -330,21 +347,12 @@ def suspect_views(
             rank=s.rank,
             series=s.series,
             series_anchor=f"series-{series_index.get(s.series, 0) + 1}",
-            kind=Kind(s.kind).value,
-            kind_label=Kind(s.kind).label,
-            score=f"{s.score:.2f}",
-            score_value=f"{s.score:.4f}",
-            function=s.leak_site.function,
-            location=s.leak_site.location,
-            short_location=words.short_location(s.leak_site),
-            location_url=source_url(s.leak_site, render),
-            created_by=frame_view(s.created_by, render, None) if s.created_by else None,
-            state=s.state or "—",
+            **leak_fields(s.kind, s.score, s.leak_site, s.created_by, s.state, render),
             first=words.num(s.counts[0]) if s.counts else "—",
             last=words.num(s.counts[-1]) if s.counts else "—",
             peak=words.num(max(s.counts)) if s.counts else "—",
             counts_label=counts_label(s.counts),
-            trend=trend,
+            trend=trend_text,
             trend_value=f"{trend_key:.4f}",
             max_wait=words.minutes(s.max_wait_minutes) if s.max_wait_minutes is not None else "—",
             explanation=red.text(s.explanation),
@@ -370,6 +378,8 @@ def suspect_views(
             acknowledged=s.acknowledged,
             baseline=s.baseline,
             memory_note=_memory_note(s.memory_correlation),
+            finding_number=finding_no.get(s.fingerprint, 0),
+            finding_anchor=f"finding-{finding_no[s.fingerprint]}" if s.fingerprint in finding_no else "",
         )
         out.append((s, view))
     return out

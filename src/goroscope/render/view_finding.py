@@ -1,0 +1,81 @@
+"""Finding -> FindingView: one leak across series, as a row of the top table and a section.
+
+Contract: `finding_views(report, config, paired, red)` returns one FindingView per
+finding of `report` (report.findings, already ranked by findings.py), each
+holding the SuspectViews of its series from `paired` (view_suspect.suspect_views),
+so the finding's section and the series sections show the very same suspects.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+
+from goroscope import words
+from goroscope.config import Config
+from goroscope.model import Finding, Kind, Report, Suspect
+from goroscope.render.redact import Redactor
+from goroscope.render.view import FindingMemberView, FindingView, SuspectView
+from goroscope.render.view_suspect import leak_fields, trend
+
+__all__ = ["finding_views"]
+
+
+def _each(f: Finding, uncertain: set[str]) -> str:
+    """Return the typical series' rate ('+3,000/h each') for a growing finding in several series."""
+    if len(f.series) < 2 or f.kind is Kind.STUCK or any(m.series in uncertain for m in f.series):
+        return ""
+    return f"{words.growth(statistics.median(m.growth_per_hour for m in f.series))} each"
+
+
+def finding_views(
+    report: Report, config: Config, paired: Sequence[tuple[Suspect, SuspectView]], red: Redactor
+) -> tuple[FindingView, ...]:
+    """Return the view of every finding of `report`, with its suspects' views from `paired`."""
+    view_of = {(s.series, s.fingerprint): v for s, v in paired}
+    uncertain = {se.id for se in report.series if se.time_uncertain}
+    out = []
+    for number, f in enumerate(report.findings, start=1):
+        views = tuple(view_of[(m.series, f.fingerprint)] for m in f.series if (m.series, f.fingerprint) in view_of)
+        members = []
+        for m, v in zip(f.series, views):
+            text, _ = trend(m.kind, m.growth_per_hour, m.max_wait_minutes, m.series in uncertain)
+            members.append(
+                FindingMemberView(
+                    series=m.series,
+                    series_anchor=v.series_anchor,
+                    suspect_anchor=v.anchor,
+                    rank=m.rank,
+                    kind=Kind(m.kind).value,
+                    counts_label=v.counts_label,
+                    trend=text,
+                    max_wait=v.max_wait,
+                    status=m.status,
+                )
+            )
+        # a rate summed over a series whose times are uncertain would be noise too
+        text, key = trend(f.kind, f.growth_per_hour, f.max_wait_minutes, any(m.series in uncertain for m in f.series))
+        out.append(
+            FindingView(
+                anchor=f"finding-{number}",
+                number=number,
+                **leak_fields(f.kind, f.score, f.leak_site, f.created_by, f.state, config.render),
+                where=words.where(f.groups, [(m.group, m.series) for m in f.series]),
+                series_ids=tuple(m.series for m in f.series),
+                series_count=len(f.series),
+                counts_label=f"{words.num(f.first_total)} → {words.num(f.last_total)}",
+                peak=words.num(f.peak_total),
+                last_value=str(f.last_total),
+                trend=text,
+                trend_value=f"{key:.4f}",
+                trend_each=_each(f, uncertain),
+                max_wait=words.minutes(f.max_wait_minutes) if f.max_wait_minutes is not None else "—",
+                explanation=red.text(f.explanation),
+                status=f.status,
+                acknowledged=f.acknowledged,
+                fingerprint=f.fingerprint,
+                members=tuple(members),
+                suspects=views,
+            )
+        )
+    return tuple(out)

@@ -1,0 +1,111 @@
+"""Findings across series: one leak, one row, whatever the number of pods it is in."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from goroscope.cli import main
+from goroscope.config import Config
+from goroscope.pipeline import RunOptions, analyze
+from goroscope.render.context import build_view
+from goroscope.render.markdown import markdown_of_view
+from goroscope.render.terminal import summary_text
+
+import dumpgen as g
+
+GROW = [1, 2, 3, 5, 6, 8, 9, 11]
+IDLE = [4, 5, 4, 4, 5, 4, 5, 4]
+
+
+def _run(capsys, *args: str) -> int:
+    try:
+        main(list(args))
+        return 0
+    except SystemExit as e:
+        return int(e.code or 0)
+    finally:
+        capsys.readouterr()
+
+
+def test_one_leak_on_100_pods_is_one_finding(tmp_path):
+    # GIVEN 100 pods of one service, each with the same send leak beside an idle pool
+    for i in range(100):
+        g.write_series(tmp_path / "ledger-api" / f"pod-{i:03d}", 8, {g.SEND: GROW, g.IDLE: IDLE})
+    # WHEN it is analysed
+    report = analyze(tmp_path, Config(), RunOptions(use_cache=False, jobs=1))
+    # THEN each pod has its suspect, and they make one finding that names all 100
+    assert len(report.series) == 100 and len(report.suspects) == 100
+    (finding,) = report.findings
+    assert finding.kind == "growing" and finding.leak_site.line == g.SEND.line
+    assert finding.groups == (("ledger-api", 100, 100),)
+    assert finding.last_total == 100 * GROW[-1] and len(finding.series) == 100
+    view = build_view(report, Config())
+    assert len(view.findings) == 1 and view.findings[0].where == "100 of 100 series of ledger-api"
+    assert view.verdict == "1 finding (100 leak suspects) in 100 of 100 series"
+    # AND the Markdown table and the terminal's findings list hold one row
+    md = markdown_of_view(view, Config())
+    rows = [line for line in md.splitlines() if line.startswith("| ") and "screener.go:30" in line]
+    assert len(rows) == 1 and "| 100 of 100 series of ledger-api |" in rows[0]
+    text = summary_text(view)
+    findings_part = text.split("Findings, worst first:")[1].split("\n\nledger-api/")[0]
+    assert findings_part.count("    at /app/internal/screener/screener.go:30") == 1
+
+
+def test_markdown_of_three_pods_lists_each_leak_once_with_its_pods(tmp_path):
+    # GIVEN three pods of ledger-api with a send leak each, two of them also a nil-channel
+    # receive leak, and another service with neither
+    for i in range(3):
+        shapes = {g.SEND: GROW, g.IDLE: IDLE}
+        if i < 2:
+            shapes[g.NIL_RECV] = [0, 1, 3, 4, 6, 7, 9, 10]
+        g.write_series(tmp_path / "ledger-api" / f"pod-{i}", 8, shapes)
+    g.write_series(tmp_path / "billing" / "pod-0", 8, {g.IDLE: IDLE})
+    report = analyze(tmp_path, Config(), RunOptions(use_cache=False, jobs=1))
+    md = markdown_of_view(build_view(report, Config()), Config())
+    # THEN the table has one row per leak, saying where
+    rows = [line for line in md.splitlines() if line.startswith("| ") and not line.startswith("| #")]
+    sites = [r for r in rows if "screener.go:30" in r or "tailer.go:57" in r]
+    assert len(sites) == 2
+    send = next(r for r in sites if "screener.go:30" in r)
+    recv = next(r for r in sites if "tailer.go:57" in r)
+    assert "| 3 of 3 series of ledger-api |" in send
+    assert "| 2 of 3 series of ledger-api |" in recv
+    # AND each leak's details list its pods, each once
+    detail = md.split("### ")[1:]
+    send_detail = next(d for d in detail if "screener" in d.splitlines()[0])
+    assert [p for p in ("pod-0", "pod-1", "pod-2") if send_detail.count(f"ledger-api/pod-{p[-1]}`") == 1] == ["pod-0", "pod-1", "pod-2"]
+    assert md.count("### ") == 2
+
+
+def test_json_findings_keep_series_suspects_and_baseline_works_per_finding(capsys, tmp_path):
+    # GIVEN night one: the send leak on two pods
+    for i in range(2):
+        g.write_series(tmp_path / "n1" / "ledger-api" / f"pod-{i}", 8, {g.SEND: GROW, g.IDLE: IDLE})
+    assert _run(capsys, "report", str(tmp_path / "n1"), "--format", "json", "--no-cache", "--output", str(tmp_path / "r"), "--name", "n1") == 0
+    one = json.loads((tmp_path / "r" / "n1.json").read_text())
+    # THEN a series-only reader still finds every suspect under series[].suspects
+    assert [len(s["suspects"]) for s in one["series"]] == [1, 1]
+    (f,) = one["findings"]
+    assert {"fingerprint", "kind", "score", "leak_site", "created_by", "series"} <= set(f)
+    assert [(m["id"], m["rank"]) for m in f["series"]] == [("ledger-api/pod-0", 1), ("ledger-api/pod-1", 1)]
+    assert f["fingerprint"] == one["series"][0]["suspects"][0]["fingerprint"]
+    assert f["last"] == 2 * GROW[-1] and all(m["counts"] == GROW for m in f["series"])
+    # GIVEN night two: the send leak spread to a third pod, pod-0 is clean, a new nil-channel leak
+    for i in range(3):
+        shapes = {g.SEND: GROW, g.IDLE: IDLE} if i else {g.IDLE: IDLE}
+        if i == 2:
+            shapes[g.NIL_RECV] = [0, 1, 3, 4, 6, 7, 9, 10]
+        g.write_series(tmp_path / "n2" / "ledger-api" / f"pod-{i}", 8, shapes)
+    _run(capsys, "report", str(tmp_path / "n2"), "--format", "json", "--no-cache", "--output", str(tmp_path / "r"),
+         "--name", "n2", "--baseline", str(tmp_path / "r" / "n1.json"))
+    two = json.loads((tmp_path / "r" / "n2.json").read_text())
+    by_site = {x["leak_site"]["line"]: x for x in two["findings"]}
+    # THEN the send leak is one known finding (new only on the pod it reached), the receive leak is new
+    send = by_site[g.SEND.line]
+    assert send["status"] == "known"
+    assert {m["id"]: m["status"] for m in send["series"]} == {"ledger-api/pod-1": "known", "ledger-api/pod-2": "new"}
+    assert by_site[g.NIL_RECV.line]["status"] == "new"
+    # AND a leak gone from one pod but alive on others is not a gone finding
+    assert two["findings_gone"] == []
+    assert [x["series"] for x in two["gone"]] == ["ledger-api/pod-0"]
