@@ -74,9 +74,15 @@ def correlate(
     summaries = without_cut_stacks(summaries)
     segments = find_segments(summaries)
     timelines = _timelines(summaries, times, segments, leak_evidence)
-    leak_profiles = tuple(
-        sorted({src.path for src, summ in leak_evidence if summ.profile == PROFILE_GOROUTINELEAK or src.profile == PROFILE_GOROUTINELEAK})
-    )
+    from goroscope.ingest.discover import time_of
+
+    # when each goroutineleak profile ran (by the same rule as a snapshot's time), for the charts
+    when = {
+        src.path: time_of(src, summ)[0]
+        for src, summ in leak_evidence
+        if summ.profile == PROFILE_GOROUTINELEAK or src.profile == PROFILE_GOROUTINELEAK
+    }
+    leak_profiles = tuple(sorted(when))
     return Series(
         id=series_id,
         snapshots=snapshots,
@@ -85,6 +91,7 @@ def correlate(
         timelines=timelines,
         totals=totals,
         leak_profiles=leak_profiles,
+        leak_profile_times=tuple(when[p] for p in leak_profiles),
         time_uncertain=times_uncertain(snapshots, [m.primary.part is not None for m, _ in ordered]),
     )
 

@@ -345,6 +345,7 @@ class Series:
     timelines: tuple[Timeline, ...] = ()  # one per signature seen in the series
     totals: tuple[int, ...] = ()  # goroutines per snapshot
     leak_profiles: tuple[str, ...] = ()  # goroutineleak profiles read as evidence
+    leak_profile_times: tuple[datetime, ...] = ()  # when each of leak_profiles ran, aligned with it
     # every snapshot is timed by its file's mtime, each under a second after the one
     # before (files copied or unpacked together): no rate can be read from the times
     time_uncertain: bool = False

@@ -1087,7 +1087,7 @@ def _aware(dt: datetime) -> datetime:
     return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
 
 
-def _time_of(src: Source, summary: Summary) -> tuple[datetime, str]:
+def time_of(src: Source, summary: Summary) -> tuple[datetime, str]:
     """Return (time, time_source) of one file: its name, else its content, else its mtime."""
     if summary.time is not None and (src.part is not None or src.name_time is None):
         return _aware(summary.time), "content"  # one of several profiles in a file: its own time first
@@ -1115,7 +1115,7 @@ def group(parsed: Sequence[tuple[Source, Summary]], config: Config) -> Grouping:
             if summary.heap_inuse_bytes is None:
                 skipped.append(Skipped(path=src.path, reason="a heap profile without in-use bytes: not used"))
                 continue
-            t, _ = _time_of(src, summary)
+            t, _ = time_of(src, summary)
             memory.setdefault(src.series, []).append(MemoryPoint(time=t, inuse_bytes=summary.heap_inuse_bytes, source=src.path))
         elif profile == PROFILE_GOROUTINE and summary.format in FORMAT_RICHNESS:
             snaps.setdefault(src.series, []).append((src, summary))
@@ -1125,7 +1125,7 @@ def group(parsed: Sequence[tuple[Source, Summary]], config: Config) -> Grouping:
     return Grouping(
         moments=moments,
         leak_evidence={
-            s: tuple(sorted(items, key=lambda p: (_time_of(*p)[0], p[0].path))) for s, items in evidence.items()
+            s: tuple(sorted(items, key=lambda p: (time_of(*p)[0], p[0].path))) for s, items in evidence.items()
         },
         memory={s: tuple(sorted(points, key=lambda p: (p.time, p.source))) for s, points in memory.items()},
         skipped=tuple(skipped),
@@ -1138,7 +1138,7 @@ def _moments(series: str, items: list[tuple[Source, Summary]]) -> list[tuple[Mom
     merge = [p for p in items if not (p[0].crash or p[1].crash)]
     for src, summary in items:
         if src.crash or summary.crash:
-            t, ts = _time_of(src, summary)
+            t, ts = time_of(src, summary)
             out.append(
                 (
                     Moment(series=series, time=t, time_source=ts, primary=src, sources=(src,), format=summary.format, crash=True),
@@ -1165,7 +1165,7 @@ def _moments(series: str, items: list[tuple[Source, Summary]]) -> list[tuple[Mom
     by_second: dict[int, int] = {}
     for i, (src, summary) in enumerate(merge):
         by_stem.setdefault(stem_of(src.path), []).append(i)
-        t, ts = _time_of(src, summary)
+        t, ts = time_of(src, summary)
         if ts != "mtime" and src.part is None:  # profiles of one file are moments of their own
             sec = int(t.timestamp() // 1)
             if sec in by_second:
@@ -1185,10 +1185,10 @@ def _moments(series: str, items: list[tuple[Source, Summary]]) -> list[tuple[Mom
         members.sort(key=lambda p: (FORMAT_RICHNESS[p[1].format], p[1].truncated, -p[1].total, p[0].path))
         primary, summary = members[0]
         timed = sorted(
-            (_time_of(s, sm) for s, sm in members),
+            (time_of(s, sm) for s, sm in members),
             key=lambda x: _TIME_SOURCE_RANK[x[1]],
         )
-        t, ts = _time_of(primary, summary)
+        t, ts = time_of(primary, summary)
         if _TIME_SOURCE_RANK[timed[0][1]] < _TIME_SOURCE_RANK[ts]:
             t, ts = timed[0]
         moment = Moment(

@@ -7,8 +7,13 @@ templates, and every piece of text goes through jinja2's autoescape (series ids
 and labels come from dumps). No JS: weasyprint runs none, and the charts must
 be vectors in the PDF.
 
-Axes: x is time (UTC, seconds resolution), y starts at zero with "nice" ticks.
-Restarts are drawn as dashed vertical rules labelled "restart".
+Axes: x is time (UTC, seconds resolution), y starts at zero with "nice" ticks;
+the labels of the first and last x ticks are anchored inward so neither is cut
+by the chart's edge. Events are vertical rules with a label: a restart (red,
+dashed), a crash dump taken (dark, dotted), a goroutineleak profile run
+(purple, dash-dot); labels of rules close together are stacked, not overprinted.
+A line whose values equal an earlier line's is drawn dashed over it, and
+`same_as` names that line, so two identical series never hide each other.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["Tick", "Line", "Rule", "Chart", "PALETTE", "TOTAL_COLOR", "nice_ticks", "line_chart"]
+__all__ = ["Tick", "Line", "Rule", "Chart", "PALETTE", "TOTAL_COLOR", "EVENTS", "nice_ticks", "line_chart"]
 
 # Colour-blind-safe (Okabe-Ito), dark enough to read on white and in greyscale print.
 PALETTE = ("#d55e00", "#0072b2", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#7a5c00", "#000000")
@@ -31,14 +36,6 @@ LEFT, RIGHT, TOP, BOTTOM = 58, 14, 12, 44  # plot margins: room for tick labels 
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Tick:
-    """One axis tick: where, and what it says."""
-
-    pos: str  # coordinate along the axis, formatted
-    label: str  # the tick's text
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Line:
     """One polyline of a chart."""
 
@@ -47,15 +44,37 @@ class Line:
     points: str  # 'x,y x,y ...' in viewBox units
     dots: tuple[tuple[str, str], ...]  # points drawn as dots (few points, or a single one)
     width: str  # stroke width
-    dashed: bool = False  # lower-bound stretches, secondary lines
+    dashed: bool = False  # drawn dashed: it lies on an earlier line of the same values
+    same_as: str | None = None  # label of the earlier line with the same values
+
+
+# event -> (colour, dash pattern) of its rule
+EVENTS = {
+    "restart": ("#b00020", "5 3"),
+    "crash dump": ("#3c4043", "2 2"),
+    "goroutineleak profile": ("#6a1b9a", "6 2 2 2"),
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tick:
+    """One axis tick: where, and what it says."""
+
+    pos: str  # coordinate along the axis, formatted
+    label: str  # the tick's text
+    anchor: str = "middle"  # text-anchor: start / end at the plot's edges, so the label is not cut
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rule:
-    """A vertical marker, e.g. a restart."""
+    """A vertical marker of an event: a restart, a crash dump, a goroutineleak profile."""
 
     x: str  # coordinate
-    label: str  # text beside it
+    label: str  # text beside it (a key of EVENTS)
+    color: str  # stroke and text colour (from EVENTS, never from input)
+    dash: str  # stroke-dasharray
+    label_y: str  # baseline of its label (stacked when rules are close)
+    anchor: str = "start"  # label left of the rule near the right edge
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,7 +100,6 @@ class Chart:
     y_tick_x: str  # right edge of the y tick labels
     lines: tuple[Line, ...]
     rules: tuple[Rule, ...] = ()
-    rule_label_y: str = "0"
 
 
 def _fmt(v: float) -> str:
@@ -121,6 +139,18 @@ def _time_ticks(t0: float, t1: float, want: int = 6) -> list[float]:
     return out or [t0]
 
 
+def _text_width(text: str, size: float = 11) -> float:
+    """Return about how wide `text` is in viewBox units at font `size` (DejaVu Sans: ~0.6 em a glyph)."""
+    return len(text) * size * 0.6
+
+
+def _x_tick(x: float, label: str, x0: float, x1: float) -> Tick:
+    """Return an x tick whose label stays inside the chart: anchored inward near either edge."""
+    half = _text_width(label) / 2
+    anchor = "end" if x + half > x1 + RIGHT - 2 else ("start" if x - half < 2 else "middle")
+    return Tick(pos=_fmt(x), label=label, anchor=anchor)
+
+
 def _time_label(t: float, span: float) -> str:
     """Return a clock label for epoch seconds `t` (date shown for multi-day spans)."""
     from datetime import timezone
@@ -140,6 +170,7 @@ def line_chart(
     lines: Sequence[tuple[str, Sequence[float | None], str, float]],
     y_label: str,
     restarts: Sequence[datetime] = (),
+    events: Sequence[tuple[datetime, str]] = (),
     value_label=_count_label,
     x_label: str = "time (UTC)",
     width: int = WIDTH,
@@ -147,7 +178,8 @@ def line_chart(
 ) -> Chart:
     """Return a Chart of `lines` (label, values aligned with `times`, colour, stroke width).
 
-    A value of None leaves a gap. `restarts` are times where a new segment starts.
+    A value of None leaves a gap. `restarts` are times where a new segment starts;
+    `events` are (time, kind) pairs of other moments to mark, kind a key of EVENTS.
     """
     epochs = [t.timestamp() for t in times]
     t0 = min(epochs) if epochs else 0.0
@@ -167,9 +199,13 @@ def line_chart(
         return y1 - v / ytop * (y1 - y0)
 
     out_lines = []
+    seen: dict[tuple, str] = {}  # values -> label of the first line drawn with them
     for label, vals, color, stroke in lines:
         pts = [(sx(e), sy(v)) for e, v in zip(epochs, vals) if v is not None]
         dots = tuple((_fmt(x), _fmt(y)) for x, y in pts) if len(pts) <= 40 else ()
+        key = tuple(vals[: len(epochs)])
+        same_as = seen.get(key) if pts else None
+        seen.setdefault(key, label)
         out_lines.append(
             Line(
                 label=label,
@@ -177,12 +213,24 @@ def line_chart(
                 points=" ".join(f"{_fmt(x)},{_fmt(y)}" for x, y in pts),
                 dots=dots,
                 width=_fmt(stroke),
+                dashed=same_as is not None,
+                same_as=same_as,
             )
         )
     span = t1 - t0
-    x_ticks = tuple(Tick(pos=_fmt(sx(t)), label=_time_label(t, span)) for t in _time_ticks(t0, t1))
+    x_ticks = tuple(_x_tick(sx(t), _time_label(t, span), x0, x1) for t in _time_ticks(t0, t1))
     y_ticks = tuple(Tick(pos=_fmt(sy(v)), label=value_label(v)) for v in yt)
-    rules = tuple(Rule(x=_fmt(sx(r.timestamp())), label="restart") for r in restarts)
+    marks = sorted([(r.timestamp(), "restart") for r in restarts] + [(t.timestamp(), kind) for t, kind in events])
+    rules = []
+    level = 0
+    last_x = -1e9
+    for t, kind in marks:
+        x = sx(min(max(t, t0), t1))
+        level = level + 1 if x - last_x < _text_width(kind) + 8 else 0
+        last_x = x
+        color, dash = EVENTS[kind]
+        near_right = x + _text_width(kind) + 4 > x1
+        rules.append(Rule(x=_fmt(x), label=kind, color=color, dash=dash, label_y=_fmt(y0 + 10 + 12 * (level % 3)), anchor="end" if near_right else "start"))
     return Chart(
         title=title,
         width=width,
@@ -202,8 +250,7 @@ def line_chart(
         x_tick_y=_fmt(y1 + 16),
         y_tick_x=_fmt(x0 - 6),
         lines=tuple(out_lines),
-        rules=rules,
-        rule_label_y=_fmt(y0 + 10),
+        rules=tuple(rules),
     )
 
 

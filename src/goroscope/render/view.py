@@ -118,6 +118,7 @@ class LegendEntry:
     label: str  # text
     color: str  # swatch colour (from charts.PALETTE)
     anchor: str | None = None  # in-page link target
+    dashed: bool = False  # its line is drawn dashed (it lies on an earlier one of the same counts)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

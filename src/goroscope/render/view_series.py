@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 
 from goroscope import signature as sig
 from goroscope import words
@@ -17,7 +18,7 @@ from goroscope.config import Config
 from goroscope.model import Report, Series, Suspect, Timeline
 from goroscope.render import charts
 from goroscope.render.view import LegendEntry, SeriesView, SnapshotRow, StableView, SuspectView
-from goroscope.render.view_suspect import counts_label, series_restarts, stack_views
+from goroscope.render.view_suspect import counts_label, series_events, series_restarts, stack_views
 
 __all__ = ["series_views", "stable_views", "series_facts"]
 
@@ -106,6 +107,16 @@ def _flags(se: Series) -> str:
     return "; ".join(parts)
 
 
+def _legend_with_overlaps(legend: list[LegendEntry], chart: charts.Chart) -> list[LegendEntry]:
+    """Return `legend` (one entry per line of `chart`, in order) naming each line drawn over an identical one."""
+    out = []
+    for entry, line in zip(legend, chart.lines):
+        if line.same_as is not None:
+            entry = replace(entry, label=f"{entry.label}: same counts as {line.same_as}, drawn dashed over it", dashed=True)
+        out.append(entry)
+    return out
+
+
 def series_views(report: Report, paired: Sequence[tuple[Suspect, SuspectView]]) -> tuple[SeriesView, ...]:
     """Return the view of every series of `report`, with its suspects from `paired`."""
     mine: dict[str, list[tuple[Suspect, SuspectView]]] = {}
@@ -125,6 +136,11 @@ def series_views(report: Report, paired: Sequence[tuple[Suspect, SuspectView]]) 
         mem_chart, mem_range = _memory(se, restarts)
         segs = ", ".join(f"{g.first}–{g.last}" for g in se.segments)
         n_restarts = max(len(se.segments) - 1, 0)
+        chart = charts.line_chart(
+            title=f"goroutines of {se.id} over time", times=times, lines=lines, y_label="goroutines", restarts=restarts,
+            events=series_events(se),
+        )
+        legend = _legend_with_overlaps(legend, chart)
         out.append(
             SeriesView(
                 id=se.id,
@@ -133,9 +149,7 @@ def series_views(report: Report, paired: Sequence[tuple[Suspect, SuspectView]]) 
                 span=words.span(times),
                 formats=", ".join(dict.fromkeys(snap.format for snap in se.snapshots)) or "—",
                 restarts=f"{words.plural(n_restarts, 'restart')} (segments {segs})" if n_restarts else "",
-                chart=charts.line_chart(
-                    title=f"goroutines of {se.id} over time", times=times, lines=lines, y_label="goroutines", restarts=restarts
-                ),
+                chart=chart,
                 legend=tuple(legend),
                 memory_chart=mem_chart,
                 memory_range=mem_range,

@@ -29,7 +29,7 @@ from goroscope.render.source import snippet
 from goroscope.render.view import Command, FrameView, Hint, LabelView, StateView, SuspectView, VariantView
 
 __all__ = ["MAX_SNIPPETS", "trend", "leak_fields", "order_key", "suspect_views", "source_url", "redact_labels", "fix_hint",
-           "frame_view", "stack_views", "counts_label", "series_restarts"]
+           "frame_view", "stack_views", "counts_label", "series_restarts", "series_events"]
 
 _ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 MAX_SNIPPETS = 25  # source snippets read at most (a report with hundreds of suspects stays small)
@@ -261,6 +261,13 @@ def series_restarts(series: Series) -> list[datetime]:
     return out
 
 
+def series_events(series: Series) -> list[tuple[datetime, str]]:
+    """Return the moments a series' charts mark besides restarts: crash dumps taken, goroutineleak profiles run."""
+    out = [(snap.time, "crash dump") for snap in series.snapshots if snap.crash]
+    out += [(t, "goroutineleak profile") for t in series.leak_profile_times]
+    return out
+
+
 def _suspect_chart(s: Suspect, series: Series | None, color: str) -> charts.Chart:
     """Return the timeline chart of one suspect."""
     times = [snap.time for snap in series.snapshots] if series else []
@@ -277,6 +284,7 @@ def _suspect_chart(s: Suspect, series: Series | None, color: str) -> charts.Char
         lines=lines,
         y_label="goroutines",
         restarts=series_restarts(series) if series else (),
+        events=series_events(series) if series else (),
         height=180,
     )
 
