@@ -67,6 +67,11 @@ CASES = [
         sites=("C:/workdir/go/src/testing/testing.go:827",),  # all standard library: the entry frame
     ),
     Case(
+        # syslog: `Jun 22 11:01:19 worker1 kubelet: ` and the file lines' tab dropped; no year, no zone: no time
+        name="k8s-92582-syslog.log", format="debug2", ids=(43,),
+        sites=("/usr/lib/golang/src/internal/poll/fd_poll_runtime.go:85",),
+    ),
+    Case(
         # libFuzzer's own frames after the goroutine are not Go frames
         name="clusterfuzz-golang_asan_panic.txt", format="traceback", ids=(17,), prefixed=False,
         sites=("/src/go/packages/src/github.com/dvyukov/go-fuzz-corpus/asn1/asn1.go:46",),

@@ -228,6 +228,11 @@ def _file_line(line: bytes) -> tuple[bytes, int] | None:
     return f, int(n)
 
 
+# A frame's position line without its indentation: a path with no blank or paren
+# ending in a Go, assembly or (Go <= 1.4) C file and its line.
+_BARE_POS = re.compile(rb"[^\s()]+\.(?:go|s|c):\d+(?: \+0x[0-9a-f]+)?(?: fp=0x[0-9a-f]+ sp=0x[0-9a-f]+ pc=0x[0-9a-f]+)?")
+
+
 def _go_file_line(line: bytes) -> bool:
     """Return whether `line` is a frame's position line in Go's form (indented `path:line`)."""
     return line[:1] in (b"\t", b" ") and not _foreign_frame(line) and _file_line(line) is not None
@@ -580,6 +585,8 @@ class _State:
                 self.start(line, lno)  # else: junk between or around goroutines
                 continue
             first = line[:1]
+            if b.pending is not None and first != b"\t" and first != b" " and _BARE_POS.fullmatch(line):
+                first = b"\t"  # a file line whose tab a syslog daemon dropped (`host app: /src/x.go:12 +0x1d`)
             if first == b"\t" or first == b" ":
                 b.content = True
                 p = b.pending
