@@ -13,7 +13,8 @@ import pytest
 from goroscope.config import Config, RenderConfig
 from goroscope.errors import RenderError
 from goroscope.model import Frame
-from goroscope.render.context import REDACTED, build_view, fix_hint, source_url
+from goroscope.hints import hint_for
+from goroscope.render.context import REDACTED, build_view, source_url
 from goroscope.render.html import get_environment, render_html, wbr
 from goroscope.render.source import find_source, snippet
 from goroscope.resources import templates_dir
@@ -111,7 +112,7 @@ HINTS = [
 @pytest.mark.parametrize("pattern,kw", HINTS, ids=[f"{p}-{kw['state']}" for p, kw in HINTS])
 def test_fix_hints_are_recognised_from_states_and_stdlib_names(pattern, kw):
     s = make_suspect(series="s", rank=1, kind="growing", score=0.9, counts=[1, 2, 3], created_by=None, growth=1.0, explanation="x", **kw)
-    hint = fix_hint(s)
+    hint = hint_for(s)
     assert (hint.pattern if hint else None) == pattern
 
 

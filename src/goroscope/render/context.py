@@ -30,9 +30,9 @@ from goroscope.render.view import *  # noqa: F401,F403  (the records, for caller
 from goroscope.render.view import ReportView, SkippedView, SuspectView
 from goroscope.render.view_finding import finding_views
 from goroscope.render.view_series import series_views, stable_views
-from goroscope.render.view_suspect import fix_hint, redact_labels, source_url, suspect_views
+from goroscope.render.view_suspect import redact_labels, source_url, suspect_views
 
-__all__ = ["REDACTED", "ReportView", "build_view", "fix_hint", "source_url", "redact_labels"]
+__all__ = ["REDACTED", "ReportView", "build_view", "source_url", "redact_labels"]
 
 
 def _gone_text(g: dict) -> str:

@@ -14,8 +14,10 @@ from datetime import datetime, timezone
 from goroscope.config import Config
 from goroscope import findings as findings_mod
 from goroscope import words
+from goroscope.hints import hint_for
 from goroscope.model import CreatedBy, Finding, Frame, Report, Series, Suspect, Timeline
 from goroscope.render.redact import REDACTED, Redactor
+from goroscope.verdict import verdict
 
 __all__ = ["SCHEMA", "report_dict", "render_json", "dumps", "iso", "frame_dict", "REDACTED"]
 
@@ -70,10 +72,17 @@ def _suspect(s: Suspect, redact: frozenset[str], red: Redactor) -> dict:
         "status": s.baseline,
         "acknowledged": s.acknowledged,
         "memory_correlation": None if s.memory_correlation is None else round(s.memory_correlation, 3),
+        "hint": _hint(s),
     }
 
 
-def _finding(f: Finding, red: Redactor) -> dict:
+def _hint(s: Suspect) -> dict | None:
+    """Return the fix hint of `s` as {pattern, title, text} (hints.py), None when none is recognised."""
+    h = hint_for(s)
+    return None if h is None else {"pattern": h.pattern, "title": h.title, "text": h.text}
+
+
+def _finding(f: Finding, top: Suspect | None, red: Redactor) -> dict:
     return {
         "fingerprint": f.fingerprint,
         "kind": f.kind,
@@ -91,6 +100,7 @@ def _finding(f: Finding, red: Redactor) -> dict:
         "explanation": red.text(f.explanation),
         "status": f.status,
         "acknowledged": f.acknowledged,
+        "hint": _hint(top) if top is not None else None,
         "series": [
             {
                 "id": m.series,
@@ -147,6 +157,9 @@ def report_dict(report: Report, config: Config) -> dict:
         by_series.setdefault(s.series, []).append(s)
     for lst in by_series.values():
         lst.sort(key=lambda s: s.rank)
+    # a finding's hint is its worst suspect's (findings.py puts that series first)
+    first = {(f.series[0].series, f.fingerprint) for f in report.findings if f.series}
+    worst = {s.fingerprint: s for s in report.suspects if (s.series, s.fingerprint) in first}
     return {
         "schema": SCHEMA,
         "generated_at": iso(report.generated_at),
@@ -161,7 +174,8 @@ def report_dict(report: Report, config: Config) -> dict:
         "warnings": list(report.warnings),
         "stable": [{"series": sid, **_timeline(t)} for sid, t in report.stable],
         # one leak across every series where it is a suspect, worst first (README "JSON report")
-        "findings": [_finding(f, red) for f in report.findings],
+        "verdict": verdict(report, config).text,
+        "findings": [_finding(f, worst.get(f.fingerprint), red) for f in report.findings],
         "findings_gone": list(findings_mod.gone(report)),
     }
 

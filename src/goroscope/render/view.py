@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from goroscope.hints import Hint
 from goroscope.render import charts
 from goroscope.render.source import Snippet
 
@@ -66,15 +67,6 @@ class FrameView:
     is_app: bool  # emphasised (application or vendored code)
     is_leak_site: bool  # the frame the report names
     url: str | None  # link to the source, when configured
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Hint:
-    """A recognised leak pattern and what usually fixes it."""
-
-    pattern: str  # short id: nil-chan, http-body, mutex, waitgroup, abandoned-send, never-closed, ticker
-    title: str  # the pattern's name
-    text: str  # what to do
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

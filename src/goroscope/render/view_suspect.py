@@ -5,8 +5,8 @@ SuspectView per suspect, paired with it, worst first over the whole report (the
 order every output shares: `order_key`). Source snippets are read here, once per
 run, for at most MAX_SNIPPETS application leak sites.
 
-Fix hints are recognised from states and standard-library function names only,
-never from application names, so they hold for any Go program.
+The fix hint of a suspect is the analysis side's (hints.py), so every format says it
+in the same words.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ from goroscope.rank import order_key as rank_order
 from goroscope.render import charts
 from goroscope.render.redact import REDACTED, Redactor
 from goroscope.render.source import snippet
-from goroscope.render.view import Command, FrameView, Hint, LabelView, StateView, SuspectView, VariantView
+from goroscope.hints import hint_for
+from goroscope.render.view import Command, FrameView, LabelView, StateView, SuspectView, VariantView
 
-__all__ = ["MAX_SNIPPETS", "trend", "leak_fields", "order_key", "suspect_views", "source_url", "redact_labels", "fix_hint",
+__all__ = ["MAX_SNIPPETS", "trend", "leak_fields", "order_key", "suspect_views", "source_url", "redact_labels",
            "frame_view", "stack_views", "counts_label", "series_restarts", "series_events"]
 
 _ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
@@ -92,88 +93,6 @@ def stack_views(frames: Sequence[Frame], render: RenderConfig, leak: Frame | Non
         keep = frames[: limit - 10] + frames[-10:]
         return tuple(frame_view(f, render, leak) for f in keep), len(frames) - len(keep)
     return tuple(frame_view(f, render, leak) for f in frames), 0
-
-
-# ------------------------------------------------------------------- fix hints
-
-_HTTP_LOOPS = ("net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop")
-_MUTEX_STATES = ("sync.Mutex.Lock", "sync.RWMutex.Lock", "sync.RWMutex.RLock")
-_MUTEX_FUNCS = ("sync.(*Mutex).Lock", "sync.(*Mutex).lockSlow", "sync.(*RWMutex).Lock", "sync.(*RWMutex).RLock")
-_WG_FUNCS = ("sync.(*WaitGroup).Wait",)
-
-
-def fix_hint(s: Suspect) -> Hint | None:
-    """Return the recognised leak pattern of `s` and its usual fix, or None.
-
-    Recognised from the state and standard-library function names only.
-    """
-    state = s.state or ""
-    states = {st for st, _ in s.states} | ({state} if state else set())
-    funcs = {f.function for f in s.stack}
-    created = s.created_by.function if s.created_by else ""
-    if any("(nil chan)" in st for st in states):
-        return Hint(
-            pattern="nil-chan",
-            title="Operation on a nil channel",
-            text="A send or receive on a nil channel blocks forever. The channel was never made "
-            "(a field or variable left at its zero value, or set to nil to disable a select case and "
-            "never restored): initialise it with make() before the goroutine starts, or give the wait "
-            "a <-ctx.Done() case.",
-        )
-    if funcs & set(_HTTP_LOOPS):
-        return Hint(
-            pattern="http-body",
-            title="HTTP response body not closed",
-            text="Each leaked client connection keeps one readLoop and one writeLoop goroutine. A caller "
-            "of net/http does not close resp.Body on every path (non-2xx responses and early returns "
-            "too): add defer resp.Body.Close() right after the error check, and drain the body "
-            "(io.Copy(io.Discard, resp.Body)) so the connection can be reused. The caller is not on "
-            "this stack: look for http.Client calls whose responses are dropped.",
-        )
-    if states & set(_MUTEX_STATES) or ("semacquire" in states and funcs & set(_MUTEX_FUNCS)):
-        return Hint(
-            pattern="mutex",
-            title="Lock held across a blocking call",
-            text="Goroutines queue for a mutex its holder does not release. Find the holder (a goroutine "
-            "blocked elsewhere — a channel operation, I/O, or a second Lock of the same mutex — while "
-            "holding it) and release the lock before blocking, or narrow the critical section.",
-        )
-    if "sync.WaitGroup.Wait" in states or ("semacquire" in states and funcs & set(_WG_FUNCS)):
-        return Hint(
-            pattern="waitgroup",
-            title="WaitGroup never done",
-            text="Wait never returns because some Add has no matching Done: a worker returned early "
-            "(an error path, a select on ctx) without calling Done, or Add counted more goroutines "
-            "than were started. Put defer wg.Done() first in every counted goroutine and call Add "
-            "before the go statement.",
-        )
-    app_top = bool(s.stack) and sig.is_application(s.stack[0])
-    if any(st.startswith("chan send") for st in states) and app_top:
-        return Hint(
-            pattern="abandoned-send",
-            title="Result channel abandoned after a timeout",
-            text="The goroutine sends a result nobody receives: the function that started it gave up "
-            "(a timeout or a cancelled context) and returned. Make the result channel buffered "
-            "(make(chan T, 1)) so the send always completes, or select on <-ctx.Done() around the send.",
-        )
-    if any(st.startswith("chan receive") for st in states) and app_top:
-        return Hint(
-            pattern="never-closed",
-            title="Channel never closed",
-            text="The goroutine waits on (or ranges over) a channel nobody sends on or closes any more. "
-            "The producer must close the channel when it is done (defer close(ch)), or the receiver "
-            "needs a <-ctx.Done() case.",
-        )
-    ticker = any(f.startswith(("time.(*Ticker)", "time.NewTicker", "time.Tick")) for f in funcs | {created})
-    if ticker or (any(st.startswith("select") for st in states) and app_top and s.kind == "growing"):
-        return Hint(
-            pattern="ticker",
-            title="Ticker loop never stopped",
-            text="A goroutine loops on select (typically over a time.Ticker's channel) with no way out, "
-            "one per request or connection. Add a case <-ctx.Done(): return (or a done channel the "
-            "owner closes) and defer ticker.Stop().",
-        )
-    return None
 
 
 # --------------------------------------------------------------------- commands
@@ -378,7 +297,7 @@ def suspect_views(
             stack=stack,
             hidden_frames=hidden,
             snippet=snip,
-            hint=fix_hint(s),
+            hint=hint_for(s),
             commands=_commands(s, series, report, render),
             chart=_suspect_chart(s, series, color),
             color=color,
