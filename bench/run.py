@@ -331,7 +331,7 @@ def single(args: argparse.Namespace) -> dict:
     base, ing = best_base, best_ing
     base_s, info = base["seconds"], ing["info"]
     # the commands as a user runs them, whole process: both cut one big dump into
-    # byte ranges for every core (pipeline.SPLIT_MIN_PART_BYTES)
+    # byte ranges for every core (aggregate.SPLIT_MIN_PART_BYTES)
     outdir = OUT / "reports"
     outdir.mkdir(parents=True, exist_ok=True)
     inspect_cli = checked(run_measured([PY, "-m", "goroscope", "inspect", str(path)], stdout=subprocess.DEVNULL), "inspect")

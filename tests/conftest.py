@@ -62,6 +62,6 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
 def _close_tar_cursors():  # type: ignore[no-untyped-def]
     """Close the tar archives discovery keeps open between member reads, after each test."""
     yield
-    from goroscope.ingest import discover
+    from goroscope.ingest import archive
 
-    discover.close_cursors()
+    archive.close_cursors()

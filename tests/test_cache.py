@@ -637,3 +637,63 @@ def test_a_hit_from_a_replaced_database_is_not_loaded(tmp_path: Path, cache_path
         # THEN nothing is returned rather than the other file's summary
         assert cache.load(hit, a) is None
         assert cache.get(b, DIGEST) == make_summary(seed=4)
+
+
+# ------------------------------------------------------------ hashing archive members
+
+
+def test_hashing_the_members_of_a_big_tar_gz_in_order_is_linear(tmp_path: Path) -> None:
+    """The cache hashes members through ingest.archive's cursor: member k does not re-inflate 0..k-1."""
+    import gc
+    import hashlib
+
+    # GIVEN a tar.gz of 2,000 members of 16 KiB each
+    tar_path = tmp_path / "big.tar.gz"
+    bodies = [os.urandom(8192).hex().encode() for _ in range(2000)]
+    with tarfile.open(tar_path, "w:gz", compresslevel=1) as tf:
+        for i, body in enumerate(bodies):
+            info = tarfile.TarInfo(f"pods/a/{i:04d}.txt")
+            info.size, info.mtime = len(body), 1_700_000_000
+            tf.addfile(info, io.BytesIO(body))
+    members = [
+        Source(path=f"big.tar.gz/pods/a/{i:04d}.txt", fs_path=str(tar_path), member=f"pods/a/{i:04d}.txt", size=len(b), mtime=1.7e9)
+        for i, b in enumerate(bodies)
+    ]
+    # WHEN each member is hashed the way the cache hashes it, in archive order, timing each
+    # hundred (CPU time of this process: what the work costs, whatever else the machine runs)
+    times = []
+    gc.disable()
+    try:
+        for start in range(0, len(members), 100):
+            t0 = time.process_time()
+            digests = [content_sha256(src) for src in members[start : start + 100]]
+            times.append(time.process_time() - t0)
+            assert digests == [hashlib.sha256(b).hexdigest() for b in bodies[start : start + 100]]
+    finally:
+        gc.enable()
+    # THEN the last hundred took no more than twice the first hundred
+    assert times[-1] <= 2 * times[0], f"first hundred {times[0]:.3f} s, last hundred {times[-1]:.3f} s"
+
+
+def test_an_inflation_bomb_member_is_refused_by_the_cache_naming_the_member(tmp_path: Path, cache_path: Path) -> None:
+    from goroscope.errors import DumpError
+
+    # GIVEN a tar.gz whose second member inflates to 2 MB of zeros, and a bound of 100 kB
+    tar_path = tmp_path / "bomb.tar.gz"
+    with tarfile.open(tar_path, "w:gz") as tf:
+        for name, body in (("ok.txt", b"goroutine 1 [select]:\n"), ("pods/z.txt", b"\0" * 2_000_000)):
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(body), 1_700_000_000
+            tf.addfile(info, io.BytesIO(body))
+    bomb = Source(path="bomb.tar.gz/pods/z.txt", fs_path=str(tar_path), member="pods/z.txt", size=2_000_000, mtime=1.7e9)
+    # WHEN the cache's hashing reads it
+    with pytest.raises(DumpError) as err:
+        content_sha256(bomb, 100_000)
+    # THEN the one bound message names the member and the bound
+    assert err.value.path == bomb.path
+    assert "member 'pods/z.txt'" in err.value.reason and "max_inflate_bytes (100000)" in err.value.reason
+    # AND a cache bounded so stores the summary without a content hash, reading no further
+    with SummaryCache.open(cache_path, max_inflate_bytes=100_000) as cache:
+        assert cache.put(bomb, DIGEST, make_summary()) is None
+        assert cache.get(bomb, DIGEST) is not None
+        assert cache.get(replace(bomb, mtime=1.8e9), DIGEST) is None  # changed, and no hash to tell it is the same

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from goroscope.config import Config
-from goroscope.ingest import discover
+from goroscope.ingest import archive, discover
 from goroscope.model import Skipped
 from goroscope.pipeline import parse_one
 
@@ -23,7 +23,7 @@ def parsed(corpus_dir):
     cfg = Config()
     sources, skipped = discover.walk(corpus_dir, cfg)
     results = [(src, parse_one(src, cfg)) for src in sources]
-    discover.close_cursors()
+    archive.close_cursors()
     return sources, skipped, results
 
 
@@ -45,7 +45,7 @@ def test_debug1_totals_equal_their_headers(parsed):
     for src, summary in results:
         if summary.format != "debug1" or summary.profile not in ("goroutine", "goroutineleak"):
             continue
-        with discover.open_source(src, cfg) as f:
+        with archive.open_source(src, cfg.discovery.max_inflate_bytes) as f:
             m = _HEADER_TOTAL.search(f.read(4096))
         assert m, src.path
         assert summary.header_total == int(m.group(1)) == summary.total, src.path

@@ -19,8 +19,9 @@ from helpers import LEAK_DEBUG2, Member, build_tar, build_zip, dedent, make_dump
 
 from goroscope.config import Config, Discovery
 from goroscope.errors import DumpError
-from goroscope.ingest import discover, parse_stream
-from goroscope.ingest.discover import group, open_source, stem_of, walk
+from goroscope.ingest import archive, parse_stream
+from goroscope.ingest.discover import walk
+from goroscope.ingest.group import group, stem_of
 from goroscope.model import MemoryPoint, Skipped, Source, Summary
 from goroscope.timestamps import name_time
 
@@ -78,7 +79,7 @@ def small_bound(n: int) -> Config:
 
 def read_all(source: Source, config: Config = CFG) -> bytes:
     """Return the whole decompressed content of `source`."""
-    with open_source(source, config) as f:
+    with archive.open_source(source, config.discovery.max_inflate_bytes) as f:
         return f.read()
 
 
@@ -327,13 +328,13 @@ def test_tar_members_read_in_order_inflate_the_archive_once(tmp_path: Path, monk
     sources, _ = walk(tmp_path, CFG)
     sources.sort(key=lambda s: s.path)
     opened: list[str] = []
-    real_open_tar = discover._open_tar
+    real_open_tar = archive.open_tar
 
     def counting_open_tar(fs_path: str, bound: int):  # type: ignore[no-untyped-def]
         opened.append(fs_path)
         return real_open_tar(fs_path, bound)
 
-    monkeypatch.setattr(discover, "_open_tar", counting_open_tar)
+    monkeypatch.setattr(archive, "open_tar", counting_open_tar)
     expected = [dedent(text).encode() for _, text in members]
     # WHEN its members are read in walk order
     assert [read_all(s) for s in sources] == expected
@@ -341,7 +342,8 @@ def test_tar_members_read_in_order_inflate_the_archive_once(tmp_path: Path, monk
     assert len(opened) == 1
     # and out of order, or two at a time, still reads the right bytes
     assert [read_all(s) for s in reversed(sources)] == expected[::-1]
-    with open_source(sources[1], CFG) as one, open_source(sources[4], CFG) as two:
+    bound = CFG.discovery.max_inflate_bytes
+    with archive.open_source(sources[1], bound) as one, archive.open_source(sources[4], bound) as two:
         assert (one.read(), two.read()) == (expected[1], expected[4])
     assert read_all(sources[5]) == expected[5]
 
@@ -542,7 +544,7 @@ def test_walk_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
             raise PermissionError(13, "Permission denied", str(file))
         return real_open(file, *args, **kwargs)
 
-    monkeypatch.setattr(discover, "open", refusing_open, raising=False)
+    monkeypatch.setattr(archive, "open", refusing_open, raising=False)
     # WHEN walked
     sources, skipped = walk(tmp_path, CFG)
     # THEN it is one Skipped naming the OS error
@@ -739,12 +741,11 @@ def corpus_grouping(corpus_dir: Path):  # type: ignore[no-untyped-def]
     """Return (sources, walk skips, parse failures, grouping) for the whole corpus."""
     from goroscope.aggregate import aggregate
 
-    pytest.importorskip("goroscope.ingest.traceback", reason="the debug=2 parser is not there yet")
     sources, skipped = walk(corpus_dir, CFG)
     parsed, failed = [], []
     for src in sources:
         try:
-            with open_source(src, CFG) as f:
+            with archive.open_source(src, CFG.discovery.max_inflate_bytes) as f:
                 parsed.append((src, aggregate(parse_stream(f, src.path))))
         except DumpError as e:
             failed.append((src.path, e.reason))
@@ -860,11 +861,11 @@ def test_tar_members_read_from_many_threads_are_each_their_own(samples_dir: Path
     # GIVEN the members of a real compressed tar, each parsed alone
     sources, _ = walk(samples_dir / "profile-cache.tar.gz", CFG)
     want = {s.path: parse_one(s, CFG) for s in sources}
-    discover.close_cursors()
+    archive.close_cursors()
     # WHEN four threads parse them at once, many times
     for _ in range(20):
         with ThreadPoolExecutor(4) as ex:
             got = dict(zip([s.path for s in sources], ex.map(lambda s: parse_one(s, CFG), sources)))
-        discover.close_cursors()
+        archive.close_cursors()
         # THEN each got its own member
         assert got == want

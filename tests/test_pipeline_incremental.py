@@ -66,9 +66,9 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
     counts = Counts()
     real_parse, real_correlate, real_load = pipeline.parse_one, correlate.correlate, cache_module.SummaryCache.load
 
-    def parse_one(source, config, span=None):  # type: ignore[no-untyped-def]
+    def parse_one(source, config, *args):  # type: ignore[no-untyped-def]
         counts.parsed.append(source.path)
-        return real_parse(source, config, span)
+        return real_parse(source, config, *args)
 
     def correlate_(series_id, *args):  # type: ignore[no-untyped-def]
         counts.correlated.append(series_id)

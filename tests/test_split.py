@@ -9,14 +9,15 @@ import pytest
 
 from goroscope.aggregate import aggregate, merge
 from goroscope.config import Config
-from goroscope.ingest import Sniff, discover, parse_stream
+from goroscope import aggregate as aggregate_mod
+from goroscope.ingest import Sniff, archive, discover, parse_stream
 
 CFG = Config()
 
 
 def _summarize(src, span=None):
     sniffed = Sniff(format=src.format, profile=src.profile or "goroutine", crash=src.crash)
-    with discover.open_source(src, CFG, span) as f:
+    with archive.open_source(src, CFG.discovery.max_inflate_bytes, span=span) as f:
         return aggregate(parse_stream(f, src.path, sniffed))
 
 
@@ -41,7 +42,7 @@ def big_dump(tmp_path: Path, samples_dir: Path) -> Path:
 def test_merged_parts_equal_the_whole(big_dump: Path, parts: int):
     # GIVEN a dump split at goroutine headers
     (src,), _ = discover.walk(big_dump, CFG)
-    spans = discover.split_points(src, parts, 1024)
+    spans = aggregate_mod.split_points(src, parts, 1024)
     assert spans is not None and len(spans) == parts
     assert spans[0][0] == 0 and spans[-1][1] == src.size
     assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
@@ -57,7 +58,7 @@ def test_a_cut_last_part_is_truncated(big_dump: Path, tmp_path: Path):
     data = big_dump.read_bytes()
     cut.write_bytes(data[: int(len(data) * 0.8)])
     (src,), _ = discover.walk(cut, CFG)
-    spans = discover.split_points(src, 2, 1024)
+    spans = aggregate_mod.split_points(src, 2, 1024)
     merged = merge([_summarize(src, s) for s in spans], line_offsets=[0, 0])
     whole = _summarize(src)
     assert merged.truncated and whole.truncated
@@ -66,12 +67,12 @@ def test_a_cut_last_part_is_truncated(big_dump: Path, tmp_path: Path):
 
 def test_small_gzipped_or_archived_files_are_not_split(big_dump: Path, tmp_path: Path):
     (src,), _ = discover.walk(big_dump, CFG)
-    assert discover.split_points(src, 2, 10 << 20) is None  # too small to be worth it
+    assert aggregate_mod.split_points(src, 2, 10 << 20) is None  # too small to be worth it
     gz = tmp_path / "big.txt.gz"
     gz.write_bytes(gzip.compress(big_dump.read_bytes()))
     (gsrc,), _ = discover.walk(gz, CFG)
-    assert discover.split_points(gsrc, 2, 1024) is None
-    assert discover.split_points(src, 1, 1024) is None
+    assert aggregate_mod.split_points(gsrc, 2, 1024) is None
+    assert aggregate_mod.split_points(src, 1, 1024) is None
 
 
 def test_pipeline_parses_a_big_file_on_every_core_with_the_same_result(big_dump: Path, monkeypatch: pytest.MonkeyPatch):
@@ -80,10 +81,10 @@ def test_pipeline_parses_a_big_file_on_every_core_with_the_same_result(big_dump:
     # GIVEN the whole-file Summary
     whole = pipeline.summarize_file(big_dump, CFG, jobs=1)
     # WHEN the file is big enough (for this test) to be cut for two workers
-    monkeypatch.setattr(pipeline, "SPLIT_MIN_PART_BYTES", 1024)
+    monkeypatch.setattr(aggregate_mod, "SPLIT_MIN_PART_BYTES", 1024)
     planned = []
-    real = discover.split_points
-    monkeypatch.setattr(discover, "split_points", lambda *a: planned.append(real(*a)) or planned[-1])
+    real = aggregate_mod.split_points
+    monkeypatch.setattr(aggregate_mod, "split_points", lambda *a: planned.append(real(*a)) or planned[-1])
     split = pipeline.summarize_file(big_dump, CFG, jobs=2)
     # THEN it was read in two ranges (by the two worker processes) and the result is the same
     assert len(planned) == 1 and len(planned[0]) == 2
@@ -97,6 +98,6 @@ def test_inspect_text_of_a_split_file_names_problem_lines_of_the_whole(big_dump:
     data = big_dump.read_bytes()
     cut.write_bytes(data[: int(len(data) * 0.8)])
     whole = pipeline.summarize_file(cut, CFG, jobs=1)
-    monkeypatch.setattr(pipeline, "SPLIT_MIN_PART_BYTES", 1024)
+    monkeypatch.setattr(aggregate_mod, "SPLIT_MIN_PART_BYTES", 1024)
     split = pipeline.summarize_file(cut, CFG, jobs=2)
     assert split.truncated and split.problems == whole.problems and split.stacks == whole.stacks

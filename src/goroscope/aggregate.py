@@ -1,7 +1,9 @@
 """Reduce a parsed Snapshot to a Summary: signature counts and the goroutine ids of each.
 
 Contract: `aggregate(snapshot, options) -> Summary`, and `merge(parts) -> Summary`
-for the Summaries of consecutive byte ranges of one big dump parsed apart. The Summary is all later stages
+for the Summaries of consecutive byte ranges of one big dump parsed apart:
+`split_points(source, parts, min_part_bytes)` plans those ranges (each starts at a
+goroutine header) and `merge_parts(source, results)` joins what they parsed to. The Summary is all later stages
 see of a file (and what the cache stores), so it keeps per signature the count, the
 states, the most common created-by, the label sets, the goroutines flagged
 `(leaked)` and the longest wait; and per goroutine id (text forms only) the signature
@@ -15,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from operator import attrgetter
 
+from goroscope.ingest.archive import GZIP_MAGIC
 from goroscope.model import (
     PROFILE_GOROUTINELEAK,
     CreatedBy,
@@ -22,13 +25,20 @@ from goroscope.model import (
     Goroutine,
     Problem,
     Signature,
+    Skipped,
     Snapshot,
+    Source,
     StackCount,
     Summary,
 )
 from goroscope.signature import DEFAULT_OPTIONS, Options, signature_of
 
-__all__ = ["aggregate", "merge", "floor_counts"]
+__all__ = ["aggregate", "merge", "floor_counts", "split_points", "merge_parts", "SPLIT_MIN_PART_BYTES"]
+
+# A plain debug=2 dump at least this big per core is parsed in byte ranges on every
+# core (when there are fewer files to parse than cores): one 600 MB dump of a big
+# service otherwise keeps one core busy while the other idles.
+SPLIT_MIN_PART_BYTES = 32 * 1024 * 1024
 
 _FRAMES = attrgetter("frames")
 _ID = attrgetter("id")
@@ -255,3 +265,71 @@ def _stack_counts(accs: dict[Signature, _Acc], created: dict[Signature, Frame | 
         )
         for sig, a in ordered
     )
+
+
+# ------------------------------------------------------------------ byte ranges
+
+
+def split_points(source: Source, parts: int, min_part_bytes: int) -> list[tuple[int, int]] | None:
+    """Return `parts` byte ranges of `source` that each start at a goroutine header, or None.
+
+    Only a plain text dump on disk (not gzipped, not an archive member) of at least
+    `parts * min_part_bytes` bytes is split, so that one huge debug=2 dump can be
+    parsed on several cores; each range but the last ends with the blank line that
+    closes a goroutine. None where splitting does not apply or finds no boundary.
+    """
+    if parts < 2 or source.member is not None or source.line_prefix is not None or source.format not in ("debug2", "traceback"):
+        return None
+    size = source.size
+    if size < parts * min_part_bytes:
+        return None
+    starts = [0]
+    try:
+        with open(source.fs_path, "rb") as f:
+            if f.read(2) == GZIP_MAGIC:
+                return None
+            for i in range(1, parts):
+                at = max(size * i // parts, starts[-1] + 1)
+                f.seek(at)
+                window = f.read(4 << 20)
+                k = window.find(b"\n\ngoroutine ")
+                if k < 0:
+                    break
+                starts.append(at + k + 2)
+    except OSError:
+        return None
+    if len(starts) < 2:
+        return None
+    return [(a, b) for a, b in zip(starts, starts[1:] + [size])]
+
+
+def merge_parts(source: Source, slots: Sequence[tuple[tuple[int, int], Summary | Skipped]]) -> Summary | Skipped:
+    """Return the Summary of `source` from the results of its byte ranges, in file order.
+
+    A range that failed becomes a Problem naming its bytes; only when every one failed
+    is the file Skipped (with the first one's reason)."""
+    good = [(span, r) for span, r in slots if not isinstance(r, Skipped)]
+    if not good:
+        return slots[0][1]
+    extra = tuple(
+        Problem(line=None, message=f"bytes {span[0]}-{span[1]}: {r.reason}") for span, r in slots if isinstance(r, Skipped)
+    )
+    offsets = [0] * len(good)
+    if any(r.problems for (span, r) in good[1:]):
+        offsets = [_lines_before(source, span[0]) for span, _ in good]
+    merged = merge([r for _, r in good], offsets)
+    return replace(merged, problems=merged.problems + extra) if extra else merged
+
+
+def _lines_before(source: Source, offset: int) -> int:
+    """Return how many lines of the plain file `source` lie before byte `offset` (problems' line numbers)."""
+    n = 0
+    with open(source.fs_path, "rb") as f:
+        left = offset
+        while left > 0:
+            chunk = f.read(min(left, 1 << 24))
+            if not chunk:
+                break
+            n += chunk.count(b"\n")
+            left -= len(chunk)
+    return n

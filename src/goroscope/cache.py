@@ -26,8 +26,10 @@ change to model.py never decodes an old blob into a wrong record). When a row fo
 same file exists but its size or mtime changed, the SHA-256 of the content decides:
 equal content is a hit (a `touch` or a copy that kept the bytes), and the row's size and
 mtime are brought up to date. The hash is computed at `put` (or given by the caller,
-who may compute it while parsing with `content_sha256`) and at `get` only on that
-size/mtime miss.
+who takes it while parsing with ingest.archive.ContentDigest) and at `get` only on that
+size/mtime miss; it reads through ingest.archive like everything else, so an archive
+member is bounded by max_inflate_bytes and members hashed in archive order inflate a
+compressed tar once.
 
 Layout: `entries` holds one small row per file and key, with the encoded head of its
 Summary (so that lookups, grouping and pruning never read the blobs), `blobs` the
@@ -66,18 +68,17 @@ import operator
 import os
 import pickle
 import sqlite3
-import tarfile
 import time
-import zipfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO
 
 import goroscope
 from goroscope import model
+from goroscope.errors import DumpError
+from goroscope.ingest.archive import DEFAULT_MAX_INFLATE, content_sha256
 from goroscope.model import Series, Source, Summary
 
 __all__ = [
@@ -97,7 +98,6 @@ __all__ = [
 SCHEMA_VERSION = 4  # bump when the table layout or the blob encoding changes
 _ENCODING = 3  # first byte of every value (3: pickled with the slot builders below)
 _BUSY_TIMEOUT_MS = 60_000  # how long a writer waits for another run's transaction
-_HASH_CHUNK = 1 << 20
 _QUICK_CHECK_MAX_BYTES = 2 * 1024**3  # larger files skip the O(size) check at open; errors still surface on use
 _PRUNE_EVERY_S = 24 * 3600  # prune at most once a day
 DEFAULT_MAX_AGE_DAYS = 30  # entries no run has used for this long are deleted
@@ -301,34 +301,6 @@ class Hit:
 # ------------------------------------------------------------------------- content
 
 
-@contextmanager
-def _open_content(source: Source) -> Iterator[BinaryIO]:
-    """Yield a binary reader of the bytes of `source` (a file, or a tar/zip member)."""
-    if source.member is None:
-        with open(source.fs_path, "rb") as f:
-            yield f
-        return
-    if zipfile.is_zipfile(source.fs_path):
-        with zipfile.ZipFile(source.fs_path) as zf, zf.open(source.member) as f:
-            yield f  # type: ignore[misc]
-        return
-    with tarfile.open(source.fs_path, "r:*") as tf:
-        f = tf.extractfile(source.member)
-        if f is None:
-            raise OSError(f"{source.member}: not a regular file in {source.fs_path}")
-        with f:
-            yield f  # type: ignore[misc]
-
-
-def content_sha256(source: Source) -> str:
-    """Return the hex SHA-256 of the bytes of `source` as stored (not decompressed)."""
-    h = hashlib.sha256()
-    with _open_content(source) as f:
-        while chunk := f.read(_HASH_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _file_key(source: Source) -> str:
     """Return the cache's name for `source`: its real path, plus NUL and the member."""
     real = os.path.realpath(source.fs_path)
@@ -376,6 +348,7 @@ class SummaryCache:
         self.series_hits = 0  # get_series() answered from the cache
         self.series_misses = 0  # get_series() found nothing usable
         self.max_age_days = DEFAULT_MAX_AGE_DAYS  # prune entries unused for longer
+        self.max_inflate_bytes = DEFAULT_MAX_INFLATE  # bound on the archive members hashed
         self.pruned = 0  # entries deleted by the prune at open
         self._db: sqlite3.Connection | None = None
         self._used: set[int] = set()  # entry ids read this run: their `used` time is set at close
@@ -385,14 +358,18 @@ class SummaryCache:
     # ---------------------------------------------------------------- opening
 
     @classmethod
-    def open(cls, path: Path | str | None = None, *, max_age_days: float = DEFAULT_MAX_AGE_DAYS) -> SummaryCache:
+    def open(
+        cls, path: Path | str | None = None, *, max_age_days: float = DEFAULT_MAX_AGE_DAYS, max_inflate_bytes: int = DEFAULT_MAX_INFLATE
+    ) -> SummaryCache:
         """Return a cache on `path` (None: the default location), ready to use or disabled with a warning.
 
         Once a day, opening deletes the entries of other goroscope versions and those no
-        run has used for `max_age_days`.
+        run has used for `max_age_days`. Archive members are hashed through
+        ingest.archive, bounded by `max_inflate_bytes` (discovery.max_inflate_bytes).
         """
         cache = cls(Path(path) if path is not None else default_cache_path())
         cache.max_age_days = max_age_days
+        cache.max_inflate_bytes = max_inflate_bytes
         cache._connect()
         if cache._db is not None:
             cache._prune()
@@ -616,8 +593,8 @@ class SummaryCache:
         """Return True when the content of `source` hashes to `sha`."""
         self.hashed += 1
         try:
-            return content_sha256(source) == sha
-        except (OSError, tarfile.TarError, zipfile.BadZipFile, KeyError, EOFError, zlib.error):
+            return content_sha256(source, self.max_inflate_bytes) == sha
+        except (DumpError, OSError):
             return False
 
     def put(self, source: Source, config_digest: str, summary: Summary, content_hash: str | None = None) -> str | None:
@@ -631,8 +608,8 @@ class SummaryCache:
             try:
                 if not stat_matches(source):
                     return None  # the file changed since it was listed (still being written): store nothing
-                content_hash = content_sha256(source)
-            except (OSError, tarfile.TarError, zipfile.BadZipFile, KeyError, EOFError, zlib.error):
+                content_hash = content_sha256(source, self.max_inflate_bytes)
+            except (DumpError, OSError):
                 content_hash = None
             if not stat_matches(source):
                 return None

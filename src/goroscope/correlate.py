@@ -74,7 +74,7 @@ def correlate(
     summaries = without_cut_stacks(summaries)
     segments = find_segments(summaries)
     timelines = _timelines(summaries, times, segments, leak_evidence)
-    from goroscope.ingest.discover import time_of
+    from goroscope.ingest.group import time_of
 
     # when each goroutineleak profile ran (by the same rule as a snapshot's time), for the charts
     when = {

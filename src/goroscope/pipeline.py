@@ -6,7 +6,7 @@ boundaries, and the SQLite cache stores them so a nightly rerun parses only new 
 Nothing here prints: progress goes to the `progress` callback the CLI passes.
 
 What a rerun reads back, and when: files are grouped into series from the heads of
-their Summaries (everything but the stacks, which is all discover.group reads), and
+their Summaries (everything but the stacks, which is all ingest.group reads), and
 each series' Series is memoised in the cache under `series_key()`, a digest of
 everything correlate() reads. A series whose key is found is taken as stored and its
 Summaries are never decoded; only the series of a new or changed file decode (or
@@ -30,10 +30,11 @@ from typing import TYPE_CHECKING
 from goroscope import __version__
 from goroscope.config import Config
 from goroscope.errors import DumpError, GoroscopeError, NoDataError
-from goroscope.model import MemoryPoint, Moment, Problem, Report, Series, Signature, Skipped, Source, Summary, Suspect
+from goroscope.model import MemoryPoint, Moment, Report, Series, Signature, Skipped, Source, Summary, Suspect
 
 if TYPE_CHECKING:
     from goroscope.cache import Hit, SummaryCache
+    from goroscope.ingest.archive import ContentDigest
 
 __all__ = ["RunOptions", "Progress", "analyze", "parse_one", "summarize_file", "series_key", "key_base"]
 
@@ -59,19 +60,17 @@ class RunOptions:
 Progress = Callable[[int, int, int, int], None]
 
 
-# A plain debug=2 dump at least this big per core is parsed in byte ranges on every
-# core (when there are fewer files to parse than cores): one 600 MB dump of a big
-# service otherwise keeps one core busy while the other idles.
-SPLIT_MIN_PART_BYTES = 32 * 1024 * 1024
-
-
-def parse_one(source: Source, config: Config, span: tuple[int, int] | None = None) -> Summary | Skipped:
+def parse_one(
+    source: Source, config: Config, span: tuple[int, int] | None = None, digest: ContentDigest | None = None
+) -> Summary | Skipped:
     """Parse and aggregate one source (or the byte range `span` of it); return its Summary, or Skipped with the reason.
 
-    Runs in worker processes: takes and returns only picklable records.
+    `digest` is fed the source's stored bytes while they are parsed (and the rest
+    after). Runs in worker processes: takes and returns only picklable records.
     """
     from goroscope.aggregate import aggregate
-    from goroscope.ingest import Sniff, discover, parse_stream
+    from goroscope.ingest import Sniff, parse_stream
+    from goroscope.ingest.archive import open_source
 
     # discovery sniffed the file already; the parser need not look again
     sniffed = (
@@ -80,8 +79,10 @@ def parse_one(source: Source, config: Config, span: tuple[int, int] | None = Non
         else None
     )
     try:
-        with discover.open_source(source, config, span) as stream:
+        with open_source(source, config.discovery.max_inflate_bytes, span=span, digest=digest) as stream:
             snapshot = parse_stream(stream, source.path, sniffed, source.part)
+            if digest is not None:
+                digest.finish()
         return aggregate(snapshot, config.signature_options())
     except DumpError as e:
         return Skipped(path=source.path, reason=_reason(e, source.path))
@@ -102,7 +103,7 @@ def summarize_file(path: Path, config: Config, jobs: int | None = None) -> Summa
     """Return the Summary of the single dump file at `path` (inspect, diff), big ones on every core.
 
     Raises DumpError naming the file when it is not a dump."""
-    from goroscope.ingest import discover
+    from goroscope.ingest import archive, discover
 
     sources, skipped = discover.walk(Path(path), config)
     if len(sources) > 1 and all(s.part is not None for s in sources) and len({(s.fs_path, s.member) for s in sources}) == 1:
@@ -112,7 +113,7 @@ def summarize_file(path: Path, config: Config, jobs: int | None = None) -> Summa
         reason = skipped[0].reason if skipped else "not a single dump file"
         raise DumpError(str(path), reason)
     files, failed = _parse_all(sources, config, RunOptions(use_cache=False, jobs=jobs), None, None)
-    discover.close_cursors()
+    archive.close_cursors()
     if failed:
         raise DumpError(str(path), failed[0].reason)
     return files[0].summary
@@ -135,7 +136,7 @@ def analyze(archive: Path, config: Config, options: RunOptions = RunOptions(), p
     skipped = [s for s in skipped if not s.reason.startswith("settling")]
 
     warnings: list[str] = []
-    cache = _open_cache(options)
+    cache = _open_cache(options, config)
     try:
         files, parse_skipped = _parse_all(sources, config, options, progress, cache)
         skipped.extend(parse_skipped)
@@ -194,7 +195,7 @@ class _File:
     def __init__(self, source: Source, head: Summary, sha256: str | None, summary: Summary | None, hit: Hit | None) -> None:
         """Hold `source` with its `head` (the Summary without stacks) and its whole `summary`, or the cache `hit` holding it."""
         self.source = source  # as discovery listed it
-        self.head = head  # the Summary with stacks=(): what discover.group reads
+        self.head = head  # the Summary with stacks=(): what ingest.group reads
         self.sha256 = sha256  # content hash (None: unknown, e.g. --no-cache); part of series keys
         self.summary = summary  # the whole Summary, once parsed or decoded
         self.hit = hit  # the cache entry to decode it from, when it came from the cache
@@ -215,22 +216,22 @@ def _head(summary: Summary) -> Summary:
     return replace(summary, stacks=()) if summary.stacks else summary
 
 
-def _open_cache(options: RunOptions) -> SummaryCache | None:
+def _open_cache(options: RunOptions, config: Config) -> SummaryCache | None:
     """Return the run's cache, or None for --no-cache."""
     if not options.use_cache:
         return None
     from goroscope.cache import SummaryCache
 
-    return SummaryCache.open(options.cache_path)
+    return SummaryCache.open(options.cache_path, max_inflate_bytes=config.discovery.max_inflate_bytes)
 
 
 def _correlate_all(
     archive: Path, files: Sequence[_File], config: Config, options: RunOptions, cache: SummaryCache | None
 ) -> tuple:
     """Return (grouping, Series of every series in the window), taking memoised Series from `cache`."""
-    from goroscope.ingest import discover
+    from goroscope.ingest.group import group
 
-    grouping = discover.group([(f.source, f.head) for f in files], config)
+    grouping = group([(f.source, f.head) for f in files], config)
     by_path = {f.source.path: f for f in files}
     table: dict[Signature, Signature] = {}
     reparsed: set[str] = set()  # files of the series at hand parsed again with other bytes than its key says
@@ -420,16 +421,23 @@ def _parse_all(
     if todo:
         from goroscope.executor import make_executor
 
-        from goroscope.ingest.discover import split_points
+        from goroscope import aggregate
 
         cores = options.jobs or os.cpu_count() or 1
         # largest first: the dumps of a leaking process grow, and the long
-        # ones started last would leave a core idle at the end
-        todo.sort(key=lambda s: -s.size)
+        # ones started last would leave a core idle at the end; but the members of
+        # one archive together and in archive order, so that each worker's tar
+        # cursor only moves forward (inflating the archive about once)
+        weight: dict[str, int] = {}
+        for s in todo:
+            if s.member is not None:
+                weight[s.fs_path] = weight.get(s.fs_path, 0) + s.size
+        walk_order = {s.path: i for i, s in enumerate(todo)}
+        todo.sort(key=lambda s: (-weight[s.fs_path], s.fs_path, walk_order[s.path]) if s.member is not None else (-s.size, "", 0))
         items: list[tuple[Source, Config, bool, tuple[int, int] | None]] = []
         parts: dict[str, list] = {}  # path -> the results of its byte ranges, in file order
         for s in todo:
-            spans = split_points(s, cores, SPLIT_MIN_PART_BYTES) if len(todo) < cores and options.executor == "local" else None
+            spans = aggregate.split_points(s, cores, aggregate.SPLIT_MIN_PART_BYTES) if len(todo) < cores and options.executor == "local" else None
             if spans:
                 parts[s.path] = [None] * len(spans)
                 items.extend((s, config, cache is not None and i == 0, span) for i, span in enumerate(spans))
@@ -449,7 +457,7 @@ def _parse_all(
                         if progress:
                             progress(done_files, len(sources), done_bytes, total_bytes)
                         continue
-                    result = _merge_parts(src, slots)
+                    result = aggregate.merge_parts(src, slots)
                     content_hash = hashes.pop(src.path, None)
                 else:
                     done_bytes += src.size
@@ -491,37 +499,6 @@ def _spans_of(items, src: Source) -> list[tuple[int, int]]:
     return [it[3] for it in items if it[0].path == src.path and it[3] is not None]
 
 
-def _merge_parts(src: Source, slots: list[tuple[tuple[int, int], Summary | Skipped]]) -> Summary | Skipped:
-    """Return the Summary of `src` from the results of its byte ranges (aggregate.merge)."""
-    from goroscope.aggregate import merge
-
-    good = [(span, r) for span, r in slots if not isinstance(r, Skipped)]
-    if not good:
-        return slots[0][1]
-    extra = tuple(
-        Problem(line=None, message=f"bytes {span[0]}-{span[1]}: {r.reason}") for span, r in slots if isinstance(r, Skipped)
-    )
-    offsets = [0] * len(good)
-    if any(r.problems for (span, r) in good[1:]):
-        offsets = [_lines_before(src, span[0]) for span, _ in good]
-    merged = merge([r for _, r in good], offsets)
-    return replace(merged, problems=merged.problems + extra) if extra else merged
-
-
-def _lines_before(src: Source, offset: int) -> int:
-    """Return how many lines of the plain file `src` lie before byte `offset` (problems' line numbers)."""
-    n = 0
-    with open(src.fs_path, "rb") as f:
-        left = offset
-        while left > 0:
-            chunk = f.read(min(left, 1 << 24))
-            if not chunk:
-                break
-            n += chunk.count(b"\n")
-            left -= len(chunk)
-    return n
-
-
 def _parse_task(item: tuple[Source, Config, bool, tuple[int, int] | None]) -> tuple[Source, tuple[int, int] | None, Summary | Skipped, str | None]:
     """Parse one source (or a byte range of it) in a worker; with `hash_it`, also hash its bytes for the cache.
 
@@ -529,18 +506,21 @@ def _parse_task(item: tuple[Source, Config, bool, tuple[int, int] | None]) -> tu
     stores the summary; None when the file changed while it was read (a collector
     still writing it), so that no summary of a half-written file is cached.
     """
-    from goroscope.cache import content_sha256, stat_matches
+    from goroscope.cache import stat_matches
+    from goroscope.ingest.archive import ContentDigest, content_sha256
 
     src, config, hash_it, span = item
-    result = parse_one(src, config, span)
+    listed = hash_it and stat_matches(src)
+    # a whole source is hashed as it is parsed (an archive member inflated once for both)
+    digest = ContentDigest() if listed and span is None else None
+    result = parse_one(src, config, span, digest)
     content_hash = None
-    if hash_it and not isinstance(result, Skipped):
+    if listed and not isinstance(result, Skipped):
         try:
-            if stat_matches(src):
-                content_hash = content_sha256(src)
-                if not stat_matches(src):
-                    content_hash = None
+            content_hash = digest.hexdigest if digest is not None else content_sha256(src, config.discovery.max_inflate_bytes)
         except Exception:  # noqa: BLE001 - an unhashable file is simply not cached
+            content_hash = None
+        if not stat_matches(src):
             content_hash = None
     return src, span, result, content_hash
 

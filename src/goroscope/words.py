@@ -5,8 +5,8 @@ explanations rank.py writes, the view-model the HTML, PDF and Markdown print, th
 terminal summary and `inspect`/`diff` all spell a duration, a growth rate, a count
 and a short location through these, so the same fact reads the same everywhere.
 
-Ingest-side words (archive suffixes, the "not a dump" reasons, the crash regex)
-belong here too.
+The ingest side lives here too: archive name endings, why a file is not read as a
+dump, what marks a crash traceback (constants and small functions, below).
 """
 
 from __future__ import annotations
@@ -35,6 +35,15 @@ __all__ = [
     "fit_left",
     "mib",
     "where",
+    "TAR_SUFFIXES",
+    "ZIP_SUFFIXES",
+    "ARCHIVE_SUFFIXES",
+    "STEM_SUFFIXES",
+    "CRASH",
+    "EMPTY_FILE",
+    "ARCHIVE_IN_ARCHIVE",
+    "not_a_dump",
+    "unused_profile",
 ]
 
 
@@ -155,3 +164,44 @@ def where(groups: Sequence[tuple[str, int, int]], series: Sequence[tuple[str, st
         count = f"{n} of {plural(total, 'series', 'series')}" if total > 1 else plural(n, "series", "series")
         parts.append(count if group == root else f"{count} of {group}")
     return "; ".join(parts)
+
+
+# ------------------------------------------------------------------ archive names
+
+# Name endings of tar archives (checked after the content: a gzip holding a tar is a
+# tar whatever its name).
+TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz")
+ZIP_SUFFIXES = (".zip",)
+# Every archive name ending, longest first where one ends another (".tar.gz" before ".tar").
+ARCHIVE_SUFFIXES = tuple(sorted(TAR_SUFFIXES + ZIP_SUFFIXES, key=len, reverse=True))
+# What the default report stem drops from ARCHIVE's name (DESIGN.md's command line), first match.
+STEM_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip", ".gz")
+
+# ------------------------------------------------------------------ crash output
+
+# What the runtime prints before a crash traceback (runtime/panic.go, signal_unix.go).
+CRASH = re.compile(
+    rb"^(?:panic: |fatal error: |SIG[A-Z]+: |unexpected fault address |runtime: |\[signal |"
+    rb"fatal: morestack|PC=0x|unexpected signal)",
+    re.M,
+)
+
+# ------------------------------------------------------------ why a file is not read
+
+EMPTY_FILE = "empty file"
+ARCHIVE_IN_ARCHIVE = "an archive inside an archive: not read (unpack the outer one first)"
+
+
+def not_a_dump(head: bytes) -> str:
+    """Return why a file starting with `head` (decompressed) is not read as a dump, for a person."""
+    if not head:
+        return EMPTY_FILE
+    sample = head[:512]
+    if b"\x00" in sample or sum(1 for c in sample if c < 9 or 13 < c < 32) > len(sample) // 10:
+        return "not a goroutine dump: binary data of no known profile form"
+    return "not a goroutine dump: no `goroutine N [state]:` header and no `goroutine profile: total N` line"
+
+
+def unused_profile(kind: str) -> str:
+    """Return why a profile of `kind` (cpu, mutex, ...) is not used."""
+    return f"a {kind} profile, not a goroutine dump: not used"

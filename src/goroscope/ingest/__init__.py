@@ -10,30 +10,28 @@ Contract:
   it raises DumpError (naming `path`) only when the input is not a dump at all. A
   dump that is damaged part way keeps what was parsed and lists Problems.
 - `load(path)` does both for one file on disk, gzip included (what `inspect` and
-  `diff` use); archives and whole trees go through ingest.discover.
+  `diff` use); archives and whole trees go through ingest.discover, and every file
+  and member is opened by ingest.archive.
+
+Adding a form: a pattern in `sniff`, a `format` name, and one branch in
+`parse_stream` that hands the stream to its parser.
 """
 
 from __future__ import annotations
 
-import gzip
 import io
 import re
-import tarfile
-import zipfile
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
+from goroscope import words
 from goroscope.errors import DumpError
+from goroscope.ingest.archive import DEFAULT_MAX_INFLATE, SNIFF_BYTES, open_decompressed
 from goroscope.model import PROFILE_GOROUTINE, PROFILE_GOROUTINELEAK, PROFILE_HEAP, Snapshot
 
-__all__ = ["Sniff", "sniff", "parse_stream", "load", "open_decompressed", "GuardedReader", "read_error_reason", "SNIFF_BYTES", "GZIP_MAGIC"]
-
-SNIFF_BYTES = 64 * 1024  # how much of a file sniffing looks at
-GZIP_MAGIC = b"\x1f\x8b"
-DEFAULT_MAX_INFLATE = 4 * 1024**3
-_ARCHIVE_ERRORS = (zipfile.BadZipFile, tarfile.TarError)
+__all__ = ["Sniff", "sniff", "parse_stream", "load", "SNIFF_BYTES"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,12 +46,6 @@ class Sniff:
 
 _DEBUG1 = re.compile(rb"^(goroutine|goroutineleak) profile: total \d+", re.M)
 _GOROUTINE_HDR = re.compile(rb"^goroutine \d+ (?:gp=\S+ m=\S+(?: mp=\S+)? )?\[", re.M)
-# What the runtime prints before a crash traceback (runtime/panic.go, signal_unix.go).
-_CRASH = re.compile(
-    rb"^(?:panic: |fatal error: |SIG[A-Z]+: |unexpected fault address |runtime: |\[signal |"
-    rb"fatal: morestack|PC=0x|unexpected signal)",
-    re.M,
-)
 _HEAP_TEXT = re.compile(rb"^heap profile: \d+: \d+ \[\d+: \d+\] @ ", re.M)
 _OTHER_TEXT = (
     (re.compile(rb"^--- contention:", re.M), "mutex"),
@@ -97,11 +89,11 @@ def _sniff_plain(head: bytes) -> Sniff | None:
         return Sniff(format="debug1", profile=profile)
     m = _GOROUTINE_HDR.search(head)
     if m:
-        crash = bool(_CRASH.search(head, 0, m.start())) or head.startswith(b"goroutine 0 ")
+        crash = bool(words.CRASH.search(head, 0, m.start())) or head.startswith(b"goroutine 0 ")
         if not crash and b" gp=" in m.group(0):
             # GOTRACEBACK=system/crash dumps carry gp=/m= headers; only then look for
             # crash markers further on (they may follow the first goroutine)
-            crash = bool(_CRASH.search(head))
+            crash = bool(words.CRASH.search(head))
         return Sniff(format="traceback" if crash else "debug2", profile=PROFILE_GOROUTINE, crash=crash)
     if _HEAP_TEXT.search(head[:4096]):
         return Sniff(format="heap_text", profile=PROFILE_HEAP)
@@ -121,81 +113,6 @@ def _looks_like_profile_proto(head: bytes) -> bool:
     return looks_like_profile(head)
 
 
-class GuardedReader(io.RawIOBase):
-    """A raw reader over `inner` that turns read errors into DumpError naming `path`,
-    fails once more than `bound` bytes came out (None: no bound), and closes what it owns.
-
-    `what` says what is read, for the messages: "file", "member" (of a tar/zip
-    archive) or "compressed data" (a gzip stream).
-    """
-
-    def __init__(self, inner: BinaryIO, path: str, bound: int | None, *, what: str = "file", owned: tuple = ()) -> None:
-        super().__init__()
-        self._inner = inner
-        self._path = path
-        self._bound = bound
-        self._left = bound
-        self._what = what
-        self._owned = owned
-
-    def readable(self) -> bool:
-        """Return True: this is a reader."""
-        return True
-
-    def readinto(self, b) -> int:  # type: ignore[no-untyped-def,override]
-        """Read into `b`; raise DumpError on a broken or too large stream."""
-        want = len(b) if self._left is None else min(len(b), self._left + 1)
-        try:
-            data = self._inner.read(want)
-        except DumpError:
-            raise
-        except (OSError, EOFError, zlib.error, ValueError) + _ARCHIVE_ERRORS as e:
-            prefix = {"member": "corrupt archive member", "compressed data": "corrupt compressed data"}.get(self._what, "cannot read")
-            raise DumpError(self._path, f"{prefix}: {read_error_reason(e)}") from None
-        n = len(data)
-        if self._left is not None:
-            if n > self._left:
-                noun = "member" if self._what == "member" else "file"
-                raise DumpError(self._path, f"{noun} decompresses to more than {self._bound} bytes (the max_inflate_bytes bound)")
-            self._left -= n
-        b[:n] = data
-        return n
-
-    def close(self) -> None:
-        """Close the inner reader and everything this reader owns."""
-        if self.closed:
-            return
-        super().close()
-        for f in (self._inner, *self._owned):
-            try:
-                f.close()
-            except Exception:  # noqa: BLE001 - closing must not hide the real error
-                pass
-
-
-def read_error_reason(e: BaseException) -> str:
-    """Return a short text for a read error."""
-    if isinstance(e, DumpError):
-        return e.reason
-    if isinstance(e, OSError) and e.strerror:
-        return e.strerror
-    text = str(e)
-    return text if text else type(e).__name__
-
-
-def open_decompressed(raw: BinaryIO, path: str, max_inflate: int = DEFAULT_MAX_INFLATE, buffer_size: int = 1 << 20) -> BinaryIO:
-    """Return a buffered reader of `raw`, gunzipped (bounded by `max_inflate`) when it is gzip.
-
-    `buffer_size` is how much each read asks of the file: parsers want large reads,
-    sniffing wants only SNIFF_BYTES."""
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw, buffer_size)  # type: ignore[arg-type]
-    magic = buffered.peek(2)[:2]
-    if magic == GZIP_MAGIC:
-        gz = gzip.GzipFile(fileobj=buffered, mode="rb")
-        return io.BufferedReader(GuardedReader(gz, path, max_inflate, what="compressed data"), buffer_size)  # type: ignore[arg-type]
-    return buffered
-
-
 def parse_stream(stream: BinaryIO, path: str, sniffed: Sniff | None = None, part: int | None = None) -> Snapshot:
     """Parse one decompressed dump from `stream`; raise DumpError if it is not a dump.
 
@@ -205,10 +122,10 @@ def parse_stream(stream: BinaryIO, path: str, sniffed: Sniff | None = None, part
     if sniffed is None:
         stream, head = _peek(stream, path)
         if not head:
-            raise DumpError(path, "empty file")
+            raise DumpError(path, words.EMPTY_FILE)
         sniffed = sniff(head)
         if sniffed is None:
-            raise DumpError(path, _not_a_dump_reason(head))
+            raise DumpError(path, words.not_a_dump(head))
     if sniffed.prefix is not None and sniffed.format in ("debug2", "traceback", "debug1"):
         return _parse_prefixed(stream, path, sniffed, part)
     if sniffed.format in ("debug2", "traceback"):
@@ -219,7 +136,7 @@ def parse_stream(stream: BinaryIO, path: str, sniffed: Sniff | None = None, part
         return aggregated.parse_heap_text(stream, path)
     if sniffed.format == "pprof":
         return pprof.parse(_read_all(stream, path), path)
-    raise DumpError(path, f"a {sniffed.profile} profile, not a goroutine dump: not used")
+    raise DumpError(path, words.unused_profile(sniffed.profile))
 
 
 def _parse_prefixed(stream: BinaryIO, path: str, sniffed: Sniff, part: int | None = None) -> Snapshot:
@@ -256,13 +173,6 @@ def _read_all(stream: BinaryIO, path: str) -> bytes:
         return stream.read()
     except OSError as e:
         raise DumpError(path, f"cannot read: {e}") from None
-
-
-def _not_a_dump_reason(head: bytes) -> str:
-    sample = head[:512]
-    if b"\x00" in sample or sum(1 for c in sample if c < 9 or 13 < c < 32) > len(sample) // 10:
-        return "not a goroutine dump: binary data of no known profile form"
-    return "not a goroutine dump: no `goroutine N [state]:` header, no `goroutine profile: total N` line"
 
 
 def load(path: str | Path, max_inflate: int = DEFAULT_MAX_INFLATE) -> Snapshot:
