@@ -18,13 +18,12 @@ from pathlib import Path
 
 import click
 
-from goroscope import __version__, exitcodes
+from goroscope import __version__, exitcodes, words
 from goroscope.config import Config, load_config
 from goroscope.errors import ConfigError, GoroscopeError, UsageError
 
 __all__ = ["main", "cli"]
 
-_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip", ".gz")
 
 
 class _Exit(Exception):
@@ -75,7 +74,7 @@ def default_stem(archive: Path, now: datetime) -> str:
     """Return the default report stem: ARCHIVE's base name, '-', the run's UTC time."""
     name = archive.resolve().name if archive.name in ("", ".", "..") else archive.name
     lower = name.lower()
-    for suffix in _ARCHIVE_SUFFIXES:
+    for suffix in words.STEM_SUFFIXES:
         if lower.endswith(suffix) and len(name) > len(suffix):
             name = name[: -len(suffix)]
             break

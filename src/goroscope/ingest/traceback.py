@@ -42,6 +42,7 @@ import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from goroscope import words
 from goroscope.errors import DumpError
 from goroscope.model import (
     PROFILE_GOROUTINE,
@@ -77,12 +78,6 @@ _LABEL_TOKEN = rb'(?:"(?:[^"\\]|\\.)*"|[A-Za-z0-9./_]*)'
 _LABEL_ITEM = re.compile(rb"(" + _LABEL_TOKEN + rb"): (" + _LABEL_TOKEN + rb")(?:, |$)")
 _UNQUOTE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)", re.S)
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"'}
-# What the runtime prints before a crash traceback (runtime/panic.go, signal_unix.go).
-_CRASH = re.compile(
-    rb"^(?:panic: |fatal error: |SIG[A-Z]+: |unexpected fault address |runtime: |\[signal |"
-    rb"fatal: morestack|PC=0x|unexpected signal)",
-    re.M,
-)
 _GO_VERSION = re.compile(r"(?<![\w.])(go1\.\d+(?:\.\d+)?(?:(?:rc|beta)\d+)?)(?![\w])")
 _GO_VERSION_B = re.compile(rb"(?<![\w.])(go1\.\d+(?:\.\d+)?(?:(?:rc|beta)\d+)?)(?![\w])")
 _ELIDED = re.compile(rb"\.\.\.(?:additional|\d+) frames elided\.\.\.")
@@ -391,7 +386,7 @@ class _State:
         if not text:
             return
         sample = text[: 1 << 20]
-        if _CRASH.search(sample):
+        if words.CRASH.search(sample):
             self.junk_crash = True
         if self.go_version is None:
             m = _GO_VERSION_B.search(sample)

@@ -32,7 +32,6 @@ from goroscope.render.view import Command, FrameView, LabelView, StateView, Susp
 __all__ = ["MAX_SNIPPETS", "trend", "leak_fields", "order_key", "suspect_views", "source_url", "redact_labels",
            "frame_view", "stack_views", "counts_label", "series_restarts", "series_events"]
 
-_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 MAX_SNIPPETS = 25  # source snippets read at most (a report with hundreds of suspects stays small)
 
 
@@ -101,7 +100,7 @@ def stack_views(frames: Sequence[Frame], render: RenderConfig, leak: Frame | Non
 def _archive_path(archive: str, source: str) -> str | None:
     """Return `source` as a path a shell can open, or None inside a tar/zip."""
     first = source.split("/", 1)[0]
-    if first.endswith(_ARCHIVE_SUFFIXES) or archive.endswith(_ARCHIVE_SUFFIXES):
+    if first.endswith(words.ARCHIVE_SUFFIXES) or archive.endswith(words.ARCHIVE_SUFFIXES):
         return None
     if os.path.basename(archive) == source or Path(archive).suffix in (".txt", ".gz", ".pb"):
         return archive
