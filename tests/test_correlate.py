@@ -346,3 +346,34 @@ def test_mtimes_under_a_second_apart_say_time_uncertain_not_a_rate(capsys, tmp_p
     assert doc["series"][0]["time_uncertain"] is True
     assert [s["time_source"] for s in doc["series"][0]["snapshots"]] == ["mtime"] * 3
     assert "time uncertain" in out and "/h" not in out
+
+
+# ------------------------------------------------------------ woken waiters
+
+
+def test_a_worker_woken_between_snapshots_waits_anew_when_the_dump_stamps_waits():
+    # GIVEN worker 7 idle at A in every snapshot 2 min apart, its header never past 0 minutes
+    # (it takes a job now and then), while goroutine 3 elsewhere prints minutes: waits are stamped
+    snaps = [summary({}, goroutines=[(7, A, "select", 0), (3, B, "IO wait", 2 * i)]) for i in range(6)]
+    s = correlate("s", moments(snaps, step=timedelta(minutes=2)), (), (), Config())
+    a = timeline(s, A)
+    # THEN it is followed only while its minutes could still lag (3 min): its wait restarts
+    # every time it has been followed longer, and never reaches 5 minutes
+    assert a.stuck_ids == (0, 1, 0, 1, 0, 1)
+    assert max(a.stuck_minutes) == 2.0
+
+
+def test_a_wait_that_never_ended_keeps_its_time_when_minutes_lag_by_less_than_the_slack():
+    # GIVEN goroutine 7 blocked at A, its header minutes 3 behind the time it has been followed
+    snaps = [summary({}, goroutines=[(7, A, "sync.WaitGroup.Wait", max(0, 2 * i - 3))]) for i in range(6)]
+    s = correlate("s", moments(snaps, step=timedelta(minutes=2)), (), (), Config())
+    # THEN it stays stuck since the first snapshot
+    assert timeline(s, A).stuck_minutes == (0.0, 2.0, 4.0, 6.0, 8.0, 10.0)
+
+
+def test_without_stamped_waits_the_same_id_is_followed():
+    # GIVEN a dump that prints no minutes on any goroutine (the runtime never stamped a wait)
+    snaps = [summary({}, goroutines=[(7, A, "sync.Mutex.Lock", 0)]) for _ in range(6)]
+    s = correlate("s", moments(snaps, step=timedelta(minutes=2)), (), (), Config())
+    # THEN following the id is all there is: 10 minutes
+    assert timeline(s, A).stuck_minutes[-1] == 10.0

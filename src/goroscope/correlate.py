@@ -18,7 +18,10 @@ Contract: `correlate(series_id, moments, leak_evidence, memory, config) -> Serie
   series), the longest header wait per snapshot, and stuck evidence followed by
   goroutine id within each segment: how many goroutines of the signature have been
   blocked at it since an earlier snapshot (or say `N minutes` in their header), and
-  the longest such wait, `max(header minutes, minutes since first seen here)`.
+  the longest such wait, `max(header minutes, minutes since first seen here)`. Where
+  the dump prints wait minutes at all, a goroutine whose own minutes are well below
+  the time it has been followed was woken in between (an idle worker that took a job
+  and came back to wait): its wait starts again.
 """
 
 from __future__ import annotations
@@ -56,6 +59,12 @@ RESET_MIN_RUN = 3
 # Same-process evidence when the highest id falls a little: this share of the
 # goroutines were already there.
 SAME_PROCESS_OVERLAP = 0.5
+# How far a goroutine's header minutes may lag behind a wait that never ended. The
+# runtime stamps a wait's start at the first GC after the goroutine blocked (GC runs
+# at least every 2 minutes: runtime.forcegcperiod) and prints whole minutes, so a
+# goroutine blocked since t0 prints at least (now - t0) - 3 minutes. One that prints
+# fewer was woken in between and blocks anew: the same id is not the same wait.
+WAIT_STAMP_SLACK_MINUTES = 3.0
 
 
 def correlate(
@@ -397,7 +406,9 @@ def _follow_ids(summaries: Sequence[Summary], times: Sequence[datetime], segment
 
     A goroutine is stuck at a signature when it was seen blocked there in an earlier
     snapshot of the segment, or its header already prints minutes; its wait is the
-    larger of those minutes and the time since it was first seen there. Times are
+    larger of those minutes and the time since it was first seen there, unless the
+    dump stamps waits and its minutes fall short of that time by more than
+    WAIT_STAMP_SLACK_MINUTES (it was woken and blocked again: the wait restarts). Times are
     epoch seconds and the work is per signature, so hundreds of thousands of
     goroutines cost a fraction of a second.
     """
@@ -409,6 +420,7 @@ def _follow_ids(summaries: Sequence[Summary], times: Sequence[datetime], segment
             if summ.max_id is None:
                 continue  # a form without ids says nothing about who is still there
             t = times[i].timestamp()
+            stamped = _stamps_waits(summ)
             seen: dict[Signature, dict[int, float]] = {}
             for sc in summ.stacks:
                 if not sc.ids:
@@ -421,6 +433,8 @@ def _follow_ids(summaries: Sequence[Summary], times: Sequence[datetime], segment
                 for gid, wait in zip(sc.ids, sc.waits):
                     since = t - 60.0 * wait
                     prev = before.get(gid)
+                    if prev is not None and stamped and wait < (t - prev) / 60.0 - WAIT_STAMP_SLACK_MINUTES:
+                        prev = None  # its own minutes say it was woken since: the same id, a new wait
                     if prev is not None:
                         if prev < since:
                             since = prev
@@ -446,3 +460,8 @@ def _follow_ids(summaries: Sequence[Summary], times: Sequence[datetime], segment
 
 
 _EMPTY: dict[int, float] = {}
+
+
+def _stamps_waits(summary: Summary) -> bool:
+    """Return True when some goroutine of the dump prints its wait minutes (the runtime stamps waits)."""
+    return any(w >= 1 for sc in summary.stacks for w in sc.waits)
