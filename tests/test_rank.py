@@ -143,6 +143,47 @@ def test_benign_shapes_are_not_suspects(name):
     assert suspects(series(tl(NOT_GROWING[name]))) == []
 
 
+# An on-demand pool: bursts ramp it noisily towards its bound (64), idle workers
+# retire, it falls by half twice and returns to a plateau below the bound.
+ON_DEMAND_POOL = [4, 9, 15, 13, 22, 27, 31, 34, 39, 36, 45, 51, 55, 57, 60, 30, 29, 33, 38, 44,
+                  50, 55, 58, 29, 28, 33, 40, 45, 49, 47, 53, 55, 54, 56, 57, 58, 56, 59, 58, 60]
+# A leak of ~1.2 goroutines a step at a site that also hosts short-lived goroutines in
+# bursts (up to 30 beside 6 leaked): it gives back only the short-lived part.
+LEAK_WITH_TRANSIENTS = [2, 6, 12, 6, 7, 36, 7, 8, 10, 11, 14, 13, 15, 18, 17, 19, 29, 30, 32, 33,
+                        44, 27, 36, 28, 30, 30, 31, 34, 35, 37, 37, 38, 48, 70, 41, 72, 48, 44, 46, 57]
+
+
+def test_a_pool_that_gave_back_half_its_goroutines_is_not_growing_whatever_its_slope(monkeypatch):
+    s = series(tl(ON_DEMAND_POOL, state="select"), step=timedelta(minutes=5))
+    v = rank_mod.growth_verdict(ON_DEMAND_POOL, [x.time for x in s.snapshots], [(0, 39)], Config().rank)
+    # it fell from 60 to 29 and from 58 to 28 while its floor stayed flat: not a growing leak
+    assert not v.growing and v.best.failed == "gave_back"
+    assert v.best.gave_back == pytest.approx(0.533, abs=1e-3) and v.best.kept_growth < 3
+    assert suspects(s) == []
+    # every other test passes: its counts rise, end at the peak, steadily enough; without
+    # the give-back rule it would be a growing suspect
+    assert v.best.slope_per_hour > 0 and v.best.last_to_max >= 0.8
+    monkeypatch.setattr(rank_mod, "GIVE_BACK_SHARE", 2.0)
+    assert [x.kind for x in suspects(s)] == ["growing"]
+
+
+def test_a_leak_site_that_also_hosts_short_lived_goroutines_gives_back_only_those_and_is_growing():
+    found = suspects(series(tl(LEAK_WITH_TRANSIENTS), step=timedelta(minutes=5)))
+    assert [x.kind for x in found] == ["growing"]
+    ev = dict(found[0].evidence)
+    # it fell by more than half of an early burst, and its floor rose anyway
+    assert ev["gave_back_share"] >= rank_mod.GIVE_BACK_SHARE and ev["kept_growth"] >= 7
+    assert "while its floor rose" in found[0].explanation
+
+
+def test_a_restart_explains_a_fall():
+    # the same leak across a restart: each segment is judged alone, the fall is the restart
+    one = [2 * i + 1 for i in range(15)]
+    found = suspects(series(tl(one + one), segments=[(0, 14), (15, 29)]))
+    assert [x.kind for x in found] == ["growing"]
+    assert "gave_back_share" not in dict(found[0].evidence)
+
+
 def test_too_few_snapshots_give_no_verdict():
     assert suspects(series(tl([1, 50]))) == []
 
@@ -299,6 +340,33 @@ def idle_pool(k=4):
 @pytest.mark.parametrize("make", [main_waiting_for_a_signal, accept_loop, idle_pool], ids=["main-signal", "accept-loop", "idle-pool"])
 def test_idle_for_hours_is_not_a_suspect(make):
     assert suspects(series(make(), step=timedelta(minutes=10))) == []
+
+
+def test_a_fixed_pool_blocked_from_the_first_snapshot_is_not_a_growing_number():
+    # GIVEN 4 pooled connections' write loops idle in select in their own function,
+    # the same 4 ids in all 40 snapshots, followed from the second one on
+    n = 40
+    t = tl(
+        [4] * n,
+        fn="net/http.(*persistConn).writeLoop",
+        line=2833,
+        state="select",
+        stuck_ids=[0] + [4] * (n - 1),
+        stuck_minutes=[0.25 * i for i in range(n)],
+        created_by=frame("net/http.(*Transport).dialConn", 2124, f"{GOROOT}/net/http/transport.go"),
+    )
+    # THEN they are idle by design: no suspect
+    assert suspects(series(t, step=timedelta(seconds=15))) == []
+
+
+def test_a_pool_whose_workers_get_stuck_one_by_one_in_a_receive_is_stuck():
+    # GIVEN workers that block one by one in a receive in their own loop and stay
+    n = 40
+    ids = [min(i // 4, 6) for i in range(n)]
+    t = tl(ids, fn="github.com/acme/app/internal/work.(*Pool).worker", line=41, state="chan receive",
+           stuck_ids=[max(0, k) for k in ids], stuck_minutes=[0.25 * i for i in range(n)])
+    # THEN the growing number of stuck ids makes them stuck
+    assert [x.kind for x in suspects(series(t, step=timedelta(seconds=15)))] == ["stuck"]
 
 
 def test_several_blocked_senders_with_the_same_ids_are_stuck():

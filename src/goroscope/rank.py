@@ -16,7 +16,10 @@ How a signature becomes a suspect (DESIGN.md "Two kinds of suspect"):
   trend (tau, one-sided p), Theil-Sen slope, net growth of the smoothed ends against
   the signature's own step noise, share of steps that did not fall, still rising in
   the recent half, and the end near the peak (a leak does not give goroutines
-  back). Regrowth in several segments strengthens the verdict. Truncated snapshots'
+  back). A segment that fell by half of a running peak (GIVE_BACK_SHARE) gave its
+  goroutines back, whatever its slope: it is growing only if its floor (the least
+  count from each point on, what it never gave back) grew up to its last such fall,
+  as a leak site that also hosts short-lived goroutines does. Regrowth in several segments strengthens the verdict. Truncated snapshots'
   counts are lower bounds: one is used only where it shows more than the exact
   points seen so far and is not below the segment's robust trend (so a series
   whose every dump was cut is still judged), never as a drop, and makes the
@@ -26,8 +29,11 @@ How a signature becomes a suspect (DESIGN.md "Two kinds of suspect"):
   (semacquire, Mutex, RWMutex, WaitGroup, Cond) needs one; a channel wait several
   (`stuck_min_channel_goroutines`) or a growing number; and a receive or select in the
   goroutine's own top-level function (an idle worker loop, `main` waiting for a
-  signal) only a growing number. Network poll, sleep, timers, syscalls and the
-  runtime's own waits are normal for hours and never stuck.
+  signal) only a growing number, counted from how many were there at the segment's
+  first snapshot (a fixed pool blocked from the start does not grow). Network poll,
+  sleep, timers, syscalls and the runtime's own waits are normal for hours and never
+  stuck. A goroutine whose own header minutes say it was woken since it was last seen
+  waits anew (correlate.py), so a worker that takes a job now and then is not stuck.
 
 Ignore rules (config.ignore, goleak-like) drop signatures before any of this;
 `DEFAULT_IGNORE` names only runtime and standard-library goroutines.
@@ -192,6 +198,8 @@ class SegmentGrowth:
     recent_gain: float  # Theil-Sen gain over the recent half
     hours: float  # span
     max_drop: float  # the largest fall from a running peak
+    gave_back: float = 0.0  # the largest share of a running peak given back (max_drop's share, at least 3 goroutines)
+    kept_growth: float = 0.0  # growth of the floor up to the last fall of GIVE_BACK_SHARE or more, when there is one
     lower_bounds: int  # truncated points in the segment
     failed: str = ""  # the first test that failed
 
@@ -260,6 +268,55 @@ def _lower_bound_floor(
     return slope, intercept
 
 
+# A segment whose count fell by this share of a running peak gave its goroutines
+# back: a leaked goroutine never returns, so it is a growing leak only if the part it
+# never gave back (its floor) grew up to its last such fall.
+GIVE_BACK_SHARE = 0.5
+# ...and its floor must have grown by at least this share of its largest fall (and
+# rank.min_net_growth): a pool's floor stays flat, a leak's rises between bursts.
+KEPT_OF_FALL = 0.25
+
+
+def _give_back(ys: Sequence[float], min_fall: float) -> tuple[float, float, int]:
+    """Return (the largest fall from a running peak, the largest share of a running peak given back, the last point of such a fall).
+
+    A share counts only for a fall of at least `min_fall` goroutines (2 -> 1 is half
+    of a peak, and says nothing). The last point is the last one at least
+    GIVE_BACK_SHARE below its running peak (-1 when none is).
+    """
+    running = -math.inf
+    max_drop = 0.0
+    share = 0.0
+    last = -1
+    for i, y in enumerate(ys):
+        running = max(running, y)
+        fall = running - y
+        max_drop = max(max_drop, fall)
+        if fall >= min_fall and running > 0:
+            share = max(share, fall / running)
+            if fall / running >= GIVE_BACK_SHARE:
+                last = i
+    return max_drop, share, last
+
+
+def _kept_growth(xs: Sequence[float], ys: Sequence[float], upto: int) -> float:
+    """Return the Theil-Sen growth, over xs[0..upto], of the floor of ys: at each point, the least count from there on.
+
+    The floor is what a signature holds for good. A leak site that also hosts
+    short-lived goroutines gives back only those: its floor rises with the leak
+    between its falls. A pool that retires idle workers falls back to the same floor
+    after every burst, so up to its last fall the median of the floor's pairwise
+    slopes stays near zero. (After the last fall the floor is the count itself and
+    says nothing about what will be kept.)
+    """
+    floor = list(ys)
+    for i in range(len(floor) - 2, -1, -1):
+        floor[i] = min(floor[i], floor[i + 1])
+    if upto < 1:
+        return 0.0
+    return stats.theil_sen(xs[: upto + 1], floor[: upto + 1]) * (xs[upto] - xs[0])
+
+
 def _segment_growth(xs: Sequence[float], counts: Sequence[int], lower: Sequence[bool], first: int, last: int, rc: RankConfig) -> SegmentGrowth | None:
     """Return the growth statistics of counts[first..last], None when too short to judge."""
     px: list[float] = []
@@ -308,16 +365,15 @@ def _segment_growth(xs: Sequence[float], counts: Sequence[int], lower: Sequence[
     h = max(3, (n + 1) // 2)
     rx, ry = px[-h:], py[-h:]
     recent_gain = stats.theil_sen(rx, ry) * (rx[-1] - rx[0])
-    running = -math.inf
-    max_drop = 0.0
-    for y in py:
-        running = max(running, y)
-        max_drop = max(max_drop, running - y)
+    max_drop, gave_back, last_fall = _give_back(py, rc.min_net_growth)
+    kept_growth = _kept_growth(px, py, last_fall) if gave_back >= GIVE_BACK_SHARE else 0.0
 
     failed = ""
     fitted = slope * hours
     if net < rc.min_net_growth or fitted < rc.min_net_growth:
         failed = "net"
+    elif gave_back >= GIVE_BACK_SHARE and kept_growth < max(rc.min_net_growth, KEPT_OF_FALL * max_drop):
+        failed = "gave_back"
     elif mk.p_up > rc.max_p_value:
         failed = "p"
     elif mk.tau < rc.min_tau and not (mk.tau >= rc.min_tau / 2 and mk.p_up <= rc.max_p_value / 50):
@@ -365,6 +421,8 @@ def _segment_growth(xs: Sequence[float], counts: Sequence[int], lower: Sequence[
         recent_gain=recent_gain,
         hours=hours,
         max_drop=max_drop,
+        gave_back=gave_back,
+        kept_growth=kept_growth,
         lower_bounds=n_lower,
         failed=failed,
     )
@@ -474,7 +532,13 @@ def stuck_verdict(
     if any(counts[j] == 0 and not main.lower_bound[j] for j in range(at + 1, last + 1)):
         return StuckVerdict(stuck=False, score=0.0, goroutines=ids[at], minutes=mins[at], growing_number=False, reason="gone since", **base)
     k, minutes = ids[at], mins[at]
+    # the first snapshot of a segment has nothing earlier to follow ids from: every
+    # goroutine there may already be waiting, so the number stuck starts from its count
+    # (a fixed pool blocked from the start is not a growing number of stuck goroutines)
     seg_ids = [float(v) for v in ids[first : at + 1]]
+    cut_first = bool(main.lower_bound) and main.lower_bound[first]
+    if seg_ids and not cut_first:
+        seg_ids[0] = max(seg_ids[0], float(counts[first]))
     growing_number = False
     if len(seg_ids) >= rc.min_snapshots and seg_ids[-1] - seg_ids[0] >= 2:
         if len(seg_ids) > MAX_POINTS:
@@ -645,6 +709,8 @@ def _judge(series: Series, group: _Group, config: Config, today: date) -> Suspec
             ("segments_judged", float(len(growth.segments))),
             ("lower_bound_points", float(best.lower_bounds)),
         ]
+        if best.gave_back >= GIVE_BACK_SHARE:
+            evidence += [("gave_back_share", round(best.gave_back, 3)), ("kept_growth", round(best.kept_growth, 2))]
     evidence += [("stuck_goroutines", float(stuck.goroutines)), ("stuck_minutes", round(stuck.minutes, 2))]
     if leaked:
         evidence.append(("leaked", float(leaked)))
@@ -704,6 +770,8 @@ def _explain(kind, series, group, counts, states, created, growth, stuck, leaked
     else:
         g = growth.best
         fell = "never fell" if g.max_drop <= 0 else f"fell back at most {g.max_drop:.0f}"
+        if g.gave_back >= GIVE_BACK_SHARE:
+            fell += f" (short-lived goroutines at the same site) while its floor rose {g.kept_growth:+.0f}"
         net = counts[g.last] - counts[g.first]
         again = ""
         if growth.regrowths:
