@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import shutil
 import stat
 import tarfile
 import textwrap
@@ -148,3 +149,31 @@ LEAK_DEBUG2 = """
     main.leak()
     \t/src/app/main.go:20 +0x25
 """
+
+
+# ------------------------------------------------------- real captured series
+
+
+def suspect_sites(report) -> dict[tuple[str, str, int], object]:
+    """Return every suspect of a Report by (function, file, line) of its leak site and of its variants' sites."""
+    out = {}
+    for x in report.suspects:
+        out[(x.leak_site.function, x.leak_site.file, x.leak_site.line)] = x
+        for v in x.variants:
+            out.setdefault((v.leak_site.function, v.leak_site.file, v.leak_site.line), x)
+    return out
+
+
+def truth_site(entry: dict) -> tuple[str, str, int]:
+    """Return the (function, file, line) of a truth.yaml entry."""
+    return (entry["function"], entry["file"], entry["line"])
+
+
+def one_form(series: Path, root: Path, suffix: str) -> Path:
+    """Return a folder under `root` holding only the files of `series` whose names end in `suffix` (made once)."""
+    d = root / suffix.strip(".").replace(".", "-")
+    if not d.is_dir():
+        d.mkdir(parents=True)
+        for f in series.glob("*" + suffix):
+            shutil.copy2(f, d / f.name)
+    return d

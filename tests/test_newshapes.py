@@ -1,8 +1,8 @@
 """Leak shapes the dev corpus does not have, on real dumps captured from tests/data/newshapes/prog.
 
 The series (debug=2, debug=1 and protobuf of each moment, 15 snapshots 5 s apart)
-and its answer key truth.yaml were made by tests/data/newshapes/capture.py and
-counts.py: a per-request select on a never-fired channel and a never-cancelled
+and its answer key truth.yaml were made by tests/data/capture.py and
+tests/data/counts.py: a per-request select on a never-fired channel and a never-cancelled
 context, a producer on a full buffered channel whose consumer quit, goroutines of a
 generic function, goroutines started from a method value, a singleton in
 sync.Cond.Wait; and benign look-alikes (an idle pool of 8, bursts that finish, a
@@ -13,7 +13,6 @@ signature may be.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import yaml
 
 from goroscope.config import Config
 from goroscope.pipeline import RunOptions, analyze
+from helpers import one_form, suspect_sites, truth_site
 
 HERE = Path(__file__).resolve().parent / "data" / "newshapes"
 SERIES = HERE / "series"
@@ -45,14 +45,6 @@ def _report(key: str, folder: Path, config: Config):
     return _REPORTS[key]
 
 
-def _one_form(tmp_root: Path, suffix: str) -> Path:
-    """Return a folder holding only the series' files ending in `suffix`."""
-    d = tmp_root / suffix.strip(".").replace(".", "-")
-    if not d.is_dir():
-        d.mkdir(parents=True)
-        for f in SERIES.glob("*" + suffix):
-            shutil.copy2(f, d / f.name)
-    return d
 
 
 @pytest.fixture(scope="module")
@@ -61,19 +53,8 @@ def forms(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("newshapes")
 
 
-def _sites(report) -> dict[tuple[str, str, int], object]:
-    """Return every suspect of the report by (function, file, line) of its site and variants."""
-    out = {}
-    for x in report.suspects:
-        out[(x.leak_site.function, x.leak_site.file, x.leak_site.line)] = x
-        for v in x.variants:
-            out.setdefault((v.leak_site.function, v.leak_site.file, v.leak_site.line), x)
-    return out
 
 
-def _key(entry: dict) -> tuple[str, str, int]:
-    """Return the (function, file, line) of a truth entry."""
-    return (entry["function"], entry["file"], entry["line"])
 
 
 def test_the_series_is_read_whole():
@@ -92,9 +73,9 @@ def test_the_series_is_read_whole():
 @pytest.mark.parametrize("leak", GROWING, ids=lambda x: x["function"])
 def test_growing_leak_is_a_suspect(leak):
     # WHEN the series is analysed with the default config
-    found = _sites(_report("default", SERIES, Config()))
+    found = suspect_sites(_report("default", SERIES, Config()))
     # THEN the leak is a growing suspect named by its site, its created-by and its counts
-    x = found.get(_key(leak))
+    x = found.get(truth_site(leak))
     assert x is not None, sorted(found)
     assert x.kind == "growing"
     cb = leak["created_by"]
@@ -106,12 +87,12 @@ def test_growing_leak_is_a_suspect(leak):
 @pytest.mark.parametrize("leak", GROWING, ids=lambda x: x["function"])
 def test_growing_leak_is_found_from_each_form_alone(leak, suffix, forms):
     # GIVEN only the debug=1 (or only the protobuf) files of the series
-    folder = _one_form(forms, suffix)
+    folder = one_form(SERIES, forms, suffix)
     # WHEN they are analysed
     report = _report(suffix, folder, Config())
     # THEN the same leak site is a growing suspect with the same counts
-    x = _sites(report).get(_key(leak))
-    assert x is not None and x.kind == "growing", sorted(_sites(report))
+    x = suspect_sites(report).get(truth_site(leak))
+    assert x is not None and x.kind == "growing", sorted(suspect_sites(report))
     assert list(x.counts) == leak["counts"]
 
 
@@ -126,9 +107,9 @@ def test_growing_leak_is_found_from_each_form_alone(leak, suffix, forms):
 )
 def test_stuck_singleton_is_a_suspect_with_defaults(leak):
     # WHEN the series is analysed with the default config
-    found = _sites(_report("default", SERIES, Config()))
+    found = suspect_sites(_report("default", SERIES, Config()))
     # THEN the singleton in sync.Cond.Wait is a stuck suspect
-    x = found.get(_key(leak))
+    x = found.get(truth_site(leak))
     assert x is not None and x.kind == "stuck"
 
 
@@ -136,9 +117,9 @@ def test_stuck_singleton_is_a_suspect_with_defaults(leak):
 def test_stuck_singleton_found_when_the_bar_fits_the_span(leak):
     # WHEN the series is analysed with rank.stuck_min_minutes = 1 (the span is 70 s)
     report = _report("short", SERIES, _short_config())
-    x = _sites(report).get(_key(leak))
+    x = suspect_sites(report).get(truth_site(leak))
     # THEN the singleton is stuck: one id, followed since the first snapshot
-    assert x is not None and x.kind == "stuck", sorted(_sites(report))
+    assert x is not None and x.kind == "stuck", sorted(suspect_sites(report))
     stuck = dict(x.evidence)
     assert stuck["stuck_goroutines"] == 1.0
     assert stuck["stuck_minutes"] >= 1.0
@@ -148,11 +129,11 @@ def test_stuck_singleton_found_when_the_bar_fits_the_span(leak):
 @pytest.mark.parametrize("key", ["default", "short", ".debug1.txt", ".pb.gz"])
 def test_no_benign_signature_is_a_suspect(key, forms):
     # WHEN the series is analysed (defaults, the lowered stuck bar, each form alone)
-    folder = {"default": SERIES, "short": SERIES}.get(key) or _one_form(forms, key)
+    folder = {"default": SERIES, "short": SERIES}.get(key) or one_form(SERIES, forms, key)
     config = _short_config() if key == "short" else Config()
-    found = _sites(_report(key, folder, config))
+    found = suspect_sites(_report(key, folder, config))
     # THEN no benign look-alike is flagged, and every suspect is an expected leak
-    flagged = [b["function"] + f":{b['line']}" for b in TRUTH["benign"] if _key(b) in found]
+    flagged = [b["function"] + f":{b['line']}" for b in TRUTH["benign"] if truth_site(b) in found]
     assert not flagged
-    expected = {_key(x) for x in TRUTH["expected_leaks"]}
+    expected = {truth_site(x) for x in TRUTH["expected_leaks"]}
     assert set(found) <= expected, sorted(set(found) - expected)

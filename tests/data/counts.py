@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Count goroutines per leak site in the debug=2 files of series/, independently of goroscope.
+"""Count goroutines per leak site in the debug=2 files of a series folder, independently of goroscope.
+
+Usage: counts.py SERIES_FOLDER (the debug=2 files may be gzipped). Used by
+tests/data/newshapes and tests/data/lookalikes to write their truth.yaml.
 
 The leak site is the first frame whose function is in package main (every frame of
 this program is); a goroutine with no such frame is counted under its bottom frame.
 Prints one line per site: function, file:line, state(s) and counts in snapshot order.
-Used to write truth.yaml.
 """
+import gzip
 import re
 import sys
 from collections import defaultdict
@@ -38,12 +41,12 @@ def goroutines(text):
 
 def main():
     """Print the per-site counts of every debug=2 file under the given folder."""
-    folder = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "series")
+    folder = Path(sys.argv[1])
     files = sorted(folder.glob("*.debug2.txt*"))
     counts = defaultdict(lambda: [0] * len(files))
     info = {}
     for i, f in enumerate(files):
-        for state, frames, created in goroutines(f.read_text()):
+        for state, frames, created in goroutines(gzip.decompress(f.read_bytes()).decode() if f.suffix == ".gz" else f.read_text()):
             app = [fr for fr in frames if fr[0].startswith("main.")]
             site = app[0] if app else frames[-1]
             counts[site][i] += 1
