@@ -21,7 +21,7 @@ from conftest import FROZEN_AT, SAMPLES
 from helpers import DEFAULT_MTIME, LEAK_DEBUG2, make_dump, need
 
 from goroscope import cache as cache_module
-from goroscope import correlate, pipeline
+from goroscope import correlate, incremental, pipeline
 from goroscope.config import Config
 from goroscope.pipeline import RunOptions, analyze
 from goroscope.render.json import render_json
@@ -275,7 +275,7 @@ def _changed(what: str):  # type: ignore[no-untyped-def]
         series_id = "t"
     elif what == "base":
         base = "another base"
-    return pipeline.series_key(series_id, moments, evidence, memory, shas, base)
+    return incremental.series_key(series_id, moments, evidence, memory, shas, base)
 
 
 @pytest.mark.parametrize(
@@ -288,14 +288,14 @@ def test_series_key_changes_with_each_input(what: str) -> None:
 
 def test_series_key_needs_every_content_hash() -> None:
     moments, evidence, memory, shas = _key_inputs()
-    assert pipeline.series_key("s", moments, evidence, memory, dict(shas, **{"s/a.txt": None}), "b") is None
-    assert pipeline.series_key("s", moments, evidence, memory, dict(shas, **{"s/leak.txt": None}), "b") is None
+    assert incremental.series_key("s", moments, evidence, memory, dict(shas, **{"s/a.txt": None}), "b") is None
+    assert incremental.series_key("s", moments, evidence, memory, dict(shas, **{"s/leak.txt": None}), "b") is None
     # a secondary file's content is not read by correlate: its hash is not needed
-    assert pipeline.series_key("s", moments, evidence, memory, dict(shas, **{"s/a.pb.gz": None}), "b") is not None
+    assert incremental.series_key("s", moments, evidence, memory, dict(shas, **{"s/a.pb.gz": None}), "b") is not None
 
 
 def test_key_base_follows_config_and_tool() -> None:
     config = Config()
     other = replace(config, rank=replace(config.rank, min_snapshots=config.rank.min_snapshots + 1))
-    assert pipeline.key_base(config) == pipeline.key_base(Config()) != pipeline.key_base(other)
-    assert cache_module.TOOL_KEY in pipeline.key_base(config)
+    assert incremental.key_base(config) == incremental.key_base(Config()) != incremental.key_base(other)
+    assert cache_module.TOOL_KEY in incremental.key_base(config)

@@ -152,7 +152,9 @@ def cli() -> None:
 def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_path, no_cache, source_root,
            fail_on_suspects, strict, baseline, baseline_dir, fail_on_new, since, until, settle, executor, scheduler, force, quiet, verbose) -> None:
     """Analyse ARCHIVE (a folder, a .tar/.tar.gz/.tgz/.zip, or one dump) and write reports."""
-    from goroscope.pipeline import RunOptions, analyze, command_line, latest_report, load_baseline
+    from goroscope.baseline import latest_report, load_baseline
+    from goroscope.model import Baseline
+    from goroscope.pipeline import RunOptions, analyze, command_line
     from goroscope.render import RENDERERS, check_targets, parse_formats, write_outputs
 
     now = datetime.now(timezone.utc)
@@ -177,7 +179,7 @@ def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_pa
         found = latest_report(baseline_dir, str(archive))
         if found is None:
             # night one: nothing to compare with, so everything found is new
-            baseline_doc = {"schema": "goroscope.report/1", "series": []}
+            baseline_doc = Baseline()
             notes.append(f"{baseline_dir}: no previous report of {archive}; every suspect is new")
         else:
             baseline_doc = found[1]

@@ -102,21 +102,15 @@ def find(suspects: Sequence[Suspect], series: Sequence[Series], config: Config) 
 
 
 def gone(report: Report) -> tuple[dict, ...]:
-    """Return the baseline's gone suspects grouped by fingerprint: {fingerprint, kind, leak_site, series[]}.
+    """Return the baseline's gone suspects grouped by fingerprint: {fingerprint, kind, leak_site (a Frame), series[]}.
 
     A fingerprint still found in some series is not gone (it left some pods only).
     """
     alive = {f.fingerprint for f in report.findings} | {s.fingerprint for s in report.suspects}
     out: dict[str, dict] = {}
     for g in report.gone:
-        fp = _field(g, "fingerprint")
-        if not fp or fp in alive:
+        if not g.fingerprint or g.fingerprint in alive:
             continue
-        entry = out.setdefault(fp, {"fingerprint": fp, "kind": _field(g, "kind"), "leak_site": _field(g, "leak_site"), "series": []})
-        entry["series"].append(_field(g, "series"))
+        entry = out.setdefault(g.fingerprint, {"fingerprint": g.fingerprint, "kind": g.kind, "leak_site": g.leak_site, "series": []})
+        entry["series"].append(g.series)
     return tuple(out[k] for k in sorted(out))
-
-
-def _field(record: object, name: str):
-    """Return `name` of a gone record, whether a dict or a typed record."""
-    return record.get(name) if isinstance(record, dict) else getattr(record, name, None)

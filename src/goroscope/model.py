@@ -45,6 +45,8 @@ __all__ = [
     "Variant",
     "FindingSeries",
     "Finding",
+    "BaselineSuspect",
+    "Baseline",
     "Report",
 ]
 
@@ -455,6 +457,27 @@ class Finding:
     acknowledged: bool = False  # acknowledged in the config (by fingerprint: all its suspects are)
 
 
+# ------------------------------------------------------------------------ baseline
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BaselineSuspect:
+    """One suspect of a previous report (--baseline). Set by baseline.py."""
+
+    series: str  # its series id ('.' where the report gave none)
+    fingerprint: str  # its fingerprint ('' where the report gave none)
+    leak_site: Frame | None = None  # where it blocked, None where the report gave no frame
+    kind: str | None = None  # growing | stuck | leaked, as the report said
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Baseline:
+    """A previous goroscope.report/1 document, as much of it as a run compares with. Set by baseline.py."""
+
+    source: str | None = None  # the report file it was read from; None: no previous report (every suspect is new)
+    suspects: tuple[BaselineSuspect, ...] = ()  # every suspect of every series, in the report's order
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Report:
     """Everything the renderers need; renderers never re-parse."""
@@ -468,7 +491,7 @@ class Report:
     findings: tuple[Finding, ...] = ()  # the suspects grouped by fingerprint across series, worst first
     skipped: tuple[Skipped, ...] = ()  # inputs not used, with reasons
     inputs: tuple[str, ...] = ()  # every input read
-    gone: tuple[dict, ...] = ()  # with --baseline: suspects of the baseline not seen now
+    gone: tuple[BaselineSuspect, ...] = ()  # with --baseline: suspects of the baseline not seen now, by (series, fingerprint)
     config_digest: str = ""  # sha256 prefix of the effective config
     settled: tuple[str, ...] = ()  # files left for the next run by --settle
     stable: tuple[tuple[str, Timeline], ...] = field(default=())  # large, stable signatures (series id, timeline)

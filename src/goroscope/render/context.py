@@ -23,7 +23,7 @@ from pathlib import Path
 
 from goroscope import words
 from goroscope.config import Config
-from goroscope.model import Report
+from goroscope.model import BaselineSuspect, Report
 from goroscope.verdict import verdict as verdict_of
 from goroscope.render.redact import REDACTED, Redactor
 from goroscope.render.view import *  # noqa: F401,F403  (the records, for callers that import them from here)
@@ -35,15 +35,13 @@ from goroscope.render.view_suspect import redact_labels, source_url, suspect_vie
 __all__ = ["REDACTED", "ReportView", "build_view", "source_url", "redact_labels"]
 
 
-def _gone_text(g: dict) -> str:
-    """Return one line naming a baseline suspect that is gone (whatever keys it carries)."""
-    site = g.get("leak_site") if isinstance(g, dict) else None
-    if isinstance(site, dict) and site.get("function"):
-        where = f" ({site.get('file')}:{site.get('line')})" if site.get("file") else ""
-        return f"{site['function']}{where}"
-    if isinstance(g, dict):
-        return str(g.get("fingerprint") or ", ".join(f"{k}={v}" for k, v in sorted(g.items())))
-    return str(g)
+def _gone_text(g: BaselineSuspect) -> str:
+    """Return one line naming a baseline suspect that is gone: its leak site, else its fingerprint."""
+    site = g.leak_site
+    if site is not None:
+        where = f" ({site.file}:{site.line})" if site.file else ""
+        return f"{site.function}{where}"
+    return g.fingerprint or f"series={g.series}"
 
 
 def _redactor(report: Report, config: Config) -> Redactor:

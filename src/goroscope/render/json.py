@@ -15,7 +15,7 @@ from goroscope.config import Config
 from goroscope import findings as findings_mod
 from goroscope import words
 from goroscope.hints import hint_for
-from goroscope.model import CreatedBy, Finding, Frame, Report, Series, Suspect, Timeline
+from goroscope.model import BaselineSuspect, CreatedBy, Finding, Frame, Report, Series, Suspect, Timeline
 from goroscope.render.redact import REDACTED, Redactor
 from goroscope.verdict import verdict
 
@@ -40,6 +40,11 @@ def frame_dict(f: Frame | CreatedBy | None) -> dict | None:
     if f is None:
         return None
     return {"function": f.function, "file": f.file, "line": f.line}
+
+
+def _gone(g: BaselineSuspect) -> dict:
+    """Return one baseline suspect not seen now: {series, fingerprint, leak_site, kind}."""
+    return {"series": g.series, "fingerprint": g.fingerprint, "leak_site": frame_dict(g.leak_site), "kind": g.kind}
 
 
 def _labels(labelsets, redact: frozenset[str]) -> list[dict]:
@@ -170,13 +175,13 @@ def report_dict(report: Report, config: Config) -> dict:
         # additions to the contract
         "inputs": list(report.inputs),
         "settling": list(report.settled),
-        "gone": list(report.gone),
+        "gone": [_gone(g) for g in report.gone],
         "warnings": list(report.warnings),
         "stable": [{"series": sid, **_timeline(t)} for sid, t in report.stable],
         # one leak across every series where it is a suspect, worst first (README "JSON report")
         "verdict": verdict(report, config).text,
         "findings": [_finding(f, worst.get(f.fingerprint), red) for f in report.findings],
-        "findings_gone": list(findings_mod.gone(report)),
+        "findings_gone": [dict(g, leak_site=frame_dict(g["leak_site"])) for g in findings_mod.gone(report)],
     }
 
 
