@@ -321,6 +321,9 @@ def test_appended_profiles_report_as_a_series(capsys, tmp_path) -> None:
     assert [s["time_source"] for s in snaps] == ["content"] * 6
     assert [s["goroutines"] for s in snaps] == [load(p).total for p in CAPTURES]
     assert all(s["problems"] == [] for s in snaps) and not series["time_uncertain"]
+    # and the leaks of the captured program (tests/data/newshapes/truth.yaml) grow across them
+    sites = {(x["leak_site"]["file"], x["leak_site"]["line"]) for x in series["suspects"] if x["kind"] == "growing"}
+    assert {("example.com/newshapes/main.go", n) for n in (27, 48, 74, 92)} <= sites
 
 
 def test_appended_profiles_with_a_log_prefix_take_each_header_time(capsys, tmp_path) -> None:
