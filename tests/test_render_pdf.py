@@ -122,3 +122,91 @@ def test_weasyprint_is_imported_only_when_rendering_a_pdf():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ------------------------------------------------------------------ page layout
+
+MM = 72 / 25.4  # PDF points per millimetre
+MARGINS = (16 * MM, 12 * MM, 18 * MM, 12 * MM)  # report.css @page margin: top right bottom left
+
+
+@pytest.fixture(scope="module")
+def long_ids_pdf(tmp_path_factory) -> tuple[bytes, object]:
+    """Return (PDF, Report) of the samples as a fleet whose series ids and paths are long."""
+    import shutil
+    from pathlib import Path
+
+    from goroscope.pipeline import RunOptions, analyze
+
+    samples = Path(__file__).resolve().parents[1] / "samples"
+    root = tmp_path_factory.mktemp("fleet") / "fleet"
+    pods = root / "prod-eu-west-1" / "cluster-payments-and-ledger"
+    shutil.copytree(samples / "tracing-collector", pods / "tracing-collector-7f9c8d6b5-x2kqz-replicaset-canary")
+    shutil.copytree(samples / "notifier", pods / "notifier-worker-deployment-5d4f8b7c9-qq7lm")
+    shutil.copy(samples / "profile-cache.tar.gz", pods / "profile-cache-statefulset-0.tar.gz")
+    report = analyze(root, Config(), RunOptions(use_cache=False))
+    assert len(report.series) >= 3 and len(report.suspects) >= 3
+    return pdf.render_pdf(report, Config()), report
+
+
+def test_no_text_crosses_the_page_content_box(long_ids_pdf):
+    """Ids, paths and names wrap inside their cells: no glyph lies past the page's margins.
+
+    Body text must lie inside the content box; the running header and footer lie
+    in the top and bottom margins and inside the left and right ones.
+    """
+    pdfplumber = pytest.importorskip("pdfplumber")
+    data, _ = long_ids_pdf
+    top, right, bottom, left = MARGINS
+    with pdfplumber.open(io.BytesIO(data)) as doc:
+        assert len(doc.pages) >= 2
+        for n, page in enumerate(doc.pages, start=1):
+            for ch in page.chars:
+                if not ch["text"].strip():
+                    continue
+                where = f"page {n}: {ch['text']!r} at x {ch['x0']:.1f}-{ch['x1']:.1f}, y {ch['top']:.1f}"
+                assert left - 1 <= ch["x0"] and ch["x1"] <= page.width - right + 1, where
+                in_body = top <= ch["top"] and ch["bottom"] <= page.height - bottom
+                in_margin = ch["bottom"] <= top or ch["top"] >= page.height - bottom
+                assert in_body or in_margin, where
+
+
+def test_rates_never_wrap_mid_number():
+    """'+12,573/h' stays whole in its narrow column of the findings table (not '+12,573/' over 'h')."""
+    from dataclasses import replace
+
+    from goroscope import words
+
+    from report_factory import with_findings
+
+    base = make_report()
+    fast = tuple(replace(s, growth_per_hour=12573.4 + i) if s.kind == "growing" else s for i, s in enumerate(base.suspects))
+    report = with_findings(replace(base, suspects=fast, findings=()))
+    rates = {words.growth(fd.growth_per_hour) for fd in report.findings if fd.kind == "growing"}  # what page one shows
+    assert rates
+    data = pdf.render_pdf(report, Config())
+    lines = pypdf.PdfReader(io.BytesIO(data)).pages[0].extract_text().splitlines()
+    for rate in rates:
+        assert any(rate in line for line in lines), f"{rate} is not whole on one line of page one"
+
+
+def test_a_suspects_heading_facts_and_chart_share_a_page(long_ids_pdf):
+    """A suspect's heading never sits at the bottom of one page with its facts on the next."""
+    data, report = long_ids_pdf
+    pages = [squash(p.extract_text()) for p in pypdf.PdfReader(io.BytesIO(data)).pages]
+    for s in report.suspects:
+        # the block opens with its explanation and ends its facts with the fingerprint
+        opening = squash(s.explanation)[:40]
+        on = [i for i, text in enumerate(pages) if opening in text]
+        assert on, f"suspect {s.series}#{s.rank}: its explanation is not in the PDF"
+        assert any(s.fingerprint in pages[i] for i in on), f"suspect {s.series}#{s.rank}: facts on another page than its heading"
+
+
+def test_page_one_is_the_findings_table_and_the_document_is_compact(long_ids_pdf):
+    data, report = long_ids_pdf
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    first = squash(reader.pages[0].extract_text())
+    for s in report.suspects:
+        assert squash(s.leak_site.location)[-30:] in first  # every finding's leak site on page one
+    # one compact block per suspect, not a page and a half each
+    assert len(reader.pages) <= 4 + len(report.suspects), len(reader.pages)

@@ -31,18 +31,28 @@ from goroscope.resources import templates_dir
 __all__ = ["get_environment", "html_of_view", "render_html", "render_view", "script_hash", "ticks", "wbr"]
 
 
-_BREAK_AFTER = re.compile(r"([/.(|])")
+_BREAK_AFTER = re.compile(r"(?<=[/.(|])")
+_LONG_RUN = 24  # a run this long without a separator gets break chances of its own
+_PIECE = 16
 
 
 def wbr(text: object) -> Markup:
     """Return `text` escaped, with <wbr> break chances after '/', '.', '(' and '|'.
 
     Long Go paths and function names then wrap at their separators instead of
-    mid-word. The text is escaped first; only the <wbr> tags are markup.
+    mid-word; a run of more than 24 characters without one (a generated file
+    name, a long id) gets a chance every 16, so that no cell ever needs to break
+    at an arbitrary letter. WeasyPrint, unlike browsers, breaks anywhere under
+    `overflow-wrap` even where a <wbr> would do, so the print CSS turns that off
+    for the text this marks. Each piece is escaped; only the <wbr> tags are markup.
     """
-    escaped = str(escape(str(text)))
-    # escape() never produces '/', '.', '(' or '|' inside an entity, so splitting is safe.
-    return Markup(_BREAK_AFTER.sub(r"\1<wbr>", escaped))
+    pieces: list[str] = []
+    for part in _BREAK_AFTER.split(str(text)):
+        if len(part) > _LONG_RUN:
+            pieces.extend(part[i : i + _PIECE] for i in range(0, len(part), _PIECE))
+        elif part:
+            pieces.append(part)
+    return Markup("<wbr>".join(str(escape(p)) for p in pieces))
 
 
 _TICKED = re.compile(r"`([^`\n]+)`")
