@@ -11,6 +11,7 @@ same tree.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 from dataclasses import dataclass, field, replace
@@ -218,6 +219,29 @@ def test_damaged_summary_blob_is_reparsed(archive: Path, run) -> None:  # type: 
     # AND the entry is stored again: the next run decodes nothing
     warm, c = run(archive)
     assert (c.parsed, c.correlated, c.loaded) == ([], [], []) and warm == cold
+
+
+def test_damaged_blob_of_a_file_rewritten_in_place_is_grouped_again(archive: Path, run) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN a cached archive, one blob damaged, and that file's bytes replaced by another
+    # dump of the same size with its old mtime (so the cache still finds its entry)
+    run(archive)
+    victim = archive / "notifier" / "notes.txt"
+    other = "goroutine 7 [select]:\nmain.f()\n\t/src/main.go:9 +0x1\n\ngoroutine 8 [select]:\nmain.g()\n\t/src/main.go:12 +0x1\n"
+    text = "goroutine 1 [running]:\nmain.main()\n\t/src/main.go:3 +0x1\n"
+    text += "\n" * (len(other) - len(text))  # the same size: another count of goroutines
+    victim.write_text(text)
+    os.utime(victim, (DEFAULT_MTIME, DEFAULT_MTIME))
+    run(archive)
+    with sqlite3.connect(run.cache_path) as db:
+        db.execute("DELETE FROM series")
+        db.execute("UPDATE blobs SET value = ? WHERE id = (SELECT id FROM entries WHERE path LIKE ?)", (b"\x01junk", "%notes.txt"))
+    victim.write_text(other)
+    os.utime(victim, (DEFAULT_MTIME, DEFAULT_MTIME))
+    # WHEN run again
+    report = analyze(archive, Config(), RunOptions(jobs=1, cache_path=run.cache_path, settle_seconds=0, now=FROZEN_AT, command="goroscope report archive"))
+    # THEN the damage is named, and the report is that of a run with no cache over what the file holds now
+    assert len(report.warnings) == 1 and "notes.txt" in report.warnings[0]
+    assert render_json(replace(report, warnings=()), Config()) == uncached(archive)
 
 
 def test_no_cache_writes_nothing(archive: Path, run) -> None:  # type: ignore[no-untyped-def]
