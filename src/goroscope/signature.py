@@ -8,7 +8,8 @@ that debug=2, debug=1, SIGQUIT output and the protobuf profile of one process gi
 the same signatures.
 
 Each rule has the shape `frames = rule(frames, options)`; `DEFAULT_RULES` is the
-plain list `normalise()` applies, and config may shorten it.
+one list of them, in the order `normalise()` applies them; `Options.rules` names
+them (a config may shorten the list), looked up in `RULES`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ __all__ = [
     "CodeClass",
     "Options",
     "DEFAULT_RULES",
+    "RULES",
+    "DEFAULT_OPTIONS",
     "fold_generics",
     "drop_goexit",
     "drop_leading_runtime",
@@ -51,22 +54,6 @@ class CodeClass(Enum):
     APP = "app"  # the application and its modules
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Options:
-    """How signatures and leak sites are computed (from the config)."""
-
-    vendor_is_app: bool = True  # vendored modules count as application code
-    wrappers: tuple[str, ...] = ()  # functions skipped when choosing the leak site ('pkg...' = prefix)
-    rules: tuple[str, ...] = (
-        "fold_generics",
-        "drop_goexit",
-        "drop_leading_runtime",
-        "drop_hidden_runtime",
-        "drop_go_wrappers",
-    )  # rule names, in order
-
-
-DEFAULT_OPTIONS = Options()
 
 # The standard library's top-level import path elements (Go 1.19-1.27). A package
 # whose first path element has no dot is standard library only if it is one of these:
@@ -176,14 +163,24 @@ def drop_go_wrappers(frames: Sequence[Frame], options: Options) -> tuple[Frame, 
     return kept if kept else frames
 
 
-RULES: dict[str, Callable[[Sequence[Frame], Options], tuple[Frame, ...]]] = {
-    "fold_generics": fold_generics,
-    "drop_goexit": drop_goexit,
-    "drop_leading_runtime": drop_leading_runtime,
-    "drop_hidden_runtime": drop_hidden_runtime,
-    "drop_go_wrappers": drop_go_wrappers,
-}
-DEFAULT_RULES = [fold_generics, drop_goexit, drop_leading_runtime, drop_hidden_runtime, drop_go_wrappers]
+Rule = Callable[[Sequence[Frame], "Options"], tuple[Frame, ...]]
+
+# The one list of signature rules, in the order normalise() applies them; Options.rules
+# names a shorter list (config), looked up by name in RULES.
+DEFAULT_RULES: tuple[Rule, ...] = (fold_generics, drop_goexit, drop_leading_runtime, drop_hidden_runtime, drop_go_wrappers)
+RULES: dict[str, Rule] = {rule.__name__: rule for rule in DEFAULT_RULES}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Options:
+    """How signatures and leak sites are computed (from the config)."""
+
+    vendor_is_app: bool = True  # vendored modules count as application code
+    wrappers: tuple[str, ...] = ()  # functions skipped when choosing the leak site ('pkg...' = prefix)
+    rules: tuple[str, ...] = tuple(rule.__name__ for rule in DEFAULT_RULES)  # names of the rules applied, in order
+
+
+DEFAULT_OPTIONS = Options()
 
 
 def normalise(frames: Sequence[Frame], options: Options = DEFAULT_OPTIONS) -> tuple[Frame, ...]:

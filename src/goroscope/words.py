@@ -41,6 +41,8 @@ __all__ = [
     "STEM_SUFFIXES",
     "CRASH",
     "EMPTY_FILE",
+    "NO_GOROUTINE_HEADER",
+    "profile_kind",
     "ARCHIVE_IN_ARCHIVE",
     "not_a_dump",
     "unused_profile",
@@ -189,6 +191,7 @@ CRASH = re.compile(
 # ------------------------------------------------------------ why a file is not read
 
 EMPTY_FILE = "empty file"
+NO_GOROUTINE_HEADER = "not a goroutine dump: no `goroutine N [state]:` header"
 ARCHIVE_IN_ARCHIVE = "an archive inside an archive: not read (unpack the outer one first)"
 
 
@@ -199,9 +202,18 @@ def not_a_dump(head: bytes) -> str:
     sample = head[:512]
     if b"\x00" in sample or sum(1 for c in sample if c < 9 or 13 < c < 32) > len(sample) // 10:
         return "not a goroutine dump: binary data of no known profile form"
-    return "not a goroutine dump: no `goroutine N [state]:` header and no `goroutine profile: total N` line"
+    return f"{NO_GOROUTINE_HEADER} and no `goroutine profile: total N` line"
+
+
+def profile_kind(kind: str) -> str:
+    """Return a profile of `kind` (a sample type or a text profile's name) as a phrase ('a cpu profile')."""
+    if kind == "contention":
+        return "a contention (mutex or block) profile"
+    if kind == "unknown":
+        return "a profile with no sample type"
+    return f"a {kind} profile"
 
 
 def unused_profile(kind: str) -> str:
     """Return why a profile of `kind` (cpu, mutex, ...) is not used."""
-    return f"a {kind} profile, not a goroutine dump: not used"
+    return f"{profile_kind(kind)}, not a goroutine dump: not used"

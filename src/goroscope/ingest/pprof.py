@@ -34,6 +34,7 @@ from datetime import datetime, timedelta, timezone
 
 from google.protobuf.message import DecodeError
 
+from goroscope import words
 from goroscope.errors import DumpError
 from goroscope.ingest.aggregated import UNKNOWN_FRAME
 from goroscope.model import PROFILE_GOROUTINE, PROFILE_GOROUTINELEAK, PROFILE_HEAP, Frame, Record, Snapshot
@@ -97,7 +98,7 @@ def parse(data: bytes, path: str) -> Snapshot:
             inuse += sample.value[idx]
         return Snapshot(format="pprof", profile=PROFILE_HEAP, time=time, heap_inuse_bytes=inuse)
     if kind not in _GOROUTINE_KINDS:
-        raise DumpError(path, f"{_describe(kind)}, not a goroutine dump: not used")
+        raise DumpError(path, words.unused_profile(kind))
 
     idx = [t for t, _ in types].index(kind)
     functions: dict[int, tuple[str, str]] = {}
@@ -173,15 +174,6 @@ def profile_kind(types: list[tuple[str, str]]) -> str:
     if not types:
         return "unknown"
     return f"{types[0][0]}/{types[0][1]}"
-
-
-def _describe(kind: str) -> str:
-    """Return `kind` as a phrase for an error message ('a cpu profile')."""
-    if kind == "contention":
-        return "a contention (mutex or block) profile"
-    if kind == "unknown":
-        return "a profile with no sample type"
-    return f"a {kind} profile"
 
 
 def looks_like_profile(head: bytes, min_fields: int = 2) -> bool:

@@ -862,8 +862,8 @@ def _parse(stream: BinaryIO, path: str) -> Snapshot:
         if eof:
             st.junk(buf)
             if total == 0:
-                raise DumpError(path, "empty file")
-            raise DumpError(path, "not a goroutine dump: no `goroutine N [state]:` header")
+                raise DumpError(path, words.EMPTY_FILE)
+            raise DumpError(path, words.NO_GOROUTINE_HEADER)
         st.junk(buf)
         k = buf.rfind(b"\n")
         line += buf.count(b"\n")
