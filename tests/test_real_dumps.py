@@ -367,3 +367,19 @@ def test_appended_profiles_longer_than_the_head_inside_a_tar(capsys, tmp_path) -
     # THEN all twelve are snapshots (the repeated times are one moment each: six moments of two files' worth)
     snaps = doc["series"][0]["snapshots"]
     assert sorted({s["source"].rsplit("#", 1)[1] for s in snaps} | {o.rsplit("#", 1)[1] for s in snaps for o in s["sources"]}, key=int) == [str(k) for k in range(1, 13)]
+
+
+def test_appended_profiles_from_the_cache_are_each_their_own(capsys, tmp_path) -> None:
+    # GIVEN the collector's file reported once with a cache
+    arch = _appended_variant(tmp_path, "collector.log", APPENDED.read_bytes())
+    counts = []
+    for run in ("cold", "cached"):
+        out = tmp_path / run
+        try:
+            cli.main(["report", str(arch), "--format", "json", "--cache", str(tmp_path / "cache.db"), "--output", str(out), "--name", "r", "-q"])
+        except SystemExit as e:
+            assert e.code in (None, 0, exitcodes.SUSPECTS), capsys.readouterr().err
+        doc = json.loads((out / "r.json").read_text())
+        counts.append([s["goroutines"] for s in doc["series"][0]["snapshots"]])
+    # THEN the cached run reads each profile's own summary, not one profile six times
+    assert counts[0] == counts[1] == [load(p).total for p in CAPTURES]
