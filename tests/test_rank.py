@@ -176,12 +176,29 @@ def test_a_leak_site_that_also_hosts_short_lived_goroutines_gives_back_only_thos
     assert "while its floor rose" in found[0].explanation
 
 
+def test_a_truncated_dump_is_not_a_give_back():
+    # GIVEN the leak with short-lived goroutines, two of its dumps cut to a fifth of their count
+    counts = list(LEAK_WITH_TRANSIENTS)
+    lower = [i in (24, 31) for i in range(len(counts))]
+    for i in (24, 31):
+        counts[i] //= 5
+    found = suspects(series(tl(counts, lower=lower), step=timedelta(minutes=5), truncated=lower))
+    # THEN the cuts are lower bounds, not falls: it is growing, judged as without them
+    assert [x.kind for x in found] == ["growing"]
+    ev = dict(found[0].evidence)
+    assert ev["lower_bound_points"] == 2
+    clean = dict(suspects(series(tl(LEAK_WITH_TRANSIENTS), step=timedelta(minutes=5)))[0].evidence)
+    assert ev["gave_back_share"] == clean["gave_back_share"]
+
+
 def test_a_restart_explains_a_fall():
     # the same leak across a restart: each segment is judged alone, the fall is the restart
     one = [2 * i + 1 for i in range(15)]
     found = suspects(series(tl(one + one), segments=[(0, 14), (15, 29)]))
     assert [x.kind for x in found] == ["growing"]
     assert "gave_back_share" not in dict(found[0].evidence)
+    # read as one process, the same counts gave back everything
+    assert suspects(series(tl(one + one))) == []
 
 
 def test_too_few_snapshots_give_no_verdict():
