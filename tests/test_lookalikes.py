@@ -144,6 +144,23 @@ def test_a_leak_site_with_short_lived_goroutines_gives_back_only_those(leak):
     assert v.best.kept_growth >= rank.KEPT_OF_FALL * v.best.max_drop or v.best.gave_back < rank.GIVE_BACK_SHARE
 
 
+def test_a_leak_caught_in_a_quiet_moment_below_its_peak_is_still_growing_from_counts_alone():
+    # the send leak's series cut in its last quiet phase (7.5-9 minutes): the count is
+    # down to its leaked part (24-26, peak 48), but that part rose all along
+    report = _report("all", SERIES)
+    counts = next(x for x in LEAKS if x["function"] == "main.fetchQuote")["counts"]
+    bar = Config().rank.min_last_to_max
+    below_peak = []
+    for last in (29, 30, 32, 33, 34, 35):
+        v = _verdict(counts, report, last)
+        assert v.growing, (last, v.best)
+        if v.best.last_to_max < bar and v.best.retained < bar:
+            below_peak.append(last)  # ended too far below its peak for the raw counts alone
+    assert below_peak
+    ack = next(x for x in LEAKS if x["function"] == "main.awaitAck")["counts"]
+    assert all(_verdict(ack, report, last).growing for last in range(20, len(ack)))
+
+
 def test_the_send_leak_fell_by_half_and_is_found_by_its_rising_floor():
     x = suspect_sites(_report("all", SERIES))[("main.fetchQuote", "example.com/lookalikes/main.go", 164)]
     ev = dict(x.evidence)

@@ -97,6 +97,10 @@ GROWING = {
     "noisy growth": noisy(25, 2, 2.0, 3.0),
     "slow leak under large noise": noisy(60, 50, 0.5, 6.0),
     "bursty leak with pauses": [5, 16, 28, 28, 28, 28, 31, 37, 49, 54, 54, 55, 61, 73, 83, 83, 84, 85, 90, 97],
+    # short-lived goroutines at the site outnumber the leaked ones early (32 -> 12), then
+    # the leak grows far past that peak: the fall is a third of the segment's peak
+    "leak under an early burst": [29, 26, 32, 28, 23, 16, 12, 13, 15, 17, 20, 20, 40, 36, 42, 32, 60, 39, 33, 35,
+                                  36, 39, 40, 41, 44, 50, 50, 69, 67, 84, 56, 57, 58, 60, 61, 64, 85, 92, 91, 78],
 }
 
 
@@ -148,9 +152,10 @@ def test_benign_shapes_are_not_suspects(name):
 ON_DEMAND_POOL = [4, 9, 15, 13, 22, 27, 31, 34, 39, 36, 45, 51, 55, 57, 60, 30, 29, 33, 38, 44,
                   50, 55, 58, 29, 28, 33, 40, 45, 49, 47, 53, 55, 54, 56, 57, 58, 56, 59, 58, 60]
 # A leak of ~1.2 goroutines a step at a site that also hosts short-lived goroutines in
-# bursts (up to 30 beside 6 leaked): it gives back only the short-lived part.
+# bursts (30 beside 6 leaked early, 45 beside 40 late: more than half of its peak of
+# 86 falls away): it gives back only the short-lived part.
 LEAK_WITH_TRANSIENTS = [2, 6, 12, 6, 7, 36, 7, 8, 10, 11, 14, 13, 15, 18, 17, 19, 29, 30, 32, 33,
-                        44, 27, 36, 28, 30, 30, 31, 34, 35, 37, 37, 38, 48, 70, 41, 72, 48, 44, 46, 57]
+                        44, 27, 36, 28, 30, 30, 31, 34, 35, 37, 37, 38, 48, 86, 41, 84, 48, 44, 46, 57]
 
 
 def test_a_pool_that_gave_back_half_its_goroutines_is_not_growing_whatever_its_slope(monkeypatch):
@@ -171,8 +176,8 @@ def test_a_leak_site_that_also_hosts_short_lived_goroutines_gives_back_only_thos
     found = suspects(series(tl(LEAK_WITH_TRANSIENTS), step=timedelta(minutes=5)))
     assert [x.kind for x in found] == ["growing"]
     ev = dict(found[0].evidence)
-    # it fell by more than half of an early burst, and its floor rose anyway
-    assert ev["gave_back_share"] >= rank_mod.GIVE_BACK_SHARE and ev["kept_growth"] >= 7
+    # it fell by more than half of its peak, and its floor rose anyway
+    assert ev["gave_back_share"] >= rank_mod.GIVE_BACK_SHARE and ev["kept_growth"] >= 30
     assert "while its floor rose" in found[0].explanation
 
 

@@ -16,10 +16,13 @@ How a signature becomes a suspect (DESIGN.md "Two kinds of suspect"):
   trend (tau, one-sided p), Theil-Sen slope, net growth of the smoothed ends against
   the signature's own step noise, share of steps that did not fall, still rising in
   the recent half, and the end near the peak (a leak does not give goroutines
-  back). A segment that fell by half of a running peak (GIVE_BACK_SHARE) gave its
+  back). A segment that fell by half of its peak (GIVE_BACK_SHARE) gave its
   goroutines back, whatever its slope: it is growing only if its floor (the least
   count from each point on, what it never gave back) grew up to its last such fall,
-  as a leak site that also hosts short-lived goroutines does. Regrowth in several segments strengthens the verdict. Truncated snapshots'
+  as a leak site that also hosts short-lived goroutines does; for the same reason an
+  end below the peak is forgiven when the floor rose all along and in the recent
+  half (such a leak caught in a quiet moment). Regrowth in several segments
+  strengthens the verdict. Truncated snapshots'
   counts are lower bounds: one is used only where it shows more than the exact
   points seen so far and is not below the segment's robust trend (so a series
   whose every dump was cut is still judged), never as a drop, and makes the
@@ -198,7 +201,7 @@ class SegmentGrowth:
     recent_gain: float  # Theil-Sen gain over the recent half
     hours: float  # span
     max_drop: float  # the largest fall from a running peak
-    gave_back: float = 0.0  # the largest share of a running peak given back (max_drop's share, at least 3 goroutines)
+    gave_back: float = 0.0  # max_drop as a share of the segment's peak (0 for a fall of fewer than min_net_growth)
     kept_growth: float = 0.0  # growth of the floor up to the last fall of GIVE_BACK_SHARE or more, when there is one
     lower_bounds: int  # truncated points in the segment
     failed: str = ""  # the first test that failed
@@ -268,9 +271,9 @@ def _lower_bound_floor(
     return slope, intercept
 
 
-# A segment whose count fell by this share of a running peak gave its goroutines
-# back: a leaked goroutine never returns, so it is a growing leak only if the part it
-# never gave back (its floor) grew up to its last such fall.
+# A segment whose count fell from a running peak by this share of its own peak gave
+# its goroutines back: a leaked goroutine never returns, so it is a growing leak only
+# if the part it never gave back (its floor) grew up to its last such fall.
 GIVE_BACK_SHARE = 0.5
 # ...and its floor must have grown by at least this share of its largest fall (and
 # rank.min_net_growth): a pool's floor stays flat, a leak's rises between bursts.
@@ -278,25 +281,35 @@ KEPT_OF_FALL = 0.25
 
 
 def _give_back(ys: Sequence[float], min_fall: float) -> tuple[float, float, int]:
-    """Return (the largest fall from a running peak, the largest share of a running peak given back, the last point of such a fall).
+    """Return (the largest fall from a running peak, that fall as a share of the segment's peak, the last point of such a fall).
 
-    A share counts only for a fall of at least `min_fall` goroutines (2 -> 1 is half
-    of a peak, and says nothing). The last point is the last one at least
-    GIVE_BACK_SHARE below its running peak (-1 when none is).
+    The share is of the most goroutines the signature ever had in the segment: a
+    leak whose short-lived goroutines outnumbered its leaked ones early on falls a
+    lot from an early peak, and then grows far past it. A fall counts only when it
+    is at least `min_fall` goroutines (2 -> 1 says nothing). The last point is the
+    last one at least GIVE_BACK_SHARE of the segment's peak below its running peak
+    (-1 when none is).
     """
+    top = max(ys, default=0.0)
     running = -math.inf
     max_drop = 0.0
-    share = 0.0
     last = -1
     for i, y in enumerate(ys):
         running = max(running, y)
         fall = running - y
         max_drop = max(max_drop, fall)
-        if fall >= min_fall and running > 0:
-            share = max(share, fall / running)
-            if fall / running >= GIVE_BACK_SHARE:
-                last = i
+        if fall >= min_fall and fall >= GIVE_BACK_SHARE * top:
+            last = i
+    share = max_drop / top if top > 0 and max_drop >= min_fall else 0.0
     return max_drop, share, last
+
+
+def _floor(ys: Sequence[float]) -> list[float]:
+    """Return, at each point of ys, the least value from there on (what is never given back later)."""
+    floor = list(ys)
+    for i in range(len(floor) - 2, -1, -1):
+        floor[i] = min(floor[i], floor[i + 1])
+    return floor
 
 
 def _kept_growth(xs: Sequence[float], ys: Sequence[float], upto: int) -> float:
@@ -309,12 +322,25 @@ def _kept_growth(xs: Sequence[float], ys: Sequence[float], upto: int) -> float:
     slopes stays near zero. (After the last fall the floor is the count itself and
     says nothing about what will be kept.)
     """
-    floor = list(ys)
-    for i in range(len(floor) - 2, -1, -1):
-        floor[i] = min(floor[i], floor[i + 1])
+    floor = _floor(ys)
     if upto < 1:
         return 0.0
     return stats.theil_sen(xs[: upto + 1], floor[: upto + 1]) * (xs[upto] - xs[0])
+
+
+def _floor_rising(xs: Sequence[float], ys: Sequence[float], h: int, net: float, noise: float, rc: RankConfig) -> bool:
+    """Return True when the floor of ys rose over the whole span (by half the net growth) and over its last h points.
+
+    What excuses an end below the peak: a leak whose site also hosts short-lived
+    goroutines, caught in a quiet moment, is down to its leaked part, and that part
+    rose all along. A pool that drained, or a ramp that plateaued, holds a flat floor
+    in its recent half.
+    """
+    floor = _floor(ys)
+    whole = stats.theil_sen(xs, floor) * (xs[-1] - xs[0])
+    rx = xs[-h:]
+    recent = stats.theil_sen(rx, floor[-h:]) * (rx[-1] - rx[0])
+    return whole >= max(rc.min_net_growth, 0.5 * net) and recent >= max(rc.min_net_growth, rc.noise_factor * noise)
 
 
 def _segment_growth(xs: Sequence[float], counts: Sequence[int], lower: Sequence[bool], first: int, last: int, rc: RankConfig) -> SegmentGrowth | None:
@@ -380,9 +406,9 @@ def _segment_growth(xs: Sequence[float], counts: Sequence[int], lower: Sequence[
         failed = "tau"
     elif net < rc.noise_factor * noise:
         failed = "noise"
-    elif last_to_max < rc.min_last_to_max and retained < rc.min_last_to_max:
+    elif last_to_max < rc.min_last_to_max and retained < rc.min_last_to_max and not _floor_rising(px, py, h, net, noise, rc):
         failed = "last_to_max"
-    elif retained < 0.5:
+    elif retained < 0.5 and not _floor_rising(px, py, h, net, noise, rc):
         failed = "retained"
     elif recent_gain < max(1.0, 0.5 * noise):
         failed = "recent"
