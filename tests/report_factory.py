@@ -128,9 +128,21 @@ def make_suspect(
         also_in=tuple(also_in),
         states=tuple(states),
         labels=tuple(labels),
+        # the last snapshot's share of them: as many goroutines as the counts end on
+        states_last=_scaled(states, counts[-1] if counts else 0),
+        labels_last=_scaled(labels, counts[-1] if counts else 0),
         evidence=tuple(evidence),
         memory_correlation=memory_correlation,
     )
+
+
+def _scaled(pairs, total: int) -> tuple:
+    """Return (key, count) `pairs` scaled to sum to about `total` (none dropped to zero)."""
+    pairs = tuple(pairs)
+    whole = sum(c for _, c in pairs)
+    if not whole:
+        return ()
+    return tuple((k, max(1, round(c * total / whole))) for k, c in pairs if total)
 
 
 def make_report(**overrides) -> Report:

@@ -306,8 +306,17 @@ def test_flat_pool_with_the_same_ids_stuck_longer_and_longer():
     assert [(x.kind, x.leak_site.line) for x in found] == [("stuck", 40)]
     x = found[0]
     assert x.max_wait_minutes == 8.0
-    assert x.explanation.startswith("6 goroutines blocked in sync.WaitGroup.Wait for 8+ min, the same ids since 08:01")
+    assert x.explanation.startswith("6 goroutines blocked in sync.WaitGroup.Wait now, the oldest for 8+ min (first seen here at 08:01:00)")
     assert "work/(*policy).ontick.go:40" in x.explanation.lower() or ":40" in x.explanation
+
+
+def test_stuck_sentence_dates_the_oldest_and_counts_the_goroutines_now():
+    """One goroutine stuck since 08:01, five more joining by the end: not '6 … the same ids since 08:01'."""
+    ids = [0, 1, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5, 5, 6, 6, 6]
+    x = suspects(series(wg_wait([6] * N, ids)))[0]  # a pool of 6, its workers sticking one by one
+    assert x.kind == "stuck"
+    assert x.explanation.startswith("6 goroutines blocked in sync.WaitGroup.Wait now, the oldest for 8+ min (first seen here at 08:01:00)")
+    assert "same ids" not in x.explanation
 
 
 def test_a_singleton_stuck_in_a_sync_wait_is_a_suspect():

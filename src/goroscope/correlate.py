@@ -311,7 +311,8 @@ def find_segments(summaries: Sequence[Summary]) -> tuple[Segment, ...]:
 class _Acc:
     """What one signature gathers over a series."""
 
-    __slots__ = ("counts", "states", "created", "labels", "leaked", "waits", "stuck_ids", "stuck_minutes", "stuck_since")
+    __slots__ = ("counts", "states", "created", "labels", "leaked", "waits", "stuck_ids", "stuck_minutes", "stuck_since",
+                 "states_last", "labels_last")
 
     def __init__(self, n: int) -> None:
         self.counts = [0] * n
@@ -323,6 +324,8 @@ class _Acc:
         self.stuck_ids = [0] * n
         self.stuck_minutes = [0.0] * n
         self.stuck_since: datetime | None = None
+        self.states_last: Counter[str] = Counter()  # in the last snapshot only
+        self.labels_last: Counter[tuple] = Counter()
 
 
 def _timelines(
@@ -345,12 +348,17 @@ def _timelines(
         for sc in summ.stacks:
             a = acc(sc.signature)
             a.counts[i] += sc.count
+            last = i == n - 1
             for state, c in sc.states:
                 a.states[state] += c
+                if last:
+                    a.states_last[state] += c
             if sc.created_by is not None:
                 a.created[sc.created_by] += sc.count
             for labelset, c in sc.labels:
                 a.labels[labelset] += c
+                if last:
+                    a.labels_last[labelset] += c
             a.leaked = max(a.leaked, sc.leaked)
             if sc.max_wait_minutes is not None:
                 prev = a.waits[i]
@@ -383,6 +391,8 @@ def _timelines(
                 states=tuple(sorted(a.states.items(), key=lambda kv: (-kv[1], kv[0]))),
                 created_by=_most_common(a.created),
                 labels=tuple(sorted(a.labels.items(), key=lambda kv: (-kv[1], kv[0]))),
+                states_last=tuple(sorted(a.states_last.items(), key=lambda kv: (-kv[1], kv[0]))),
+                labels_last=tuple(sorted(a.labels_last.items(), key=lambda kv: (-kv[1], kv[0]))),
                 leaked=a.leaked,
                 max_wait_minutes=tuple(a.waits),
                 stuck_ids=tuple(a.stuck_ids),

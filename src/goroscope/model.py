@@ -324,9 +324,12 @@ class Timeline:
     signature: Signature  # identity
     counts: tuple[int, ...]  # aligned with Series.snapshots; absent = 0
     lower_bound: tuple[bool, ...]  # True where the snapshot was truncated
-    states: tuple[tuple[str, int], ...] = ()  # states over the whole series, most common first
+    states: tuple[tuple[str, int], ...] = ()  # states over the whole series (summed over snapshots), most common first
     created_by: Frame | None = None  # most common created-by
-    labels: tuple[tuple[tuple[tuple[str, str], ...], int], ...] = ()  # label sets seen, with counts
+    labels: tuple[tuple[tuple[tuple[str, str], ...], int], ...] = ()  # label sets seen, with counts (summed over snapshots)
+    # the same in the series' last snapshot only: goroutines there, which the counts' last value sums to
+    states_last: tuple[tuple[str, int], ...] = ()
+    labels_last: tuple[tuple[tuple[tuple[str, str], ...], int], ...] = ()
     leaked: int = 0  # the most goroutines proven leaked at one snapshot
     max_wait_minutes: tuple[int | None, ...] = ()  # per snapshot, None where not carried
     # stuck evidence, per snapshot: how many goroutines of this signature have been seen
@@ -412,8 +415,10 @@ class Suspect:
     stack: tuple[Frame, ...]  # the signature's frames
     variants: tuple[Variant, ...] = ()  # merged signatures (all of them, the main one first)
     also_in: tuple[str, ...] = ()  # other series with the same fingerprint
-    states: tuple[tuple[str, int], ...] = ()  # all states with counts
-    labels: tuple[tuple[tuple[tuple[str, str], ...], int], ...] = ()  # label sets
+    states: tuple[tuple[str, int], ...] = ()  # all states with counts, summed over the snapshots
+    labels: tuple[tuple[tuple[tuple[str, str], ...], int], ...] = ()  # label sets, summed over the snapshots
+    states_last: tuple[tuple[str, int], ...] = ()  # states of its goroutines in the series' last snapshot
+    labels_last: tuple[tuple[tuple[tuple[str, str], ...], int], ...] = ()  # label sets in the last snapshot
     evidence: tuple[tuple[str, float], ...] = ()  # named statistics behind the score
     baseline: str | None = None  # new | known (with --baseline), else None
     acknowledged: bool = False  # matched an acknowledged fingerprint in the config

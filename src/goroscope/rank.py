@@ -627,22 +627,18 @@ def _groups(series: Series, config: Config) -> list[_Group]:
     return list(by_site.values())
 
 
-def _merged_states(timelines: Sequence[Timeline]) -> tuple[tuple[str, int], ...]:
-    """Return the states of a group, most common first."""
-    c: Counter[str] = Counter()
-    for t in timelines:
-        for s, k in t.states:
-            c[s] += k
-    return tuple(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
-def _merged_labels(timelines: Sequence[Timeline]):
-    """Return the label sets of a group, most common first."""
+def _merged(timelines: Sequence[Timeline], field: str) -> tuple:
+    """Return the (key, count) pairs of Timeline `field` (states, labels, states_last, …) over a group, most common first."""
     c: Counter = Counter()
     for t in timelines:
-        for ls, k in t.labels:
-            c[ls] += k
+        for key, k in getattr(t, field):
+            c[key] += k
     return tuple(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _merged_states(timelines: Sequence[Timeline]) -> tuple[tuple[str, int], ...]:
+    """Return the states of a group, most common first."""
+    return _merged(timelines, "states")
 
 
 def _created_by(timelines: Sequence[Timeline]) -> Frame | None:
@@ -766,7 +762,9 @@ def _judge(series: Series, group: _Group, config: Config, today: date) -> Suspec
         stack=main.signature.frames,
         variants=variants,
         states=states,
-        labels=_merged_labels(group.timelines),
+        labels=_merged(group.timelines, "labels"),
+        states_last=_merged(group.timelines, "states_last"),
+        labels_last=_merged(group.timelines, "labels_last"),
         evidence=tuple(evidence),
         acknowledged=_acknowledged(fp, config, today),
         memory_correlation=mem,
@@ -785,13 +783,16 @@ def _explain(kind, series, group, counts, states, created, growth, stuck, leaked
         if stuck.since is not None:
             t = stuck.since.astimezone(timezone.utc)
             last = series.snapshots[-1].time.astimezone(timezone.utc) if series.snapshots else t
-            when = f"{t:%H:%M}" if t.date() == last.date() else f"{t:%Y-%m-%d %H:%M} UTC"
-            # one snapshot cannot follow ids: the time comes from the dump's own minutes
-            since = f", the same ids since {when}" if len(series.snapshots) > 1 else f", since about {when} by the dump's own count"
+            when = f"{t:%H:%M:%S}" if t.date() == last.date() else f"{t:%Y-%m-%d %H:%M:%S} UTC"
+            # only the oldest was there since then: the others joined later, so the
+            # sentence dates the oldest and counts the goroutines now, never "all since"
+            # (one snapshot cannot follow ids: its time comes from the dump's own minutes)
+            since = f" (first seen here at {when})" if len(series.snapshots) > 1 else f" (since about {when} by the dump's own count)"
         what = stuck.state or "a wait"
+        n = stuck.goroutines
         sentence = (
-            f"{stuck.goroutines} goroutine{'s' if stuck.goroutines != 1 else ''} blocked in {what} "
-            f"for {math.floor(stuck.minutes)}+ min{since}, {where}{made}"
+            f"{n} goroutine{'s' if n != 1 else ''} blocked in {what} now, "
+            f"{'the oldest' if n != 1 else 'it'} for {math.floor(stuck.minutes)}+ min{since}, {where}{made}"
         )
     else:
         g = growth.best

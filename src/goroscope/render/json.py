@@ -73,6 +73,9 @@ def _suspect(s: Suspect, redact: frozenset[str], red: Redactor) -> dict:
         # additions to the contract
         "states": [{"state": st, "count": n} for st, n in s.states],
         "labels": _labels(s.labels, redact),
+        # states and labels summed over the snapshots say how often, these how many now
+        "states_last": [{"state": st, "count": n} for st, n in s.states_last],
+        "labels_last": _labels(s.labels_last, redact),
         "evidence": {k: round(v, 4) for k, v in s.evidence},
         "status": s.baseline,
         "acknowledged": s.acknowledged,

@@ -148,8 +148,10 @@ class SuspectView(LeakView):
     explanation: str  # one sentence (redacted)
     series_affected: tuple[str, ...]  # its series, then also_in
     also_in: tuple[str, ...]  # other series with the same fingerprint
-    states: tuple[StateView, ...]  # wait states with counts
-    labels: tuple[LabelView, ...]  # label sets (redacted)
+    states: tuple[StateView, ...]  # wait states of its goroutines in the series' last snapshot, with counts
+    labels: tuple[LabelView, ...]  # label sets (redacted) in the last snapshot
+    states_when: str  # which goroutines states and labels count: 'in the last snapshot (08:28:23 UTC)'
+    first_seen: str  # time of the first snapshot that holds it, '2026-12-01 08:19:23 UTC'
     variants: tuple[VariantView, ...]  # merged signatures, when more than one
     evidence: tuple[tuple[str, str], ...]  # named statistics behind the score
     stack: tuple[FrameView, ...]  # the representative stack

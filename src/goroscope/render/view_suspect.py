@@ -164,6 +164,23 @@ def trend(kind: str, growth_per_hour: float, max_wait_minutes: float | None, unc
     return words.growth(growth_per_hour), float(growth_per_hour)
 
 
+def _last_snapshot_words(series: Series | None) -> str:
+    """Return which goroutines a suspect's states and labels count: 'in the last snapshot (08:28:23 UTC)'."""
+    if series is None or not series.snapshots:
+        return "in the last snapshot"
+    return f"in the last snapshot ({words.utc(series.snapshots[-1].time):%H:%M:%S} UTC)"
+
+
+def _first_seen(s: Suspect, series: Series | None) -> str:
+    """Return when the first snapshot holding goroutines of `s` was taken, or '—'."""
+    if series is None:
+        return "—"
+    for count, snap in zip(s.counts, series.snapshots):
+        if count > 0:
+            return f"{words.utc(snap.time):%Y-%m-%d %H:%M:%S} UTC"
+    return "—"
+
+
 def _state_views(states: Sequence[tuple[str, int]]) -> tuple[StateView, ...]:
     """Return state rows with shares."""
     total = sum(c for _, c in states) or 1
@@ -284,8 +301,11 @@ def suspect_views(
             explanation=red.text(s.explanation),
             series_affected=(s.series, *s.also_in),
             also_in=tuple(s.also_in),
-            states=_state_views(s.states or (((s.state, max(s.counts or (0,))),) if s.state else ())),
-            labels=tuple(LabelView(text=redact_labels(ls, keys), count=words.num(c)) for ls, c in s.labels),
+            # the goroutines of one moment, the last (what the counts end on), never sums over snapshots
+            states=_state_views(s.states_last or (((s.state, s.counts[-1]),) if s.state and s.counts and s.counts[-1] else ())),
+            labels=tuple(LabelView(text=redact_labels(ls, keys), count=words.num(c)) for ls, c in s.labels_last),
+            states_when=_last_snapshot_words(series),
+            first_seen=_first_seen(s, series),
             variants=tuple(
                 VariantView(location=v.leak_site.location, function=v.leak_site.function, counts=counts_label(v.counts))
                 for v in s.variants
