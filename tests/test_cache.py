@@ -20,7 +20,9 @@ import pytest
 
 from goroscope import cache as cache_module
 from goroscope.aggregate import aggregate
-from goroscope.cache import SummaryCache, content_sha256, decode_series, decode_summary, default_cache_path, encode_series, encode_summary
+from goroscope import codec
+from goroscope.cache import SummaryCache, content_sha256, default_cache_path
+from goroscope.codec import decode_series, decode_summary, encode_series, encode_summary
 from goroscope.model import CreatedBy, Frame, Goroutine, MemoryPoint, Moment, Problem, Record, Series, Snapshot, Source, Summary
 
 DIGEST = "cfg0123456789abc"
@@ -122,7 +124,7 @@ def test_encoding_is_compact() -> None:
 
 @pytest.mark.parametrize("payload", [{"x": os.getcwd}, [os.system, "true"]], ids=["function", "call"])
 def test_decoding_refuses_foreign_objects(payload: object) -> None:
-    evil = bytes([cache_module._ENCODING]) + zlib.compress(pickle.dumps(payload))
+    evil = bytes([codec.ENCODING]) + zlib.compress(pickle.dumps(payload))
     with pytest.raises(ValueError, match="refusing"):
         decode_summary(evil)
 
@@ -589,7 +591,7 @@ def test_reading_a_series_keeps_it(cache_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "junk",
-    [b"", b"\x00junk", bytes([cache_module._ENCODING]) + zlib.compress(b"junk")],
+    [b"", b"\x00junk", bytes([codec.ENCODING]) + zlib.compress(b"junk")],
     ids=["empty", "encoding", "data"],
 )
 def test_unreadable_series_is_removed_with_a_warning(cache_path: Path, junk: bytes) -> None:
@@ -613,11 +615,11 @@ def test_decoding_checks_the_record_type_and_arity() -> None:
     # AND a builder called with the wrong number of fields is refused, not half-built
     short = b"cgoroscope.cache\n_build_Frame\n(S'f'\ntR."
     with pytest.raises(ValueError, match="unreadable"):
-        decode_summary(bytes([cache_module._ENCODING]) + zlib.compress(short))
+        decode_summary(bytes([codec.ENCODING]) + zlib.compress(short))
     # AND a record pickled the default way still decodes as what it is
     plain = pickle.dumps(Frame(function="f", file="/f.go", line=1))
     with pytest.raises(ValueError, match="not a Summary"):
-        decode_summary(bytes([cache_module._ENCODING]) + zlib.compress(plain))
+        decode_summary(bytes([codec.ENCODING]) + zlib.compress(plain))
 
 
 def test_a_hit_from_a_replaced_database_is_not_loaded(tmp_path: Path, cache_path: Path) -> None:

@@ -22,7 +22,7 @@ from conftest import FROZEN_AT, SAMPLES
 from helpers import DEFAULT_MTIME, LEAK_DEBUG2, make_dump, need
 
 from goroscope import cache as cache_module
-from goroscope import correlate, incremental, pipeline
+from goroscope import codec, correlate, incremental, pipeline
 from goroscope.config import Config
 from goroscope.pipeline import RunOptions, analyze
 from goroscope.render.json import render_json
@@ -189,7 +189,7 @@ def test_config_change_recorrelates_without_reparsing(archive: Path, run) -> Non
     assert report == uncached(archive, other)
 
 
-@pytest.mark.parametrize("junk", [b"\x00junk", bytes([cache_module._ENCODING]) + b"junk"], ids=["encoding", "data"])
+@pytest.mark.parametrize("junk", [b"\x00junk", bytes([codec.ENCODING]) + b"junk"], ids=["encoding", "data"])
 def test_damaged_memo_row_is_recomputed(archive: Path, run, junk: bytes) -> None:  # type: ignore[no-untyped-def]
     # GIVEN a cached archive whose memoised series hold junk
     cold, _ = run(archive)

@@ -38,12 +38,8 @@ the last prune. Once a day, opening deletes the entries and series of other goro
 versions and those no run has used (stored or read) for `max_age_days` (30 by
 default), so that a nightly job's cache does not grow without bound.
 
-Values are pickled and zlib-compressed (a Summary's per-goroutine data already is int
-columns per signature). Model records are written as a call to a builder made here per
-record type, which sets the slots directly: the default for frozen slotted dataclasses
-looks up the fields of every object again, and was most of the decoding time. Decoding
-goes through an unpickler that accepts only those builders, goroscope's model records and
-datetimes, so a tampered cache cannot run code.
+Values are encoded by codec.py (pickled through per-record builders, zlib-compressed,
+decoded by an unpickler that builds only model records).
 
 Concurrency and damage: the database is in WAL mode with a busy timeout, and every
 write is one short `BEGIN IMMEDIATE` transaction, so two runs at once on one cache both
@@ -63,13 +59,9 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import hashlib
-import io
-import operator
 import os
-import pickle
 import sqlite3
 import time
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -77,6 +69,7 @@ from pathlib import Path
 
 import goroscope
 from goroscope import model
+from goroscope.codec import decode_series, decode_summary, encode_series, encode_summary, head_of
 from goroscope.errors import DumpError
 from goroscope.ingest.archive import DEFAULT_MAX_INFLATE, content_sha256
 from goroscope.model import Series, Source, Summary
@@ -87,16 +80,11 @@ __all__ = [
     "default_cache_path",
     "content_sha256",
     "stat_matches",
-    "encode_summary",
-    "decode_summary",
-    "encode_series",
-    "decode_series",
     "SCHEMA_VERSION",
     "SERIES_KEEP",
 ]
 
-SCHEMA_VERSION = 4  # bump when the table layout or the blob encoding changes
-_ENCODING = 3  # first byte of every value (3: pickled with the slot builders below)
+SCHEMA_VERSION = 5  # bump when the table layout or the blob encoding changes (5: codec.py's builders)
 _BUSY_TIMEOUT_MS = 60_000  # how long a writer waits for another run's transaction
 _QUICK_CHECK_MAX_BYTES = 2 * 1024**3  # larger files skip the O(size) check at open; errors still surface on use
 _PRUNE_EVERY_S = 24 * 3600  # prune at most once a day
@@ -152,133 +140,6 @@ def default_cache_path() -> Path:
     base = os.environ.get("XDG_CACHE_HOME")
     root = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
     return root / "goroscope" / "summaries.sqlite3"
-
-
-# ------------------------------------------------------------------------ encoding
-
-
-def _make_builders() -> dict[type, tuple[object, object]]:
-    """Return record class -> (builder, getter) for every model record, the builders module globals.
-
-    A builder takes the field values in order and sets the slots through their
-    descriptors (a frozen record refuses setattr; its own __init__ would rerun
-    defaults and __post_init__); the getter returns those values as a tuple. A
-    Signature stores its frames and key, and its hash is recomputed on load because
-    string hashes differ between processes. All builders are compiled in one go: it
-    happens at every start.
-    """
-    env: dict = {"_new": object.__new__}
-    lines: list[str] = []
-    names_of: dict[type, tuple[str, ...]] = {}
-    for name in model.__all__:
-        cls = getattr(model, name)
-        if not dataclasses.is_dataclass(cls):
-            continue
-        names = ("frames", "_key") if cls is model.Signature else tuple(f.name for f in dataclasses.fields(cls))
-        names_of[cls] = names
-        args = ", ".join(f"v{i}" for i in range(len(names)))
-        env[f"_cls_{name}"] = cls
-        lines += [f"def _build_{name}({args}):", f"    o = _new(_cls_{name})"]
-        for i, field_name in enumerate(names):
-            env[f"_set_{name}_{i}"] = getattr(cls, field_name).__set__
-            lines.append(f"    _set_{name}_{i}(o, v{i})")
-        if cls is model.Signature:
-            env["_set_Signature_hash"] = cls._hash.__set__  # type: ignore[attr-defined]
-            lines.append("    _set_Signature_hash(o, hash(v1))")
-        lines.append("    return o")
-    exec("\n".join(lines), env)  # noqa: S102 - our own source text, built from field names
-    builders: dict[type, tuple[object, object]] = {}
-    for cls, names in names_of.items():
-        fn = env[f"_build_{cls.__name__}"]
-        fn.__module__ = __name__
-        fn.__qualname__ = fn.__name__
-        fn.__doc__ = f"Return a {cls.__name__} with these field values (cache decoding)."
-        globals()[fn.__name__] = fn  # pickle names the builder by module and name
-        getter = operator.attrgetter(*names) if len(names) > 1 else (lambda o, n=names[0]: (getattr(o, n),))
-        builders[cls] = (fn, getter)
-    return builders
-
-
-_BUILDERS = _make_builders()  # record class -> (builder, getter)
-_BUILDER_NAMES = frozenset(fn.__name__ for fn, _ in _BUILDERS.values())  # type: ignore[attr-defined]
-
-
-class _ModelPickler(pickle.Pickler):
-    """A pickler that writes model records as calls to their builders."""
-
-    def reducer_override(self, obj: object):  # pickle hook
-        """Return (builder, field values) for a model record; leave anything else to pickle."""
-        b = _BUILDERS.get(type(obj))
-        if b is None:
-            return NotImplemented
-        return b[0], b[1](obj)  # type: ignore[operator]
-
-
-class _ModelUnpickler(pickle.Unpickler):
-    """An unpickler that builds only goroscope model records and datetimes."""
-
-    _ALLOWED = {("datetime", "datetime"), ("datetime", "timezone"), ("datetime", "timedelta")}
-
-    def find_class(self, module: str, name: str):  # noqa: D102 - pickle hook
-        """Return the builder or class `module.name` if it is one we write; refuse anything else."""
-        if module == __name__ and name in _BUILDER_NAMES:
-            return globals()[name]
-        if module == "goroscope.model" and name in model.__all__:
-            return getattr(model, name)
-        if (module, name) in self._ALLOWED:
-            import datetime as _dt
-
-            return getattr(_dt, name)
-        raise pickle.UnpicklingError(f"refusing {module}.{name} in a cache entry")
-
-
-def _encode(value: object) -> bytes:
-    """Return the compressed pickle of `value`, model records through their builders."""
-    buf = io.BytesIO()
-    _ModelPickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
-    return bytes([_ENCODING]) + zlib.compress(buf.getbuffer(), 1)
-
-
-def _decode(blob: bytes, kind: type) -> object:
-    """Return the `kind` record encoded in `blob`; raise ValueError if it cannot be read."""
-    if not blob or blob[0] != _ENCODING:
-        raise ValueError("unknown cache entry encoding")
-    try:
-        value = _ModelUnpickler(io.BytesIO(zlib.decompress(blob[1:]))).load()
-    except (zlib.error, pickle.UnpicklingError, EOFError, TypeError, IndexError, AttributeError, ValueError, KeyError) as e:
-        raise ValueError(f"unreadable cache entry: {e}") from None
-    if not isinstance(value, kind):
-        raise ValueError(f"cache entry is not a {kind.__name__}")
-    return value
-
-
-def encode_summary(summary: Summary) -> bytes:
-    """Return the compact, compressed bytes of `summary`.
-
-    The per-goroutine data already is int columns (StackCount.ids / .waits), which
-    pickle packs at a few bytes an id and loads without building a record per goroutine.
-    """
-    return _encode(summary)
-
-
-def decode_summary(blob: bytes) -> Summary:
-    """Return the Summary encoded in `blob`; raise ValueError if it cannot be read."""
-    return _decode(blob, Summary)  # type: ignore[return-value]
-
-
-def encode_series(series: Series) -> bytes:
-    """Return the compact, compressed bytes of `series`."""
-    return _encode(series)
-
-
-def decode_series(blob: bytes) -> Series:
-    """Return the Series encoded in `blob`; raise ValueError if it cannot be read."""
-    return _decode(blob, Series)  # type: ignore[return-value]
-
-
-def head_of(summary: Summary) -> Summary:
-    """Return `summary` without its stacks: what grouping reads, cheap to store and load."""
-    return dataclasses.replace(summary, stacks=()) if summary.stacks else summary
 
 
 class Hit:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from goroscope import __version__
+from goroscope.codec import head_of
 from goroscope.config import Config
 from goroscope.ingest.group import Grouping
 from goroscope.model import MemoryPoint, Moment, Series, Signature, Skipped, Source, Summary
@@ -42,7 +43,7 @@ from goroscope.model import MemoryPoint, Moment, Series, Signature, Skipped, Sou
 if TYPE_CHECKING:
     from goroscope.cache import Hit, SummaryCache
 
-__all__ = ["ParsedFile", "Correlated", "Window", "cached_heads", "correlate_all", "series_key", "key_base", "head_of"]
+__all__ = ["ParsedFile", "Correlated", "Window", "cached_heads", "correlate_all", "series_key", "key_base"]
 
 T = TypeVar("T")
 
@@ -100,11 +101,6 @@ class _Changed:
 
     file: ParsedFile  # the file as the cache had it
     result: Summary | Skipped  # what it parses to now
-
-
-def head_of(summary: Summary) -> Summary:
-    """Return `summary` without its stacks: what grouping reads."""
-    return replace(summary, stacks=()) if summary.stacks else summary
 
 
 def cached_heads(

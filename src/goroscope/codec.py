@@ -1,0 +1,152 @@
+"""The compact, safe encoding of model records the summary cache stores.
+
+Contract: `encode_summary(summary) -> bytes` / `decode_summary(blob) -> Summary` and
+the same for a Series; `decode_*` raises ValueError for anything it cannot read
+(another encoding, damage, a record of another kind).
+
+Values are pickled and zlib-compressed (a Summary's per-goroutine data already is int
+columns per signature). Model records are written as a call to a builder made here per
+record type, which sets the slots directly: the default for frozen slotted dataclasses
+looks up the fields of every object again, and was most of the decoding time. Decoding
+goes through an unpickler that accepts only those builders, goroscope's model records and
+datetimes, so a tampered cache cannot run code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import operator
+import pickle
+import zlib
+
+from goroscope import model
+from goroscope.model import Series, Summary
+
+__all__ = ["encode_summary", "decode_summary", "encode_series", "decode_series", "head_of", "ENCODING"]
+
+ENCODING = 3  # first byte of every value (3: pickled with the slot builders below)
+
+
+def _make_builders() -> dict[type, tuple[object, object]]:
+    """Return record class -> (builder, getter) for every model record, the builders module globals.
+
+    A builder takes the field values in order and sets the slots through their
+    descriptors (a frozen record refuses setattr; its own __init__ would rerun
+    defaults and __post_init__); the getter returns those values as a tuple. A
+    Signature stores its frames and key, and its hash is recomputed on load because
+    string hashes differ between processes. All builders are compiled in one go: it
+    happens at every start.
+    """
+    env: dict = {"_new": object.__new__}
+    lines: list[str] = []
+    names_of: dict[type, tuple[str, ...]] = {}
+    for name in model.__all__:
+        cls = getattr(model, name)
+        if not dataclasses.is_dataclass(cls):
+            continue
+        names = ("frames", "_key") if cls is model.Signature else tuple(f.name for f in dataclasses.fields(cls))
+        names_of[cls] = names
+        args = ", ".join(f"v{i}" for i in range(len(names)))
+        env[f"_cls_{name}"] = cls
+        lines += [f"def _build_{name}({args}):", f"    o = _new(_cls_{name})"]
+        for i, field_name in enumerate(names):
+            env[f"_set_{name}_{i}"] = getattr(cls, field_name).__set__
+            lines.append(f"    _set_{name}_{i}(o, v{i})")
+        if cls is model.Signature:
+            env["_set_Signature_hash"] = cls._hash.__set__  # type: ignore[attr-defined]
+            lines.append("    _set_Signature_hash(o, hash(v1))")
+        lines.append("    return o")
+    exec("\n".join(lines), env)  # noqa: S102 - our own source text, built from field names
+    builders: dict[type, tuple[object, object]] = {}
+    for cls, names in names_of.items():
+        fn = env[f"_build_{cls.__name__}"]
+        fn.__module__ = __name__
+        fn.__qualname__ = fn.__name__
+        fn.__doc__ = f"Return a {cls.__name__} with these field values (cache decoding)."
+        globals()[fn.__name__] = fn  # pickle names the builder by module and name
+        getter = operator.attrgetter(*names) if len(names) > 1 else (lambda o, n=names[0]: (getattr(o, n),))
+        builders[cls] = (fn, getter)
+    return builders
+
+
+_BUILDERS = _make_builders()  # record class -> (builder, getter)
+_BUILDER_NAMES = frozenset(fn.__name__ for fn, _ in _BUILDERS.values())  # type: ignore[attr-defined]
+
+
+class _ModelPickler(pickle.Pickler):
+    """A pickler that writes model records as calls to their builders."""
+
+    def reducer_override(self, obj: object):  # pickle hook
+        """Return (builder, field values) for a model record; leave anything else to pickle."""
+        b = _BUILDERS.get(type(obj))
+        if b is None:
+            return NotImplemented
+        return b[0], b[1](obj)  # type: ignore[operator]
+
+
+class _ModelUnpickler(pickle.Unpickler):
+    """An unpickler that builds only goroscope model records and datetimes."""
+
+    _ALLOWED = {("datetime", "datetime"), ("datetime", "timezone"), ("datetime", "timedelta")}
+
+    def find_class(self, module: str, name: str):  # noqa: D102 - pickle hook
+        """Return the builder or class `module.name` if it is one we write; refuse anything else."""
+        if module == __name__ and name in _BUILDER_NAMES:
+            return globals()[name]
+        if module == "goroscope.model" and name in model.__all__:
+            return getattr(model, name)
+        if (module, name) in self._ALLOWED:
+            import datetime as _dt
+
+            return getattr(_dt, name)
+        raise pickle.UnpicklingError(f"refusing {module}.{name} in a cache entry")
+
+
+def _encode(value: object) -> bytes:
+    """Return the compressed pickle of `value`, model records through their builders."""
+    buf = io.BytesIO()
+    _ModelPickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    return bytes([ENCODING]) + zlib.compress(buf.getbuffer(), 1)
+
+
+def _decode(blob: bytes, kind: type) -> object:
+    """Return the `kind` record encoded in `blob`; raise ValueError if it cannot be read."""
+    if not blob or blob[0] != ENCODING:
+        raise ValueError("unknown cache entry encoding")
+    try:
+        value = _ModelUnpickler(io.BytesIO(zlib.decompress(blob[1:]))).load()
+    except (zlib.error, pickle.UnpicklingError, EOFError, TypeError, IndexError, AttributeError, ValueError, KeyError) as e:
+        raise ValueError(f"unreadable cache entry: {e}") from None
+    if not isinstance(value, kind):
+        raise ValueError(f"cache entry is not a {kind.__name__}")
+    return value
+
+
+def encode_summary(summary: Summary) -> bytes:
+    """Return the compact, compressed bytes of `summary`.
+
+    The per-goroutine data already is int columns (StackCount.ids / .waits), which
+    pickle packs at a few bytes an id and loads without building a record per goroutine.
+    """
+    return _encode(summary)
+
+
+def decode_summary(blob: bytes) -> Summary:
+    """Return the Summary encoded in `blob`; raise ValueError if it cannot be read."""
+    return _decode(blob, Summary)  # type: ignore[return-value]
+
+
+def encode_series(series: Series) -> bytes:
+    """Return the compact, compressed bytes of `series`."""
+    return _encode(series)
+
+
+def decode_series(blob: bytes) -> Series:
+    """Return the Series encoded in `blob`; raise ValueError if it cannot be read."""
+    return _decode(blob, Series)  # type: ignore[return-value]
+
+
+def head_of(summary: Summary) -> Summary:
+    """Return `summary` without its stacks: what grouping reads, cheap to store and load."""
+    return dataclasses.replace(summary, stacks=()) if summary.stacks else summary
