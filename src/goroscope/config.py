@@ -79,7 +79,7 @@ class RankConfig:
     min_nondecreasing_share: float = 0.6  # growing: share of steps that did not fall
     min_last_to_max: float = 0.8  # growing: last value / maximum at least this
     noise_factor: float = 2.0  # growing: net growth at least this times the step noise (MAD)
-    stuck_min_minutes: float = 5.0  # stuck: wait at least this long
+    stuck_min_minutes: float = 5.0  # stuck: wait at least this long (below 3, header minutes cannot show a worker was woken)
     stuck_min_channel_goroutines: int = 3  # stuck: channel waits need this many same ids
     stuck_min_sync_goroutines: int = 1  # stuck: sync waits need this many same ids
     min_score: float = 0.3  # suspects scoring below are not reported
