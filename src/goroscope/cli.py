@@ -54,6 +54,19 @@ def _must_exist(*paths: Path) -> None:
             raise UsageError(f"{p}: no such file or directory")
 
 
+def _stdout_width() -> int:
+    """Return the columns the terminal summary may use: the terminal's width when stdout is one, else 80.
+
+    Not a terminal (a pipe, a file, cron's mail): 80, and the views wrap lines
+    rather than cut them.
+    """
+    if sys.stdout.isatty():
+        import shutil
+
+        return max(shutil.get_terminal_size((80, 24)).columns, 40)
+    return 80
+
+
 def _config_for(config_path: str | None, archive: Path | None) -> Config:
     """Return the config: --config, else ./goroscope.yaml if present; never one inside `archive`."""
     if config_path is not None:
@@ -215,7 +228,7 @@ def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_pa
     if not quiet:
         from goroscope.render.terminal import summary_text
 
-        click.echo(summary_text(view, verbose=verbose, width=80))
+        click.echo(summary_text(view, verbose=verbose, width=_stdout_width()))
     written = write_outputs(rep, config, out, stem, names, force=force, source_root=source_root, view=view)
     for path in written:
         click.echo(str(path))
@@ -250,7 +263,7 @@ def inspect(file: Path, as_json: bool, top: int, config_path) -> None:
         out.flush()
         return
     summary = summarize_file(file, config)
-    click.echo(inspect_text(str(file), summary, config, top=top, width=80))
+    click.echo(inspect_text(str(file), summary, config, top=top, width=_stdout_width()))
     for p in summary.problems:
         where = f" (line {p.line})" if p.line else ""
         _warn(f"{file}{where}: {p.message}")
@@ -275,7 +288,7 @@ def diff(old: Path, new: Path, as_json: bool, top: int, config_path) -> None:
     if as_json:
         click.echo(json.dumps({"old": str(old), "new": str(new), "old_total": a.total, "new_total": b.total, "signatures": rows[:top] if top else rows}, indent=2))
         return
-    click.echo(diff_text(str(old), str(new), a, b, rows, top=top, width=80))
+    click.echo(diff_text(str(old), str(new), a, b, rows, top=top, width=_stdout_width()))
 
 
 def main(argv: list[str] | None = None) -> None:

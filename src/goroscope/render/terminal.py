@@ -31,38 +31,48 @@ def short_function(name: str, width: int) -> str:
     return words.fit_left(name, width)
 
 
+def _wrap(text: str, width: int, indent: str = "", more: str | None = None) -> list[str]:
+    """Return `text` wrapped to `width` at spaces only: a series id, a path or a name is never split.
+
+    Hyphens are no break (a broken 'ledger-api' reads as two series) and a word
+    longer than the line keeps its own line whole; nothing is cut.
+    """
+    return textwrap.wrap(
+        text, width=width, initial_indent=indent, subsequent_indent=indent if more is None else more,
+        break_long_words=False, break_on_hyphens=False,
+    ) or [indent.rstrip()]
+
+
 def _finding_lines(f: FindingView, width: int) -> list[str]:
     """Return the lines of one finding: number, kind, tags and where; the site; the numbers; the sentence."""
     head = f"{f.number:>2}. {f.kind:<8} {f.trend}"
     if f.trend_each:
         head += f" ({f.trend_each})"
     tags = [t for t in (f.status, "acknowledged" if f.acknowledged else None) if t]
-    lines = textwrap.wrap(f"{head}  in {f.where}" + (f"  [{', '.join(tags)}]" if tags else ""), width=width, subsequent_indent="    ")
+    lines = _wrap(f"{head}  in {f.where}" + (f"  [{', '.join(tags)}]" if tags else ""), width, more="    ")
     lines.append("    at " + words.fit_left(f.location, width - 7))
     lines.append("    " + short_function(f.function, width - 4))
     facts = [x for x in (None if f.state == "—" else f.state, f"{f.counts_label} goroutines", f"score {f.score}") if x]
     if f.max_wait != "—":
         facts.append(f"waiting {f.max_wait}")
-    lines.extend(textwrap.wrap(" · ".join(facts), width=width, initial_indent="    ", subsequent_indent="    "))
+    lines.extend(_wrap(" · ".join(facts), width, "    "))
     if f.created_by is not None:
         lines.append("    created at " + words.fit_left(f.created_by.location, width - 15))
-    lines.extend(textwrap.wrap(f.explanation, width=width, initial_indent="    ", subsequent_indent="    "))
+    lines.extend(_wrap(f.explanation, width, "    "))
     return lines
 
 
-def _suspect_line(s: SuspectView, width: int) -> str:
-    """Return one suspect of a series in a line: rank, kind, site, counts, trend, its finding."""
-    tags = "".join(f"  {t}" for t in (s.baseline, "acknowledged" if s.acknowledged else None) if t)
-    tail = f" · {s.counts_label} · {s.trend} (finding {s.finding_number}){tags}"
-    head = f"{s.rank:>2}. {s.kind:<8} "
-    return head + words.fit_left(s.short_location, max(width - len(head) - len(tail), 12)) + tail
+def _suspect_lines(s: SuspectView, width: int) -> list[str]:
+    """Return one suspect of a series: rank, kind, site, counts, trend, its finding and tags, wrapped, never cut."""
+    tags = "".join(f"  [{t}]" for t in (s.baseline, "acknowledged" if s.acknowledged else None) if t)
+    return _wrap(f"{s.rank:>2}. {s.kind:<8} {s.short_location} · {s.counts_label} · {s.trend} (finding {s.finding_number}){tags}", width, more="      ")
 
 
 def summary_text(view: ReportView, *, verbose: bool = False, width: int = 80) -> str:
     """Return the terminal summary of the run's `view`: the verdict, the findings, then per series its facts and suspects."""
     out: list[str] = []
     head = f"goroscope {view.archive}: {view.verdict} · {view.series_count} series, {view.snapshot_count} snapshots, {view.span}"
-    out.extend(textwrap.wrap(head, width=width))
+    out.extend(_wrap(head, width))
     if view.findings:
         out.append("")
         out.append("Findings, worst first:")
@@ -70,12 +80,12 @@ def summary_text(view: ReportView, *, verbose: bool = False, width: int = 80) ->
             out.extend(_finding_lines(f, width))
     for series in view.series:
         out.append("")
-        out.append(series.id[:width])
-        out.extend(textwrap.wrap(series.facts, width=width, initial_indent="  ", subsequent_indent="  "))
+        out.append(series.id)  # whole, however long: a cut id reads as another series
+        out.extend(_wrap(series.facts, width, "  "))
         if not series.suspects:
             out.append("  no suspects")
         for s in series.suspects:
-            out.append("  " + _suspect_line(s, width - 2))
+            out.extend("  " + line for line in _suspect_lines(s, width - 2))
     out.append("")
     if view.gone:
         out.append(f"{words.plural(len(view.gone), 'suspect')} of the baseline gone.")
@@ -85,7 +95,7 @@ def summary_text(view: ReportView, *, verbose: bool = False, width: int = 80) ->
         out.append(f"{words.plural(len(view.skipped), 'input')} skipped" + (":" if verbose else " (-v lists them)."))
         if verbose:
             for sk in view.skipped:
-                out.extend(textwrap.wrap(f"{sk.path}: {sk.reason}", width=width, initial_indent="  ", subsequent_indent="    "))
+                out.extend(_wrap(f"{sk.path}: {sk.reason}", width, "  ", "    "))
     while out and not out[-1]:
         out.pop()
     return "\n".join(out)
