@@ -1,5 +1,5 @@
-/* Optional behaviour of the HTML report: sortable findings and suspects tables and a
-   filter by series. Everything is readable without it (the PDF runs no JS). */
+/* Optional behaviour of the HTML report: sortable findings and suspects tables, a
+   filter by series, and a filter of each series' all-signatures table. Everything is readable without it (the PDF runs no JS). */
 (function () {
   "use strict";
   Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), function (table) {
@@ -31,6 +31,18 @@
       th.addEventListener("click", sort);
       th.addEventListener("keydown", function (e) {
         if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sort(); }
+      });
+    });
+  });
+  /* the all-signatures tables: rows whose text holds every word typed */
+  Array.prototype.forEach.call(document.querySelectorAll(".sig-filter"), function (p) {
+    p.hidden = false;
+    var table = p.parentNode.querySelector("table.signatures");
+    p.querySelector("input").addEventListener("input", function (e) {
+      var want = e.target.value.toLowerCase().split(/\s+/).filter(Boolean);
+      Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
+        var text = row.textContent.toLowerCase();
+        row.hidden = !want.every(function (w) { return text.indexOf(w) >= 0; });
       });
     });
   });

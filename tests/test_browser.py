@@ -228,3 +228,32 @@ def test_hostile_report_runs_no_script_and_fetches_nothing(browser, tmp_path):
     assert evaluate(browser, session, "document.scripts.length") == 1
     assert evaluate(browser, session, "document.images.length") == 0
     assert console_errors(browser) == []
+
+
+def test_all_signatures_table_filters_in_chromium(browser, tmp_path, samples_dir):
+    # GIVEN the report of the samples, whose first series has several signatures in its last snapshot
+    from goroscope.pipeline import RunOptions, analyze
+
+    page = tmp_path / "report.html"
+    page.write_text(render_html(analyze(samples_dir, Config(), RunOptions(use_cache=False)), Config()), encoding="utf-8")
+    session = open_page(browser, page.as_uri())
+    rows = "Array.from(document.querySelectorAll('#series-1 table.signatures tbody tr'))"
+    total = evaluate(browser, session, f"{rows}.length")
+    assert total >= 2
+    # THEN the table is collapsed, and its filter is offered once the script runs
+    assert evaluate(browser, session, "document.querySelector('#series-1 details.all-signatures').open") is False
+    assert evaluate(browser, session, "document.querySelector('#series-1 .sig-filter').hidden") is False
+    # WHEN a word of one row is typed, only the rows holding it stay
+    word = evaluate(browser, session, f"{rows}[1].cells[2].textContent.trim().split(/[\\s/.()*]+/).filter(w => w.length > 3).pop()")
+    evaluate(browser, session, "(() => { document.querySelector('#series-1 details.all-signatures').open = true;"
+             " const i = document.querySelector('#series-1 .sig-filter input');"
+             f" i.value = {json.dumps(word)}; i.dispatchEvent(new Event('input')); }})()")
+    shown = evaluate(browser, session, f"{rows}.filter(r => !r.hidden).map(r => r.textContent)")
+    assert shown and all(word.lower() in t.lower() for t in shown)
+    hidden = evaluate(browser, session, f"{rows}.filter(r => r.hidden).map(r => r.textContent)")
+    assert hidden and all(word.lower() not in t.lower() for t in hidden)
+    # AND clearing it shows every row again
+    evaluate(browser, session, "(() => { const i = document.querySelector('#series-1 .sig-filter input');"
+             " i.value = ''; i.dispatchEvent(new Event('input')); })()")
+    assert evaluate(browser, session, f"{rows}.filter(r => !r.hidden).length") == total
+    assert console_errors(browser) == []

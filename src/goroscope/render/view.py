@@ -49,6 +49,7 @@ __all__ = [
     "FindingView",
     "SnapshotRow",
     "SeriesView",
+    "SignatureRow",
     "StableView",
     "SkippedView",
     "ReportView",
@@ -223,6 +224,18 @@ class SnapshotRow:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SignatureRow:
+    """One signature of a series' last snapshot, for its all-signatures table (the holder of a lock is one)."""
+
+    count: str  # goroutines in the last snapshot, formatted
+    count_value: int  # sort key
+    state: str  # most common state there, '—' where the form carries none
+    function: str  # its top application frame (the leak-site rule), or the entry frame
+    location: str  # that frame's file:line
+    suspect: str | None  # '#2' when it is the signature of this series' suspect #2
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SeriesView:
     """One series: its chart, its suspects, its snapshots."""
 
@@ -241,6 +254,10 @@ class SeriesView:
     leak_profiles: tuple[str, ...]  # goroutineleak profiles read
     flags: str  # 'truncated snapshots: 2; crash dumps: 1'
     facts: str  # one line for the terminal: '19 snapshots, goroutines 40 → 900 (+120/h), 80% parked'
+    signatures: tuple[SignatureRow, ...] = ()  # every signature of the last snapshot, most goroutines first (capped)
+    signatures_count: str = "0"  # how many signatures the last snapshot holds, formatted
+    signatures_more: int = 0  # signatures beyond the cap, not listed
+    signatures_when: str = ""  # 'of the last snapshot (08:28:23 UTC)'
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

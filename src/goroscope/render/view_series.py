@@ -1,6 +1,6 @@
 """Series -> SeriesView: one series' chart, legend, suspects, snapshots and facts; the stable signatures.
 
-Contract: `series_views(report, paired)` returns one SeriesView per series of
+Contract: `series_views(report, paired, config)` returns one SeriesView per series of
 `report`, in id order; `paired` is what view_suspect.suspect_views returned, so
 a series lists the very SuspectView objects of the report-wide table (by rank in
 the series). `stable_views(report, config)` lists the large steady signatures.
@@ -15,9 +15,9 @@ from dataclasses import replace
 from goroscope import signature as sig
 from goroscope import words
 from goroscope.config import Config
-from goroscope.model import Report, Series, Suspect, Timeline
+from goroscope.model import Report, Series, Signature, Suspect, Timeline
 from goroscope.render import charts
-from goroscope.render.view import LegendEntry, SeriesView, SnapshotRow, StableView, SuspectView
+from goroscope.render.view import LegendEntry, SeriesView, SignatureRow, SnapshotRow, StableView, SuspectView
 from goroscope.render.view_suspect import counts_label, series_events, series_restarts, stack_views
 
 __all__ = ["series_views", "stable_views", "series_facts"]
@@ -117,7 +117,39 @@ def _legend_with_overlaps(legend: list[LegendEntry], chart: charts.Chart) -> lis
     return out
 
 
-def series_views(report: Report, paired: Sequence[tuple[Suspect, SuspectView]]) -> tuple[SeriesView, ...]:
+MAX_SIGNATURES = 300  # rows of a series' all-signatures table (a 200k-goroutine dump has thousands)
+
+
+def _signature_rows(se: Series, local: Sequence[tuple[Suspect, SuspectView]], config: Config) -> tuple[tuple[SignatureRow, ...], int, int]:
+    """Return the all-signatures rows of the last snapshot of `se` (from its timelines), how many there are, how many more.
+
+    The analysis already holds them: each Timeline's last count and last-snapshot
+    states; the frame shown is the one the leak-site rule picks (the first
+    application frame that is not a configured wrapper, else the entry frame).
+    """
+    if not se.snapshots:
+        return (), 0, 0
+    opts = config.signature_options()
+    suspect_of = {Signature(frames=tuple(s.stack)): f"#{s.rank}" for s, _ in local}
+    present = sorted((t for t in se.timelines if t.counts and t.counts[-1] > 0), key=lambda t: (-t.counts[-1], t.signature.key()))
+    rows = []
+    for t in present[:MAX_SIGNATURES]:
+        site = sig.leak_site(t.signature.frames, opts)
+        states = t.states_last or t.states
+        rows.append(
+            SignatureRow(
+                count=words.num(t.counts[-1]),
+                count_value=t.counts[-1],
+                state=states[0][0] if states else "—",
+                function=site.function if site else "—",
+                location=site.location if site else "—",
+                suspect=suspect_of.get(t.signature),
+            )
+        )
+    return tuple(rows), len(present), max(len(present) - MAX_SIGNATURES, 0)
+
+
+def series_views(report: Report, paired: Sequence[tuple[Suspect, SuspectView]], config: Config) -> tuple[SeriesView, ...]:
     """Return the view of every series of `report`, with its suspects from `paired`."""
     mine: dict[str, list[tuple[Suspect, SuspectView]]] = {}
     for s, v in paired:
@@ -141,6 +173,7 @@ def series_views(report: Report, paired: Sequence[tuple[Suspect, SuspectView]]) 
             events=series_events(se),
         )
         legend = _legend_with_overlaps(legend, chart)
+        sig_rows, sig_count, sig_more = _signature_rows(se, local, config)
         out.append(
             SeriesView(
                 id=se.id,
@@ -158,6 +191,10 @@ def series_views(report: Report, paired: Sequence[tuple[Suspect, SuspectView]]) 
                 leak_profiles=tuple(se.leak_profiles),
                 flags=_flags(se),
                 facts=series_facts(se),
+                signatures=sig_rows,
+                signatures_count=words.num(sig_count),
+                signatures_more=sig_more,
+                signatures_when=f"of the last snapshot ({words.utc(se.snapshots[-1].time):%H:%M:%S} UTC)" if se.snapshots else "",
             )
         )
     return tuple(out)
