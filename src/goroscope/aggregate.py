@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from operator import attrgetter
 
-from goroscope.ingest.archive import GZIP_MAGIC
+from goroscope.errors import DumpError
+from goroscope.ingest.archive import DEFAULT_MAX_INFLATE, GZIP_MAGIC, open_source
 from goroscope.model import (
     PROFILE_GOROUTINELEAK,
     CreatedBy,
@@ -285,18 +286,15 @@ def split_points(source: Source, parts: int, min_part_bytes: int) -> list[tuple[
         return None
     starts = [0]
     try:
-        with open(source.fs_path, "rb") as f:
-            if f.read(2) == GZIP_MAGIC:
-                return None
-            for i in range(1, parts):
-                at = max(size * i // parts, starts[-1] + 1)
-                f.seek(at)
-                window = f.read(4 << 20)
-                k = window.find(b"\n\ngoroutine ")
-                if k < 0:
-                    break
-                starts.append(at + k + 2)
-    except OSError:
+        if _read_span(source, 0, 2) == GZIP_MAGIC:
+            return None
+        for i in range(1, parts):
+            at = max(size * i // parts, starts[-1] + 1)
+            k = _read_span(source, at, at + (4 << 20)).find(b"\n\ngoroutine ")
+            if k < 0:
+                break
+            starts.append(at + k + 2)
+    except DumpError:
         return None
     if len(starts) < 2:
         return None
@@ -324,12 +322,13 @@ def merge_parts(source: Source, slots: Sequence[tuple[tuple[int, int], Summary |
 def _lines_before(source: Source, offset: int) -> int:
     """Return how many lines of the plain file `source` lie before byte `offset` (problems' line numbers)."""
     n = 0
-    with open(source.fs_path, "rb") as f:
-        left = offset
-        while left > 0:
-            chunk = f.read(min(left, 1 << 24))
-            if not chunk:
-                break
+    with open_source(source, DEFAULT_MAX_INFLATE, span=(0, offset)) as f:  # a plain byte range: nothing to inflate
+        while chunk := f.read(1 << 24):
             n += chunk.count(b"\n")
-            left -= len(chunk)
     return n
+
+
+def _read_span(source: Source, start: int, end: int) -> bytes:
+    """Return bytes [start, end) of the plain file `source` (fewer at its end); raise DumpError."""
+    with open_source(source, DEFAULT_MAX_INFLATE, span=(start, end)) as f:
+        return f.read()

@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import io
 import re
-import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
 from goroscope import words
 from goroscope.errors import DumpError
-from goroscope.ingest.archive import DEFAULT_MAX_INFLATE, SNIFF_BYTES, open_decompressed
-from goroscope.model import PROFILE_GOROUTINE, PROFILE_GOROUTINELEAK, PROFILE_HEAP, Snapshot
+from goroscope.ingest.archive import DEFAULT_MAX_INFLATE, SNIFF_BYTES, open_source
+from goroscope.model import PROFILE_GOROUTINE, PROFILE_GOROUTINELEAK, PROFILE_HEAP, Snapshot, Source
 
 __all__ = ["Sniff", "sniff", "parse_stream", "load", "SNIFF_BYTES"]
 
@@ -176,15 +175,7 @@ def _read_all(stream: BinaryIO, path: str) -> bytes:
 
 
 def load(path: str | Path, max_inflate: int = DEFAULT_MAX_INFLATE) -> Snapshot:
-    """Read and parse the single dump file at `path` (gzip or not)."""
-    p = Path(path)
-    try:
-        raw = open(p, "rb")
-    except OSError as e:
-        raise DumpError(str(p), f"cannot read: {e.strerror or e}") from None
-    with raw:
-        try:
-            stream = open_decompressed(raw, str(p), max_inflate)  # type: ignore[arg-type]
-            return parse_stream(stream, str(p))
-        except (OSError, EOFError, zlib.error) as e:
-            raise DumpError(str(p), f"corrupt or unreadable: {e}") from None
+    """Read and parse the single dump file at `path` (gzip or not), through ingest.archive like every file."""
+    p = str(Path(path))
+    with open_source(Source(path=p, fs_path=p), max_inflate) as stream:
+        return parse_stream(stream, p)
