@@ -9,6 +9,7 @@ from goroscope.cli import main
 from goroscope.config import Config
 from goroscope.pipeline import RunOptions, analyze
 from goroscope.render.context import build_view
+from goroscope.render.html import html_of_view
 from goroscope.render.markdown import markdown_of_view
 from goroscope.render.terminal import summary_text
 
@@ -47,6 +48,10 @@ def test_one_leak_on_100_pods_is_one_finding(tmp_path):
     md = markdown_of_view(view, Config())
     rows = [line for line in md.splitlines() if line.startswith("| ") and "screener.go:30" in line]
     assert len(rows) == 1 and "| 100 of 100 series of ledger-api |" in rows[0]
+    html = html_of_view(view, Config())
+    table = html[html.index('<table id="findings-table"'):]
+    table = table[: table.index("</table>")]
+    assert table.count("<tr ") == 1 and "100 of 100 series of ledger-api" in table
     text = summary_text(view)
     findings_part = text.split("Findings, worst first:")[1].split("\n\nledger-api/")[0]
     assert findings_part.count("    at /app/internal/screener/screener.go:30") == 1

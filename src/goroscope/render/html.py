@@ -32,6 +32,7 @@ __all__ = ["get_environment", "html_of_view", "render_html", "render_view", "scr
 
 
 _BREAK_AFTER = re.compile(r"(?<=[/.(|])")
+_SPACES = re.compile(r"(\s+)")
 _LONG_RUN = 24  # a run this long without a separator gets break chances of its own
 _PIECE = 16
 
@@ -46,13 +47,17 @@ def wbr(text: object) -> Markup:
     `overflow-wrap` even where a <wbr> would do, so the print CSS turns that off
     for the text this marks. Each piece is escaped; only the <wbr> tags are markup.
     """
-    pieces: list[str] = []
-    for part in _BREAK_AFTER.split(str(text)):
-        if len(part) > _LONG_RUN:
-            pieces.extend(part[i : i + _PIECE] for i in range(0, len(part), _PIECE))
-        elif part:
-            pieces.append(part)
-    return Markup("<wbr>".join(str(escape(p)) for p in pieces))
+    out: list[str] = []
+    # a space is a break chance already: runs are counted between spaces ('3 of 3 series of x')
+    for word in _SPACES.split(str(text)):
+        pieces: list[str] = []
+        for part in _BREAK_AFTER.split(word) if word and not word.isspace() else [word]:
+            if len(part) > _LONG_RUN:
+                pieces.extend(part[i : i + _PIECE] for i in range(0, len(part), _PIECE))
+            elif part:
+                pieces.append(part)
+        out.append("<wbr>".join(str(escape(p)) for p in pieces))
+    return Markup("".join(out))
 
 
 _TICKED = re.compile(r"`([^`\n]+)`")
