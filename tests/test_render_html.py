@@ -323,3 +323,22 @@ def test_skip_reasons_show_quoted_code_as_code_not_backticks():
     row = re.search(r"<td class=\"path\">x/<wbr>notes.<wbr>txt</td><td>(.*?)</td>", html).group(1)
     assert "`" not in row
     assert row == "not a goroutine dump: no <code>goroutine N [state]:</code> header, no <code>&lt;b&gt;</code> line"
+
+
+def test_without_source_root_the_report_says_once_how_to_get_snippets(tmp_path):
+    # GIVEN suspects in application code and no --source-root
+    html = render_html(make_report(), Config())
+    # THEN the way to see the code is said once, with the link setting when none is configured
+    assert html.count("Run with --source-root DIR") == 1
+    assert "render.url_template" in html
+    linked = render_html(make_report(), Config(render=RenderConfig(url_template="https://git/{path}#L{line}")))
+    assert linked.count("Run with --source-root DIR") == 1 and "render.url_template" not in linked
+    # AND with a source root it is not said at all
+    assert "Run with --source-root" not in render_html(make_report(), Config(), tmp_path)
+
+
+def test_the_terminal_summary_says_it_once_too():
+    from goroscope.render.terminal import summary_text
+
+    text = summary_text(build_view(make_report(), Config()))
+    assert " ".join(text.split()).count("Run with --source-root DIR") == 1

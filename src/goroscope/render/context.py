@@ -21,6 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from goroscope import signature as sig
 from goroscope import words
 from goroscope.config import Config
 from goroscope.model import BaselineSuspect, Report
@@ -98,4 +99,13 @@ def build_view(report: Report, config: Config, source_root: Path | None = None) 
         provenance=f"goroscope {report.tool_version} · {report.command} · config {digest}",
         page_size=render.page_size if render.page_size in ("A4", "Letter") else "A4",
         acknowledged_count=acknowledged,
+        snippets_hint=_snippets_hint(report, config, source_root),
     )
+
+
+def _snippets_hint(report: Report, config: Config, source_root: Path | None) -> str | None:
+    """Return, once per report, how to see the source at each leak site; None when given or nothing to show."""
+    if source_root is not None or not any(sig.is_application(s.leak_site) for s in report.suspects):
+        return None
+    links = "" if config.render.url_template else " (or set render.url_template in the config to link each leak site to your repository)"
+    return f"Run with --source-root DIR, a checkout of the code, to see the lines around each leak site{links}."

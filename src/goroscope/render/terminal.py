@@ -91,6 +91,8 @@ def summary_text(view: ReportView, *, verbose: bool = False, width: int = 80) ->
         out.append(f"{words.plural(len(view.gone), 'suspect')} of the baseline gone.")
     if view.settled:
         out.append(f"{words.plural(len(view.settled), 'file')} still being written, left for the next run.")
+    if view.snippets_hint and view.findings:
+        out.extend(_wrap(view.snippets_hint, width))
     if view.skipped:
         out.append(f"{words.plural(len(view.skipped), 'input')} skipped" + (":" if verbose else " (-v lists them)."))
         if verbose:

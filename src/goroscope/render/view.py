@@ -313,3 +313,4 @@ class ReportView:
     provenance: str  # one line: tool, command, config
     page_size: str  # A4 | Letter
     acknowledged_count: int  # suspects the team knows of
+    snippets_hint: str | None = None  # said once when no --source-root was given: how to see the code at each leak site
