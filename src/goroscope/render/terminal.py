@@ -58,7 +58,8 @@ def _finding_lines(f: FindingView, width: int) -> list[str]:
     lines.extend(_wrap(" · ".join(facts), width, "    "))
     if f.created_by is not None:
         lines.append("    created at " + words.fit_left(f.created_by.location, width - 15))
-    lines.extend(_wrap(f.explanation, width, "    "))
+    # the sentence is one series' evidence: say which, when the finding spans several
+    lines.extend(_wrap(f"in {f.series_ids[0]}: {f.explanation}" if f.series_count > 1 else f.explanation, width, "    "))
     return lines
 
 

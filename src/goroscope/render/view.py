@@ -201,7 +201,7 @@ class FindingView(LeakView):
     trend_value: str  # sort key
     trend_each: str  # '+3,000/h each' (the median series) when in more than one series, else ''
     max_wait: str  # '892 min' or '—'
-    explanation: str  # its worst suspect's sentence (redacted)
+    explanation: str  # its worst suspect's sentence (redacted): evidence from series_ids[0]
     status: str | None  # new | known (with --baseline)
     acknowledged: bool  # known to the team (config)
     fingerprint: str  # stable id
