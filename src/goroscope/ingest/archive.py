@@ -269,15 +269,16 @@ class _Digesting(_Reader):
         self._digest = digest
         digest._reader = self
 
-    def _read(self, n: int) -> bytes:
-        """Return up to `n` bytes, hashing them."""
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def,override]
+        """Read into `b` and hash what came (no copy: a parser's large reads pass straight through)."""
         try:
-            data = self._inner.read(n)
+            n = self._inner.readinto(b)  # type: ignore[attr-defined]
         except BaseException:
             self._digest._broken = True
             raise
-        self._digest._sha.update(data)
-        return data
+        if n:
+            self._digest._sha.update(memoryview(b)[:n])
+        return n
 
 
 def content_sha256(source: Source, bound: int = DEFAULT_MAX_INFLATE) -> str:
