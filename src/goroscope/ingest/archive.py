@@ -165,22 +165,24 @@ class GuardedReader(_Reader):
         self._member = member
         self._owned = owned
 
-    def _read(self, n: int) -> bytes:
-        """Return up to `n` bytes; raise DumpError on a broken or too large stream."""
-        want = n if self._left is None else min(n, self._left + 1)
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def,override]
+        """Read into `b` (straight from the reader underneath, no copy); raise DumpError on a broken or too large stream."""
+        view = memoryview(b)
+        if self._left is not None:
+            view = view[: self._left + 1]
         try:
-            data = self._inner.read(want)
+            n = self._inner.readinto(view)  # type: ignore[attr-defined]
         except DumpError:
             raise
         except _READ_ERRORS as e:
             prefix = {"member": "corrupt archive member", "compressed data": "corrupt compressed data"}.get(self._what, "cannot read")
             raise DumpError(self._path, f"{prefix}: {read_error_reason(e)}") from None
-        n = len(data)
+        n = n or 0
         if self._left is not None:
             if n > self._left:
                 raise InflateBoundError(self._path, _subject(self._member), self._bound)  # type: ignore[arg-type]
             self._left -= n
-        return data
+        return n
 
     def close(self) -> None:
         """Close the inner reader and everything this reader owns."""
