@@ -114,3 +114,44 @@ def test_json_findings_keep_series_suspects_and_baseline_works_per_finding(capsy
     # AND a leak gone from one pod but alive on others is not a gone finding
     assert two["findings_gone"] == []
     assert [x["series"] for x in two["gone"]] == ["ledger-api/pod-0"]
+
+
+def test_pdf_of_60_pods_with_one_leak_is_a_few_pages_naming_every_pod(tmp_path):
+    """The fleet PDF prints one block for the finding, not one per pod, and still names every pod."""
+    import io
+
+    import pypdf
+
+    from goroscope.render.pdf import pdf_of_view
+
+    # GIVEN 60 pods of one service, each with the same send leak beside an idle pool
+    for i in range(60):
+        g.write_series(tmp_path / "ledger-api" / f"pod-{i:03d}", 8, {g.SEND: GROW, g.IDLE: IDLE})
+    report = analyze(tmp_path, Config(), RunOptions(use_cache=False, jobs=1))
+    assert len(report.findings) == 1 and len(report.suspects) == 60
+    # WHEN its PDF is printed
+    view = build_view(report, Config())
+    pages = pypdf.PdfReader(io.BytesIO(pdf_of_view(view, Config()))).pages
+    text = "".join(p.extract_text() for p in pages)
+    flat = "".join(text.split())
+    # THEN it is a handful of pages, with the leak site and its sentence once in the body
+    assert len(pages) <= 10, len(pages)
+    assert flat.count("".join(report.suspects[0].explanation.split())[:40]) == 1
+    # AND every pod of the finding is named, in its table and in the inputs
+    for i in range(60):
+        assert f"ledger-api/pod-{i:03d}" in flat
+    # AND one chart stands for the finding, not one per pod
+    assert "mostgoroutinesnow" in flat and flat.count("goroutinesatthisleaksite") == 0
+
+
+def test_html_of_many_pods_keeps_every_series_but_collapses_the_finding_s_copies(tmp_path):
+    """The HTML keeps a section per series; the finding's other suspects sit in one collapsed <details>."""
+    for i in range(12):
+        g.write_series(tmp_path / "ledger-api" / f"pod-{i:03d}", 8, {g.SEND: GROW, g.IDLE: IDLE})
+    report = analyze(tmp_path, Config(), RunOptions(use_cache=False, jobs=1))
+    html = html_of_view(build_view(report, Config()), Config())
+    assert html.count('<section class="series"') == 12
+    details = html[html.index('<section id="details"'):]
+    assert details.count('<details class="more-series">') == 1
+    opened = details[: details.index('<details class="more-series">')]
+    assert opened.count('<section class="suspect') == 1  # one suspect open, eleven collapsed

@@ -28,7 +28,7 @@ from goroscope.model import Report
 from goroscope.render.context import ReportView, build_view
 from goroscope.resources import templates_dir
 
-__all__ = ["get_environment", "html_of_view", "render_html", "render_view", "script_hash", "ticks", "wbr"]
+__all__ = ["MEDIA", "get_environment", "html_of_view", "render_html", "render_view", "script_hash", "ticks", "wbr"]
 
 
 _BREAK_AFTER = re.compile(r"(?<=[/.(|])")
@@ -60,6 +60,20 @@ def wbr(text: object) -> Markup:
     return Markup("".join(out))
 
 
+def folder_split(paths: object) -> tuple[str, list[str]]:
+    """Return (the folder every path of `paths` is in, with a trailing '/', or '', the paths relative to it).
+
+    The print page names every input of a series in one cell; the folder said once
+    keeps a hundred series' file lists to a line or two each.
+    """
+    paths = [str(p) for p in paths]
+    folders = {p.rpartition("/")[0] for p in paths}
+    if len(folders) != 1 or not next(iter(folders)):
+        return "", paths
+    folder = next(iter(folders)) + "/"
+    return folder, [p[len(folder):] for p in paths]
+
+
 _TICKED = re.compile(r"`([^`\n]+)`")
 
 
@@ -82,9 +96,11 @@ def _environment(folder: Path) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         auto_reload=False,
+        extensions=["jinja2.ext.do"],
     )
     env.filters["wbr"] = wbr
     env.filters["ticks"] = ticks
+    env.filters["folder_split"] = folder_split
     env.policies["json.dumps_kwargs"] = {"sort_keys": True}
     env.policies["json.dumps_function"] = json.dumps
     return env
@@ -101,18 +117,29 @@ def script_hash(env: jinja2.Environment) -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode("ascii")
 
 
-def render_view(view: ReportView, env: jinja2.Environment) -> str:
-    """Return the HTML page of `view`."""
+MEDIA = ("screen", "print")
+
+
+def render_view(view: ReportView, env: jinja2.Environment, medium: str = "screen") -> str:
+    """Return the HTML page of `view` for `medium`: 'screen' (the HTML report) or 'print' (what the PDF prints).
+
+    The print page is a document for a ticket: the findings table, one compact block
+    per finding (however many series it is in), the series' own detail only where it
+    adds something, and the inputs one row per series. The screen page keeps every
+    series' section, collapsible.
+    """
+    if medium not in MEDIA:
+        raise RenderError(f"report.html.j2: unknown medium {medium!r} (one of {', '.join(MEDIA)})")
     try:
         template = env.get_template("report.html.j2")
-        return template.render(view=view, script_hash=script_hash(env))
+        return template.render(view=view, script_hash=script_hash(env), medium=medium)
     except jinja2.TemplateError as e:
         raise RenderError(f"report.html.j2: {e}") from e
 
 
-def html_of_view(view: ReportView, config: Config) -> str:
-    """Return the self-contained HTML page of `view` (templates as `config` says)."""
-    return render_view(view, get_environment(config.render.templates_dir))
+def html_of_view(view: ReportView, config: Config, medium: str = "screen") -> str:
+    """Return the self-contained HTML page of `view` for `medium` (templates as `config` says)."""
+    return render_view(view, get_environment(config.render.templates_dir), medium)
 
 
 def render_html(report: Report, config: Config, source_root: Path | None = None) -> str:

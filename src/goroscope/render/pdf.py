@@ -1,7 +1,7 @@
 """The PDF report: weasyprint's rendering of the HTML report with its @media print rules.
 
 Contract: `pdf_of_view(view, config)` returns the PDF bytes of the run's ReportView
-(its HTML page, printed); the registry writes them. `render_pdf(report, config,
+(its HTML page in its print form, printed); the registry writes them. `render_pdf(report, config,
 source_root)` builds the view first, for callers that have only a Report.
 weasyprint is imported inside `pdf_of_view` only: it is slow
 to import, and a nightly run that asks for JSON alone must not pay for it.
@@ -73,7 +73,7 @@ def pdf_of_view(view: ReportView, config: Config) -> bytes:
     from goroscope.render.html import html_of_view
 
     root = templates_dir(config.render.templates_dir)
-    page = html_of_view(view, config)
+    page = html_of_view(view, config, "print")
     fetcher = _fetcher_class()(root)
     # weasyprint and fontTools log every subset and refused fetch at INFO/WARNING;
     # keep them out of a cron job's mail.

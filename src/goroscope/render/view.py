@@ -207,6 +207,9 @@ class FindingView(LeakView):
     fingerprint: str  # stable id
     members: tuple[FindingMemberView, ...]  # one row per series, worst first
     suspects: tuple[SuspectView, ...]  # the same suspects' views, worst first
+    chart: charts.Chart | None = None  # the goroutines of its most-loaded series over time (several series only)
+    legend: tuple[LegendEntry, ...] = ()  # that chart's legend
+    chart_note: str = ""  # which series the chart draws: 'the 5 series with most goroutines now, of 100'
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SnapshotRow:

@@ -13,10 +13,13 @@ from collections.abc import Sequence
 
 from goroscope import words
 from goroscope.config import Config
-from goroscope.model import Finding, Kind, Report, Suspect
+from goroscope.model import Finding, Kind, Report, Series, Suspect
+from goroscope.render import charts
 from goroscope.render.redact import Redactor
-from goroscope.render.view import FindingMemberView, FindingView, SuspectView
+from goroscope.render.view import FindingMemberView, FindingView, LegendEntry, SuspectView
 from goroscope.render.view_suspect import leak_fields, trend
+
+CHART_SERIES = 5  # a finding's chart draws this many of its series, those with most goroutines now
 
 __all__ = ["finding_views"]
 
@@ -28,12 +31,46 @@ def _each(f: Finding, uncertain: set[str]) -> str:
     return f"{words.growth(statistics.median(m.growth_per_hour for m in f.series))} each"
 
 
+def _chart(f: Finding, number: int, series_of: dict[str, Series], counts_of: dict[str, tuple[int, ...]]):
+    """Return (chart, legend, note) of a finding in several series: its most-loaded series' counts over time.
+
+    One chart stands for the finding in the PDF, where one block per series would
+    repeat the same picture a hundred times. Series have their own snapshot times,
+    so the axis is the union of them and each line is drawn through its own
+    moments (None elsewhere).
+    """
+    if len(f.series) < 2:
+        return None, (), ""
+    top = sorted(f.series, key=lambda m: (-(counts_of[m.series][-1] if counts_of[m.series] else 0), m.series))
+    top = [m for m in top[:CHART_SERIES] if m.series in series_of]
+    times = sorted({snap.time for m in top for snap in series_of[m.series].snapshots})
+    at = {t: i for i, t in enumerate(times)}
+    lines, legend = [], []
+    for i, m in enumerate(top):
+        vals: list[float | None] = [None] * len(times)
+        for snap, c in zip(series_of[m.series].snapshots, counts_of[m.series]):
+            vals[at[snap.time]] = c
+        color = charts.PALETTE[i % len(charts.PALETTE)]
+        lines.append((m.series, vals, color, 2.0 if i == 0 else 1.4))
+    chart = charts.line_chart(
+        title=f"goroutines of finding {number} in its {len(top)} most-loaded series over time",
+        times=times, lines=lines, y_label="goroutines", height=180,
+    )
+    for line in chart.lines:
+        legend.append(LegendEntry(label=line.label if not line.same_as else f"{line.label} (same counts as {line.same_as})",
+                                  color=line.color, dashed=line.dashed))
+    shown = "its series" if len(top) == len(f.series) else f"the {len(top)} of its {len(f.series)} series with most goroutines now"
+    return chart, tuple(legend), f"goroutines over time in {shown}"
+
+
 def finding_views(
     report: Report, config: Config, paired: Sequence[tuple[Suspect, SuspectView]], red: Redactor
 ) -> tuple[FindingView, ...]:
     """Return the view of every finding of `report`, with its suspects' views from `paired`."""
     view_of = {(s.series, s.fingerprint): v for s, v in paired}
     uncertain = {se.id for se in report.series if se.time_uncertain}
+    series_of = {se.id: se for se in report.series}
+    counts_of = {(s.series, s.fingerprint): s.counts for s, _ in paired}
     out = []
     for number, f in enumerate(report.findings, start=1):
         views = tuple(view_of[(m.series, f.fingerprint)] for m in f.series if (m.series, f.fingerprint) in view_of)
@@ -54,6 +91,7 @@ def finding_views(
                 )
             )
         # a rate summed over a series whose times are uncertain would be noise too
+        chart, legend, note = _chart(f, number, series_of, {m.series: counts_of.get((m.series, f.fingerprint), ()) for m in f.series})
         text, key = trend(f.kind, f.growth_per_hour, f.max_wait_minutes, any(m.series in uncertain for m in f.series))
         out.append(
             FindingView(
@@ -76,6 +114,9 @@ def finding_views(
                 fingerprint=f.fingerprint,
                 members=tuple(members),
                 suspects=views,
+                chart=chart,
+                legend=legend,
+                chart_note=note,
             )
         )
     return tuple(out)
