@@ -155,3 +155,42 @@ def test_html_of_many_pods_keeps_every_series_but_collapses_the_finding_s_copies
     assert details.count('<details class="more-series">') == 1
     opened = details[: details.index('<details class="more-series">')]
     assert opened.count('<section class="suspect') == 1  # one suspect open, eleven collapsed
+
+
+def _night(capsys, tmp_path, name: str, pods: dict[str, dict], *extra: str) -> int:
+    """Write one night's archive of `pods` (pod -> shapes) and report it as JSON; return the exit code."""
+    for pod, shapes in pods.items():
+        g.write_series(tmp_path / name / "ledger-api" / pod, 8, shapes)
+    return _run(capsys, "report", str(tmp_path / name), "--format", "json", "--no-cache",
+                "--output", str(tmp_path / "r"), "--name", name, *extra)
+
+
+def test_fail_on_new_passes_a_known_leak_that_reached_or_moved_to_other_pods(capsys, tmp_path):
+    # GIVEN night one: the send leak on pod-0 only
+    assert _night(capsys, tmp_path, "n1", {"pod-0": {g.SEND: GROW, g.IDLE: IDLE}, "pod-1": {g.IDLE: IDLE}}) == 0
+    base = str(tmp_path / "r" / "n1.json")
+    # WHEN night two has it on pod-1 and pod-2 and no longer on pod-0 (no pod of night two had it before)
+    code = _night(capsys, tmp_path, "n2", {"pod-0": {g.IDLE: IDLE}, "pod-1": {g.SEND: GROW, g.IDLE: IDLE},
+                                          "pod-2": {g.SEND: GROW, g.IDLE: IDLE}}, "--baseline", base, "--fail-on-new")
+    # THEN it is one known finding, its pods tagged new, and --fail-on-new exits 0
+    two = json.loads((tmp_path / "r" / "n2.json").read_text())
+    (send,) = two["findings"]
+    assert send["status"] == "known" and {m["status"] for m in send["series"]} == {"new"}
+    assert code == 0
+    # while --fail-on-suspects still fails on it
+    assert _run(capsys, "report", str(tmp_path / "n2"), "--format", "json", "--no-cache", "--output",
+                str(tmp_path / "r"), "--name", "n2b", "--fail-on-suspects") == 1
+
+
+def test_fail_on_new_fails_on_a_new_leak_beside_a_known_one(capsys, tmp_path):
+    # GIVEN night one: the send leak on pod-0
+    assert _night(capsys, tmp_path, "n1", {"pod-0": {g.SEND: GROW, g.IDLE: IDLE}}) == 0
+    base = str(tmp_path / "r" / "n1.json")
+    # WHEN night two adds a nil-channel receive leak on the same pod
+    code = _night(capsys, tmp_path, "n2", {"pod-0": {g.SEND: GROW, g.IDLE: IDLE, g.NIL_RECV: [0, 1, 3, 4, 6, 7, 9, 10]}},
+                  "--baseline", base, "--fail-on-new")
+    # THEN the new leak is a new finding and --fail-on-new exits 1
+    two = json.loads((tmp_path / "r" / "n2.json").read_text())
+    status = {f["leak_site"]["line"]: f["status"] for f in two["findings"]}
+    assert status == {g.SEND.line: "known", g.NIL_RECV.line: "new"}
+    assert code == 1

@@ -8,7 +8,9 @@ Contract:
 - `baseline_of(doc, source)` turns a report document into a Baseline: every suspect
   of every series by series id, fingerprint, leak site and kind, nothing else.
 - `mark(suspects, baseline) -> (suspects, gone)`: each suspect marked `new` or
-  `known` by (series, fingerprint); `gone` the baseline's suspects not seen now,
+  `known` by (series, fingerprint) (`baseline`: this pod had it), and by
+  fingerprint alone (`baseline_leak`: some pod had this leak; what a finding's
+  status and --fail-on-new go by); `gone` the baseline's suspects not seen now,
   in (series, fingerprint) order.
 """
 
@@ -89,10 +91,11 @@ def mark(suspects: Sequence[Suspect], baseline: Baseline | None) -> tuple[list[S
     if baseline is None:
         return list(suspects), []
     before = {(b.series, b.fingerprint): b for b in baseline.suspects}  # a repeated one: the last
+    leaks = {b.fingerprint for b in baseline.suspects}
     seen = set()
     out = []
     for s in suspects:
         k = (s.series, s.fingerprint)
         seen.add(k)
-        out.append(replace(s, baseline="known" if k in before else "new"))
+        out.append(replace(s, baseline="known" if k in before else "new", baseline_leak="known" if s.fingerprint in leaks else "new"))
     return out, [b for k, b in sorted(before.items()) if k not in seen]

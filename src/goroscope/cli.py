@@ -153,7 +153,7 @@ def cli() -> None:
 @click.option("--strict", is_flag=True, help="Exit 3 when any input was skipped.")
 @click.option("--baseline", type=click.Path(path_type=Path, dir_okay=False), default=None, help="A previous JSON report: mark each suspect new, known or gone.")
 @click.option("--baseline-dir", type=click.Path(path_type=Path), default=None, help="Take as baseline the newest JSON report of ARCHIVE in this folder (none yet: every suspect is new).")
-@click.option("--fail-on-new", is_flag=True, help="With --baseline or --baseline-dir: exit 1 only when a suspect is new.")
+@click.option("--fail-on-new", is_flag=True, help="With --baseline or --baseline-dir: exit 1 only when a finding is new (a leak no series of the baseline had).")
 @click.option("--since", default=None, help="Only snapshots at or after this ISO-8601 time.")
 @click.option("--until", default=None, help="Only snapshots at or before this ISO-8601 time.")
 @click.option("--settle", type=click.FloatRange(min=0), default=None, help="Leave files changed within this many seconds for the next run.")
@@ -236,7 +236,8 @@ def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_pa
         raise _Exit(exitcodes.INPUT_SKIPPED)
     live = [s for s in rep.suspects if not s.acknowledged]
     if fail_on_new and options.baseline is not None:
-        live = [s for s in live if s.baseline == "new"]
+        # per finding: a leak the baseline had, now on another pod too, is not new
+        live = [f for f in rep.findings if not f.acknowledged and f.status == "new"]
     if (fail_on_suspects or fail_on_new) and live:
         raise _Exit(exitcodes.SUSPECTS)
 

@@ -62,7 +62,9 @@ def _finding(members: Sequence[Suspect], groups_of: dict[str, str], group_sizes:
     for s in members:
         touched.setdefault(groups_of[s.series], set()).add(s.series)
     waits = [s.max_wait_minutes for s in members if s.max_wait_minutes is not None]
-    statuses = {s.baseline for s in members}
+    # a leak the baseline had on any pod is known, wherever it is now: one that
+    # reached another pod (or moved to one) is not a new leak
+    statuses = {s.baseline_leak for s in members}
     return Finding(
         fingerprint=top.fingerprint,
         kind=Kind(top.kind),

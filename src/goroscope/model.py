@@ -420,7 +420,8 @@ class Suspect:
     states_last: tuple[tuple[str, int], ...] = ()  # states of its goroutines in the series' last snapshot
     labels_last: tuple[tuple[tuple[tuple[str, str], ...], int], ...] = ()  # label sets in the last snapshot
     evidence: tuple[tuple[str, float], ...] = ()  # named statistics behind the score
-    baseline: str | None = None  # new | known (with --baseline), else None
+    baseline: str | None = None  # new | known (with --baseline), else None: this series had it in the baseline
+    baseline_leak: str | None = None  # new | known (with --baseline): any series of the baseline had its fingerprint
     acknowledged: bool = False  # matched an acknowledged fingerprint in the config
     memory_correlation: float | None = None  # correlation of counts with heap in use
 
