@@ -155,6 +155,10 @@ def test_html_of_many_pods_keeps_every_series_but_collapses_the_finding_s_copies
     assert details.count('<details class="more-series">') == 1
     opened = details[: details.index('<details class="more-series">')]
     assert opened.count('<section class="suspect') == 1  # one suspect open, eleven collapsed
+    # AND the twelve series' own sections, all repeating the one finding, fold into one <details>
+    series_part = html[html.index('<section id="series"'):html.index('<section id="details"')]
+    folded = series_part[series_part.index('<details class="series-covered">'):]
+    assert folded.count('<section class="series"') == 12
 
 
 def _night(capsys, tmp_path, name: str, pods: dict[str, dict], *extra: str) -> int:
