@@ -177,3 +177,19 @@ def one_form(series: Path, root: Path, suffix: str) -> Path:
         for f in series.glob("*" + suffix):
             shutil.copy2(f, d / f.name)
     return d
+
+
+def read_pty(master: int) -> bytes:
+    """Return all a pty's `master` side gives until its slave side is closed (EIO on Linux)."""
+    import os
+
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)

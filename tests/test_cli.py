@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from helpers import read_pty
 import json
 import os
 import shutil
@@ -348,15 +349,7 @@ def test_progress_bar_only_on_a_terminal(tmp_path, archive):
         )
         os.close(slave)
         slave = -1
-        chunks = []
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
+        chunks = [read_pty(master)]
     finally:
         if slave >= 0:
             os.close(slave)

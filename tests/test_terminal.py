@@ -3,6 +3,7 @@ every tag kept, no series id cut into something that reads as another series."""
 
 from __future__ import annotations
 
+from helpers import read_pty
 import os
 import shutil
 import subprocess
@@ -79,15 +80,7 @@ def test_summary_uses_the_terminal_width_when_stdout_is_a_terminal(tmp_path):
         proc = subprocess.Popen(args + ["--name", "tty"], stdout=slave, stderr=subprocess.DEVNULL, env={**os.environ, "COLUMNS": ""})
         os.close(slave)
         slave = -1
-        chunks = []
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
+        chunks = [read_pty(master)]
         proc.wait(timeout=120)
     finally:
         if slave >= 0:
