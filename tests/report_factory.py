@@ -79,9 +79,9 @@ def timeline(frames, counts, states=(), created_by=None, labels=()) -> Timeline:
 
 
 def _fingerprint(stack, site: Frame) -> str:
-    """Return the fingerprint rank.py gives this stack and leak site (line-free, created-by-free)."""
+    """Return the fingerprint (signature.fingerprint) rank.py gives this stack and leak site (line-free, created-by-free)."""
     from goroscope.config import Config
-    from goroscope.rank import fingerprint
+    from goroscope.signature import fingerprint
 
     return fingerprint(Signature(frames=tuple(stack)), site, Config().signature_options())
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from goroscope import rank
+from goroscope import growth
 from goroscope.config import Config
 from goroscope.pipeline import RunOptions, analyze
 from goroscope.signature import leak_site
@@ -130,7 +130,7 @@ def _verdict(counts, report, last=None):
     series = report.series[0]
     n = len(counts) if last is None else last + 1
     times = [s.time for s in series.snapshots[:n]]
-    return rank.growth_verdict(list(counts[:n]), times, [(0, n - 1)], Config().rank)
+    return growth.growth_verdict(list(counts[:n]), times, [(0, n - 1)], Config().rank)
 
 
 @pytest.mark.parametrize("truth", TRUTHS, ids=lambda t: t["path"])
@@ -145,7 +145,7 @@ def test_the_on_demand_pool_gave_back_more_than_half_and_is_not_growing_at_any_l
     # over the whole series it is the give-back rule that says so
     v = _verdict(pool, report)
     assert v.best.failed == "gave_back"
-    assert v.best.gave_back >= rank.GIVE_BACK_SHARE and v.best.kept_growth < 3
+    assert v.best.gave_back >= growth.GIVE_BACK_SHARE and v.best.kept_growth < 3
 
 
 @pytest.mark.parametrize("truth, leak", _cases(("growing",)))
@@ -154,7 +154,7 @@ def test_a_leak_site_with_short_lived_goroutines_gives_back_only_those(truth, le
     v = _verdict(leak["counts"], report)
     assert v.growing, v.best
     # what it holds for good rose by more than a quarter of its deepest fall
-    assert v.best.kept_growth >= rank.KEPT_OF_FALL * v.best.max_drop or v.best.gave_back < rank.GIVE_BACK_SHARE
+    assert v.best.kept_growth >= growth.KEPT_OF_FALL * v.best.max_drop or v.best.gave_back < growth.GIVE_BACK_SHARE
 
 
 def test_a_leak_caught_in_a_quiet_moment_below_its_peak_is_still_growing_from_counts_alone():
@@ -177,7 +177,7 @@ def test_a_leak_caught_in_a_quiet_moment_below_its_peak_is_still_growing_from_co
 def test_the_send_leak_fell_by_half_and_is_found_by_its_rising_floor():
     x = suspect_sites(_report(TRUTH, "all"))[("main.fetchQuote", "example.com/lookalikes/main.go", 164)]
     ev = dict(x.evidence)
-    assert ev["gave_back_share"] >= rank.GIVE_BACK_SHARE  # 48 -> 24 in the second quiet phase
+    assert ev["gave_back_share"] >= growth.GIVE_BACK_SHARE  # 48 -> 24 in the second quiet phase
     assert ev["kept_growth"] >= 10
     assert "while its floor rose" in x.explanation
 

@@ -1,4 +1,4 @@
-"""Tests for goroscope.rank on synthetic timelines built as model records."""
+"""Tests for goroscope.rank (and the growth, stuck and ignore rules it applies) on synthetic timelines built as model records."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from goroscope import rank as rank_mod
+from goroscope import growth, ignore
 from goroscope.config import Acknowledged, Config, IgnoreRules, RankConfig, SignatureConfig
 from goroscope.model import Frame, MemoryPoint, Segment, Series, Signature, SnapshotInfo, Timeline
-from goroscope.rank import StateClass, fingerprint, rank, stable, state_class
+from goroscope.rank import rank, stable
+from goroscope.signature import fingerprint
+from goroscope.stuck import StateClass, state_class
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
 TODAY = date(2026, 12, 1)
@@ -160,7 +162,7 @@ LEAK_WITH_TRANSIENTS = [2, 6, 12, 6, 7, 36, 7, 8, 10, 11, 14, 13, 15, 18, 17, 19
 
 def test_a_pool_that_gave_back_half_its_goroutines_is_not_growing_whatever_its_slope(monkeypatch):
     s = series(tl(ON_DEMAND_POOL, state="select"), step=timedelta(minutes=5))
-    v = rank_mod.growth_verdict(ON_DEMAND_POOL, [x.time for x in s.snapshots], [(0, 39)], Config().rank)
+    v = growth.growth_verdict(ON_DEMAND_POOL, [x.time for x in s.snapshots], [(0, 39)], Config().rank)
     # it fell from 60 to 29 and from 58 to 28 while its floor stayed flat: not a growing leak
     assert not v.growing and v.best.failed == "gave_back"
     assert v.best.gave_back == pytest.approx(0.533, abs=1e-3) and v.best.kept_growth < 3
@@ -168,7 +170,7 @@ def test_a_pool_that_gave_back_half_its_goroutines_is_not_growing_whatever_its_s
     # every other test passes: its counts rise, end at the peak, steadily enough; without
     # the give-back rule it would be a growing suspect
     assert v.best.slope_per_hour > 0 and v.best.last_to_max >= 0.8
-    monkeypatch.setattr(rank_mod, "GIVE_BACK_SHARE", 2.0)
+    monkeypatch.setattr(growth, "GIVE_BACK_SHARE", 2.0)
     assert [x.kind for x in suspects(s)] == ["growing"]
 
 
@@ -177,7 +179,7 @@ def test_a_leak_site_that_also_hosts_short_lived_goroutines_gives_back_only_thos
     assert [x.kind for x in found] == ["growing"]
     ev = dict(found[0].evidence)
     # it fell by more than half of its peak, and its floor rose anyway
-    assert ev["gave_back_share"] >= rank_mod.GIVE_BACK_SHARE and ev["kept_growth"] >= 30
+    assert ev["gave_back_share"] >= growth.GIVE_BACK_SHARE and ev["kept_growth"] >= 30
     assert "while its floor rose" in found[0].explanation
 
 
@@ -272,7 +274,7 @@ def test_lower_bounds_below_the_trend_are_left_out_but_not_those_above():
     counts = [2 * i for i in range(12)]
     counts[4] = 0
     lower = [True] * 12
-    g = rank_mod.growth_verdict(counts, [T0 + timedelta(seconds=30 * i) for i in range(12)], [(0, 11)], RankConfig(), lower)
+    g = growth.growth_verdict(counts, [T0 + timedelta(seconds=30 * i) for i in range(12)], [(0, 11)], RankConfig(), lower)
     # THEN that point is not judged (the rest are), so no step falls
     assert g.growing and g.best.n == 11 and g.best.nondecreasing == 1.0 and g.best.max_drop == 0
 
@@ -509,7 +511,7 @@ def test_ignore_rules_and_prefixes():
 def test_default_ignore_names_only_runtime_and_stdlib():
     from goroscope.signature import code_class, CodeClass
 
-    d = rank_mod.DEFAULT_IGNORE
+    d = ignore.DEFAULT_IGNORE
     for fn in (*d.top_function, *d.any_function, *d.created_by):
         assert code_class(Frame(function=fn, file="?", line=0)) in (CodeClass.RUNTIME, CodeClass.STDLIB), fn
 

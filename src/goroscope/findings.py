@@ -1,7 +1,7 @@
 """Suspects -> Findings: one leak across every series where it is a suspect.
 
 Contract: `find(suspects, series, config)` groups the ranked suspects by
-fingerprint (leak site + signature family, rank.fingerprint) into Findings,
+fingerprint (leak site + signature family, signature.fingerprint) into Findings,
 worst first by rank.severity_key over their summed peaks, so a leak on 100 pods of
 one service is one finding, not 100 rows. Each finding keeps, per series, that
 suspect's rank, kind, counts, growth and wait, and names the service groups it

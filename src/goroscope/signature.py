@@ -10,10 +10,15 @@ the same signatures.
 Each rule has the shape `frames = rule(frames, options)`; `DEFAULT_RULES` is the
 one list of them, in the order `normalise()` applies them; `Options.rules` names
 them (a config may shorten the list), looked up in `RULES`.
+
+`leak_site(frames)` is the frame a leak is reported at; `fingerprint(signature,
+site)` the line-free hash of a cause that links one leak across formats, series,
+runs and releases.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,6 +28,7 @@ from functools import lru_cache
 from goroscope.model import Frame, Signature
 
 __all__ = [
+    "fingerprint",
     "CodeClass",
     "Options",
     "DEFAULT_RULES",
@@ -328,3 +334,15 @@ def leak_site(frames: Sequence[Frame], options: Options = DEFAULT_OPTIONS) -> Fr
         if is_application(f, options) and not matches(f.function, options.wrappers):
             return f
     return frames[-1]
+
+
+def fingerprint(signature: Signature, site: Frame, options: Options) -> str:
+    """Return a short, line-free hash of a cause: the leak site and the application functions.
+
+    Lines shift with every deploy and created-by frames are missing from debug=1 and
+    protobuf dumps, so neither enters: the same leak gets the same fingerprint in
+    every format, run and release that keeps its function names.
+    """
+    app = [f.function for f in signature.frames if is_application(f, options)]
+    blob = "\n".join([site.function, *app]).encode()
+    return hashlib.sha1(blob).hexdigest()[:12]

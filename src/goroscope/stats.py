@@ -1,8 +1,8 @@
 """Robust statistics for goroutine-count timelines, standard library only.
 
 Contract: every function takes plain sequences of numbers and returns plain numbers
-(or a small frozen record); none mutates its input and none needs numpy. What rank.py
-builds its verdicts on:
+(or a small frozen record); none mutates its input and none needs numpy. What
+growth.py and stuck.py build their verdicts on:
 
 - `theil_sen(xs, ys)`: the median of pairwise slopes, a slope that a few outliers
   (a burst, a truncated dump) cannot drag;
@@ -11,7 +11,9 @@ builds its verdicts on:
   with the tie correction and a continuity correction; exact enough from n = 4);
 - `mad(values)` / `step_noise(values)`: the median absolute deviation, and the robust
   spread of a series' own steps (how much it moves from one snapshot to the next);
-- `pearson(xs, ys)` and `interpolate(xs, ys, at)` for the memory correlation.
+- `pearson(xs, ys)` and `interpolate(xs, ys, at)` for the memory correlation;
+- `thin(xs, ys)` to at most MAX_POINTS block medians before those n^2 statistics,
+  and `clamp(x)` to [0, 1] for the scores.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ __all__ = [
     "interpolate",
     "nondecreasing_share",
     "rolling_median",
+    "clamp",
+    "MAX_POINTS",
+    "thin",
 ]
 
 # 1 / Phi^-1(3/4): scales a MAD to a standard deviation under normal noise
@@ -213,3 +218,24 @@ def interpolate(xs: Sequence[float], ys: Sequence[float], at: float) -> float | 
         return float(ys[hi])
     f = (at - xs[lo]) / (xs[hi] - xs[lo])
     return ys[lo] + f * (ys[hi] - ys[lo])
+
+
+def clamp(x: float) -> float:
+    """Return x clamped to [0, 1] (0 for NaN)."""
+    return 0.0 if x != x else max(0.0, min(1.0, x))
+
+
+# Longer series are thinned to this many points (block medians) before the
+# pairwise statistics, which cost n^2.
+MAX_POINTS = 120
+
+
+def thin(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], list[float]]:
+    """Return xs, ys reduced to at most MAX_POINTS points by medians of consecutive blocks."""
+    n = len(ys)
+    size = math.ceil(n / MAX_POINTS)
+    tx, ty = [], []
+    for i in range(0, n, size):
+        tx.append(median(xs[i : i + size]))
+        ty.append(median(ys[i : i + size]))
+    return tx, ty

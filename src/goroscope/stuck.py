@@ -1,0 +1,161 @@
+"""Stuck: whether the same goroutines stay blocked at a signature ever longer.
+
+Contract: `stuck_verdict(timelines, main, site, segment, rank_config, options)
+-> StuckVerdict`, judged on the last segment from the stuck ids correlate.py follows.
+
+What the goroutines wait on (`state_class`) decides how many are needed: a sync wait
+(semacquire, Mutex, RWMutex, WaitGroup, Cond) needs one; a channel wait several
+(`stuck_min_channel_goroutines`) or a growing number; and a receive or select in the
+goroutine's own top-level function (an idle worker loop, `main` waiting for a
+signal) only a growing number, counted from how many were there at the segment's
+first snapshot (a fixed pool blocked from the start does not grow). Network poll,
+sleep, timers, syscalls and the runtime's own waits are normal for hours and never
+stuck. A goroutine whose own header minutes say it was woken since it was last seen
+waits anew (correlate.py), so a worker that takes a job now and then is not stuck.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from goroscope import stats
+from goroscope.config import RankConfig
+from goroscope.model import Frame, Signature, Timeline
+from goroscope.signature import Options, is_application
+
+__all__ = ["StateClass", "state_class", "StuckVerdict", "stuck_verdict"]
+
+
+class StateClass(Enum):
+    """What a goroutine waits on, as far as stuck detection cares."""
+
+    SYNC = "sync"  # semaphores: Mutex, RWMutex, WaitGroup, Cond (one stuck goroutine suffices)
+    FOREVER = "forever"  # nil channels, empty select: can never proceed
+    CHANNEL = "channel"  # chan send / chan receive / select
+    IDLE = "idle"  # IO wait, sleep, timers, syscalls, GC, running: normal for hours
+
+
+_SYNC_PREFIXES = ("semacquire", "sync.", "sync ")
+_FOREVER = ("chan receive (nil chan)", "chan send (nil chan)", "select (no cases)")
+_CHANNEL = ("chan send", "chan receive", "select")
+
+
+def state_class(state: str | None) -> StateClass:
+    """Return the StateClass of a wait reason as printed (`chan send`, `sync.Mutex.Lock`...)."""
+    if not state:
+        return StateClass.IDLE
+    s = state.strip()
+    if s in _FOREVER:
+        return StateClass.FOREVER
+    if s in _CHANNEL:
+        return StateClass.CHANNEL
+    if s.startswith(_SYNC_PREFIXES):
+        return StateClass.SYNC
+    return StateClass.IDLE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StuckVerdict:
+    """Whether the same goroutines stay blocked at a signature."""
+
+    stuck: bool
+    score: float
+    goroutines: int  # stuck at the last snapshot that shows them
+    minutes: float  # their longest wait
+    since: datetime | None  # first time the oldest was seen there
+    state: str | None
+    state_class: StateClass
+    growing_number: bool  # the number of stuck ids itself grows
+    reason: str = ""  # why not, when not
+
+
+def _stuck_series(timelines: Sequence[Timeline], n: int) -> tuple[list[int], list[float], datetime | None]:
+    """Return the summed stuck ids, longest stuck minutes and oldest stuck-since of a group."""
+    ids = [0] * n
+    mins = [0.0] * n
+    since = None
+    for t in timelines:
+        for i, v in enumerate(t.stuck_ids[:n]):
+            ids[i] += v
+        for i, v in enumerate(t.stuck_minutes[:n]):
+            mins[i] = max(mins[i], v)
+        if t.stuck_since is not None and (since is None or t.stuck_since < since):
+            since = t.stuck_since
+    return ids, mins, since
+
+
+def _idle_loop(signature: Signature, site: Frame, options: Options) -> bool:
+    """Return True when the goroutine blocks in its own top-level function (a worker or main loop).
+
+    That is: no application frame below the leak site, so the function the `go`
+    statement started is the one waiting, which is how idle loops look.
+    """
+    frames = signature.frames
+    try:
+        at = frames.index(site)
+    except ValueError:
+        return False
+    return not any(is_application(f, options) for f in frames[at + 1 :])
+
+
+def stuck_verdict(
+    timelines: Sequence[Timeline],
+    main: Timeline,
+    site: Frame,
+    segment: tuple[int, int],
+    rc: RankConfig,
+    options: Options,
+) -> StuckVerdict:
+    """Return whether the group's goroutines stay blocked, judged on the last segment."""
+    n = len(main.counts)
+    state = main.states[0][0] if main.states else None
+    cls = state_class(state)
+    ids, mins, since = _stuck_series(timelines, n)
+    first, last = segment
+    counts = [sum(t.counts[i] for t in timelines) for i in range(n)]
+    at = None
+    for i in range(last, first - 1, -1):
+        if ids[i] > 0:
+            at = i
+            break
+    base = dict(state=state, state_class=cls, since=since)
+    if at is None:
+        return StuckVerdict(stuck=False, score=0.0, goroutines=0, minutes=0.0, growing_number=False, reason="no ids stay", **base)
+    if any(counts[j] == 0 and not main.lower_bound[j] for j in range(at + 1, last + 1)):
+        return StuckVerdict(stuck=False, score=0.0, goroutines=ids[at], minutes=mins[at], growing_number=False, reason="gone since", **base)
+    k, minutes = ids[at], mins[at]
+    # the first snapshot of a segment has nothing earlier to follow ids from: every
+    # goroutine there may already be waiting, so the number stuck starts from its count
+    # (a fixed pool blocked from the start is not a growing number of stuck goroutines)
+    seg_ids = [float(v) for v in ids[first : at + 1]]
+    cut_first = bool(main.lower_bound) and main.lower_bound[first]
+    if seg_ids and not cut_first:
+        seg_ids[0] = max(seg_ids[0], float(counts[first]))
+    growing_number = False
+    if len(seg_ids) >= rc.min_snapshots and seg_ids[-1] - seg_ids[0] >= 2:
+        if len(seg_ids) > stats.MAX_POINTS:
+            seg_ids = stats.thin(list(range(len(seg_ids))), seg_ids)[1]
+        growing_number = stats.mann_kendall(seg_ids).p_up <= rc.max_p_value
+    reason = ""
+    if cls is StateClass.IDLE:
+        reason = f"state {state or 'unknown'} is an idle wait"
+    elif minutes < rc.stuck_min_minutes:
+        reason = "not long enough"
+    elif cls is StateClass.SYNC:
+        if k < rc.stuck_min_sync_goroutines:
+            reason = "too few"
+    elif cls is StateClass.CHANNEL and state != "chan send" and _idle_loop(main.signature, site, options):
+        if not growing_number:
+            reason = "an idle loop waiting for work"
+    elif k < rc.stuck_min_channel_goroutines and not growing_number:
+        reason = "too few for a channel wait"
+    if reason:
+        return StuckVerdict(stuck=False, score=0.0, goroutines=k, minutes=minutes, growing_number=growing_number, reason=reason, **base)
+    long_ = stats.clamp(math.log(max(minutes, 1.0) / max(rc.stuck_min_minutes, 1.0)) / math.log(12.0))
+    many = stats.clamp(math.log10(1 + k) / 1.5)
+    score = 0.45 + 0.25 * long_ + 0.15 * many + (0.1 if cls is StateClass.SYNC else 0.0) + (0.05 if growing_number else 0.0)
+    return StuckVerdict(stuck=True, score=round(stats.clamp(score), 4), goroutines=k, minutes=minutes, growing_number=growing_number, **base)
