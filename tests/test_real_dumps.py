@@ -1,6 +1,7 @@
 """Real dumps as people paste and collect them (tests/data/real, sources in its README):
 per-line log prefixes, indented dumps, sanitizer trailers, old Go forms, a debug=1 file
-without its final newline, and a folder of prefixed CI logs reported as a series."""
+without its final newline, a folder of prefixed CI logs reported as a series, and
+debug=1 and debug=2 dumps a collector appended to one file."""
 
 from __future__ import annotations
 
@@ -383,3 +384,126 @@ def test_appended_profiles_from_the_cache_are_each_their_own(capsys, tmp_path) -
         counts.append([s["goroutines"] for s in doc["series"][0]["snapshots"]])
     # THEN the cached run reads each profile's own summary, not one profile six times
     assert counts[0] == counts[1] == [load(p).total for p in CAPTURES]
+
+
+# --------------------------------------------------- back-to-back debug=2 dumps
+
+APPENDED2 = REAL / "appended" / "collector-debug2.log"
+_DATE_LINE = re.compile(rb"(?m)^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d UTC \d{4}\n")
+# the file cut at its `date -u` lines (not at what the parser looks for): each piece
+# is one `curl …/goroutine?debug=2` response as the program wrote it
+PIECES2 = [p for p in _DATE_LINE.split(APPENDED2.read_bytes()) if p]
+TIMES2 = [
+    datetime.strptime(m.group().decode().strip(), "%a %b %d %H:%M:%S UTC %Y").replace(tzinfo=timezone.utc)
+    for m in _DATE_LINE.finditer(APPENDED2.read_bytes())
+]
+
+
+def _alone(piece: bytes):
+    """Return the Snapshot of one debug=2 response parsed on its own."""
+    return parse_stream(io.BufferedReader(io.BytesIO(piece)), "alone.txt")
+
+
+def test_the_appended_debug2_capture_holds_eight_responses() -> None:
+    assert len(PIECES2) == len(TIMES2) == 8
+    assert all(_alone(p).dumps == 1 for p in PIECES2)
+
+
+@pytest.mark.parametrize("chunk", [None, 97, 4096])
+@pytest.mark.parametrize("part", range(1, 9))
+def test_each_appended_debug2_dump_is_its_own_snapshot(part: int, chunk: int | None, monkeypatch) -> None:
+    # GIVEN eight debug=2 dumps a collector appended to one file, each after a `date -u` line
+    from goroscope.ingest import parts
+
+    if chunk is not None:
+        monkeypatch.setattr(parts, "_CHUNK", chunk)  # boundaries fall anywhere in a line
+    with open(APPENDED2, "rb") as f:
+        snap = parse_stream(io.BufferedReader(f), "collector.log", part=part)
+    # THEN dump N reads exactly as the response it was, timed by its date line
+    alone = _alone(PIECES2[part - 1])
+    assert snap.goroutines == alone.goroutines and len(snap.goroutines) > 50
+    assert snap.time == TIMES2[part - 1]
+    assert snap.problems == () and not snap.truncated and snap.dumps == 1
+
+
+def test_appended_debug2_dumps_without_part_read_the_last_and_say_so() -> None:
+    snap = load(APPENDED2)
+    assert snap.goroutines == _alone(PIECES2[-1]).goroutines
+    assert snap.dumps == 8
+    assert [p.message for p in snap.problems] == ["8 goroutine dumps back to back: the last is read (`goroscope report` reads each as a snapshot)"]
+
+
+def test_a_missing_debug2_part_is_named() -> None:
+    from goroscope.errors import DumpError
+
+    with open(APPENDED2, "rb") as f, pytest.raises(DumpError, match="no goroutine dump 9"):
+        parse_stream(io.BufferedReader(f), "collector.log", part=9)
+
+
+def test_appended_debug2_dumps_report_as_a_series(capsys, tmp_path) -> None:
+    # GIVEN the collector's file alone in a folder
+    arch = _appended_variant(tmp_path, "collector.log", APPENDED2.read_bytes())
+    doc = _report(capsys, arch, tmp_path / "out")
+    # THEN each dump is a snapshot at its own time, none summed into another
+    (series,) = doc["series"]
+    snaps = series["snapshots"]
+    assert [s["source"] for s in snaps] == [f"pod/collector.log#{k}" for k in range(1, 9)]
+    assert [s["time"] for s in snaps] == [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in TIMES2]
+    assert [s["time_source"] for s in snaps] == ["content"] * 8
+    assert [s["goroutines"] for s in snaps] == [len(_alone(p).goroutines) for p in PIECES2]
+    assert all(s["problems"] == [] for s in snaps) and not series["time_uncertain"]
+    # and the leaks of the captured program (tests/data/newshapes/truth.yaml) grow across them
+    sites = {(x["leak_site"]["file"], x["leak_site"]["line"]) for x in series["suspects"] if x["kind"] == "growing"}
+    assert {("example.com/newshapes/main.go", n) for n in (27, 48, 74, 92)} <= sites
+
+
+def test_appended_debug2_dumps_with_a_log_prefix_take_each_writer_time(capsys, tmp_path) -> None:
+    # GIVEN the dumps as a CI log shows them: every line timestamped, no date lines
+    lines = []
+    for piece, t in zip(PIECES2, TIMES2):
+        stamp = t.strftime("%Y-%m-%dT%H:%M:%S.1234567Z ").encode()
+        lines += [stamp + ln for ln in piece.splitlines(keepends=True)]
+    arch = _appended_variant(tmp_path, "ci.log", b"".join(lines))
+    doc = _report(capsys, arch, tmp_path / "out")
+    snaps = doc["series"][0]["snapshots"]
+    assert [s["time"][:19] for s in snaps] == [t.strftime("%Y-%m-%dT%H:%M:%S") for t in TIMES2]
+    assert [s["goroutines"] for s in snaps] == [len(_alone(p).goroutines) for p in PIECES2]
+
+
+def test_appended_debug2_dumps_gzipped_and_from_the_cache(capsys, tmp_path, monkeypatch) -> None:
+    # GIVEN the collector's file gzipped (longer than sniffing reads), reported twice with a cache
+    import gzip
+
+    from goroscope import pipeline
+
+    assert APPENDED2.stat().st_size > SNIFF_BYTES
+    arch = _appended_variant(tmp_path, "collector.log.gz", gzip.compress(APPENDED2.read_bytes()))
+    counts = []
+    parsed: list[str] = []
+    parse_one = pipeline.parse_one
+    monkeypatch.setattr(pipeline, "parse_one", lambda src, *a, **k: parsed.append(src.path) or parse_one(src, *a, **k))
+    for run in ("cold", "cached"):
+        out = tmp_path / run
+        parsed.clear()
+        try:
+            cli.main(["report", str(arch), "--format", "json", "--cache", str(tmp_path / "cache.db"), "--output", str(out), "--name", "r", "-q", "--jobs", "1"])
+        except SystemExit as e:
+            assert e.code in (None, 0, exitcodes.SUSPECTS), capsys.readouterr().err
+        doc = json.loads((out / "r.json").read_text())
+        counts.append([s["goroutines"] for s in doc["series"][0]["snapshots"]])
+        # the cold run parses the whole file (which counts its dumps), then each dump once
+        assert parsed == ([] if run == "cached" else ["pod/collector.log.gz"] + [f"pod/collector.log.gz#{k}" for k in range(1, 9)])
+    # THEN both runs read each dump's own summary, the cached one from the cache
+    assert counts[0] == counts[1] == [len(_alone(p).goroutines) for p in PIECES2]
+
+
+def test_a_gotraceback_crash_relay_is_one_dump() -> None:
+    # GIVEN a real SIGQUIT traceback under GOTRACEBACK=crash: each thread prints its own
+    # `SIGQUIT: quit` section after a `-----` line, and goroutine 0 many times
+    data = (REAL / "newshapes-gotraceback-crash.txt").read_bytes()
+    assert data.count(b"\nSIGQUIT: quit\n") >= 2 and data.count(b"\n-----\n") >= 2
+    snap = load(REAL / "newshapes-gotraceback-crash.txt")
+    # THEN it is one crash snapshot holding every goroutine, never cut into parts
+    assert snap.crash and snap.dumps == 0 and snap.problems == ()
+    ids = {g.id for g in snap.goroutines}
+    assert len([i for i in ids if i]) > 50 and 1 in ids

@@ -107,6 +107,7 @@ def aggregate(snapshot: Snapshot, options: Options = DEFAULT_OPTIONS) -> Summary
         stacks=stacks,
         max_id=max_id,
         problems=snapshot.problems,
+        dumps=snapshot.dumps,
     )
 
 
@@ -223,6 +224,7 @@ def merge(parts: Sequence[Summary], line_offsets: Sequence[int] | None = None) -
         heap_inuse_bytes=first.heap_inuse_bytes,
         stacks=stacks,
         max_id=max(ids) if ids else None,
+        dumps=sum(p.dumps for p in parts),
         problems=tuple(
             Problem(line=None if pr.line is None else pr.line + off, message=pr.message)
             for part, off in zip(parts, offsets)
@@ -274,12 +276,13 @@ def _stack_counts(accs: dict[Signature, _Acc], created: dict[Signature, Frame | 
 def split_points(source: Source, parts: int, min_part_bytes: int) -> list[tuple[int, int]] | None:
     """Return `parts` byte ranges of `source` that each start at a goroutine header, or None.
 
-    Only a plain text dump on disk (not gzipped, not an archive member) of at least
+    Only a plain text dump on disk (not gzipped, not an archive member, not one of a
+    file's back-to-back dumps) of at least
     `parts * min_part_bytes` bytes is split, so that one huge debug=2 dump can be
     parsed on several cores; each range but the last ends with the blank line that
     closes a goroutine. None where splitting does not apply or finds no boundary.
     """
-    if parts < 2 or source.member is not None or source.line_prefix is not None or source.format not in ("debug2", "traceback"):
+    if parts < 2 or source.member is not None or source.line_prefix is not None or source.part is not None or source.format not in ("debug2", "traceback"):
         return None
     size = source.size
     if size < parts * min_part_bytes:

@@ -142,6 +142,9 @@ class Snapshot:
     time: datetime | None = None  # time found in the content (pprof time_nanos), UTC
     heap_inuse_bytes: int | None = None  # heap profiles: the sum of inuse_space
     problems: tuple[Problem, ...] = ()  # what the parser could not read, with lines
+    # dumps the file holds back to back (debug=1 profile headers, debug=2 writer goroutines;
+    # 0: none counted, e.g. a crash traceback); more than 1: the report reads each as a part
+    dumps: int = 0
 
     @property
     def count(self) -> int:
@@ -235,6 +238,7 @@ class Summary:
     stacks: tuple[StackCount, ...]  # one per signature, largest first
     max_id: int | None = None  # the highest goroutine id seen (restart detection)
     problems: tuple[Problem, ...] = ()  # carried from the Snapshot
+    dumps: int = 0  # carried from the Snapshot (summed over a big file's byte ranges)
 
 
 # ----------------------------------------------------------------------- discover

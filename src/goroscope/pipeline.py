@@ -158,13 +158,11 @@ def summarize_file(path: Path, config: Config, jobs: int | None = None) -> Summa
     from goroscope.ingest import archive, discover
 
     sources, skipped = discover.walk(Path(path), config)
-    if len(sources) > 1 and all(s.part is not None for s in sources) and len({(s.fs_path, s.member) for s in sources}) == 1:
-        # back-to-back debug=1 profiles: the whole file, whose parser reads the last and says so
-        sources = [replace(sources[-1], path=sources[-1].path.rsplit("#", 1)[0], part=None)]
     if skipped or len(sources) != 1:
         reason = skipped[0].reason if skipped else "not a single dump file"
         raise DumpError(str(path), reason)
-    files, failed = _parse_all(sources, config, RunOptions(use_cache=False, jobs=jobs), None, None)
+    # back-to-back dumps: the whole file, whose parser reads the last and says so
+    files, failed = _parse_sources(sources, config, RunOptions(use_cache=False, jobs=jobs), None, None)
     archive.close_cursors()
     if failed:
         raise DumpError(str(path), failed[0].reason)
@@ -204,7 +202,26 @@ def _parse_all(
     """Return a ParsedFile for every source that parsed or was cached (by path), and the skipped ones.
 
     A cached file is only looked up: its stacks are decoded later, if its series needs them.
+    A file whose parse counted several back-to-back dumps (a collector appending to one
+    file: ingest.parts) is then read as one part per dump, `FILE#1` … `FILE#N`, each
+    a snapshot of its own; the whole file's summary stays cached, so that a rerun knows
+    its parts without reading it.
     """
+    files, skipped = _parse_sources(sources, config, options, progress, cache)
+    whole = [f for f in files if f.head.dumps > 1 and f.source.part is None]
+    if not whole:
+        return files, skipped
+    split = {id(f) for f in whole}
+    parts = [replace(f.source, path=f"{f.source.path}#{k}", part=k) for f in whole for k in range(1, f.head.dumps + 1)]
+    more, more_skipped = _parse_sources(parts, config, options, progress, cache)
+    files = sorted([f for f in files if id(f) not in split] + more, key=lambda f: f.source.path)
+    return files, skipped + more_skipped
+
+
+def _parse_sources(
+    sources: Sequence[Source], config: Config, options: RunOptions, progress: Progress | None, cache: SummaryCache | None
+) -> tuple[list[ParsedFile], list[Skipped]]:
+    """Return a ParsedFile for every one of `sources` that parsed or was cached, and the skipped ones."""
     from goroscope.incremental import ParsedFile, cached_heads
 
     digest = config.digest()

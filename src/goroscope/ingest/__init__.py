@@ -115,8 +115,8 @@ def _looks_like_profile_proto(head: bytes) -> bool:
 def parse_stream(stream: BinaryIO, path: str, sniffed: Sniff | None = None, part: int | None = None) -> Snapshot:
     """Parse one decompressed dump from `stream`; raise DumpError if it is not a dump.
 
-    `part` picks one of a debug=1 file's back-to-back profiles (Source.part)."""
-    from goroscope.ingest import aggregated, pprof, traceback
+    `part` picks one of a file's back-to-back dumps (Source.part, ingest.parts)."""
+    from goroscope.ingest import aggregated, pprof
 
     if sniffed is None:
         stream, head = _peek(stream, path)
@@ -128,7 +128,7 @@ def parse_stream(stream: BinaryIO, path: str, sniffed: Sniff | None = None, part
     if sniffed.prefix is not None and sniffed.format in ("debug2", "traceback", "debug1"):
         return _parse_prefixed(stream, path, sniffed, part)
     if sniffed.format in ("debug2", "traceback"):
-        return traceback.parse(stream, path)
+        return _parse_traceback(stream, path, part)
     if sniffed.format == "debug1":
         return aggregated.parse(stream, path, part)
     if sniffed.format == "heap_text":
@@ -142,19 +142,42 @@ def _parse_prefixed(stream: BinaryIO, path: str, sniffed: Sniff, part: int | Non
     """Parse a dump whose lines carry the log prefix `sniffed.prefix`; the first header's
     prefixed time (each profile header's, for back-to-back debug=1 profiles), when it
     names its zone, becomes the snapshot's time."""
-    from goroscope.ingest import aggregated, prefix, traceback
+    from goroscope.ingest import aggregated, parts, prefix, traceback
 
     assert sniffed.prefix is not None
     if sniffed.format == "debug1":
         data = _read_all(stream, path)  # the debug=1 parser reads it whole anyway
         times = prefix.prefix_times(data, sniffed.prefix)
         return aggregated.parse(io.BytesIO(prefix.strip(data, sniffed.prefix)), path, part, times)
+    if part is not None:
+        data = _read_all(stream, path)  # a part: its writer's prefixed time, then its own bytes
+        times = prefix.prefix_times(data, sniffed.prefix, parts.debug2_key(sniffed.prefix))
+        snap = _parse_traceback(io.BytesIO(prefix.strip(data, sniffed.prefix)), path, part)
+        when = times[part - 1] if len(times) >= part else None
+        return replace(snap, time=when) if snap.time is None and when is not None else snap
     stream, head = _peek(stream, path)
     lp = prefix.detect(head)  # for the first header's time
     snap = traceback.parse(io.BufferedReader(prefix.StrippedReader(stream, sniffed.prefix), 1 << 20), path)  # type: ignore[arg-type]
     if snap.time is None and lp is not None and lp.time is not None:
         snap = replace(snap, time=lp.time)
     return snap
+
+
+def _parse_traceback(stream: BinaryIO, path: str, part: int | None) -> Snapshot:
+    """Parse a debug=2 dump or traceback; `part`: only the part-th of back-to-back debug=2 dumps (ingest.parts)."""
+    from goroscope.ingest import parts, traceback
+
+    if part is None:
+        return traceback.parse(stream, path)
+    try:
+        data, when, offset = parts.read_debug2_part(stream, part)
+    except OSError as e:
+        raise DumpError(path, f"cannot read: {e}") from None
+    if not data:
+        raise DumpError(path, f"no goroutine dump {part}: the file holds fewer")
+    snap = traceback.parse(io.BytesIO(data), path)
+    problems = tuple(replace(p, line=p.line + offset) if p.line is not None else p for p in snap.problems)
+    return replace(snap, time=when or snap.time, problems=problems, dumps=1)
 
 
 def _peek(stream: BinaryIO, path: str) -> tuple[io.BufferedReader, bytes]:

@@ -36,9 +36,10 @@ from datetime import datetime
 from typing import BinaryIO
 
 from goroscope.errors import DumpError
+from goroscope.ingest.parts import marker_before
 from goroscope.model import PROFILE_GOROUTINE, PROFILE_GOROUTINELEAK, PROFILE_HEAP, Frame, Problem, Record, Snapshot
 
-__all__ = ["parse", "parse_heap_text", "parse_text", "split_profiles", "count_profiles", "ProfilePart", "parse_labels", "go_unquote", "UNKNOWN_FRAME"]
+__all__ = ["parse", "parse_heap_text", "parse_text", "split_profiles", "ProfilePart", "parse_labels", "go_unquote", "UNKNOWN_FRAME"]
 
 # printStackRecord prints `#\t0xPC` alone for a PC the runtime cannot symbolise
 # (frame.Function == ""): no function, file or line. It is kept as this frame so the
@@ -92,7 +93,7 @@ def parse(stream: BinaryIO, path: str, part: int | None = None, times: Sequence[
     text = _read_text(stream, path)
     parts = split_profiles(text)
     if len(parts) == 1 and part in (None, 1):
-        snap = parse_text(text, path)
+        snap = replace(parse_text(text, path), dumps=1)
         return replace(snap, time=times[0]) if times and times[0] is not None and snap.time is None else snap
     if part is not None and not 1 <= part <= len(parts):
         raise DumpError(path, f"no goroutine profile {part}: the file holds {len(parts)}")
@@ -104,7 +105,7 @@ def parse(stream: BinaryIO, path: str, part: int | None = None, times: Sequence[
     if part is None:
         problems += (Problem(line=None, message=f"{len(parts)} goroutine profiles back to back: the last is read (`goroscope report` reads each as a snapshot)"),)
     when = piece.time if piece.time is not None else (times[k - 1] if len(times) >= k else None)
-    return replace(snap, problems=problems, time=when)
+    return replace(snap, problems=problems, time=when, dumps=len(parts) if part is None else 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,28 +117,7 @@ class ProfilePart:
     time: datetime | None  # the zoned time its marker line gives, UTC
 
 
-def count_profiles(stream: BinaryIO, line_prefix: bytes | None = None) -> int:
-    """Return how many `goroutine profile: total N` headers the decompressed `stream` holds
-    (each line behind the log prefix `line_prefix`, when given); read in chunks."""
-    pat = re.compile((b"(?:" + line_prefix + b")" if line_prefix else b"^") + _PROFILE_HEADER_B, re.M)
-    n = 0
-    carry = b""
-    while True:
-        data = stream.read(1 << 22)
-        if not data:
-            return n + len(pat.findall(carry))
-        data = carry + data
-        k = data.rfind(b"\n")
-        if k < 0:
-            carry = data
-            continue
-        n += len(pat.findall(data, 0, k + 1))
-        carry = data[k + 1 :]
-
-
-_PROFILE_HEADER_B = rb"(?:goroutine|goroutineleak) profile: total \d+[ \t]*\r?$"
 _PROFILE_HEADER = re.compile(r"^(?:goroutine|goroutineleak) profile: total \d+[ \t]*\r?$", re.M)
-_MARKER_LINES = 2  # non-blank lines just before a header that may time it (`date -u`, `=== 2024-… ===`)
 
 
 def split_profiles(text: str) -> list[ProfilePart]:
@@ -155,25 +135,7 @@ def split_profiles(text: str) -> list[ProfilePart]:
 
 def _marker_time(text: str, head: int) -> tuple[int, datetime | None]:
     """Return (offset, time) of the marker line before the header at `head`, or (head, None)."""
-    from goroscope.timestamps import zoned_time
-
-    pos = head
-    seen = 0
-    while pos > 0 and seen < _MARKER_LINES:
-        prev = text.rfind("\n", 0, pos - 1) + 1
-        line = text[prev : pos - 1]
-        pos_line = prev
-        if not line.strip():
-            pos = pos_line
-            continue
-        if line.startswith("#") or _RECORD_HEAD.match(line):
-            break  # a record of the profile before
-        seen += 1
-        when = zoned_time(line)
-        if when is not None:
-            return pos_line, when
-        pos = pos_line
-    return head, None
+    return marker_before(text, head, lambda line: line.startswith("#") or _RECORD_HEAD.match(line) is not None)
 
 
 def parse_text(text: str, path: str) -> Snapshot:

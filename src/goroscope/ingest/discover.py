@@ -14,8 +14,9 @@ Contract:
   and folders, unsafe or non-regular archive members and corrupt archives are
   Skipped, naming the OS error or the member. Files changed less than
   `settle_seconds` ago are Skipped with a reason starting "settling:". At most
-  `max_files` files are walked. A debug=1 file of several back-to-back profiles
-  becomes one Source per profile (`part` N, path `FILE#N`).
+  `max_files` files are walked. (A file of several back-to-back dumps is one Source
+  here; the pipeline reads it as one part per dump once its parse has counted them:
+  ingest.parts.)
 
 Grouping the parsed files into snapshots is ingest.group; opening a Source again
 (in any process) is ingest.archive.open_source.
@@ -35,7 +36,6 @@ import tarfile
 import time
 import zipfile
 import zlib
-import io
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
@@ -45,7 +45,6 @@ from goroscope.config import Config
 from goroscope.errors import DumpError
 from goroscope.ingest import Sniff, sniff
 from goroscope.ingest import archive as arc
-from goroscope.ingest.aggregated import count_profiles
 from goroscope.ingest.archive import InflateBoundError, read_error_reason
 from goroscope.model import PROFILE_GOROUTINE, PROFILE_GOROUTINELEAK, PROFILE_HEAP, Skipped, Source
 from goroscope.timestamps import name_time
@@ -77,7 +76,6 @@ class _Walk:
         self.seen_files: dict[tuple[int, int], str] = {}  # (dev, ino) -> display path
         self.seen_dirs: dict[tuple[int, int], str] = {}
         self.deferred: list[tuple[Path, str]] = []  # symbolic links, followed after the tree
-        self.profiles: dict[int, int | None] = {}  # index in sources of a debug=1 file -> its profiles (None: not yet counted)
         self.now = _now()
         self._series_re = re.compile(self.disc.series_pattern) if self.disc.series_pattern else None
 
@@ -148,11 +146,6 @@ class _Walk:
             return
         src = replace(draft, format=found.format, profile=profile, crash=found.crash, line_prefix=found.prefix)
         self.sources.append(src)
-        if found.format == "debug1":
-            # a collector may append profile after profile to one file: each is a snapshot
-            # (a file longer than its head is counted once the walk is done)
-            n = count_profiles(io.BytesIO(head), found.prefix) if len(head) < arc.SNIFF_BYTES else None
-            self.profiles[len(self.sources) - 1] = n
 
     def draft(self, path: str, fs_path: str, member: str | None, size: int, mtime: float) -> Source:
         """Return the Source for `path` before sniffing."""
@@ -185,28 +178,7 @@ def walk(archive: Path, config: Config) -> tuple[list[Source], list[Skipped]]:
             _follow_link(w, full, path)
     else:
         _walk_file(w, archive, archive.name, st, root_archive=True)
-    return _profile_parts(w), w.skipped
-
-
-def _profile_parts(w: _Walk) -> list[Source]:
-    """Return the walk's sources with every file of back-to-back debug=1 profiles
-    replaced by one Source per profile (`path#N`, part N)."""
-    if not any(n is None or n > 1 for n in w.profiles.values()):
-        return w.sources
-    out: list[Source] = []
-    for i, src in enumerate(w.sources):
-        n = w.profiles.get(i, 1)
-        if n is None:
-            try:
-                with arc.open_source(src, w.disc.max_inflate_bytes) as stream:
-                    n = count_profiles(stream, src.line_prefix)
-            except (DumpError, OSError, EOFError, zlib.error):
-                n = 1  # the parser will say what is wrong with it
-        if n <= 1:
-            out.append(src)
-        else:
-            out.extend(replace(src, path=f"{src.path}#{k}", part=k) for k in range(1, n + 1))
-    return out
+    return w.sources, w.skipped
 
 
 def _walk_dir(w: _Walk, folder: Path, prefix: str) -> None:

@@ -44,6 +44,7 @@ from typing import BinaryIO
 
 from goroscope import words
 from goroscope.errors import DumpError
+from goroscope.ingest.parts import DEBUG2_WRITER
 from goroscope.model import (
     PROFILE_GOROUTINE,
     PROFILE_GOROUTINELEAK,
@@ -951,6 +952,13 @@ def _snapshot(st: _State) -> Snapshot:
         if g.state == "running" and not leak:
             leak = any(f.function == _LEAK_WRITER for f in g.frames)
     crash = st.junk_crash or has_g0
+    goroutines = st.goroutines
+    starts = [] if crash else [i for i, g in enumerate(goroutines) if g.state == "running" and g.frames and g.frames[0].function == DEBUG2_WRITER]
+    if len(starts) > 1:
+        # back-to-back debug=2 dumps (a collector appending to one file): the last is
+        # read here; `goroscope report` reads each as a snapshot of its own (ingest.parts)
+        goroutines = goroutines[starts[-1] :]
+        st.problem(None, f"{len(starts)} goroutine dumps back to back: the last is read (`goroscope report` reads each as a snapshot)")
     if st.go_version is None:
         for f in st.frame_cache.values():
             if "/src/runtime/" in f.file or f.file.startswith("runtime/"):
@@ -962,8 +970,9 @@ def _snapshot(st: _State) -> Snapshot:
         format="traceback" if crash else "debug2",
         profile=PROFILE_GOROUTINELEAK if leak else PROFILE_GOROUTINE,
         go_version=st.go_version,
-        goroutines=tuple(st.goroutines),
+        goroutines=tuple(goroutines),
         truncated=st.truncated,
         crash=crash,
         problems=tuple(st.problems),
+        dumps=len(starts),
     )
