@@ -5,7 +5,8 @@ Run by hand, never in the test suite (it writes ~2 GB under bench/out/, git-igno
     python bench/run.py gen        build stackgen and write the dumps (kept when already there)
     python bench/run.py single     one 200k-goroutine debug=2 dump: ingest vs a bare line loop
     python bench/run.py archive    a 15-dump archive: cold run, cached rerun, rerun with one dump more
-    python bench/run.py all        the three in order     (or: make -C bench)
+    python bench/run.py appended   one file of a day's back-to-back dumps (288), debug=1 and debug=2
+    python bench/run.py all        the four in order     (or: make -C bench)
 
 The dumps come from stackgen (shared/tools/stackgen beside the repository, or
 $STACKGEN_SRC), a Go program that blocks goroutines in twenty ways and writes the real
@@ -508,13 +509,59 @@ def archive(args: argparse.Namespace) -> dict:
     return res
 
 
+# ---------------------------------------------------------------------- appended
+
+APPENDED_DUMPS = 288  # a day of dumps, one every 5 minutes
+
+
+def appended_dir(form: str) -> Path:
+    """Return the archive of one file of a day's back-to-back `form` dumps (built from tests/data/real/appended)."""
+    import re
+    from datetime import datetime, timedelta, timezone
+
+    arch = OUT / f"appended-{form}"
+    target = arch / "pod" / "collector.log"
+    if not target.exists():
+        data = (REPO / "tests" / "data" / "real" / "appended" / f"collector-{form}.log").read_bytes()
+        pieces = [p for p in re.split(rb"(?m)^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d UTC \d{4}\n", data) if p]
+        t0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as f:
+            for i in range(APPENDED_DUMPS):
+                f.write((t0 + timedelta(minutes=5 * i)).strftime("%a %b %e %H:%M:%S UTC %Y\n").encode())
+                f.write(pieces[i % len(pieces)])
+    return arch
+
+
+def appended(args: argparse.Namespace) -> dict:
+    """Time a cold report of one file holding a day of back-to-back debug=1 and debug=2 dumps (a collector's file)."""
+    res: dict = {"machine": machine(), "dumps": APPENDED_DUMPS}
+    for form in ("debug1", "debug2"):
+        arch = appended_dir(form)
+        size = (arch / "pod" / "collector.log").stat().st_size
+        best = None
+        for _ in range(max(1, args.repeat)):
+            cache = OUT / f"appended-{form}.sqlite3"
+            cache.unlink(missing_ok=True)
+            run = _report(arch, cache, f"appended-{form}", args.jobs)
+            best = run if best is None or run["wall_s"] < best["wall_s"] else best
+        snaps = len(json.loads(best["report"].read_text())["series"][0]["snapshots"])
+        if snaps != APPENDED_DUMPS:
+            sys.exit(f"appended {form}: {snaps} snapshots, not {APPENDED_DUMPS}")
+        res[form] = {"bytes": size, "wall_s": best["wall_s"], "cpu_s": best["cpu_s"], "snapshots": snaps}
+        print(f"{form}: {APPENDED_DUMPS} dumps in one file ({mb(size):.1f} MB), cold report {best['wall_s']:.2f} s wall, {best['cpu_s']:.2f} s CPU")
+    print(f"({res['machine']})")
+    save_results("appended", res)
+    return res
+
+
 # --------------------------------------------------------------------------- main
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run the chosen benchmark."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["gen", "single", "archive", "all"])
+    ap.add_argument("what", choices=["gen", "single", "archive", "appended", "all"])
     ap.add_argument("--jobs", type=int, default=None, help="--jobs for goroscope report (default: all cores)")
     ap.add_argument("--serial", action="store_true", help="archive: also time a cold run with --jobs 1")
     ap.add_argument("--repeat", type=int, default=1, help="single: run each side this many times, keep the best")
@@ -526,6 +573,8 @@ def main(argv: list[str] | None = None) -> None:
         single(args)
     if args.what in ("archive", "all"):
         archive(args)
+    if args.what in ("appended", "all"):
+        appended(args)
 
 
 if __name__ == "__main__":

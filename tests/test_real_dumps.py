@@ -480,8 +480,9 @@ def test_appended_debug2_dumps_gzipped_and_from_the_cache(capsys, tmp_path, monk
     arch = _appended_variant(tmp_path, "collector.log.gz", gzip.compress(APPENDED2.read_bytes()))
     counts = []
     parsed: list[str] = []
-    parse_one = pipeline.parse_one
+    parse_one, parse_parts_one = pipeline.parse_one, pipeline.parse_parts_one
     monkeypatch.setattr(pipeline, "parse_one", lambda src, *a, **k: parsed.append(src.path) or parse_one(src, *a, **k))
+    monkeypatch.setattr(pipeline, "parse_parts_one", lambda src, config, parts, *a: parsed.append((src.path, tuple(parts))) or parse_parts_one(src, config, parts, *a))
     for run in ("cold", "cached"):
         out = tmp_path / run
         parsed.clear()
@@ -491,8 +492,8 @@ def test_appended_debug2_dumps_gzipped_and_from_the_cache(capsys, tmp_path, monk
             assert e.code in (None, 0, exitcodes.SUSPECTS), capsys.readouterr().err
         doc = json.loads((out / "r.json").read_text())
         counts.append([s["goroutines"] for s in doc["series"][0]["snapshots"]])
-        # the cold run parses the whole file (which counts its dumps), then each dump once
-        assert parsed == ([] if run == "cached" else ["pod/collector.log.gz"] + [f"pod/collector.log.gz#{k}" for k in range(1, 9)])
+        # the cold run parses the whole file (which counts its dumps), then reads it once more for all eight
+        assert parsed == ([] if run == "cached" else ["pod/collector.log.gz", ("pod/collector.log.gz", tuple(range(1, 9)))])
     # THEN both runs read each dump's own summary, the cached one from the cache
     assert counts[0] == counts[1] == [len(_alone(p).goroutines) for p in PIECES2]
 

@@ -121,29 +121,65 @@ def parse_one(
     after). Runs in worker processes: takes and returns only picklable records.
     """
     from goroscope.aggregate import aggregate
-    from goroscope.ingest import Sniff, parse_stream
+    from goroscope.ingest import parse_stream
     from goroscope.ingest.archive import open_source
 
-    # discovery sniffed the file already; the parser need not look again
-    sniffed = (
-        Sniff(format=source.format, profile=source.profile or "unknown", crash=source.crash, prefix=source.line_prefix)
-        if source.format
-        else None
-    )
     try:
         with open_source(source, config.discovery.max_inflate_bytes, span=span, digest=digest) as stream:
-            snapshot = parse_stream(stream, source.path, sniffed, source.part)
+            snapshot = parse_stream(stream, source.path, _sniffed(source), source.part)
             if digest is not None:
                 digest.finish()
         return aggregate(snapshot, config.signature_options())
-    except DumpError as e:
-        return Skipped(path=source.path, reason=_reason(e, source.path))
-    except GoroscopeError as e:
-        return Skipped(path=source.path, reason=e.message)
-    except MemoryError:
-        return Skipped(path=source.path, reason="too large to parse in memory")
     except Exception as e:  # noqa: BLE001 - a parser bug must not stop the run
-        return Skipped(path=source.path, reason=f"internal error while parsing ({type(e).__name__}: {e}); please report it")
+        return _skipped(source, e)
+
+
+def parse_parts_one(source: Source, config: Config, parts: Sequence[int], digest: ContentDigest | None = None) -> list[tuple[Source, Summary | Skipped]]:
+    """Parse and aggregate the back-to-back dumps `parts` (1-based) of the whole file `source`, reading it once.
+
+    Returns (the part's Source, `FILE#N`, its Summary or Skipped) for each of `parts`, in order."""
+    from goroscope.aggregate import aggregate
+    from goroscope.ingest import parse_parts
+    from goroscope.ingest.archive import open_source
+
+    wanted = set(parts)
+    out: dict[int, Summary | Skipped] = {}
+    try:
+        with open_source(source, config.discovery.max_inflate_bytes, digest=digest) as stream:
+            for k, snapshot in enumerate(parse_parts(stream, source.path, _sniffed(source)), 1):
+                if k in wanted:
+                    out[k] = aggregate(snapshot, config.signature_options())
+            if digest is not None:
+                digest.finish()
+    except Exception as e:  # noqa: BLE001 - a parser bug must not stop the run
+        failed = _skipped(source, e)
+        out.update({k: failed for k in wanted if k not in out})
+    results = []
+    for k in parts:
+        part = replace(source, path=f"{source.path}#{k}", part=k)
+        got = out.get(k) or Skipped(path=part.path, reason=f"no goroutine dump {k}: the file holds fewer now")
+        results.append((part, replace(got, path=part.path) if isinstance(got, Skipped) else got))
+    return results
+
+
+def _sniffed(source: Source):
+    """Return what discovery sniffed of `source` (so the parser need not look again), None if it did not."""
+    from goroscope.ingest import Sniff
+
+    if not source.format:
+        return None
+    return Sniff(format=source.format, profile=source.profile or "unknown", crash=source.crash, prefix=source.line_prefix)
+
+
+def _skipped(source: Source, e: BaseException) -> Skipped:
+    """Return the Skipped of `source` for the error its parse raised."""
+    if isinstance(e, DumpError):
+        return Skipped(path=source.path, reason=_reason(e, source.path))
+    if isinstance(e, GoroscopeError):
+        return Skipped(path=source.path, reason=e.message)
+    if isinstance(e, MemoryError):
+        return Skipped(path=source.path, reason="too large to parse in memory")
+    return Skipped(path=source.path, reason=f"internal error while parsing ({type(e).__name__}: {e}); please report it")
 
 
 def _reason(e: DumpError, path: str) -> str:
@@ -207,22 +243,52 @@ def _parse_all(
     a snapshot of its own; the whole file's summary stays cached, so that a rerun knows
     its parts without reading it.
     """
+    from goroscope.incremental import cached_heads
+
     files, skipped = _parse_sources(sources, config, options, progress, cache)
     whole = [f for f in files if f.head.dumps > 1 and f.source.part is None]
     if not whole:
         return files, skipped
     split = {id(f) for f in whole}
-    parts = [replace(f.source, path=f"{f.source.path}#{k}", part=k) for f in whole for k in range(1, f.head.dumps + 1)]
-    more, more_skipped = _parse_sources(parts, config, options, progress, cache)
-    files = sorted([f for f in files if id(f) not in split] + more, key=lambda f: f.source.path)
-    return files, skipped + more_skipped
+    digest = config.digest()
+    kept, todo = cached_heads([replace(f.source, path=f"{f.source.path}#{k}", part=k) for f in whole for k in range(1, f.head.dumps + 1)], cache, digest)
+    left: dict[str, list[int]] = {}
+    for part in todo:
+        left.setdefault(part.path.rsplit("#", 1)[0], []).append(part.part or 0)
+    items = [(f.source, config, cache is not None, tuple(left[f.source.path])) for f in whole if f.source.path in left]
+    if items:
+        from goroscope.executor import make_executor
+
+        executor = make_executor(options.executor, options.jobs if len(items) > 1 else 1, options.scheduler)
+        try:
+            for results, content_hash in executor.map_unordered(_parse_parts_task, items):
+                for part, result in results:
+                    _keep(part, result, content_hash, kept, skipped, cache, digest)
+        finally:
+            executor.close()
+    files = sorted([f for f in files if id(f) not in split] + kept, key=lambda f: f.source.path)
+    return files, skipped
+
+
+def _keep(
+    src: Source, result: Summary | Skipped, content_hash: str | None, files: list[ParsedFile], skipped: list[Skipped], cache: SummaryCache | None, digest: str
+) -> None:
+    """Add what parsing `src` gave to `files` (stored in `cache` when its bytes are known) or `skipped`."""
+    from goroscope.incremental import ParsedFile
+
+    if isinstance(result, Skipped):
+        skipped.append(result)
+        return
+    files.append(ParsedFile.parsed(src, result, content_hash))
+    if cache is not None and content_hash is not None:
+        cache.put(src, digest, result, content_hash=content_hash)
 
 
 def _parse_sources(
     sources: Sequence[Source], config: Config, options: RunOptions, progress: Progress | None, cache: SummaryCache | None
 ) -> tuple[list[ParsedFile], list[Skipped]]:
     """Return a ParsedFile for every one of `sources` that parsed or was cached, and the skipped ones."""
-    from goroscope.incremental import ParsedFile, cached_heads
+    from goroscope.incremental import cached_heads
 
     digest = config.digest()
     files, todo = cached_heads(sources, cache, digest)
@@ -258,12 +324,7 @@ def _parse_sources(
                 else:
                     done_bytes += src.size
                 done_files += 1
-                if isinstance(result, Skipped):
-                    skipped.append(result)
-                else:
-                    files.append(ParsedFile.parsed(src, result, content_hash))
-                    if cache is not None and content_hash is not None:
-                        cache.put(src, digest, result, content_hash=content_hash)
+                _keep(src, result, content_hash, files, skipped, cache, digest)
                 if progress:
                     progress(done_files, len(sources), done_bytes, total_bytes)
         finally:
@@ -331,6 +392,20 @@ def _parse_task(item: tuple[Source, Config, bool, tuple[int, int] | None]) -> tu
         if not stat_matches(src):
             content_hash = None
     return src, span, result, content_hash
+
+
+def _parse_parts_task(item: tuple[Source, Config, bool, tuple[int, ...]]) -> tuple[list[tuple[Source, Summary | Skipped]], str | None]:
+    """Parse the back-to-back dumps `parts` of one file in a worker (one read); with `hash_it`, hash its bytes too."""
+    from goroscope.cache import stat_matches
+    from goroscope.ingest.archive import ContentDigest
+
+    src, config, hash_it, parts = item
+    listed = hash_it and stat_matches(src)
+    digest = ContentDigest() if listed else None
+    results = parse_parts_one(src, config, parts, digest)
+    whole = all(not isinstance(r, Skipped) for _, r in results)  # else the bytes were not all read
+    content_hash = digest.hexdigest if digest is not None and whole and stat_matches(src) else None
+    return results, content_hash
 
 
 def command_line() -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -30,7 +31,7 @@ from goroscope.errors import DumpError
 from goroscope.ingest.archive import DEFAULT_MAX_INFLATE, SNIFF_BYTES, open_source
 from goroscope.model import PROFILE_GOROUTINE, PROFILE_GOROUTINELEAK, PROFILE_HEAP, Snapshot, Source
 
-__all__ = ["Sniff", "sniff", "parse_stream", "load", "SNIFF_BYTES"]
+__all__ = ["Sniff", "sniff", "parse_stream", "parse_parts", "load", "SNIFF_BYTES"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,22 +116,28 @@ def _looks_like_profile_proto(head: bytes) -> bool:
 def parse_stream(stream: BinaryIO, path: str, sniffed: Sniff | None = None, part: int | None = None) -> Snapshot:
     """Parse one decompressed dump from `stream`; raise DumpError if it is not a dump.
 
-    `part` picks one of a file's back-to-back dumps (Source.part, ingest.parts)."""
-    from goroscope.ingest import aggregated, pprof
+    A file of back-to-back dumps reads as its last (Snapshot.dumps says how many);
+    `part` picks one of them instead (Source.part; `parse_parts` reads each)."""
+    from goroscope.ingest import aggregated, pprof, prefix, traceback
 
-    if sniffed is None:
-        stream, head = _peek(stream, path)
-        if not head:
-            raise DumpError(path, words.EMPTY_FILE)
-        sniffed = sniff(head)
-        if sniffed is None:
-            raise DumpError(path, words.not_a_dump(head))
+    stream, sniffed = _sniffed(stream, path, sniffed)
+    if part is not None:
+        for snap in parse_parts(stream, path, sniffed, only=part):
+            return snap
+        raise DumpError(path, f"no goroutine dump {part}: the file holds fewer")
     if sniffed.prefix is not None and sniffed.format in ("debug2", "traceback", "debug1"):
-        return _parse_prefixed(stream, path, sniffed, part)
+        # the first header's prefixed time, when it names its zone, is the snapshot's
+        if sniffed.format == "debug1":
+            data = _read_all(stream, path)  # the debug=1 parser reads it whole anyway
+            return aggregated.parse(io.BytesIO(prefix.strip(data, sniffed.prefix)), path, prefix.prefix_times(data, sniffed.prefix))
+        stream, head = _peek(stream, path)
+        lp = prefix.detect(head)
+        snap = traceback.parse(io.BufferedReader(prefix.StrippedReader(stream, sniffed.prefix), 1 << 20), path)  # type: ignore[arg-type]
+        return replace(snap, time=lp.time) if snap.time is None and lp is not None and lp.time is not None else snap
     if sniffed.format in ("debug2", "traceback"):
-        return _parse_traceback(stream, path, part)
+        return traceback.parse(stream, path)
     if sniffed.format == "debug1":
-        return aggregated.parse(stream, path, part)
+        return aggregated.parse(stream, path)
     if sniffed.format == "heap_text":
         return aggregated.parse_heap_text(stream, path)
     if sniffed.format == "pprof":
@@ -138,46 +145,50 @@ def parse_stream(stream: BinaryIO, path: str, sniffed: Sniff | None = None, part
     raise DumpError(path, words.unused_profile(sniffed.profile))
 
 
-def _parse_prefixed(stream: BinaryIO, path: str, sniffed: Sniff, part: int | None = None) -> Snapshot:
-    """Parse a dump whose lines carry the log prefix `sniffed.prefix`; the first header's
-    prefixed time (each profile header's, for back-to-back debug=1 profiles), when it
-    names its zone, becomes the snapshot's time."""
+def parse_parts(stream: BinaryIO, path: str, sniffed: Sniff | None = None, only: int | None = None) -> Iterator[Snapshot]:
+    """Yield the Snapshot of every back-to-back dump of `stream`, in file order, reading it once
+    (only the `only`-th, 1-based, when given; ingest.parts says where each begins).
+
+    Each is timed by the marker line just before it, else by its header's log prefix."""
     from goroscope.ingest import aggregated, parts, prefix, traceback
 
-    assert sniffed.prefix is not None
+    stream, sniffed = _sniffed(stream, path, sniffed)
+    times: list = []
+    if sniffed.prefix is not None:
+        data = _read_all(stream, path)  # each header's prefixed time, then the dumps without the prefix
+        key = prefix.PROFILE_HEADER if sniffed.format == "debug1" else parts.debug2_key(sniffed.prefix)
+        times = prefix.prefix_times(data, sniffed.prefix, key)
+        stream = io.BufferedReader(io.BytesIO(prefix.strip(data, sniffed.prefix)))  # type: ignore[arg-type]
     if sniffed.format == "debug1":
-        data = _read_all(stream, path)  # the debug=1 parser reads it whole anyway
-        times = prefix.prefix_times(data, sniffed.prefix)
-        return aggregated.parse(io.BytesIO(prefix.strip(data, sniffed.prefix)), path, part, times)
-    if part is not None:
-        data = _read_all(stream, path)  # a part: its writer's prefixed time, then its own bytes
-        times = prefix.prefix_times(data, sniffed.prefix, parts.debug2_key(sniffed.prefix))
-        snap = _parse_traceback(io.BytesIO(prefix.strip(data, sniffed.prefix)), path, part)
-        when = times[part - 1] if len(times) >= part else None
-        return replace(snap, time=when) if snap.time is None and when is not None else snap
-    stream, head = _peek(stream, path)
-    lp = prefix.detect(head)  # for the first header's time
-    snap = traceback.parse(io.BufferedReader(prefix.StrippedReader(stream, sniffed.prefix), 1 << 20), path)  # type: ignore[arg-type]
-    if snap.time is None and lp is not None and lp.time is not None:
-        snap = replace(snap, time=lp.time)
-    return snap
-
-
-def _parse_traceback(stream: BinaryIO, path: str, part: int | None) -> Snapshot:
-    """Parse a debug=2 dump or traceback; `part`: only the part-th of back-to-back debug=2 dumps (ingest.parts)."""
-    from goroscope.ingest import parts, traceback
-
-    if part is None:
-        return traceback.parse(stream, path)
+        yield from aggregated.parse_profiles(stream, path, times, only)
+        return
+    if sniffed.format not in ("debug2", "traceback"):
+        yield parse_stream(stream, path, sniffed)
+        return
     try:
-        data, when, offset = parts.read_debug2_part(stream, part)
+        for k, (data, when, offset) in enumerate(parts.debug2_parts(stream), 1):
+            if only is not None and k != only:
+                continue
+            snap = traceback.parse(io.BytesIO(data), path)
+            problems = tuple(replace(p, line=p.line + offset) if p.line is not None else p for p in snap.problems)
+            if when is None and len(times) >= k:
+                when = times[k - 1]
+            yield replace(snap, time=when or snap.time, problems=problems, dumps=1)
     except OSError as e:
         raise DumpError(path, f"cannot read: {e}") from None
-    if not data:
-        raise DumpError(path, f"no goroutine dump {part}: the file holds fewer")
-    snap = traceback.parse(io.BytesIO(data), path)
-    problems = tuple(replace(p, line=p.line + offset) if p.line is not None else p for p in snap.problems)
-    return replace(snap, time=when or snap.time, problems=problems, dumps=1)
+
+
+def _sniffed(stream: BinaryIO, path: str, sniffed: Sniff | None) -> tuple[BinaryIO, Sniff]:
+    """Return `stream` and what it is: `sniffed` when discovery said so, else from its first bytes."""
+    if sniffed is not None:
+        return stream, sniffed
+    stream, head = _peek(stream, path)
+    if not head:
+        raise DumpError(path, words.EMPTY_FILE)
+    found = sniff(head)
+    if found is None:
+        raise DumpError(path, words.not_a_dump(head))
+    return stream, found
 
 
 def _peek(stream: BinaryIO, path: str) -> tuple[io.BufferedReader, bytes]:

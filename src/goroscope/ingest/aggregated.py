@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import BinaryIO
@@ -39,7 +39,7 @@ from goroscope.errors import DumpError
 from goroscope.ingest.parts import marker_before
 from goroscope.model import PROFILE_GOROUTINE, PROFILE_GOROUTINELEAK, PROFILE_HEAP, Frame, Problem, Record, Snapshot
 
-__all__ = ["parse", "parse_heap_text", "parse_text", "split_profiles", "ProfilePart", "parse_labels", "go_unquote", "UNKNOWN_FRAME"]
+__all__ = ["parse", "parse_heap_text", "parse_text", "split_profiles", "parse_profiles", "ProfilePart", "parse_labels", "go_unquote", "UNKNOWN_FRAME"]
 
 # printStackRecord prints `#\t0xPC` alone for a PC the runtime cannot symbolise
 # (frame.Function == ""): no function, file or line. It is kept as this frame so the
@@ -82,30 +82,40 @@ _HEAP_HEADER = re.compile(
 _HEAP_RECORD = re.compile(r"^(\d+): (\d+) \[(\d+): (\d+)\] @", re.M)
 
 
-def parse(stream: BinaryIO, path: str, part: int | None = None, times: Sequence[datetime | None] = ()) -> Snapshot:
+def parse(stream: BinaryIO, path: str, times: Sequence[datetime | None] = ()) -> Snapshot:
     """Parse a debug=1 goroutine or goroutineleak profile read from `stream`.
 
-    A file of back-to-back profiles (a collector appending `?debug=1` output) holds
-    one snapshot per `goroutine profile: total N` header: `part` (1-based) picks
-    one; without it the last is read and a Problem says how many there are.
-    `times[k]` is the time the log prefix gave the k-th header line, if any.
+    A file of back-to-back profiles (a collector appending `?debug=1` output): the last
+    is read, `dumps` says how many there are and a Problem says so (`parse_profiles`
+    reads each). `times[k]` is the time the log prefix gave the k-th header line, if any.
     """
     text = _read_text(stream, path)
-    parts = split_profiles(text)
-    if len(parts) == 1 and part in (None, 1):
+    pieces = split_profiles(text)
+    if len(pieces) == 1:
         snap = replace(parse_text(text, path), dumps=1)
         return replace(snap, time=times[0]) if times and times[0] is not None and snap.time is None else snap
-    if part is not None and not 1 <= part <= len(parts):
-        raise DumpError(path, f"no goroutine profile {part}: the file holds {len(parts)}")
-    k = len(parts) if part is None else part
-    piece = parts[k - 1]
+    snap = _parse_piece(text, pieces, len(pieces), path, times)
+    note = Problem(line=None, message=f"{len(pieces)} goroutine profiles back to back: the last is read (`goroscope report` reads each as a snapshot)")
+    return replace(snap, problems=snap.problems + (note,), dumps=len(pieces))
+
+
+def parse_profiles(stream: BinaryIO, path: str, times: Sequence[datetime | None] = (), only: int | None = None) -> Iterator[Snapshot]:
+    """Yield the Snapshot of every back-to-back profile of `stream` in file order (only the `only`-th, 1-based, when given)."""
+    text = _read_text(stream, path)
+    pieces = split_profiles(text)
+    for k in range(1, len(pieces) + 1):
+        if only is None or k == only:
+            yield _parse_piece(text, pieces, k, path, times)
+
+
+def _parse_piece(text: str, pieces: Sequence[ProfilePart], k: int, path: str, times: Sequence[datetime | None]) -> Snapshot:
+    """Return the Snapshot of the k-th (1-based) of `pieces` of `text`, its problems at the file's lines."""
+    piece = pieces[k - 1]
     snap = parse_text(text[piece.start : piece.end], path)
     offset = text.count("\n", 0, piece.start)
     problems = tuple(replace(p, line=p.line + offset) if p.line is not None else p for p in snap.problems)
-    if part is None:
-        problems += (Problem(line=None, message=f"{len(parts)} goroutine profiles back to back: the last is read (`goroscope report` reads each as a snapshot)"),)
-    when = piece.time if piece.time is not None else (times[k - 1] if len(times) >= k else None)
-    return replace(snap, problems=problems, time=when, dumps=len(parts) if part is None else 1)
+    when = piece.time if piece.time is not None else (times[k - 1] if len(times) >= k else snap.time)
+    return replace(snap, problems=problems, time=when, dumps=1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,11 +22,11 @@ precedes, not to the one before.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import BinaryIO
 
-__all__ = ["marker_before", "debug2_starts", "debug2_key", "read_debug2_part", "DEBUG2_WRITER", "MARKER_LINES"]
+__all__ = ["marker_before", "debug2_starts", "debug2_key", "debug2_parts", "DEBUG2_WRITER", "MARKER_LINES"]
 
 MARKER_LINES = 2  # non-blank lines just before a dump that may time it
 DEBUG2_WRITER = "runtime/pprof.writeGoroutineStacks"  # the top frame of the goroutine writing a debug=2 dump
@@ -97,20 +97,20 @@ def debug2_key(line_prefix: bytes) -> bytes:
     return rb"goroutine \d+ (?:gp=\S+ m=\S+(?: mp=\S+)? )?\[running\]:[ \t]*\r?\n(?:" + line_prefix + rb")" + re.escape(_WRITER_LINE[1:])
 
 
-def read_debug2_part(stream: BinaryIO, part: int) -> tuple[bytes, datetime | None, int]:
-    """Return the bytes of the `part`-th (1-based) debug=2 dump of `stream`, the time its marker line gives,
-    and how many lines of the stream precede it.
+def debug2_parts(stream: BinaryIO) -> Iterator[tuple[bytes, datetime | None, int]]:
+    """Yield every debug=2 dump of `stream` in order: its bytes (from its marker line), the time its marker
+    line gives, and how many lines of the stream precede it.
 
-    Read in chunks: what precedes the dump is passed over, the dump is kept until the
-    next one begins (a debug=2 dump is at most 64 MB: runtime/pprof stops there). A
-    stream with fewer dumps gives b"".
+    Read once, in chunks: what precedes the first dump is passed over, each dump is
+    held until the next one begins (a debug=2 dump is at most 64 MB: runtime/pprof
+    stops there).
     """
-    seen = 0
-    kept: list[bytes] | None = None  # the part's bytes so far, once it has begun
-    when: datetime | None = None
-    pending = b""  # from the start of the last two lines: a header may wait for its next line
+    cur: list[bytes] | None = None  # the current dump's bytes so far, once one has begun
+    cur_time: datetime | None = None
+    cur_line = 0
+    judged = 0  # lines before `buf` (the judged part of the stream so far)
+    pending = b""  # from the start of the last whole line: a header waits for its next line
     before = b""  # the last bytes judged, for a marker line that lies before a chunk
-    lines = 0  # lines passed over before the part
     while True:
         data = stream.read(_CHUNK)
         buf = pending + data
@@ -120,26 +120,24 @@ def read_debug2_part(stream: BinaryIO, part: int) -> tuple[bytes, datetime | Non
             cut = buf.rfind(b"\n", 0, last) + 1 if last > 0 else 0
         window = before + buf
         base = len(before)  # where buf begins in window
-        begun_at = None  # where in window the part began, when it began this round
+        began = None  # where in window the current dump began, when it began this round
         for s in debug2_starts(window, base, base + cut):
-            seen += 1
-            if seen == part:
-                begun_at, when = _marker_start(window, s)
-                kept = []
-                lines += window.count(b"\n", base, begun_at) if begun_at >= base else -window.count(b"\n", begun_at, base)
-            elif seen == part + 1 and kept is not None:
-                end, _ = _marker_start(window, s)
-                if begun_at is not None:
-                    return window[begun_at:end], when, lines
-                whole = b"".join(kept)
-                if end < base:  # its marker line is in what was kept already
-                    return whole[: len(whole) - (base - end)], when, lines
-                return whole + window[base:end], when, lines
-        if kept is not None:
-            kept.append(window[begun_at : base + cut] if begun_at is not None else buf[:cut])
-        else:
-            lines += buf.count(b"\n", 0, cut)
+            begin, when = _marker_start(window, s)
+            if cur is not None:
+                if began is not None:
+                    yield window[began:begin], cur_time, cur_line
+                else:
+                    whole = b"".join(cur)
+                    # its end (the next dump's marker line) may lie in what was kept already
+                    yield (whole[: len(whole) - (base - begin)] if begin < base else whole + window[base:begin]), cur_time, cur_line
+            cur, began, cur_time = [], begin, when
+            cur_line = judged + window.count(b"\n", base, begin) if begin >= base else judged - window.count(b"\n", begin, base)
+        if cur is not None:
+            cur.append(window[began : base + cut] if began is not None else buf[:cut])
         if not data:
-            return (b"".join(kept) if kept is not None else b""), when, lines
+            if cur is not None:
+                yield b"".join(cur), cur_time, cur_line
+            return
+        judged += buf.count(b"\n", 0, cut)
         before = window[max(0, base + cut - _LOOKBACK) : base + cut]
         pending = buf[cut:]
