@@ -16,7 +16,7 @@ import pytest
 
 from goroscope import cli, exitcodes
 from goroscope.aggregate import aggregate
-from goroscope.ingest import SNIFF_BYTES, load, parse_stream, prefix, sniff
+from goroscope.ingest import SNIFF_BYTES, load, parse_parts, parse_stream, prefix, sniff
 from goroscope.signature import leak_site, signature_of
 
 from helpers import CORPUS, REPO
@@ -180,6 +180,20 @@ def test_two_tags_in_one_file_each_stripped() -> None:
     # THEN both prefixes are known and every goroutine is read
     snap = parse_stream(io.BufferedReader(io.BytesIO(data)), "two.log")
     assert len(snap.goroutines) == 4 and snap.problems == ()
+
+
+def test_a_second_source_beyond_the_head_is_named_not_dropped_silently() -> None:
+    # GIVEN a pod's dump, a long stretch of its log, then another pod's dump (a tag sniffing never saw)
+    filler = b"".join(b"[pod-a] level=info msg=\"request served\" n=%d\n" % i for i in range(2000))
+    data = _with_prefix(_PLAIN, "[pod-a] ") + filler + _with_prefix(_PLAIN, "[pod-b] ")
+    assert data.find(b"[pod-b]") > SNIFF_BYTES
+    for read in (lambda: parse_stream(io.BufferedReader(io.BytesIO(data)), "two.log"),
+                 lambda: next(iter(parse_parts(io.BufferedReader(io.BytesIO(data)), "two.log")))):
+        snap = read()
+        # THEN the first pod's dump is read and the file says another source's was not
+        assert len(snap.goroutines) == 2
+        (problem,) = snap.problems
+        assert "`[pod-b]`" in problem.message and "split it per source" in problem.message
 
 
 def test_debug1_with_prefix() -> None:

@@ -29,7 +29,7 @@ from typing import BinaryIO
 from goroscope import words
 from goroscope.errors import DumpError
 from goroscope.ingest.archive import DEFAULT_MAX_INFLATE, SNIFF_BYTES, open_source
-from goroscope.model import PROFILE_GOROUTINE, PROFILE_GOROUTINELEAK, PROFILE_HEAP, Snapshot, Source
+from goroscope.model import PROFILE_GOROUTINE, PROFILE_GOROUTINELEAK, PROFILE_HEAP, Problem, Snapshot, Source
 
 __all__ = ["Sniff", "sniff", "parse_stream", "parse_parts", "load", "SNIFF_BYTES"]
 
@@ -127,13 +127,21 @@ def parse_stream(stream: BinaryIO, path: str, sniffed: Sniff | None = None, part
         raise DumpError(path, f"no goroutine dump {part}: the file holds fewer")
     if sniffed.prefix is not None and sniffed.format in ("debug2", "traceback", "debug1"):
         # the first header's prefixed time, when it names its zone, is the snapshot's
+        foreign: list[bytes] = []  # another source's dump headers, left in place
         if sniffed.format == "debug1":
             data = _read_all(stream, path)  # the debug=1 parser reads it whole anyway
-            return aggregated.parse(io.BytesIO(prefix.strip(data, sniffed.prefix)), path, prefix.prefix_times(data, sniffed.prefix))
-        stream, head = _peek(stream, path)
-        lp = prefix.detect(head)
-        snap = traceback.parse(io.BufferedReader(prefix.StrippedReader(stream, sniffed.prefix), 1 << 20), path)  # type: ignore[arg-type]
-        return replace(snap, time=lp.time) if snap.time is None and lp is not None and lp.time is not None else snap
+            stripped = prefix.strip(data, sniffed.prefix)
+            prefix.foreign_prefixes(stripped, foreign)
+            snap = aggregated.parse(io.BytesIO(stripped), path, prefix.prefix_times(data, sniffed.prefix))
+        else:
+            stream, head = _peek(stream, path)
+            lp = prefix.detect(head)
+            reader = prefix.StrippedReader(stream, sniffed.prefix)
+            snap = traceback.parse(io.BufferedReader(reader, 1 << 20), path)  # type: ignore[arg-type]
+            foreign = reader.foreign
+            if snap.time is None and lp is not None and lp.time is not None:
+                snap = replace(snap, time=lp.time)
+        return replace(snap, problems=snap.problems + (Problem(line=None, message=prefix.foreign_problem(foreign)),)) if foreign else snap
     if sniffed.format in ("debug2", "traceback"):
         return traceback.parse(stream, path)
     if sniffed.format == "debug1":
@@ -150,20 +158,34 @@ def parse_parts(stream: BinaryIO, path: str, sniffed: Sniff | None = None, only:
     (only the `only`-th, 1-based, when given; ingest.parts says where each begins).
 
     Each is timed by the marker line just before it, else by its header's log prefix."""
-    from goroscope.ingest import aggregated, parts, prefix, traceback
+    from goroscope.ingest import parts, prefix
 
     stream, sniffed = _sniffed(stream, path, sniffed)
+    if sniffed.format not in ("debug1", "debug2") or sniffed.crash:
+        if only in (None, 1):
+            yield parse_stream(stream, path, sniffed)  # one dump: a crash traceback is never cut
+        return
     times: list = []
+    foreign: list[bytes] = []  # another source's dump headers, left in place: said with the first dump
     if sniffed.prefix is not None:
         data = _read_all(stream, path)  # each header's prefixed time, then the dumps without the prefix
         key = prefix.PROFILE_HEADER if sniffed.format == "debug1" else parts.debug2_key(sniffed.prefix)
         times = prefix.prefix_times(data, sniffed.prefix, key)
-        stream = io.BufferedReader(io.BytesIO(prefix.strip(data, sniffed.prefix)))  # type: ignore[arg-type]
+        stripped = prefix.strip(data, sniffed.prefix)
+        prefix.foreign_prefixes(stripped, foreign)
+        stream = io.BufferedReader(io.BytesIO(stripped))  # type: ignore[arg-type]
+    for k, snap in enumerate(_each_part(stream, path, sniffed, times, only), 1):
+        if foreign and (k == 1 or only is not None):
+            snap = replace(snap, problems=snap.problems + (Problem(line=None, message=prefix.foreign_problem(foreign)),))
+        yield snap
+
+
+def _each_part(stream: BinaryIO, path: str, sniffed: Sniff, times: list, only: int | None) -> Iterator[Snapshot]:
+    """Yield the Snapshot of each back-to-back dump of the (prefix-free) `stream` (see parse_parts)."""
+    from goroscope.ingest import aggregated, parts, traceback
+
     if sniffed.format == "debug1":
         yield from aggregated.parse_profiles(stream, path, times, only)
-        return
-    if sniffed.format not in ("debug2", "traceback"):
-        yield parse_stream(stream, path, sniffed)
         return
     try:
         for k, (data, when, offset) in enumerate(parts.debug2_parts(stream), 1):

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
 
-__all__ = ["LinePrefix", "detect", "strip", "StrippedReader", "prefix_times"]
+__all__ = ["LinePrefix", "detect", "strip", "StrippedReader", "prefix_times", "foreign_prefixes", "foreign_problem"]
 
 MAX_PREFIX = 200  # a longer stretch before a header is a log line, not a prefix
 MAX_SHAPES = 16  # distinct prefix shapes kept (one per tagged source in the file)
@@ -159,6 +159,32 @@ def _compiled(pattern: bytes) -> re.Pattern[bytes]:
     return c
 
 
+_HEADER_AFTER = re.compile(rb"\d+ (?:gp=\S+ m=\S+(?: mp=\S+)? )?\[[^\]\n]*\]:|(?:leak)? ?profile: total \d+")
+MAX_FOREIGN = 3  # other prefixes named in the message
+
+
+def foreign_prefixes(stripped: bytes, found: list[bytes]) -> None:
+    """Add to `found` (up to MAX_FOREIGN, each once) the prefixes of dump header lines that `stripped`
+    (text with the known prefix removed) still carries: another log source's dump in the same file."""
+    i = stripped.find(b"goroutine")
+    while i >= 0 and len(found) < MAX_FOREIGN:
+        start = stripped.rfind(b"\n", 0, i) + 1
+        if start < i and _HEADER_AFTER.match(stripped, i + 9 + (stripped[i + 9 : i + 10] == b" ")):
+            pre = stripped[start:i]
+            if 0 < len(pre) <= MAX_PREFIX and pre.strip() and pre not in found:
+                found.append(pre)
+        i = stripped.find(b"goroutine", i + 9)
+
+
+def foreign_problem(found: list[bytes]) -> str:
+    """Return the Problem message for dump headers behind prefixes other than the file's own."""
+    names = ", ".join(f"`{p.decode('utf-8', 'replace').strip()}`" for p in found)
+    return (
+        f"dump header lines behind another log prefix ({names}) were not read: the file mixes the "
+        "output of several sources; split it per source (e.g. `kubectl logs` per pod)"
+    )
+
+
 class StrippedReader(io.RawIOBase):
     """A raw reader of `inner` with the prefix `pattern` stripped from every line (see `strip`)."""
 
@@ -172,6 +198,7 @@ class StrippedReader(io.RawIOBase):
         self._at = 0
         self._carry = b""  # the start of a line not yet whole
         self._eof = False
+        self.foreign: list[bytes] = []  # prefixes of dump headers it left in place (foreign_prefixes)
 
     def readable(self) -> bool:
         """Return True: this is a reader."""
@@ -187,6 +214,7 @@ class StrippedReader(io.RawIOBase):
                 self._eof = True
                 self._out = self._re.sub(b"", self._carry)
                 self._carry = b""
+                foreign_prefixes(self._out, self.foreign)
                 break
             data = self._carry + data
             k = data.rfind(b"\n")
@@ -195,6 +223,7 @@ class StrippedReader(io.RawIOBase):
                 continue
             self._carry = data[k + 1 :]
             self._out = self._re.sub(b"", data[: k + 1])
+            foreign_prefixes(self._out, self.foreign)
         n = min(len(b), len(self._out) - self._at)
         b[:n] = self._out[self._at : self._at + n]
         self._at += n
