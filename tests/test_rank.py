@@ -593,3 +593,30 @@ def test_a_single_dump_says_where_the_stuck_time_comes_from(tmp_path):
     assert s.kind == "stuck" and s.leak_site.line == 88
     assert "892+ min" in s.explanation and "by the dump's own count" in s.explanation
     assert "the same ids" not in s.explanation
+
+
+# ----------------------------------------------------------------- turnover
+
+
+@pytest.mark.parametrize(
+    "kept, kind",
+    [
+        ([-1] + [0] * 14, None),  # ids at every snapshot, and no goroutine ever stayed: load in flight
+        ([-1] * 15, "growing"),  # no ids to tell (debug=1, protobuf): the counts decide
+        ([-1] + [0] * 13 + [1], "growing"),  # one goroutine stayed: it may be leaked
+        ([-1] * 13 + [0, 0], None),  # two compared pairs are enough (max(2, min_snapshots - 1))
+        ([-1] * 14 + [0], "growing"),  # one compared pair is not
+    ],
+)
+def test_goroutines_that_never_stay_are_not_a_growing_leak(kept, kind) -> None:
+    counts = [3 * i + 1 for i in range(15)]
+    s = series(replace(tl(counts), kept_ids=tuple(kept)))
+    found = suspects(s)
+    assert [x.kind for x in found] == ([kind] if kind else [])
+
+
+def test_the_turnover_rule_names_its_test() -> None:
+    from goroscope.config import RankConfig as RC
+
+    v = growth.growth_verdict([3 * i + 1 for i in range(15)], [T0 + timedelta(seconds=30 * i) for i in range(15)], [(0, 14)], RC(), (), [-1] + [0] * 14)
+    assert not v.growing and v.best.failed == "turnover"

@@ -312,7 +312,7 @@ class _Acc:
     """What one signature gathers over a series."""
 
     __slots__ = ("counts", "states", "created", "labels", "leaked", "waits", "stuck_ids", "stuck_minutes", "stuck_since",
-                 "states_last", "labels_last")
+                 "states_last", "labels_last", "kept")
 
     def __init__(self, n: int) -> None:
         self.counts = [0] * n
@@ -326,6 +326,7 @@ class _Acc:
         self.stuck_since: datetime | None = None
         self.states_last: Counter[str] = Counter()  # in the last snapshot only
         self.labels_last: Counter[tuple] = Counter()
+        self.kept = [0] * n  # goroutines whose id was here in the previous snapshot with ids, woken or not
 
 
 def _timelines(
@@ -378,7 +379,7 @@ def _timelines(
                     if not a.states:
                         a.states[state] += c
 
-    _follow_ids(summaries, times, segments, acc)
+    comparable = _follow_ids(summaries, times, segments, acc)
 
     lower = tuple(s.truncated for s in summaries)
     out = []
@@ -398,6 +399,7 @@ def _timelines(
                 stuck_ids=tuple(a.stuck_ids),
                 stuck_minutes=tuple(a.stuck_minutes),
                 stuck_since=a.stuck_since,
+                kept_ids=tuple(k if c else -1 for k, c in zip(a.kept, comparable)),
             )
         )
     out.sort(key=lambda t: (-max(t.counts, default=0), t.signature.key()))
@@ -411,8 +413,13 @@ def _most_common(counter: Counter) -> Frame | None:
     return min(counter.items(), key=lambda kv: (-kv[1], kv[0].function, kv[0].file, kv[0].line))[0]
 
 
-def _follow_ids(summaries: Sequence[Summary], times: Sequence[datetime], segments: Sequence[Segment], acc) -> None:
-    """Fill the stuck evidence of every signature by following goroutine ids within segments.
+def _follow_ids(summaries: Sequence[Summary], times: Sequence[datetime], segments: Sequence[Segment], acc) -> list[bool]:
+    """Fill the stuck evidence of every signature by following goroutine ids within segments; return,
+    per snapshot, whether its ids were compared with a previous snapshot's (both whole, in one segment).
+
+    Every signature also counts the goroutines whose id it held in the previous snapshot
+    with ids (`kept`), woken since or not: what a leak keeps and short-lived goroutines
+    never do.
 
     A goroutine is stuck at a signature when it was seen blocked there in an earlier
     snapshot of the segment, or its header already prints minutes; its wait is the
@@ -422,13 +429,17 @@ def _follow_ids(summaries: Sequence[Summary], times: Sequence[datetime], segment
     epoch seconds and the work is per signature, so hundreds of thousands of
     goroutines cost a fraction of a second.
     """
+    comparable = [False] * len(summaries)
     for seg in segments:
         # signature -> {goroutine id: since when it is known blocked there (epoch s)}
         track: dict[Signature, dict[int, float]] = {}
+        previous: Summary | None = None  # the last snapshot with ids in this segment
         for i in range(seg.first, seg.last + 1):
             summ = summaries[i]
             if summ.max_id is None:
                 continue  # a form without ids says nothing about who is still there
+            comparable[i] = previous is not None and not previous.truncated and not summ.truncated
+            previous = summ
             t = times[i].timestamp()
             stamped = _stamps_waits(summ)
             seen: dict[Signature, dict[int, float]] = {}
@@ -440,9 +451,12 @@ def _follow_ids(summaries: Sequence[Summary], times: Sequence[datetime], segment
                 here: dict[int, float] = {}
                 stuck = 0
                 oldest = t
+                kept = 0
                 for gid, wait in zip(sc.ids, sc.waits):
                     since = t - 60.0 * wait
                     prev = before.get(gid)
+                    if prev is not None:
+                        kept += 1
                     if prev is not None and stamped and wait < (t - prev) / 60.0 - WAIT_STAMP_SLACK_MINUTES:
                         prev = None  # its own minutes say it was woken since: the same id, a new wait
                     if prev is not None:
@@ -456,6 +470,8 @@ def _follow_ids(summaries: Sequence[Summary], times: Sequence[datetime], segment
                     if since < oldest:
                         oldest = since
                 seen[sig] = here
+                if kept:
+                    acc(sig).kept[i] += kept
                 if stuck:
                     a = acc(sig)
                     a.stuck_ids[i] += stuck
@@ -467,6 +483,7 @@ def _follow_ids(summaries: Sequence[Summary], times: Sequence[datetime], segment
                     track[sig] = {**track.get(sig, _EMPTY), **here}
             else:
                 track = seen
+    return comparable
 
 
 _EMPTY: dict[int, float] = {}

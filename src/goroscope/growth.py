@@ -8,6 +8,9 @@ A segment grows when all of these hold on its counts against time: Mann-Kendall
 trend (tau, one-sided p), Theil-Sen slope, net growth of the smoothed ends against
 the signature's own step noise, share of steps that did not fall, still rising in
 the recent half, and the end near the peak (a leak does not give goroutines back).
+Where goroutine ids tell (debug=2, tracebacks), some goroutine must also live from one
+snapshot to the next: a signature whose goroutines are all new at every snapshot is
+load in flight, not a leak ("turnover").
 
 A segment that fell by half of its peak (GIVE_BACK_SHARE) gave its goroutines back,
 whatever its slope: it is growing only if its floor (the least count from each point
@@ -177,7 +180,23 @@ def _floor_rising(xs: Sequence[float], ys: Sequence[float], h: int, net: float, 
     return whole >= max(rc.min_net_growth, 0.5 * net) and recent >= max(rc.min_net_growth, rc.noise_factor * noise)
 
 
-def _segment_growth(xs: Sequence[float], counts: Sequence[int], lower: Sequence[bool], first: int, last: int, rc: RankConfig) -> SegmentGrowth | None:
+def _turned_over(counts: Sequence[int], kept: Sequence[int], first: int, last: int, rc: RankConfig) -> bool:
+    """Return True when ids say no goroutine of the segment lived from one snapshot to the next.
+
+    Only pairs of snapshots whose ids were compared and that both hold goroutines here
+    count, and at least max(2, min_snapshots - 1) of them: a leaked goroutine never
+    exits, so a signature whose every goroutine is new at every snapshot grows with its
+    load (requests in flight), not by a leak.
+    """
+    if not kept:
+        return False
+    pairs = [kept[i] for i in range(first + 1, last + 1) if kept[i] >= 0 and counts[i] > 0 and counts[i - 1] > 0]
+    return len(pairs) >= max(2, rc.min_snapshots - 1) and not any(pairs)
+
+
+def _segment_growth(
+    xs: Sequence[float], counts: Sequence[int], lower: Sequence[bool], first: int, last: int, rc: RankConfig, kept: Sequence[int] = ()
+) -> SegmentGrowth | None:
     """Return the growth statistics of counts[first..last], None when too short to judge."""
     px: list[float] = []
     py: list[float] = []
@@ -232,6 +251,8 @@ def _segment_growth(xs: Sequence[float], counts: Sequence[int], lower: Sequence[
     fitted = slope * hours
     if net < rc.min_net_growth or fitted < rc.min_net_growth:
         failed = "net"
+    elif _turned_over(counts, kept, first, last, rc):
+        failed = "turnover"
     elif gave_back >= GIVE_BACK_SHARE and kept_growth < max(rc.min_net_growth, KEPT_OF_FALL * max_drop):
         failed = "gave_back"
     elif mk.p_up > rc.max_p_value:
@@ -294,12 +315,16 @@ def growth_verdict(
     segments: Sequence[tuple[int, int]],
     rc: RankConfig,
     lower_bound: Sequence[bool] = (),
+    kept: Sequence[int] = (),
 ) -> GrowthVerdict:
-    """Return whether `counts` grow like a leak, judged per (first, last) segment."""
+    """Return whether `counts` grow like a leak, judged per (first, last) segment.
+
+    `kept[i]` is how many goroutines at snapshot i were there at the previous one by id
+    (-1 where ids could not tell: Timeline.kept_ids), () when no form had ids."""
     xs = _hours(times)
     judged = []
     for first, last in segments:
-        g = _segment_growth(xs, counts, lower_bound, first, last, rc)
+        g = _segment_growth(xs, counts, lower_bound, first, last, rc, kept)
         if g is not None:
             judged.append(g)
     if not judged:

@@ -341,6 +341,9 @@ class Timeline:
     stuck_ids: tuple[int, ...] = ()
     stuck_minutes: tuple[float, ...] = ()
     stuck_since: datetime | None = None  # first time the oldest stuck id was seen here
+    # per snapshot, goroutines whose id was here in the previous snapshot with ids (woken or
+    # not); -1 where ids could not be compared (no ids, the segment's first, a truncated pair)
+    kept_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

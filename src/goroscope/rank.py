@@ -56,6 +56,13 @@ class _Group:
                 out[i] += c
         return out
 
+    def kept(self, n: int) -> list[int]:
+        """Return the summed kept ids (Timeline.kept_ids): -1 where ids could not tell, [] when none carries them."""
+        rows = [t.kept_ids for t in self.timelines if len(t.kept_ids) >= n]
+        if not rows:
+            return []
+        return [-1 if rows[0][i] < 0 else sum(r[i] for r in rows) for i in range(n)]
+
 
 def _groups(series: Series, config: Config) -> list[_Group]:
     """Return the not-ignored timelines of `series` grouped by leak site, largest first."""
@@ -141,7 +148,7 @@ def _judge(series: Series, group: _Group, config: Config, today: date) -> Suspec
     states = _merged_states(group.timelines)
     leaked = max(t.leaked for t in group.timelines)
 
-    grew = growth.growth_verdict(counts, times, segs, rc, lower)
+    grew = growth.growth_verdict(counts, times, segs, rc, lower, group.kept(n))
     stuck = stuck_verdict(group.timelines, main, group.site, segs[-1], rc, options)
 
     if leaked > 0:

@@ -1,0 +1,3 @@
+module example.com/loadramp
+
+go 1.24
