@@ -210,3 +210,16 @@ def test_page_one_is_the_findings_table_and_the_document_is_compact(long_ids_pdf
         assert squash(s.leak_site.location)[-30:] in first  # every finding's leak site on page one
     # one compact block per suspect, not a page and a half each
     assert len(reader.pages) <= 4 + len(report.suspects), len(reader.pages)
+
+
+def test_the_whole_corpus_findings_table_is_on_page_one(corpus_dir):
+    # GIVEN the report of the whole dev corpus (a dozen findings over eight series)
+    from goroscope.pipeline import RunOptions, analyze
+
+    report = analyze(corpus_dir, Config(), RunOptions(use_cache=False, jobs=1))
+    assert len(report.findings) >= 10
+    page1 = squash(pypdf.PdfReader(io.BytesIO(pdf.render_pdf(report, Config()))).pages[0].extract_text())
+    # THEN page one, the one an incident ticket shows, holds every finding's leak site
+    for f in report.findings:
+        site = f.leak_site
+        assert squash(f"{site.file.rsplit('/', 1)[-1]}:{site.line}") in page1, f"{site.function} not on page one"
