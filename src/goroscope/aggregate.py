@@ -225,11 +225,7 @@ def merge(parts: Sequence[Summary], line_offsets: Sequence[int] | None = None) -
         stacks=stacks,
         max_id=max(ids) if ids else None,
         dumps=sum(p.dumps for p in parts),
-        problems=tuple(
-            Problem(line=None if pr.line is None else pr.line + off, message=pr.message)
-            for part, off in zip(parts, offsets)
-            for pr in part.problems
-        ),
+        problems=tuple(pr.below(off) for part, off in zip(parts, offsets) for pr in part.problems),
     )
 
 

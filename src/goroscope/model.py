@@ -126,6 +126,10 @@ class Problem:
     line: int | None  # 1-based line in the file where it applies, None if not line-bound
     message: str  # what was wrong, for a person
 
+    def below(self, lines: int) -> Problem:
+        """Return this problem as it stands `lines` lines further down a file (a part read on its own)."""
+        return self if self.line is None or not lines else Problem(line=self.line + lines, message=self.message)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Snapshot:

@@ -134,7 +134,7 @@ def parse_one(
         return _skipped(source, e)
 
 
-def parse_parts_one(source: Source, config: Config, parts: Sequence[int], digest: ContentDigest | None = None) -> list[tuple[Source, Summary | Skipped]]:
+def parse_parts_one(source: Source, config: Config, parts: Sequence[int]) -> list[tuple[Source, Summary | Skipped]]:
     """Parse and aggregate the back-to-back dumps `parts` (1-based) of the whole file `source`, reading it once.
 
     Returns (the part's Source, `FILE#N`, its Summary or Skipped) for each of `parts`, in order."""
@@ -145,21 +145,24 @@ def parse_parts_one(source: Source, config: Config, parts: Sequence[int], digest
     wanted = set(parts)
     out: dict[int, Summary | Skipped] = {}
     try:
-        with open_source(source, config.discovery.max_inflate_bytes, digest=digest) as stream:
+        with open_source(source, config.discovery.max_inflate_bytes) as stream:
             for k, snapshot in enumerate(parse_parts(stream, source.path, _sniffed(source)), 1):
                 if k in wanted:
                     out[k] = aggregate(snapshot, config.signature_options())
-            if digest is not None:
-                digest.finish()
     except Exception as e:  # noqa: BLE001 - a parser bug must not stop the run
         failed = _skipped(source, e)
         out.update({k: failed for k in wanted if k not in out})
     results = []
     for k in parts:
-        part = replace(source, path=f"{source.path}#{k}", part=k)
+        part = part_source(source, k)
         got = out.get(k) or Skipped(path=part.path, reason=f"no goroutine dump {k}: the file holds fewer now")
         results.append((part, replace(got, path=part.path) if isinstance(got, Skipped) else got))
     return results
+
+
+def part_source(source: Source, k: int) -> Source:
+    """Return the Source of the k-th (1-based) of the back-to-back dumps of the whole file `source` (`FILE#k`)."""
+    return replace(source, path=f"{source.path}#{k}", part=k)
 
 
 def _sniffed(source: Source):
@@ -251,11 +254,12 @@ def _parse_all(
         return files, skipped
     split = {id(f) for f in whole}
     digest = config.digest()
-    kept, todo = cached_heads([replace(f.source, path=f"{f.source.path}#{k}", part=k) for f in whole for k in range(1, f.head.dumps + 1)], cache, digest)
-    left: dict[str, list[int]] = {}
-    for part in todo:
-        left.setdefault(part.path.rsplit("#", 1)[0], []).append(part.part or 0)
-    items = [(f.source, config, cache is not None, tuple(left[f.source.path])) for f in whole if f.source.path in left]
+    parts = {id(f): [part_source(f.source, k) for k in range(1, f.head.dumps + 1)] for f in whole}
+    kept, todo = cached_heads([p for ps in parts.values() for p in ps], cache, digest)
+    left = {p.path for p in todo}
+    # the whole file's content hash (taken on its first read) stands for its parts' bytes
+    items = [(f.source, config, f.sha256, tuple(p.part for p in parts[id(f)] if p.path in left)) for f in whole]
+    items = [it for it in items if it[3]]
     if items:
         from goroscope.executor import make_executor
 
@@ -394,18 +398,14 @@ def _parse_task(item: tuple[Source, Config, bool, tuple[int, int] | None]) -> tu
     return src, span, result, content_hash
 
 
-def _parse_parts_task(item: tuple[Source, Config, bool, tuple[int, ...]]) -> tuple[list[tuple[Source, Summary | Skipped]], str | None]:
-    """Parse the back-to-back dumps `parts` of one file in a worker (one read); with `hash_it`, hash its bytes too."""
+def _parse_parts_task(item: tuple[Source, Config, str | None, tuple[int, ...]]) -> tuple[list[tuple[Source, Summary | Skipped]], str | None]:
+    """Parse the back-to-back dumps `parts` of one file in a worker (one read); return them with the file's
+    content hash `sha256` (from its first read) when the file is still as discovery listed it, else None."""
     from goroscope.cache import stat_matches
-    from goroscope.ingest.archive import ContentDigest
 
-    src, config, hash_it, parts = item
-    listed = hash_it and stat_matches(src)
-    digest = ContentDigest() if listed else None
-    results = parse_parts_one(src, config, parts, digest)
-    whole = all(not isinstance(r, Skipped) for _, r in results)  # else the bytes were not all read
-    content_hash = digest.hexdigest if digest is not None and whole and stat_matches(src) else None
-    return results, content_hash
+    src, config, sha256, parts = item
+    results = parse_parts_one(src, config, parts)
+    return results, sha256 if sha256 is not None and stat_matches(src) else None
 
 
 def command_line() -> str:

@@ -141,7 +141,7 @@ def parse_stream(stream: BinaryIO, path: str, sniffed: Sniff | None = None, part
             foreign = reader.foreign
             if snap.time is None and lp is not None and lp.time is not None:
                 snap = replace(snap, time=lp.time)
-        return replace(snap, problems=snap.problems + (Problem(line=None, message=prefix.foreign_problem(foreign)),)) if foreign else snap
+        return _noting_foreign(snap, foreign)
     if sniffed.format in ("debug2", "traceback"):
         return traceback.parse(stream, path)
     if sniffed.format == "debug1":
@@ -175,9 +175,16 @@ def parse_parts(stream: BinaryIO, path: str, sniffed: Sniff | None = None, only:
         prefix.foreign_prefixes(stripped, foreign)
         stream = io.BufferedReader(io.BytesIO(stripped))  # type: ignore[arg-type]
     for k, snap in enumerate(_each_part(stream, path, sniffed, times, only), 1):
-        if foreign and (k == 1 or only is not None):
-            snap = replace(snap, problems=snap.problems + (Problem(line=None, message=prefix.foreign_problem(foreign)),))
-        yield snap
+        yield _noting_foreign(snap, foreign) if k == 1 or only is not None else snap
+
+
+def _noting_foreign(snap: Snapshot, foreign: list[bytes]) -> Snapshot:
+    """Return `snap` with a Problem naming the other log prefixes its file's dump headers stood behind, if any."""
+    from goroscope.ingest import prefix
+
+    if not foreign:
+        return snap
+    return replace(snap, problems=snap.problems + (Problem(line=None, message=prefix.foreign_problem(foreign)),))
 
 
 def _each_part(stream: BinaryIO, path: str, sniffed: Sniff, times: list, only: int | None) -> Iterator[Snapshot]:
@@ -192,7 +199,7 @@ def _each_part(stream: BinaryIO, path: str, sniffed: Sniff, times: list, only: i
             if only is not None and k != only:
                 continue
             snap = traceback.parse(io.BytesIO(data), path)
-            problems = tuple(replace(p, line=p.line + offset) if p.line is not None else p for p in snap.problems)
+            problems = tuple(p.below(offset) for p in snap.problems)
             if when is None and len(times) >= k:
                 when = times[k - 1]
             yield replace(snap, time=when or snap.time, problems=problems, dumps=1)

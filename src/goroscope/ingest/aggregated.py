@@ -113,7 +113,7 @@ def _parse_piece(text: str, pieces: Sequence[ProfilePart], k: int, path: str, ti
     piece = pieces[k - 1]
     snap = parse_text(text[piece.start : piece.end], path)
     offset = text.count("\n", 0, piece.start)
-    problems = tuple(replace(p, line=p.line + offset) if p.line is not None else p for p in snap.problems)
+    problems = tuple(p.below(offset) for p in snap.problems)
     when = piece.time if piece.time is not None else (times[k - 1] if len(times) >= k else snap.time)
     return replace(snap, problems=problems, time=when, dumps=1)
 
