@@ -87,7 +87,7 @@ def night(tmp_path):
         subprocess.run(["/bin/sh", "-c", command], env=env, cwd=tmp_path, timeout=600, check=False)
         return _mails(box)
 
-    run.home, run.dumps = home, dumps  # type: ignore[attr-defined]
+    run.home, run.dumps, run.env = home, dumps, env  # type: ignore[attr-defined]
     return run
 
 
@@ -144,3 +144,25 @@ def test_readme_cron_line_reports_failures_as_failures(night):
     mails = night()
     assert [m["subject"] for m in mails] == ["goroscope failed", "goroscope failed"]
     assert "no such file or directory" in mails[1]["body"]
+
+
+def test_readme_cron_line_tells_an_internal_error_from_a_leak(night, tmp_path):
+    # GIVEN a leak in the dumps, and a goroscope with a bug outside any one file (its ranking),
+    # injected through a sitecustomize the interpreter imports at start
+    _add_series(night.dumps, "tracing-collector")
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import goroscope.rank\n"
+        "def _broken(*a, **k):\n"
+        "    raise ZeroDivisionError('a ranking bug')\n"
+        "goroscope.rank.rank = _broken\n"
+    )
+    night.env["PYTHONPATH"] = str(hook)  # type: ignore[attr-defined]
+    # WHEN the night runs: exit 5, never 1
+    mails = night()
+    # THEN the failure mail, naming the crash file, not "new goroutine leak suspects"
+    assert [m["subject"] for m in mails] == ["goroscope failed"]
+    assert "internal error" in mails[0]["body"] and "ZeroDivisionError" in mails[0]["body"]
+    crash = mails[0]["body"].split("the traceback is in ")[1].split(";")[0]
+    assert "a ranking bug" in Path(crash).read_text()

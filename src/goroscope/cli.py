@@ -3,8 +3,10 @@
 Contract (DESIGN.md "The command line"): the only module that prints or exits. The
 ranked summary goes to stdout, then the written paths one per line (`-q` keeps only
 the paths); progress goes to stderr and only when stderr is a terminal. Exit codes,
-first match wins: 2 usage or config error; 4 nothing usable or an output not
-written; 3 input skipped and --strict; 1 suspects and --fail-on-suspects; 0.
+first match wins: 2 usage or config error; 5 goroscope itself failed outside any
+one input (one line naming a crash file that holds the traceback; never 1, which a
+cron line reads as "leak"); 4 nothing usable or an output not written; 3 input
+skipped and --strict; 1 suspects and --fail-on-suspects; 0.
 """
 
 from __future__ import annotations
@@ -320,5 +322,40 @@ def main(argv: list[str] | None = None) -> None:
         name = getattr(e, "filename", None)
         _err(f"{name}: {e.strerror or e}" if name else str(e))
         sys.exit(exitcodes.NO_DATA)
+    except Exception as e:  # noqa: BLE001 - a bug outside any one input: exit 5, never 1
+        _internal_error(e, argv if argv is not None else sys.argv[1:])
+        sys.exit(exitcodes.INTERNAL)
     sys.exit(exitcodes.OK)
+
+
+def _internal_error(e: BaseException, argv: list[str]) -> None:
+    """Say in one line that goroscope itself failed, naming the crash file that holds the traceback (printed too with -v)."""
+    import traceback
+
+    text = "".join(traceback.format_exception(e))
+    crash = _write_crash_file(f"goroscope {__version__}\ncommand: {' '.join(argv)}\n\n{text}")
+    where = f"the traceback is in {crash}" if crash is not None else "no crash file could be written"
+    what = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+    _err(f"internal error ({what}); {where}; please report it")
+    if "-v" in argv or "--verbose" in argv:
+        click.echo(text.rstrip("\n"), err=True)
+
+
+def _write_crash_file(text: str) -> Path | None:
+    """Write `text` to a new crash file beside the cache (else in the temporary folder); return its path, None if neither works."""
+    import tempfile
+
+    from goroscope.cache import default_cache_path
+
+    name = f"crash-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}.txt"
+    for folder in (default_cache_path().parent / "crashes", Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / name
+            with open(path, "x", encoding="utf-8") as f:
+                f.write(text)
+            return path.resolve()
+        except OSError:
+            continue
+    return None
 
