@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from goroscope import exitcodes
 
-__all__ = ["GoroscopeError", "ConfigError", "DumpError", "NoDataError", "RenderError", "UsageError"]
+__all__ = ["GoroscopeError", "ConfigError", "DumpError", "NoDataError", "RenderError", "UsageError", "internal_reason"]
 
 
 class GoroscopeError(Exception):
@@ -67,3 +67,13 @@ class RenderError(GoroscopeError):
     """An output could not be written."""
 
     exit_code = exitcodes.NO_DATA
+
+
+def internal_reason(e: BaseException) -> str:
+    """Return the skip reason of one file whose reading raised `e`, an error goroscope did not expect.
+
+    Whatever its type, such an error costs that file only (DESIGN.md "Exit codes"):
+    the file is a skipped input with this reason and the run goes on."""
+    text = str(e)
+    what = f"{type(e).__name__}: {text}" if text else type(e).__name__
+    return f"internal error reading it: {what}; please report it"

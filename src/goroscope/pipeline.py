@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from goroscope import __version__
 from goroscope.config import Config
-from goroscope.errors import DumpError, GoroscopeError, NoDataError
+from goroscope.errors import DumpError, GoroscopeError, NoDataError, internal_reason
 from goroscope.model import Baseline, Report, Skipped, Source, Summary
 
 if TYPE_CHECKING:
@@ -182,7 +182,7 @@ def _skipped(source: Source, e: BaseException) -> Skipped:
         return Skipped(path=source.path, reason=e.message)
     if isinstance(e, MemoryError):
         return Skipped(path=source.path, reason="too large to parse in memory")
-    return Skipped(path=source.path, reason=f"internal error while parsing ({type(e).__name__}: {e}); please report it")
+    return Skipped(path=source.path, reason=internal_reason(e))
 
 
 def _reason(e: DumpError, path: str) -> str:

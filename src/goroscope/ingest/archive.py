@@ -376,8 +376,15 @@ def _open_zip_member(source: Source, bound: int) -> BinaryIO:
 
 
 def zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, bound: int) -> BinaryIO:
-    """Return a reader of one zip member that fails once more than `bound` bytes came out."""
-    return io.BufferedReader(GuardedReader(zf.open(info), path, bound, what="member", member=info.filename), CHUNK)  # type: ignore[return-value]
+    """Return a reader of one zip member that fails once more than `bound` bytes came out.
+
+    A member that cannot be opened (a damaged local header, an unknown compression
+    method, a password) raises DumpError naming it: the other members stay readable."""
+    try:
+        inner = zf.open(info)
+    except (*_READ_ERRORS, NotImplementedError, RuntimeError) as e:
+        raise DumpError(path, f"corrupt archive member: {read_error_reason(e)}") from None
+    return io.BufferedReader(GuardedReader(inner, path, bound, what="member", member=info.filename), CHUNK)  # type: ignore[return-value]
 
 
 def open_zip(fs_path: str) -> zipfile.ZipFile:
@@ -740,7 +747,7 @@ def read_head(opener: Callable[[], BinaryIO], close: bool = True) -> tuple[bytes
         stream = opener()
     except DumpError as e:
         return None, e.reason
-    except OSError as e:
+    except _READ_ERRORS as e:
         return None, f"cannot read: {read_error_reason(e)}"
     try:
         chunks = []
@@ -754,7 +761,7 @@ def read_head(opener: Callable[[], BinaryIO], close: bool = True) -> tuple[bytes
         return b"".join(chunks), None
     except DumpError as e:
         return None, e.reason
-    except (OSError, EOFError, zlib.error) as e:
+    except _READ_ERRORS as e:
         return None, f"cannot read: {read_error_reason(e)}"
     finally:
         if close:

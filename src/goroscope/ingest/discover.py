@@ -42,7 +42,7 @@ from pathlib import Path, PurePosixPath
 
 from goroscope import words
 from goroscope.config import Config
-from goroscope.errors import DumpError
+from goroscope.errors import DumpError, internal_reason
 from goroscope.ingest import Sniff, sniff
 from goroscope.ingest import archive as arc
 from goroscope.ingest.archive import InflateBoundError, read_error_reason
@@ -127,11 +127,18 @@ class _Walk:
         return True
 
     def add(self, draft: Source, head: bytes | None, error: str | None) -> None:
-        """Classify `draft` from its first bytes and add it as a Source or a Skipped."""
+        """Classify `draft` from its first bytes and add it as a Source or a Skipped (whatever sniffing raises)."""
         if error is not None:
             self.skip(draft.path, error)
             return
         assert head is not None
+        try:
+            self._classify(draft, head)
+        except Exception as e:  # noqa: BLE001 - a sniffing bug costs this file, never the run
+            self.skip(draft.path, internal_reason(e))
+
+    def _classify(self, draft: Source, head: bytes) -> None:
+        """Add `draft` as a Source or a Skipped by what its first bytes `head` are."""
         if arc.is_archive_head(head):
             # (a tar's first member may well be a dump that sniffing would see)
             self.skip(draft.path, words.ARCHIVE_IN_ARCHIVE)
@@ -175,10 +182,21 @@ def walk(archive: Path, config: Config) -> tuple[list[Source], list[Skipped]]:
         # symbolic links last, so that what they lead to is known by its own path first
         while w.deferred and not w.full:
             full, path = w.deferred.pop(0)
-            _follow_link(w, full, path)
+            _guarded(w, path, _follow_link, w, full, path)
+    elif stat.S_ISREG(st.st_mode):
+        _guarded(w, archive.name or str(archive), _walk_file, w, archive, archive.name, st, root_archive=True)
     else:
-        _walk_file(w, archive, archive.name, st, root_archive=True)
+        # a fifo would block the open, a device never end: refused before any read
+        w.skip(archive.name or str(archive), f"not a regular file ({_kind_of(st.st_mode)}): not read")
     return w.sources, w.skipped
+
+
+def _guarded(w: _Walk, path: str, step, *args, **kwargs) -> None:
+    """Run `step(*args, **kwargs)` (the walk of one entry); any error it did not expect skips `path`, not the run."""
+    try:
+        step(*args, **kwargs)
+    except Exception as e:  # noqa: BLE001 - one bad file never costs the run
+        w.skip(path, internal_reason(e))
 
 
 def _walk_dir(w: _Walk, folder: Path, prefix: str) -> None:
@@ -203,7 +221,7 @@ def _walk_dir(w: _Walk, folder: Path, prefix: str) -> None:
         except OSError as e:
             w.skip(path, f"cannot read: {read_error_reason(e)}")
             continue
-        _walk_entry(w, full, path, st, entry.name)
+        _guarded(w, path, _walk_entry, w, full, path, st, entry.name)
 
 
 def _follow_link(w: _Walk, full: Path, path: str) -> None:
@@ -315,6 +333,9 @@ def _walk_tar(w: _Walk, fs_path: Path, apath: str, prefix: str) -> None:
     except (tarfile.TarError, EOFError, zlib.error) as e:
         w.skip(apath, f"corrupt archive: {read_error_reason(e)}")
         return
+    except Exception as e:  # noqa: BLE001 - whatever tarfile raises on a hostile header
+        w.skip(apath, internal_reason(e))
+        return
     try:
         with closing(handle):
             while True:
@@ -335,6 +356,8 @@ def _walk_tar(w: _Walk, fs_path: Path, apath: str, prefix: str) -> None:
         broken(e.reason)
     except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
         broken(read_error_reason(e))
+    except Exception as e:  # noqa: BLE001 - a reader bug costs this archive's rest, never the run
+        broken(internal_reason(e))
 
 
 def _walk_tar_member(
@@ -380,12 +403,15 @@ def _walk_tar_member(
 
 
 def _walk_zip(w: _Walk, fs_path: Path, apath: str, prefix: str) -> None:
-    """Add the members of the zip archive `fs_path` (display path `apath`)."""
-    bound = w.disc.max_inflate_bytes
+    """Add the members of the zip archive `fs_path` (display path `apath`), each on its own:
+    a damaged member is skipped with its reason and the others are read."""
     try:
         zf = arc.open_zip(str(fs_path))
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
         w.skip(apath, f"corrupt archive: {read_error_reason(e)}")
+        return
+    except Exception as e:  # noqa: BLE001 - whatever zipfile raises on a hostile directory
+        w.skip(apath, internal_reason(e))
         return
     with zf:
         infos = zf.infolist()
@@ -404,25 +430,45 @@ def _walk_zip(w: _Walk, fs_path: Path, apath: str, prefix: str) -> None:
                 continue
             if _in_vcs_dir(safe):
                 continue
-            mode = (info.external_attr >> 16) & 0xFFFF
-            if mode and not stat.S_ISREG(mode):
-                w.skip(path, f"{'a symbolic link' if stat.S_ISLNK(mode) else _kind_of(mode)} inside the archive: not read")
-                continue
-            if not w.take_slot(path):
-                return
-            if last_of[info.filename] != i:
-                w.skip(path, "an earlier member of the same name in the archive: only the last is read")
-                continue
-            if info.flag_bits & 0x1:
-                w.skip(path, "an encrypted member: not read")
-                continue
-            if info.file_size > bound:
-                w.skip(path, arc.bound_reason(f"member {info.filename!r}", bound, info.file_size))
-                continue
-            draft = w.draft(path, str(fs_path), info.filename, info.compress_size, arc.zip_mtime(info, w.disc.timezone))
-            head, error = arc.zip_head(zf, info, path, bound)
-            w.add(draft, head, error)
+            _guarded(w, path, _walk_zip_member, w, zf, info, str(fs_path), path, last_of[info.filename] == i)
 
+
+def _walk_zip_member(w: _Walk, zf: zipfile.ZipFile, info: zipfile.ZipInfo, fs_path: str, path: str, last: bool) -> None:
+    """Add one zip member (display path `path`; `last`: no later member has its name)."""
+    special = _zip_special(info)
+    if special is not None:
+        w.skip(path, f"{special} inside the archive: not read")
+        return
+    if not w.take_slot(path):
+        return
+    if not last:
+        w.skip(path, "an earlier member of the same name in the archive: only the last is read")
+        return
+    if info.flag_bits & 0x1:
+        w.skip(path, "an encrypted member: not read")
+        return
+    bound = w.disc.max_inflate_bytes
+    if info.file_size > bound:
+        w.skip(path, arc.bound_reason(f"member {info.filename!r}", bound, info.file_size))
+        return
+    draft = w.draft(path, fs_path, info.filename, info.compress_size, arc.zip_mtime(info, w.disc.timezone))
+    head, error = arc.zip_head(zf, info, path, bound)
+    w.add(draft, head, error)
+
+
+def _zip_special(info: zipfile.ZipInfo) -> str | None:
+    """Return what a zip member is when it is not a regular file (a link, a fifo), else None.
+
+    The file type lives in the high 16 bits of external_attr as a Unix st_mode. A mode
+    without file-type bits (Python's ZipFile.writestr(name, data) writes 0o600 so) is
+    a regular file, as is every member of an archive made elsewhere than on Unix."""
+    if info.create_system != 3:  # 3: Unix; elsewhere those bits are no st_mode
+        return None
+    mode = (info.external_attr >> 16) & 0xFFFF
+    kind = stat.S_IFMT(mode)
+    if kind == 0 or kind == stat.S_IFREG:
+        return None
+    return _kind_of(mode)
 
 
 # ----------------------------------------------------------------------- reasons

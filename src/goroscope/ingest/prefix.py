@@ -68,6 +68,8 @@ def _shape(pre: bytes) -> bytes | None:
     body = pre.lstrip(b" \t")
     parts = [rb"[ \t]*"] if len(body) != len(pre) else []
     tokens = list(_TOKEN.finditer(body))
+    if not tokens or sum(len(m.group(0)) for m in tokens) != len(body):
+        return None  # words parted by other blanks (\v, \f, \r): no shape a logger writes
     for i, m in enumerate(tokens):
         tok = m.group(1)
         if _NUMERIC.fullmatch(tok):

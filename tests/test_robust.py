@@ -1,0 +1,236 @@
+"""What a bad file or a killed run must not cost the night's report (issue 15).
+
+One damaged or hostile input is a skipped input with its reason, never the run; an
+error outside any one file is exit 5 with a crash file, never 1 (which cron reads as
+"leak"); outputs appear all at once or not at all; nothing of a killed run lingers.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from helpers import build_zip
+from goroscope import cli, exitcodes
+
+REPO = Path(__file__).resolve().parents[1]
+SERIES = REPO / "samples" / "tracing-collector"
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    """Run `goroscope ARGS` in-process; return (exit code, stdout, stderr)."""
+    try:
+        cli.main(list(args))
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def good_dumps() -> list[tuple[str, bytes]]:
+    """Return (name, text) of three real debug=2 dumps of one series."""
+    files = sorted(SERIES.glob("*.gz"))[:3]
+    return [(p.name[: -len(".gz")], gzip.decompress(p.read_bytes())) for p in files]
+
+
+def damage_local_header(data: bytes, k: int) -> bytes:
+    """Return the zip `data` with the magic of its `k`-th (0-based) local file header changed."""
+    out = bytearray(data)
+    at = -1
+    for _ in range(k + 1):
+        at = out.index(b"PK\x03\x04", at + 1)
+    out[at + 2] = 0x09
+    return bytes(out)
+
+
+def report_json(capsys, tmp_path: Path, archive: Path, *extra: str) -> tuple[int, dict | None, str]:
+    """Run `report ARCHIVE --format json` into tmp_path/out; return (exit code, the JSON or None, stderr)."""
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "report", str(archive), "--format", "json", "--no-cache", "--output", str(out), "--name", "r", "-q", *extra)
+    path = out / "r.json"
+    return code, (json.loads(path.read_text()) if path.exists() else None), err
+
+
+# ------------------------------------------------------------------ row 1: a damaged zip member
+
+
+def test_a_damaged_zip_member_is_skipped_and_the_rest_is_read(capsys, tmp_path):
+    # GIVEN a folder of good dumps beside a zip whose second member's local header is damaged
+    arch = tmp_path / "night"
+    shutil.copytree(SERIES, arch / "pod-a")
+    dumps = good_dumps()
+    (arch / "pod-b.zip").write_bytes(damage_local_header(build_zip(dumps), 1))
+    # WHEN the night's report runs
+    code, doc, err = report_json(capsys, tmp_path, arch)
+    # THEN it succeeds: every good dump read, the damaged member named with its reason
+    assert code == exitcodes.OK, err
+    assert doc is not None
+    skipped = {s["path"]: s["reason"] for s in doc["skipped"]}
+    bad = f"pod-b.zip/{dumps[1][0]}"
+    assert bad in skipped and "corrupt archive member" in skipped[bad], skipped
+    inputs = set(doc["inputs"]) if "inputs" in doc else {s["source"] for se in doc["series"] for s in se["snapshots"]}
+    assert f"pod-b.zip/{dumps[0][0]}" in inputs and f"pod-b.zip/{dumps[2][0]}" in inputs
+    assert sum(1 for i in inputs if i.startswith("pod-a/")) == len(list(SERIES.glob("*.gz")))
+
+
+def test_a_zip_of_one_damaged_member_alone_exits_4_naming_it(capsys, tmp_path):
+    dumps = good_dumps()[:1]
+    z = tmp_path / "one.zip"
+    z.write_bytes(damage_local_header(build_zip(dumps), 0))
+    code, _, err = report_json(capsys, tmp_path, z)
+    assert code == exitcodes.NO_DATA, err
+    assert "Traceback" not in err and dumps[0][0] in err
+
+
+# ------------------------------------------------- deliver 1: any error of one file is that file's
+
+
+def test_any_error_while_reading_one_file_skips_that_file(capsys, tmp_path, monkeypatch):
+    # GIVEN a sniffer with a bug that one file of the series trips
+    arch = tmp_path / "night"
+    shutil.copytree(SERIES, arch / "pod-a")
+    victim = sorted(SERIES.glob("*.gz"))[2].name
+    from goroscope.ingest import discover
+
+    real = discover.sniff
+
+    def buggy(head: bytes):
+        if b"goroutine 1 [" in head and buggy.calls == 2:
+            buggy.calls += 1
+            raise KeyError("a parser bug")
+        buggy.calls += 1
+        return real(head)
+
+    buggy.calls = 0
+    monkeypatch.setattr(discover, "sniff", buggy)
+    # WHEN the report runs
+    code, doc, err = report_json(capsys, tmp_path, arch)
+    # THEN that one file is skipped as an internal error, and the run goes on
+    assert code == exitcodes.OK, err
+    reasons = [s["reason"] for s in doc["skipped"]]
+    assert len(reasons) == 1 and reasons[0].startswith("internal error reading it: KeyError"), reasons
+    assert "please report" in reasons[0]
+    assert victim in doc["skipped"][0]["path"]
+
+
+# --------------------------------------------------------- row 3: an internal error is exit 5
+
+
+def test_an_error_outside_any_file_exits_5_naming_a_crash_file(capsys, tmp_path, monkeypatch):
+    # GIVEN a ranker with a bug (outside any one file)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    from goroscope import rank
+
+    def broken(*a, **k):
+        raise ZeroDivisionError("a ranking bug")
+
+    monkeypatch.setattr(rank, "rank", broken)
+    # WHEN the report runs
+    code, doc, err = report_json(capsys, tmp_path, SERIES)
+    # THEN exit 5 (never 1, the "leak" code), one line naming the crash file that holds the traceback
+    assert code == exitcodes.INTERNAL == 5
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "internal error" in lines[0] and "ZeroDivisionError" in lines[0], err
+    crash = Path(lines[0].split("traceback is in ")[1].split()[0].rstrip(";"))
+    text = crash.read_text()
+    assert "Traceback" in text and "a ranking bug" in text and "def broken" not in lines[0]
+    assert doc is None
+
+
+def test_verbose_also_prints_the_traceback(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    from goroscope import rank
+
+    monkeypatch.setattr(rank, "rank", lambda *a, **k: 1 / 0)
+    code, _, err = report_json(capsys, tmp_path, SERIES, "-v")
+    assert code == 5
+    assert "Traceback (most recent call last)" in err and "ZeroDivisionError" in err
+
+
+# ------------------------------------------------------------ row 2: a prefix ending in \v or \f
+
+
+@pytest.mark.parametrize("sep", [b"\v", b"\f", b"\x1c", b"\x85", b"\xa0"])
+@pytest.mark.parametrize("command", ["report", "inspect", "diff"])
+def test_a_prefix_ending_in_odd_whitespace_is_no_crash(capsys, tmp_path, sep, command):
+    text = b"x" + sep + b" goroutine 1 [running]:\nx" + sep + b" main.main()\nx" + sep + b" \t/a/main.go:5 +0x1d\n"
+    f = tmp_path / "odd.txt"
+    f.write_bytes(text)
+    args = {"report": ["report", str(f), "--format", "json", "--no-cache", "--output", str(tmp_path / "o"), "-q"],
+            "inspect": ["inspect", str(f)], "diff": ["diff", str(f), str(f)]}[command]
+    code, out, err = run(capsys, *args)
+    assert code in (exitcodes.OK, exitcodes.NO_DATA), err
+    assert "Traceback" not in err and "IndexError" not in err
+
+
+# ------------------------------------------------------ row 4: zip members without file-type bits
+
+
+def test_zip_members_without_file_type_bits_are_regular_files(capsys, tmp_path):
+    # GIVEN a zip written by ZipFile.writestr(name, data): mode 0o600, no S_IFREG
+    z = tmp_path / "py.zip"
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in good_dumps():
+            zf.writestr(name, data)
+    with zipfile.ZipFile(z) as zf:
+        assert all(stat.S_IFMT(i.external_attr >> 16) == 0 for i in zf.infolist())
+    # WHEN it is the archive
+    code, doc, err = report_json(capsys, tmp_path, z)
+    # THEN every member is read
+    assert code == exitcodes.OK, err
+    assert doc["skipped"] == [] and sum(len(se["snapshots"]) for se in doc["series"]) == 3
+
+
+def test_zip_members_marked_special_are_still_refused(capsys, tmp_path):
+    z = tmp_path / "special.zip"
+    name, data = good_dumps()[0]
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr(name, data)
+        info = zipfile.ZipInfo("fifo")
+        info.external_attr = (stat.S_IFIFO | 0o644) << 16
+        zf.writestr(info, b"")
+    code, doc, err = report_json(capsys, tmp_path, z)
+    assert code == exitcodes.OK, err
+    assert [(s["path"], "fifo" in s["reason"]) for s in doc["skipped"]] == [("fifo", True)]
+
+
+# --------------------------------------------------- deliver 3: prefix detection is total, fuzzed
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_FRAME_LINES = [b"main.main()", b"\t/a/main.go:5 +0x1d", b"", b"1 @ 0x1 0x2", b"#\t0x1\tmain.f+0x1\t/a.go:3"]
+
+
+@st.composite
+def prefixed_dumps(draw) -> bytes:
+    """Return a small dump whose lines carry an arbitrary prefix (any bytes, odd blanks included)."""
+    pre = draw(st.binary(max_size=12) | st.sampled_from([b"\v ", b"x\v ", b"\f\t", b" \r ", b"[1] ", b"a\x85 "]))
+    header = draw(st.sampled_from([b"goroutine 1 [running]:", b"goroutine profile: total 1", b"goroutine 7 gp=0x1 m=0 [select]:"]))
+    lines = [header] + draw(st.lists(st.sampled_from(_FRAME_LINES), max_size=6))
+    sep = draw(st.sampled_from([b"\n", b"\r\n", b"\n\v"]))
+    return sep.join(pre + ln for ln in lines)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(prefixed_dumps() | st.binary(max_size=300))
+def test_prefix_detection_is_total_over_any_bytes(data: bytes) -> None:
+    import io
+
+    from goroscope.ingest import prefix, sniff
+
+    sniff(data)  # returns, whatever the bytes
+    lp = prefix.detect(data)
+    if lp is None:
+        return
+    stripped = prefix.strip(data, lp.pattern)
+    streamed = io.BufferedReader(prefix.StrippedReader(io.BytesIO(data), lp.pattern)).read()
+    assert streamed == stripped
+    prefix.prefix_times(data, lp.pattern)
