@@ -248,15 +248,22 @@ def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_pa
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print what was parsed, as JSON.")
 @click.option("--top", type=click.IntRange(min=1), default=15, show_default=True, help="How many signatures to list.")
+@click.option("--stack", "stack", default=None, metavar="SIGNATURE|GOROUTINE-ID",
+              help="Print one stack whole: a goroutine id, or a signature by fingerprint (as listed), leak-site function or file:line.")
 @click.option("--config", "config_path", default=None, help="YAML config (default: ./goroscope.yaml if present).")
-def inspect(file: Path, as_json: bool, top: int, config_path) -> None:
-    """Show what one dump of any form holds: format, totals, states, top signatures."""
+def inspect(file: Path, as_json: bool, top: int, stack: str | None, config_path) -> None:
+    """Show what one dump of any form holds: format, totals, states, top signatures (or, with --stack, one stack whole)."""
     from goroscope.ingest import load
     from goroscope.pipeline import summarize_file
-    from goroscope.render.terminal import inspect_json_chunks, inspect_text
+    from goroscope.render.terminal import inspect_json_chunks, inspect_text, stack_text
 
     _must_exist(file)
     config = _config_for(config_path, None)
+    if stack is not None:
+        if as_json:
+            raise UsageError("--stack prints text; leave out --json (inspect --json prints every stack)")
+        click.echo(stack_text(str(file), load(file, config.discovery.max_inflate_bytes), stack, config))
+        return
     if as_json:
         snapshot = load(file, config.discovery.max_inflate_bytes)
         out = sys.stdout

@@ -14,11 +14,11 @@ from collections import Counter
 
 from goroscope import words
 from goroscope.config import Config
-from goroscope.model import Snapshot, Summary
+from goroscope.model import Frame, Snapshot, Summary
 from goroscope.render.view import FindingView, ReportView, SuspectView
-from goroscope.signature import leak_site
+from goroscope.signature import fingerprint, leak_site
 
-__all__ = ["summary_text", "inspect_json", "inspect_json_chunks", "inspect_text", "diff_rows", "diff_text", "short_location", "short_function"]
+__all__ = ["summary_text", "inspect_json", "inspect_json_chunks", "inspect_text", "stack_text", "diff_rows", "diff_text", "short_location", "short_function"]
 
 
 def short_location(file: str, line: int, width: int) -> str:
@@ -180,8 +180,60 @@ def inspect_json_chunks(snapshot: Snapshot, indent: int = 2):
     yield f"{pad}\"problems\": {problems}\n}}"
 
 
+def _sig_facts(sc, opts) -> tuple[object, str]:
+    """Return (leak site, fingerprint) of one StackCount's signature."""
+    site = leak_site(sc.signature.frames, opts)
+    return site, (fingerprint(sc.signature, site, opts) if site is not None else "")
+
+
+def _waits(sc) -> str:
+    """Return how long the goroutines of one signature have waited, as the dump's headers print it ('' when none does)."""
+    mins = [w for w in sc.waits if w > 0]
+    if not mins:
+        return ""
+    lo, hi = min(mins), max(mins)
+    shown = words.minutes(hi) if lo == hi else f"{lo:,}–{words.minutes(hi)}"
+    return f"{len(mins)} waiting {shown}" if len(mins) < sc.count else f"waiting {shown}"
+
+
+def _units(units: list[str], width: int, indent: str = "") -> list[str]:
+    """Return `units` joined by ' · ' in lines of `width`, a unit never split (one longer than the line stands alone)."""
+    lines: list[str] = []
+    for u in units:
+        if lines and len(lines[-1]) + 3 + len(u) <= width:
+            lines[-1] += " · " + u
+        else:
+            lines.append(indent + u)
+    return lines
+
+
+def _created_lines(created_by: Frame | None, indent: str) -> list[str]:
+    """Return 'created by FUNCTION' and, under it, its whole file:line (never wrapped inside)."""
+    if created_by is None:
+        return []
+    return [f"{indent}created by {created_by.function}", f"{indent}           {created_by.location}"]
+
+
+def _signature_lines(sc, opts, width: int) -> list[str]:
+    """Return the lines of one signature beside its count: leak site whole, states and waits, fingerprint, created-by."""
+    site, fp = _sig_facts(sc, opts)
+    if site is None:
+        return ["(no frames)"]
+    facts = [", ".join(f"{st} {words.num(n)}" for st, n in sc.states[:3])] if sc.states else []
+    wait = _waits(sc)
+    if wait:
+        facts.append(wait)
+    facts.append(f"fingerprint {fp}")
+    return [site.function, site.location, *_units(facts, width), *_created_lines(sc.created_by, "")]
+
+
 def inspect_text(path: str, summary: Summary, config: Config, *, top: int = 15, width: int = 80) -> str:
-    """Return pprof-`top`-like text for one dump: totals, states, top signatures."""
+    """Return pprof-`top`-like text for one dump: totals, states, top signatures.
+
+    Each signature shows its leak site whole (function and file:line), its wait
+    states and the minutes its headers print, who created it, and its
+    fingerprint, which `inspect FILE --stack FINGERPRINT` (and the report) use.
+    """
     opts = config.signature_options()
     out = [f"{path}"]
     kind = summary.format + ("" if summary.profile == "goroutine" else f" ({summary.profile} profile)")
@@ -201,20 +253,130 @@ def inspect_text(path: str, summary: Summary, config: Config, *, top: int = 15, 
         for st, n in s.states:
             states[st] += n
     if states:
-        out.append("  states: " + ", ".join(f"{st} {n}" for st, n in states.most_common(8)))
+        out.extend(_wrap("states: " + ", ".join(f"{st} {n}" for st, n in states.most_common(8)), width, "  ", "    "))
     if summary.stacks:
-        out.append(f"  top {min(top, len(summary.stacks))} signatures:")
-        out.append(f"  {'count':>7} {'share':>6}  leak site")
+        out.append(f"  top {min(top, len(summary.stacks))} signatures (goroutines, share, leak site):")
     for s in summary.stacks[:top]:
-        site = leak_site(s.signature.frames, opts)
         share = 100 * s.count / summary.total if summary.total else 0
-        loc = short_location(site.file, site.line, width - 18) if site else "(no frames)"
-        out.append(f"  {s.count:>7} {share:>5.1f}%  {loc}")
-        if site:
-            detail = site.function
-            if s.states:
-                detail += f"  [{s.states[0][0]}]"
-            out.append("                  " + short_function(detail, width - 18))
+        lines = _signature_lines(s, opts, width - 17)
+        out.append(f"  {s.count:>6} {share:>5.1f}%  {lines[0]}")
+        out.extend("                 " + line for line in lines[1:])
+    if summary.stacks:
+        out.append("  one stack whole: inspect FILE --stack FINGERPRINT (or a goroutine id)")
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------- one stack
+
+
+def _printed_frames(frames, created_by, indent: str = "") -> list[str]:
+    """Return frames the way the Go runtime prints them: function, then a tab and file:line; created-by last."""
+    out = []
+    for f in frames:
+        out.append(f"{indent}{f.function}(...)")
+        out.append(f"{indent}\t{f.file}:{f.line}")
+    if created_by is not None:
+        parent = f" in goroutine {created_by.goroutine}" if getattr(created_by, "goroutine", None) is not None else ""
+        out.append(f"{indent}created by {created_by.function}{parent}")
+        out.append(f"{indent}\t{created_by.file}:{created_by.line}")
+    return out
+
+
+def _goroutine_header(g) -> str:
+    """Return a goroutine's header line as the runtime prints it: `goroutine 7 [chan receive, 12 minutes]:`."""
+    parts = [g.state]
+    if g.wait_minutes:
+        parts.append(f"{g.wait_minutes} minutes")
+    parts.extend(g.flags)
+    if g.locked_to_thread:
+        parts.append("locked to thread")
+    labels = "{" + ", ".join(f'"{k}":"{v}"' for k, v in g.labels) + "}" if g.labels else ""
+    return f"goroutine {g.id} [{', '.join(parts)}]{':' if not labels else ' ' + labels + ':'}"
+
+
+def _id_list(ids: list[int], limit: int = 40) -> str:
+    """Return goroutine ids as a comma list, the first `limit` of them and how many more."""
+    shown = ", ".join(str(i) for i in ids[:limit])
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def stack_text(path: str, snapshot: Snapshot, query: str, config: Config, *, limit: int = 5) -> str:
+    """Return one stack of a dump whole: the goroutine with id `query`, or the signature(s) `query` names.
+
+    `query` is a goroutine id (text forms), a fingerprint (as `inspect` and the
+    reports print it), or a leak site's `file:line` or function. For a signature
+    the text names every goroutine id holding it and prints the stack of the
+    oldest (lowest id) exactly as the dump does (frames top first, runtime ones
+    included, `created by` last); an aggregated form (debug=1, protobuf) prints
+    the record's frames and count. Raises UsageError naming `path` when nothing
+    matches.
+    """
+    from goroscope.errors import UsageError
+    from goroscope.signature import signature_of
+
+    opts = config.signature_options()
+    q = query.strip()
+    text_form = snapshot.format in ("debug2", "traceback")
+    out = [path]
+    if text_form and q.isdigit():
+        g = next((g for g in snapshot.goroutines if g.id == int(q)), None)
+        if g is not None:
+            sig = signature_of(g.frames, opts)
+            site = leak_site(sig.frames, opts)
+            peers = sorted(x.id for x in snapshot.goroutines if x.id is not None and signature_of(x.frames, opts) == sig)
+            fp = fingerprint(sig, site, opts) if site is not None else "—"
+            out.append(f"goroutine {g.id}: leak site {site.function if site else '—'} at {site.location if site else '—'}")
+            out.append(f"its signature (fingerprint {fp}) holds {words.plural(len(peers), 'goroutine')}: {_id_list(peers)}")
+            out.append("")
+            out.append(_goroutine_header(g))
+            out.extend(_printed_frames(g.frames, g.created_by))
+            return "\n".join(out)
+    # signature: group what the dump holds by signature, then match
+    groups: dict = {}
+    if text_form:
+        for g in snapshot.goroutines:
+            groups.setdefault(signature_of(g.frames, opts), []).append(g)
+    else:
+        for r in snapshot.records:
+            groups.setdefault(signature_of(r.frames, opts), []).append(r)
+    low = q.lower()
+    matched = []
+    for sig, members in groups.items():
+        site = leak_site(sig.frames, opts)
+        if site is None:
+            continue
+        fp = fingerprint(sig, site, opts)
+        if low == fp or q == site.function or q == site.location or (":" in q and site.location.endswith(q)):
+            count = len(members) if text_form else sum(r.count for r in members)
+            matched.append((count, sig.key(), sig, site, fp, members))
+    if not matched:
+        what = "goroutine id, fingerprint, leak-site function or file:line" if text_form else "fingerprint, leak-site function or file:line"
+        raise UsageError(f"{path}: no goroutine or signature matches {query!r} (give a {what}; `goroscope inspect {path}` lists them)")
+    matched.sort(key=lambda m: (-m[0], m[1]))
+    if len(matched) > 1:
+        out.append(f"{len(matched)} signatures match {query!r}, most goroutines first" + (f" (the first {limit} shown)" if len(matched) > limit else ""))
+    for count, _, sig, site, fp, members in matched[:limit]:
+        out.append("")
+        out.append(f"fingerprint {fp}: {words.plural(count, 'goroutine')}, leak site {site.function} at {site.location}")
+        if text_form:
+            ids = sorted(g.id for g in members if g.id is not None)
+            states = Counter(g.state for g in members)
+            waits = [g.wait_minutes for g in members if g.wait_minutes]
+            facts = ", ".join(f"{st} {n}" for st, n in states.most_common(4))
+            if waits:
+                facts += f"; waiting {words.minutes(max(waits))}" + (f" (from {min(waits)} min)" if min(waits) != max(waits) else "")
+            out.append(facts)
+            out.append(f"goroutine ids: {_id_list(ids)}")
+            oldest = min(members, key=lambda g: (g.id is None, g.id or 0))
+            out.append("")
+            out.append(_goroutine_header(oldest))
+            out.extend(_printed_frames(oldest.frames, oldest.created_by))
+        else:
+            for r in sorted(members, key=lambda r: -r.count)[:3]:
+                labels = ", ".join(f"{k}={v}" for k, v in r.labels)
+                out.append("")
+                out.append(f"{r.count} goroutines with this stack" + (f", labels {labels}" if labels else "") + " (this form prints no ids nor created-by):")
+                out.extend(_printed_frames(r.frames, None))
     return "\n".join(out)
 
 
@@ -222,7 +384,7 @@ def inspect_text(path: str, summary: Summary, config: Config, *, top: int = 15, 
 
 
 def diff_rows(old: Summary, new: Summary, config: Config) -> list[dict]:
-    """Return per signature the counts in `old` and `new`, biggest growth first."""
+    """Return per signature the counts in `old` and `new`, biggest growth first (biggest shrink last)."""
     opts = config.signature_options()
     a = {s.signature: s for s in old.stacks}
     b = {s.signature: s for s in new.stacks}
@@ -232,8 +394,9 @@ def diff_rows(old: Summary, new: Summary, config: Config) -> list[dict]:
         n1 = b[sig].count if sig in b else 0
         if n0 == n1:
             continue
-        site = leak_site(sig.frames, opts)
-        st = (b.get(sig) or a.get(sig)).states
+        sc = b.get(sig) or a[sig]
+        site, fp = _sig_facts(sc, opts)
+        st = sc.states
         rows.append(
             {
                 "delta": n1 - n0,
@@ -241,6 +404,9 @@ def diff_rows(old: Summary, new: Summary, config: Config) -> list[dict]:
                 "new": n1,
                 "leak_site": None if site is None else _frame(site),
                 "state": st[0][0] if st else None,
+                "fingerprint": fp or None,
+                "created_by": None if sc.created_by is None else _frame(sc.created_by),
+                "max_wait_minutes": sc.max_wait_minutes,
                 "stack": [_frame(f) for f in sig.frames],
             }
         )
@@ -248,21 +414,36 @@ def diff_rows(old: Summary, new: Summary, config: Config) -> list[dict]:
     return rows
 
 
+def _diff_row_lines(r: dict, width: int) -> list[str]:
+    """Return one signature of a diff: delta, old, new, then its leak site whole, state, wait, fingerprint, created-by."""
+    site = r["leak_site"]
+    head = f"  {r['delta']:>+7} {r['old']:>6} {r['new']:>6}  "
+    pad = " " * len(head)
+    if site is None:
+        return [head + "(no frames)"]
+    facts = [x for x in (r["state"], f"waiting {words.minutes(r['max_wait_minutes'])}" if r.get("max_wait_minutes") else None,
+                         f"fingerprint {r['fingerprint']}" if r.get("fingerprint") else None) if x]
+    cb = r.get("created_by")
+    created = _created_lines(Frame(function=cb["function"], file=cb["file"], line=cb["line"]) if cb else None, "")
+    body = [site["function"], f"{site['file']}:{site['line']}", *_units(facts, width - len(head)), *created]
+    return [head + body[0]] + [pad + line for line in body[1:]]
+
+
 def diff_text(old_path: str, new_path: str, old: Summary, new: Summary, rows: list[dict], *, top: int = 15, width: int = 80) -> str:
-    """Return the signatures that grew between two dumps, as text."""
+    """Return the signatures that grew and those that shrank between two dumps, the largest changes first, as text."""
     out = [f"{old_path} → {new_path}", f"  total {old.total} → {new.total} ({new.total - old.total:+d})"]
-    grew = [r for r in rows if r["delta"] > 0][:top]
-    if not grew:
-        out.append("  no signature grew")
-    else:
+    grew = [r for r in rows if r["delta"] > 0]
+    shrank = sorted((r for r in rows if r["delta"] < 0), key=lambda r: r["delta"])
+    for name, part in (("grew", grew), ("shrank", shrank)):
+        if not part:
+            out.append(f"  no signature {name}")
+            continue
+        total = sum(r["delta"] for r in part)
+        shown = f", the {top} largest shown" if len(part) > top else ""
+        out.append(f"  {words.plural(len(part), 'signature')} {name} ({total:+,d} goroutines in all{shown}):")
         out.append(f"  {'delta':>7} {'old':>6} {'new':>6}  leak site")
-        for r in grew:
-            site = r["leak_site"]
-            loc = short_location(site["file"], site["line"], width - 26) if site else "(no frames)"
-            out.append(f"  {r['delta']:>+7} {r['old']:>6} {r['new']:>6}  {loc}")
-            if site:
-                out.append("                          " + short_function(site["function"], width - 26))
-    shrank = [r for r in rows if r["delta"] < 0]
-    if shrank:
-        out.append(f"  {len(shrank)} signature(s) shrank by {-sum(r['delta'] for r in shrank)} goroutines in all")
+        for r in part[:top]:
+            out.extend(_diff_row_lines(r, width))
+    if rows:
+        out.append("  one stack whole: goroscope inspect NEW --stack FINGERPRINT (OLD for what shrank)")
     return "\n".join(out)
