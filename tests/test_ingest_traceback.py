@@ -456,6 +456,52 @@ def test_created_by_with_and_without_parent_share_the_cache() -> None:
     ]
 
 
+def _fleet_dump(first_id: int, minutes: int) -> bytes:
+    """Return a small dump of one process: the same stacks as every snapshot of it, other ids and minutes."""
+    blocks = []
+    for i in range(4):
+        gid = first_id + i
+        blocks.append(
+            f"goroutine {gid} [chan receive, {minutes} minutes]:\nmain.worker(0xc{i:09x})\n\t/app/w.go:{10 + i % 2} +0x1f\n"
+            f"created by main.start in goroutine 1\n\t/app/w.go:3 +0x2"
+        )
+    blocks.append(f"goroutine {first_id + 9} [select]:\nmain.loop()\n\t/app/l.go:7 +0x1\nmain.main()\n\t/app/m.go:4 +0x1")
+    return ("\n\n".join(blocks) + "\n").encode()
+
+
+def test_a_dump_reads_the_same_after_others_of_its_stacks(monkeypatch) -> None:
+    # GIVEN dumps of one process, as a worker reads them one after another
+    dumps = [_fleet_dump(100 * k, k) for k in range(1, 5)]
+    alone = []
+    for d in dumps:
+        monkeypatch.setattr(tb, "_SHARED", tb._Shared())  # a fresh process each time
+        alone.append(parse(d))
+    # WHEN each is read after the ones before it, with what they left in the caches
+    monkeypatch.setattr(tb, "_SHARED", tb._Shared())
+    after = [parse(d) for d in dumps]
+    # THEN each reads exactly as it does alone, and the later ones parsed no stack again
+    assert after == alone
+    assert after[3].goroutines[0].frames is after[0].goroutines[0].frames
+
+
+def test_shared_caches_are_bounded(monkeypatch) -> None:
+    # GIVEN caches allowed almost nothing
+    monkeypatch.setattr(tb, "_SHARED", tb._Shared())
+    monkeypatch.setattr(tb, "SHARED_CACHE_BYTES", 300)
+    # WHEN several dumps are read
+    snaps = [parse(_fleet_dump(100 * k, k)) for k in range(1, 4)]
+    # THEN every goroutine is still read, and the caches started again empty instead of growing
+    assert [len(s.goroutines) for s in snaps] == [5, 5, 5]
+    assert tb._SHARED.bytes < 300 + 2 * 1000
+
+
+def test_non_utf8_frames_are_a_problem_in_every_file() -> None:
+    # a frame that is not UTF-8 is never shared: each file that has it says so
+    data = b"goroutine 1 [running]:\nmain.f\xff(0x1)\n\t/x/m.go:3 +0x1\n"
+    for _ in range(2):
+        assert [p.line for p in parse(data).problems] == [2]
+
+
 # -------------------------------------------------------------- crash output
 
 

@@ -322,8 +322,52 @@ class _Builder:
 _BAD_HEADER = _Header(state="", minutes=0, flags=(), locked=False, labels=(), extra="", problem=None)
 
 
+# What the caches of one process may hold before they start again empty: the
+# estimated bytes of block keys and bodies (the stacks of a fleet's services fit
+# many times over; a single huge dump's own distinct stacks are far fewer).
+SHARED_CACHE_BYTES = 64 << 20
+
+
+class _Shared:
+    """What one parse learns that the next parse in this process can use.
+
+    A worker parses one small dump after another, and a service's stacks repeat
+    across its snapshots and pods: the headers, the distinct stacks (the block
+    entries with their frames), the frame tuples and the exact block bodies seen
+    already are kept here between parses, so each distinct stack is parsed once per
+    process, not once per file. Only what reads the same whatever file it is in
+    goes here (a frame whose bytes are not UTF-8 records a Problem in its own
+    file, so it is never shared). Bounded: past SHARED_CACHE_BYTES everything is
+    dropped at the next parse's start.
+    """
+
+    __slots__ = ("hcache", "cache", "frame_cache", "tuples", "bodies", "bytes")
+
+    def __init__(self) -> None:
+        """Start empty."""
+        self.hcache: dict[bytes, _Header | None] = {}  # header after `goroutine N ` -> parsed
+        self.cache: dict[bytes, list[_Entry]] = {}  # a block's file lines -> the stacks with them
+        self.frame_cache: dict[tuple[bytes, bytes, int], Frame] = {}  # (function, file, line) -> shared Frame
+        self.tuples: dict[tuple[Frame, ...], tuple[Frame, ...]] = {}  # interned frames tuples
+        # a whole block body (the lines after the header) -> its entry, created-by and line count:
+        # a goroutine still blocked where it was prints the same body at every snapshot
+        self.bodies: dict[bytes, tuple[_Entry, CreatedBy | None, int]] = {}
+        self.bytes = 0  # estimated size of the above
+
+
+_SHARED = _Shared()
+
+
+def _shared() -> _Shared:
+    """Return the caches this process shares between parses, emptied first when they outgrew their bound."""
+    global _SHARED
+    if _SHARED.bytes > SHARED_CACHE_BYTES:
+        _SHARED = _Shared()
+    return _SHARED
+
+
 class _State:
-    """Everything one parse accumulates: goroutines, problems, caches."""
+    """Everything one parse accumulates: goroutines, problems; the caches it shares (_Shared)."""
 
     def __init__(self, path: str) -> None:
         """Start an empty parse of `path`."""
@@ -335,11 +379,12 @@ class _State:
         self.gp_headers = False
         self.junk_crash = False  # crash markers in the text around the dump
         self.go_version: str | None = None
-        self.hcache: dict[bytes, _Header | None] = {}
-        self.cache: dict[bytes, list[_Entry]] = {}
-        self.cache_bytes = 0
-        self.frame_cache: dict[tuple[bytes, bytes, int], Frame] = {}
-        self.tuples: dict[tuple[Frame, ...], tuple[Frame, ...]] = {}
+        self.shared = sh = _shared()
+        self.hcache = sh.hcache
+        self.cache = sh.cache
+        self.frame_cache = sh.frame_cache
+        self.tuples = sh.tuples
+        self.bodies = sh.bodies
         self.cur: _Builder | None = None
         self.end_line: int | None = None  # the data's last line, once known
 
@@ -358,12 +403,16 @@ class _State:
             return raw.decode("utf-8", "replace")
 
     def frame(self, name: bytes, file: bytes, n: int, line: int) -> Frame:
-        """Return the shared Frame for (`name`, `file`, `n`)."""
+        """Return the shared Frame for (`name`, `file`, `n`) (one not UTF-8 is this file's own, with its Problem)."""
         k = (name, file, n)
         f = self.frame_cache.get(k)
         if f is None:
-            f = Frame(function=self.text(name, line), file=self.text(file, line), line=n)
+            try:
+                f = Frame(function=name.decode(), file=file.decode(), line=n)
+            except UnicodeDecodeError:
+                return Frame(function=self.text(name, line), file=self.text(file, line), line=n)
             self.frame_cache[k] = f
+            self.shared.bytes += len(name) + len(file) + 150
         return f
 
     def intern(self, frames: list[Frame] | tuple[Frame, ...]) -> tuple[Frame, ...]:
@@ -376,8 +425,9 @@ class _State:
         h = self.hcache.get(rest, False)
         if h is False:
             h = _parse_header_rest(rest)
-            if not rest.startswith(b"gp=") and len(self.hcache) < 100_000:
+            if not rest.startswith(b"gp=") and self.shared.bytes < SHARED_CACHE_BYTES:
                 self.hcache[rest] = h
+                self.shared.bytes += len(rest) + 200
             elif rest.startswith(b"gp="):
                 self.gp_headers = True
         return h  # type: ignore[return-value]
@@ -461,9 +511,9 @@ class _State:
         if ent is None:
             return None
         if ents is None:
-            if self.cache_bytes < 256 << 20:
+            if self.shared.bytes < SHARED_CACHE_BYTES:
                 self.cache[key] = [ent]
-                self.cache_bytes += len(key) + 200
+                self.shared.bytes += len(key) + 200
         elif len(ents) < 8:
             ents.append(ent)
         return ent
@@ -488,6 +538,7 @@ class _State:
                 ent.cbs[parent] = cb
         if len(ent.cb_lines) < 100_000:
             ent.cb_lines[line] = cb
+            _SHARED.bytes += len(line) + 100
         return cb
 
     # ------------------------------------------------------------ line parser
@@ -710,6 +761,8 @@ class _State:
         lno = base  # the line the current block starts at
         hget = self.hcache.get
         get = self.cache.get
+        bget = self.bodies.get
+        shared = self.shared
         startswith = bytes.startswith
         append = self.goroutines.append
         make = _make_goroutine
@@ -717,16 +770,24 @@ class _State:
         for bi, blk in enumerate(blocks):
             if fast_last or bi != last:
                 # the fast path: a cached header and a regular body seen before
-                lines = blk.split(b"\n")  # the header line (less `goroutine `), then the body
-                h = lines[0]
+                h, _, body = blk.partition(b"\n")  # the header line (less `goroutine `), then the body
                 sp = h.find(b" ")
-                if sp > 0 and len(lines) > 1:
+                if sp > 0 and body:
                     rest = h[sp + 1 :]
                     hdr = hget(rest, False)
                     if hdr is False:
                         hdr = self.header(rest)
                     idb = h[:sp]
                     if hdr is not None and hdr.problem is None and idb.isdigit():
+                        seen = bget(body)
+                        if seen is not None:
+                            # this very body was read before (in this dump or an earlier one)
+                            if self.cur is not None:
+                                self.finish(0, True)
+                            append(make(int(idb), hdr, seen[0].frames, seen[1]))
+                            lno += seen[2]
+                            continue
+                        lines = blk.split(b"\n")
                         funcs = lines[1::2]
                         key = b"\n".join(lines[2::2])
                         ent = None
@@ -745,7 +806,11 @@ class _State:
                                 if self.cur is not None:
                                     self.finish(0, True)
                                 append(make(int(idb), hdr, ent.frames, cb))
-                                lno += len(lines) + 1  # its line ends and the blank line after it
+                                step = len(lines) + 1  # its line ends and the blank line after it
+                                lno += step
+                                if shared.bytes < SHARED_CACHE_BYTES:
+                                    self.bodies[body] = (ent, cb, step)
+                                    shared.bytes += len(body) + 100
                                 continue
             self.finish(lno, True)
             body = b"goroutine " + blk
@@ -942,6 +1007,22 @@ def _parse(stream: BinaryIO, path: str) -> Snapshot:
     return _snapshot(st)
 
 
+def _version_in_paths(goroutines: list[Goroutine]) -> str | None:
+    """Return the Go version a GOROOT path of a runtime frame of `goroutines` names (`…/go1.27.3/src/runtime/…`), None if none."""
+    seen: set[int] = set()
+    for g in goroutines:
+        fr = g.frames
+        if id(fr) in seen:
+            continue
+        seen.add(id(fr))
+        for f in fr:
+            if "/src/runtime/" in f.file or f.file.startswith("runtime/"):
+                m = _GO_VERSION.search(f.file)
+                if m:
+                    return m.group(1)
+    return None
+
+
 def _snapshot(st: _State) -> Snapshot:
     """Assemble the Snapshot from what `st` read."""
     has_g0 = False
@@ -960,12 +1041,7 @@ def _snapshot(st: _State) -> Snapshot:
         goroutines = goroutines[starts[-1] :]
         st.problem(None, f"{len(starts)} goroutine dumps back to back: the last is read (`goroscope report` reads each as a snapshot)")
     if st.go_version is None:
-        for f in st.frame_cache.values():
-            if "/src/runtime/" in f.file or f.file.startswith("runtime/"):
-                m = _GO_VERSION.search(f.file)
-                if m:
-                    st.go_version = m.group(1)
-                    break
+        st.go_version = _version_in_paths(goroutines)
     return Snapshot(
         format="traceback" if crash else "debug2",
         profile=PROFILE_GOROUTINELEAK if leak else PROFILE_GOROUTINE,
