@@ -190,6 +190,10 @@ def test_report_in_chromium(browser, tmp_path):
     assert "4 leak suspects" in evaluate(browser, session, "document.querySelector('.verdict-line').textContent")
     assert evaluate(browser, session, ROW_SITES) == ["1", "2", "3", "4"]
     assert evaluate(browser, session, "document.getElementById('series-filter').hidden") is False
+    # AND the every-suspect table is folded until asked for
+    assert evaluate(browser, session, "document.querySelector('details.suspects-all').open") is False
+    click(browser, session, "details.suspects-all > summary")
+    assert evaluate(browser, session, "document.querySelector('details.suspects-all').open") is True
     # WHEN the score header is clicked (ascending), then again (descending)
     click(browser, session, "#suspects-table thead th:nth-child(7)")
     assert evaluate(browser, session, ROW_SITES) == ["4", "3", "2", "1"]

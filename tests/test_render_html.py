@@ -239,13 +239,14 @@ def test_commands_to_dig_further():
     view = build_view(make_report(), cfg)
     b = next(s for s in view.suspects if s.series == "orders-b")
     texts = [c.text for c in b.commands]
+    # non-interactive: -top prints and exits (a bare -base opens pprof's prompt)
     assert texts[0] == (
-        "go tool pprof -base /var/dumps/fleet-2026-12-01/orders-b/goroutine-000.pb.gz "
+        "go tool pprof -top -cum -base /var/dumps/fleet-2026-12-01/orders-b/goroutine-000.pb.gz "
         "/var/dumps/fleet-2026-12-01/orders-b/goroutine-019.pb.gz"
     )
     assert "curl -s 'http://10.0.0.5:6060/debug/pprof/goroutine?debug=2'" in texts
     a = next(s for s in view.suspects if s.series == "orders-a")
-    assert not any("pprof -base" in t for t in (c.text for c in a.commands))  # no protobuf there
+    assert not any("-base" in t for t in (c.text for c in a.commands))  # no protobuf there
 
 
 # ------------------------------------------------------------------ templates

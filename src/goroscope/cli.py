@@ -253,11 +253,13 @@ def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_pa
 @click.option("--config", "config_path", default=None, help="YAML config (default: ./goroscope.yaml if present).")
 def inspect(file: Path, as_json: bool, top: int, stack: str | None, config_path) -> None:
     """Show what one dump of any form holds: format, totals, states, top signatures (or, with --stack, one stack whole)."""
-    from goroscope.ingest import load
+    from goroscope.ingest import load, member_source
     from goroscope.pipeline import summarize_file
     from goroscope.render.terminal import inspect_json_chunks, inspect_text, stack_text
 
-    _must_exist(file)
+    member = member_source(file)  # 'ARCHIVE.tar.gz/pods/a/dump.txt', as reports name a member
+    if member is None:
+        _must_exist(file)
     config = _config_for(config_path, None)
     if stack is not None:
         if as_json:
@@ -272,7 +274,12 @@ def inspect(file: Path, as_json: bool, top: int, stack: str | None, config_path)
         out.write("\n")
         out.flush()
         return
-    summary = summarize_file(file, config)
+    if member is not None:
+        from goroscope.aggregate import aggregate
+
+        summary = aggregate(load(file, config.discovery.max_inflate_bytes), config.signature_options())
+    else:
+        summary = summarize_file(file, config)
     click.echo(inspect_text(str(file), summary, config, top=top, width=_stdout_width()))
     for p in summary.problems:
         where = f" (line {p.line})" if p.line else ""

@@ -26,6 +26,7 @@ Contract: `correlate(series_id, moments, leak_evidence, memory, config) -> Serie
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
@@ -33,6 +34,7 @@ from datetime import datetime, timezone
 
 from goroscope.config import Config
 from goroscope.model import (
+    EVIDENCE_IDS,
     PROFILE_GOROUTINELEAK,
     Frame,
     MemoryPoint,
@@ -312,7 +314,7 @@ class _Acc:
     """What one signature gathers over a series."""
 
     __slots__ = ("counts", "states", "created", "labels", "leaked", "waits", "stuck_ids", "stuck_minutes", "stuck_since",
-                 "states_last", "labels_last", "kept")
+                 "states_last", "labels_last", "kept", "last_seen", "last_ids")
 
     def __init__(self, n: int) -> None:
         self.counts = [0] * n
@@ -327,6 +329,8 @@ class _Acc:
         self.states_last: Counter[str] = Counter()  # in the last snapshot only
         self.labels_last: Counter[tuple] = Counter()
         self.kept = [0] * n  # goroutines whose id was here in the previous snapshot with ids, woken or not
+        self.last_seen = -1  # the last snapshot holding it
+        self.last_ids: Sequence[int] = ()  # its ids there (a summary's own tuple, not copied)
 
 
 def _timelines(
@@ -349,6 +353,12 @@ def _timelines(
         for sc in summ.stacks:
             a = acc(sc.signature)
             a.counts[i] += sc.count
+            if sc.count:
+                if a.last_seen != i:
+                    a.last_ids = ()
+                a.last_seen = i
+                if sc.ids:
+                    a.last_ids = sc.ids if not a.last_ids else (*a.last_ids, *sc.ids)
             last = i == n - 1
             for state, c in sc.states:
                 a.states[state] += c
@@ -400,6 +410,8 @@ def _timelines(
                 stuck_minutes=tuple(a.stuck_minutes),
                 stuck_since=a.stuck_since,
                 kept_ids=tuple(k if c else -1 for k, c in zip(a.kept, comparable)),
+                last_seen=a.last_seen,
+                last_ids=tuple(heapq.nsmallest(EVIDENCE_IDS, a.last_ids)),
             )
         )
     out.sort(key=lambda t: (-max(t.counts, default=0), t.signature.key()))

@@ -348,6 +348,14 @@ class Timeline:
     # per snapshot, goroutines whose id was here in the previous snapshot with ids (woken or
     # not); -1 where ids could not be compared (no ids, the segment's first, a truncated pair)
     kept_ids: tuple[int, ...] = ()
+    # where a person can see it: the last snapshot that holds it (-1: none) and, in text
+    # forms, the lowest goroutine ids it has there (at most EVIDENCE_IDS): what the
+    # reports name so that `goroscope inspect FILE --stack ID` shows its stack
+    last_seen: int = -1
+    last_ids: tuple[int, ...] = ()
+
+
+EVIDENCE_IDS = 8  # goroutine ids a report names per suspect (the oldest: lowest ids)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -435,6 +443,8 @@ class Suspect:
     baseline_leak: str | None = None  # new | known (with --baseline): any series of the baseline had its fingerprint
     acknowledged: bool = False  # matched an acknowledged fingerprint in the config
     memory_correlation: float | None = None  # correlation of counts with heap in use
+    evidence_snapshot: int | None = None  # the last snapshot holding its goroutines (its main signature's), None: none
+    evidence_ids: tuple[int, ...] = ()  # the lowest of its goroutine ids there (text forms), at most EVIDENCE_IDS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -222,6 +222,8 @@ def _judge(series: Series, group: _Group, config: Config, today: date) -> Suspec
         evidence=tuple(evidence),
         acknowledged=_acknowledged(fp, config, today),
         memory_correlation=mem,
+        evidence_snapshot=main.last_seen if main.last_seen >= 0 else None,
+        evidence_ids=main.last_ids,
     )
 
 

@@ -31,7 +31,7 @@ from goroscope.errors import DumpError
 from goroscope.ingest.archive import DEFAULT_MAX_INFLATE, SNIFF_BYTES, open_source
 from goroscope.model import PROFILE_GOROUTINE, PROFILE_GOROUTINELEAK, PROFILE_HEAP, Problem, Snapshot, Source
 
-__all__ = ["Sniff", "sniff", "parse_stream", "parse_parts", "load", "SNIFF_BYTES"]
+__all__ = ["Sniff", "sniff", "parse_stream", "parse_parts", "load", "member_source", "SNIFF_BYTES"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -237,8 +237,34 @@ def _read_all(stream: BinaryIO, path: str) -> bytes:
         raise DumpError(path, f"cannot read: {e}") from None
 
 
+def member_source(path: str | Path) -> Source | None:
+    """Return the Source of `path` when it names a member inside a tar or zip file ('x.tar.gz/pods/a/dump.txt'), else None.
+
+    This is how reports name a file inside an archive, so `inspect` opens what a
+    report names: the longest leading part of `path` that is a file must be an archive.
+    """
+    from goroscope.ingest.archive import archive_kind
+
+    p = Path(path)
+    if p.exists():
+        return None
+    for parent in p.parents:
+        if parent.is_file():
+            try:
+                kind = archive_kind(str(parent))
+            except OSError:
+                return None
+            if kind is None:
+                return None
+            return Source(path=str(p), fs_path=str(parent), member=p.relative_to(parent).as_posix())
+        if parent.exists():
+            return None
+    return None
+
+
 def load(path: str | Path, max_inflate: int = DEFAULT_MAX_INFLATE) -> Snapshot:
-    """Read and parse the single dump file at `path` (gzip or not), through ingest.archive like every file."""
+    """Read and parse the single dump at `path` (gzip or not; or a member named 'ARCHIVE/member'), through ingest.archive like every file."""
     p = str(Path(path))
-    with open_source(Source(path=p, fs_path=p), max_inflate) as stream:
+    source = member_source(p) or Source(path=p, fs_path=p)
+    with open_source(source, max_inflate) as stream:
         return parse_stream(stream, p)

@@ -30,7 +30,7 @@ from goroscope.render.redact import REDACTED, Redactor
 from goroscope.render.view import *  # noqa: F401,F403  (the records, for callers that import them from here)
 from goroscope.render.view import ReportView, SkippedView, SuspectView
 from goroscope.render.view_finding import finding_views
-from goroscope.render.view_series import series_views, stable_views
+from goroscope.render.view_series import MAX_LISTED_SNAPSHOTS, covered_line, input_rows, quiet_line, series_views, skipped_groups, stable_views
 from goroscope.render.view_suspect import redact_labels, source_url, suspect_views
 
 __all__ = ["REDACTED", "ReportView", "build_view", "source_url", "redact_labels"]
@@ -70,6 +70,8 @@ def build_view(report: Report, config: Config, source_root: Path | None = None) 
     verdict = verdict_of(report, config)
     gen = words.utc(report.generated_at)
     digest = report.config_digest or "defaults"
+    series = series_views(report, paired, config)
+    inputs, inputs_by = input_rows(report, series)
     return ReportView(
         title=f"goroscope: {verdict.text} — {report.archive}",
         archive=report.archive,
@@ -84,7 +86,7 @@ def build_view(report: Report, config: Config, source_root: Path | None = None) 
         top_finding=findings[0] if findings and not findings[0].acknowledged else None,
         findings=findings,
         suspects=suspects,
-        series=series_views(report, paired, config),
+        series=series,
         series_ids=tuple(se.id for se in report.series),
         stable=stable,
         stable_more=stable_more,
@@ -100,6 +102,12 @@ def build_view(report: Report, config: Config, source_root: Path | None = None) 
         page_size=render.page_size if render.page_size in ("A4", "Letter") else "A4",
         acknowledged_count=acknowledged,
         snippets_hint=_snippets_hint(report, config, source_root),
+        inputs=inputs,
+        inputs_by=inputs_by,
+        skipped_groups=skipped_groups(report),
+        quiet_line=quiet_line(series),
+        covered_line=covered_line(series),
+        snapshots_listed=len(all_times) <= MAX_LISTED_SNAPSHOTS,
     )
 
 

@@ -60,20 +60,6 @@ def wbr(text: object) -> Markup:
     return Markup("".join(out))
 
 
-def folder_split(paths: object) -> tuple[str, list[str]]:
-    """Return (the folder every path of `paths` is in, with a trailing '/', or '', the paths relative to it).
-
-    The print page names every input of a series in one cell; the folder said once
-    keeps a hundred series' file lists to a line or two each.
-    """
-    paths = [str(p) for p in paths]
-    folders = {p.rpartition("/")[0] for p in paths}
-    if len(folders) != 1 or not next(iter(folders)):
-        return "", paths
-    folder = next(iter(folders)) + "/"
-    return folder, [p[len(folder):] for p in paths]
-
-
 _TICKED = re.compile(r"`([^`\n]+)`")
 
 
@@ -100,7 +86,6 @@ def _environment(folder: Path) -> jinja2.Environment:
     )
     env.filters["wbr"] = wbr
     env.filters["ticks"] = ticks
-    env.filters["folder_split"] = folder_split
     env.policies["json.dumps_kwargs"] = {"sort_keys": True}
     env.policies["json.dumps_function"] = json.dumps
     return env

@@ -16,6 +16,7 @@ from goroscope import findings as findings_mod
 from goroscope import words
 from goroscope.hints import hint_for
 from goroscope.model import BaselineSuspect, CreatedBy, Finding, Frame, Report, Series, Suspect, Timeline
+from goroscope.render.evidence import evidence_of, representative
 from goroscope.render.redact import REDACTED, Redactor
 from goroscope.verdict import verdict
 
@@ -54,7 +55,16 @@ def _labels(labelsets, redact: frozenset[str]) -> list[dict]:
     ]
 
 
-def _suspect(s: Suspect, redact: frozenset[str], red: Redactor) -> dict:
+def _inspect(s: Suspect | None, series: Series | None, archive: str) -> dict | None:
+    """Return where `s` can be seen for oneself: {series, snapshot, source, time, format, count, goroutines, command, pprof_command}."""
+    e = evidence_of(s, series, archive) if s is not None else None
+    if e is None:
+        return None
+    return {"series": e.series, "snapshot": e.snapshot, "source": e.source, "time": iso(e.time), "format": e.format,
+            "count": e.count, "goroutines": list(e.goroutines), "command": e.command, "pprof_command": e.pprof_command}
+
+
+def _suspect(s: Suspect, redact: frozenset[str], red: Redactor, series: Series | None = None, archive: str = "") -> dict:
     return {
         "rank": s.rank,
         "kind": s.kind,
@@ -81,6 +91,7 @@ def _suspect(s: Suspect, redact: frozenset[str], red: Redactor) -> dict:
         "acknowledged": s.acknowledged,
         "memory_correlation": None if s.memory_correlation is None else round(s.memory_correlation, 3),
         "hint": _hint(s),
+        "inspect": _inspect(s, series, archive),
     }
 
 
@@ -90,7 +101,7 @@ def _hint(s: Suspect) -> dict | None:
     return None if h is None else {"pattern": h.pattern, "title": h.title, "text": h.text}
 
 
-def _finding(f: Finding, top: Suspect | None, red: Redactor) -> dict:
+def _finding(f: Finding, top: Suspect | None, red: Redactor, shown: Suspect | None, series: Series | None, archive: str) -> dict:
     return {
         "fingerprint": f.fingerprint,
         "kind": f.kind,
@@ -123,6 +134,10 @@ def _finding(f: Finding, top: Suspect | None, red: Redactor) -> dict:
             }
             for m in f.series
         ],
+        # the series whose suspect the reports show for this finding: the highest peak
+        "representative": shown.series if shown is not None else None,
+        "stack": [frame_dict(x) for x in shown.stack] if shown is not None else [],
+        "inspect": _inspect(shown, series, archive),
     }
 
 
@@ -130,7 +145,7 @@ def _timeline(t: Timeline) -> dict:
     return {"stack": [frame_dict(f) for f in t.signature.frames], "counts": list(t.counts)}
 
 
-def _series(series: Series, suspects: list[Suspect], redact: frozenset[str], red: Redactor) -> dict:
+def _series(series: Series, suspects: list[Suspect], redact: frozenset[str], red: Redactor, archive: str) -> dict:
     return {
         "id": series.id,
         "snapshots": [
@@ -150,7 +165,7 @@ def _series(series: Series, suspects: list[Suspect], redact: frozenset[str], red
         ],
         "segments": [{"first": seg.first, "last": seg.last} for seg in series.segments],
         "memory": [{"time": iso(m.time), "inuse_bytes": m.inuse_bytes, "source": m.source} for m in series.memory],
-        "suspects": [_suspect(s, redact, red) for s in suspects],
+        "suspects": [_suspect(s, redact, red, series, archive) for s in suspects],
         "leak_profiles": list(series.leak_profiles),
         "time_uncertain": series.time_uncertain,
     }
@@ -168,12 +183,15 @@ def report_dict(report: Report, config: Config) -> dict:
     # a finding's hint is its worst suspect's (findings.py puts that series first)
     first = {(f.series[0].series, f.fingerprint) for f in report.findings if f.series}
     worst = {s.fingerprint: s for s in report.suspects if (s.series, s.fingerprint) in first}
+    by_key = {(s.series, s.fingerprint): s for s in report.suspects}
+    shown = {f.fingerprint: representative(f, by_key) for f in report.findings}
+    series_of = {se.id: se for se in report.series}
     return {
         "schema": SCHEMA,
         "generated_at": iso(report.generated_at),
         "tool": {"version": report.tool_version, "command": report.command, "config_digest": report.config_digest},
         "archive": report.archive,
-        "series": [_series(s, by_series.get(s.id, []), redact, red) for s in report.series],
+        "series": [_series(s, by_series.get(s.id, []), redact, red, report.archive) for s in report.series],
         "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
         # additions to the contract
         "inputs": list(report.inputs),
@@ -183,7 +201,8 @@ def report_dict(report: Report, config: Config) -> dict:
         "stable": [{"series": sid, **_timeline(t)} for sid, t in report.stable],
         # one leak across every series where it is a suspect, worst first (README "JSON report")
         "verdict": verdict(report, config).text,
-        "findings": [_finding(f, worst.get(f.fingerprint), red) for f in report.findings],
+        "findings": [_finding(f, worst.get(f.fingerprint), red, shown[f.fingerprint], series_of.get(getattr(shown[f.fingerprint], "series", None)), report.archive)
+                     for f in report.findings],
         "findings_gone": [dict(g, leak_site=frame_dict(g["leak_site"])) for g in findings_mod.gone(report)],
     }
 

@@ -29,10 +29,10 @@ from goroscope.model import Report
 from goroscope.render.context import ReportView, build_view
 from goroscope.resources import templates_dir
 
-__all__ = ["md_escape", "md_code", "md_url", "get_markdown_environment", "markdown_of_view", "render_markdown"]
+__all__ = ["md_escape", "md_code", "md_url", "md_block", "get_markdown_environment", "markdown_of_view", "render_markdown"]
 
-MAX_DETAILS = 5  # findings described below the table
-MAX_MEMBERS = 10  # series listed under a finding (the rest are counted)
+MAX_DETAILS = 25  # findings described below the table, each whole (a ticket)
+MAX_MEMBERS = 60  # series named under a finding (the rest are counted; the JSON lists every one)
 _SPECIAL = re.compile(r"([\\`*_\[\]|#!~])")
 
 
@@ -86,6 +86,26 @@ def md_code(value: object) -> str:
     return f"{fence}{pad}{body}{pad}{fence}"
 
 
+def md_block(lines: list[str] | tuple[str, ...], info: str = "") -> str:
+    """Return `lines` as a fenced code block: printed as they are, fenced by more backticks than any run inside."""
+    text = "\n".join(lines)
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text}\n{fence}"
+
+
+def _stack_block(s) -> _Code:
+    """Return a suspect view's stack as a code block laid out as Go prints one (terminal.stack_lines)."""
+    from goroscope.render.terminal import stack_lines
+
+    return _Code(md_block(stack_lines(s.stack, s.created_by, "", s.hidden_frames)))
+
+
+def _snippet_block(sn) -> _Code:
+    """Return a source snippet as a code block: line numbers, the blocking line marked."""
+    return _Code(md_block([f"{ln.number:>5} {'▶' if ln.marked else ' '} {ln.text}" for ln in sn.lines], "go"))
+
+
 def _finalize(value: object) -> str:
     """Escape every printed value (code spans are already safe)."""
     if isinstance(value, _Code):
@@ -110,6 +130,8 @@ def _environment(folder: Path) -> jinja2.Environment:
     )
     env.filters["code"] = lambda v: _Code(md_code(v))
     env.filters["url"] = lambda v: _Code(md_url(v))
+    env.filters["stack_block"] = _stack_block
+    env.filters["snippet_block"] = _snippet_block
     return env
 
 

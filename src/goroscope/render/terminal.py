@@ -43,23 +43,69 @@ def _wrap(text: str, width: int, indent: str = "", more: str | None = None) -> l
     ) or [indent.rstrip()]
 
 
+LEAK_MARK = "   <- leak site"
+
+
+def stack_lines(frames, created_by, indent: str, hidden: int = 0, width: int = 100) -> list[str]:
+    """Return a report's stack as Go prints one: each function, its whole file:line under it; created-by last.
+
+    The leak site is marked after its function, or on a line of its own below its
+    file:line when the mark would pass `width`."""
+    out = []
+    for f in frames:
+        mark = f.is_leak_site and len(indent) + len(f.function) + len(LEAK_MARK) <= width
+        out.append(f"{indent}{f.function}" + (LEAK_MARK if mark else ""))
+        out.append(f"{indent}    {f.location}")
+        if f.is_leak_site and not mark:
+            out.append(f"{indent}    ^ leak site")
+    if hidden:
+        out.append(f"{indent}({hidden} frames in the middle not shown: goroscope inspect prints them)")
+    if created_by is not None:
+        if len(indent) + 11 + len(created_by.function) <= width:
+            out.append(f"{indent}created by {created_by.function}")
+        else:
+            out.extend([f"{indent}created by", f"{indent}{created_by.function}"])
+        out.append(f"{indent}    {created_by.location}")
+    return out
+
+
+def see_lines(see, width: int, indent: str) -> list[str]:
+    """Return where to see a suspect for oneself: the file whole, its goroutines, and the commands, each whole on its line."""
+    if see is None:
+        return []
+    out = _wrap(f"see it yourself: {see.what}, in the {see.format} dump of {see.when}:", width, indent, indent + "  ")
+    for c in see.commands:
+        out.append(f"{indent}  {c.text}")
+    return out
+
+
 def _finding_lines(f: FindingView, width: int) -> list[str]:
-    """Return the lines of one finding: number, kind, tags and where; the site; the numbers; the sentence."""
+    """Return the lines of one finding, a ticket: where, the site whole, the numbers, created-by, the sentence,
+    its series, its stack and how to see it yourself."""
     head = f"{f.number:>2}. {f.kind:<8} {f.trend}"
     if f.trend_each:
         head += f" ({f.trend_each})"
     tags = [t for t in (f.status, "acknowledged" if f.acknowledged else None) if t]
     lines = _wrap(f"{head}  in {f.where}" + (f"  [{', '.join(tags)}]" if tags else ""), width, more="    ")
-    lines.append("    at " + words.fit_left(f.location, width - 7))
-    lines.append("    " + short_function(f.function, width - 4))
+    lines.append("    " + f.function)
+    lines.append("    at " + f.location)
     facts = [x for x in (None if f.state == "—" else f.state, f"{f.counts_label} goroutines", f"score {f.score}") if x]
     if f.max_wait != "—":
         facts.append(f"waiting {f.max_wait}")
-    lines.extend(_wrap(" · ".join(facts), width, "    "))
-    if f.created_by is not None:
-        lines.append("    created at " + words.fit_left(f.created_by.location, width - 15))
+    facts.append(f"fingerprint {f.fingerprint}")
+    lines.extend(_units(facts, width, "    "))
     # the sentence is one series' evidence: say which, when the finding spans several
-    lines.extend(_wrap(f"in {f.series_ids[0]}: {f.explanation}" if f.series_count > 1 else f.explanation, width, "    "))
+    lines.extend(_wrap(f"in {f.shown_why}: {f.explanation}" if f.shown_why else f.explanation, width, "    "))
+    if f.series_count > 1:
+        pods = ", ".join(f"{m.series} {m.counts_label}" for m in f.members)
+        lines.extend(_wrap(f"its {f.series_count} series, highest peak first: {pods}", width, "    ", "      "))
+    s = f.suspects[0] if f.suspects else None
+    if s is not None:
+        lines.append(f"    stack{f' (from {s.series})' if f.series_count > 1 else ''}:")
+        lines.extend(stack_lines(s.stack, s.created_by, "      ", s.hidden_frames, width))
+        lines.extend(see_lines(s.see, width, "    "))
+    elif f.created_by is not None:
+        lines.extend(_created_lines(f.created_by, "    "))
     return lines
 
 
@@ -69,17 +115,31 @@ def _suspect_lines(s: SuspectView, width: int) -> list[str]:
     return _wrap(f"{s.rank:>2}. {s.kind:<8} {s.short_location} · {s.counts_label} · {s.trend} (finding {s.finding_number}){tags}", width, more="      ")
 
 
+FOLD_SERIES = 6  # more covered (or quiet) series than this: one line for them, not a block each
+
+
 def summary_text(view: ReportView, *, verbose: bool = False, width: int = 80) -> str:
-    """Return the terminal summary of the run's `view`: the verdict, the findings, then per series its facts and suspects."""
+    """Return the terminal summary of the run's `view`: the verdict, the findings (each a ticket), then the series.
+
+    A series with a finding of its own gets a block (facts, suspects); series whose
+    suspects all belong to findings across several series, and series without
+    suspects, get one line each kind once there are more than FOLD_SERIES of them:
+    the summary grows with the findings, not with the pods.
+    """
     out: list[str] = []
     head = f"goroscope {view.archive}: {view.verdict} · {view.series_count} series, {view.snapshot_count} snapshots, {view.span}"
     out.extend(_wrap(head, width))
     if view.findings:
         out.append("")
         out.append("Findings, worst first:")
-        for f in view.findings:
+        for i, f in enumerate(view.findings):
+            if i:
+                out.append("")
             out.extend(_finding_lines(f, width))
+    fold = {role: sum(se.role == role for se in view.series) > FOLD_SERIES for role in ("covered", "quiet")}
     for series in view.series:
+        if fold.get(series.role):
+            continue
         out.append("")
         out.append(series.id)  # whole, however long: a cut id reads as another series
         out.extend(_wrap(series.facts, width, "  "))
@@ -87,6 +147,11 @@ def summary_text(view: ReportView, *, verbose: bool = False, width: int = 80) ->
             out.append("  no suspects")
         for s in series.suspects:
             out.extend("  " + line for line in _suspect_lines(s, width - 2))
+    folded = [line for role, line in (("covered", view.covered_line), ("quiet", view.quiet_line)) if fold[role] and line]
+    if folded:
+        out.append("")
+        for line in folded:
+            out.extend(_wrap(line, width))
     out.append("")
     if view.gone:
         out.append(f"{words.plural(len(view.gone), 'suspect')} of the baseline gone.")
@@ -95,10 +160,17 @@ def summary_text(view: ReportView, *, verbose: bool = False, width: int = 80) ->
     if view.snippets_hint and view.findings:
         out.extend(_wrap(view.snippets_hint, width))
     if view.skipped:
-        out.append(f"{words.plural(len(view.skipped), 'input')} skipped" + (":" if verbose else " (-v lists them)."))
+        out.append(f"{words.plural(len(view.skipped), 'input')} skipped" + (":" if verbose else " (-v lists them):" if len(view.skipped_groups) > 1 else " (-v lists them)."))
         if verbose:
             for sk in view.skipped:
                 out.extend(_wrap(f"{sk.path}: {sk.reason}", width, "  ", "    "))
+        elif len(view.skipped_groups) > 1:
+            for g in view.skipped_groups[:5]:
+                out.extend(_wrap(f"{g.count}: {g.reason}", width, "  ", "    "))
+            if len(view.skipped_groups) > 5:
+                out.append(f"  and {len(view.skipped_groups) - 5} other reasons")
+        else:
+            out[-1] = out[-1][:-1] + f": {view.skipped_groups[0].reason}"
     while out and not out[-1]:
         out.pop()
     return "\n".join(out)

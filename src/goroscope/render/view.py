@@ -40,6 +40,9 @@ __all__ = [
     "LeakView",
     "Hint",
     "Command",
+    "EvidenceView",
+    "InputRow",
+    "SkippedGroup",
     "StateView",
     "LabelView",
     "VariantView",
@@ -76,6 +79,18 @@ class Command:
 
     label: str  # what it shows
     text: str  # the command line, shell-quoted
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EvidenceView:
+    """Where to see a suspect's goroutines for oneself: one file, its goroutine ids, a command printing the stack."""
+
+    series: str  # the series the file belongs to
+    source: str  # the file, whole, as the report names it (relative to the archive)
+    when: str  # its time, '2026-12-01 08:28:23 UTC'
+    format: str  # debug2 | traceback | debug1 | pprof
+    what: str  # '6 goroutines, ids 9, 10, 11, 12, 13, 14' or '79 goroutines (this form prints no ids)'
+    commands: tuple[Command, ...]  # non-interactive, each prints the stack: goroscope inspect ... first
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,6 +183,7 @@ class SuspectView(LeakView):
     memory_note: str | None  # 'tracks heap in use (r = 0.97)'
     finding_number: int = 0  # the number of its finding in the findings table
     finding_anchor: str = ""  # html id of its finding's section
+    see: EvidenceView | None = None  # where to see its goroutines for oneself (None: no snapshot holds them)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,6 +199,7 @@ class FindingMemberView:
     trend: str  # '+120/h' or 'stuck 14 min'
     max_wait: str  # '892 min' or '—'
     status: str | None  # new | known, with --baseline
+    peak: str = ""  # its largest count, formatted
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,7 +209,7 @@ class FindingView(LeakView):
     anchor: str  # html id ('finding-2'), never from input
     number: int  # position in the findings table (1 = worst)
     where: str  # '3 of 3 series of ledger-api'
-    series_ids: tuple[str, ...]  # every series it is in, worst first
+    series_ids: tuple[str, ...]  # every series it is in, highest peak first
     series_count: int  # how many
     counts_label: str  # goroutines summed over its series, 'first → last'
     peak: str  # the series' peaks, summed
@@ -201,15 +218,17 @@ class FindingView(LeakView):
     trend_value: str  # sort key
     trend_each: str  # '+3,000/h each' (the median series) when in more than one series, else ''
     max_wait: str  # '892 min' or '—'
-    explanation: str  # its worst suspect's sentence (redacted): evidence from series_ids[0]
+    explanation: str  # its representative suspect's sentence (redacted): evidence from series_ids[0]
     status: str | None  # new | known (with --baseline)
     acknowledged: bool  # known to the team (config)
     fingerprint: str  # stable id
-    members: tuple[FindingMemberView, ...]  # one row per series, worst first
-    suspects: tuple[SuspectView, ...]  # the same suspects' views, worst first
+    members: tuple[FindingMemberView, ...]  # one row per series, highest peak first (the first is the one shown)
+    suspects: tuple[SuspectView, ...]  # the same suspects' views, in the same order: suspects[0] is the finding's
+                                       # representative (stack, evidence, sentence)
     chart: charts.Chart | None = None  # the goroutines of its most-loaded series over time (several series only)
     legend: tuple[LegendEntry, ...] = ()  # that chart's legend
     chart_note: str = ""  # which series the chart draws: 'the 5 series with most goroutines now, of 100'
+    shown_why: str = ""  # which series it shows and why: 'pod-3, the highest peak (94)'; '' in one series
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SnapshotRow:
@@ -261,6 +280,33 @@ class SeriesView:
     signatures_count: str = "0"  # how many signatures the last snapshot holds, formatted
     signatures_more: int = 0  # signatures beyond the cap, not listed
     signatures_when: str = ""  # 'of the last snapshot (08:28:23 UTC)'
+    group: str = "."  # its service group (findings.group_of)
+    # shown: a suspect of a finding of this series alone (a block of its own everywhere);
+    # covered: its suspects all belong to findings across several series (shown with them);
+    # quiet: no suspects
+    role: str = "quiet"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InputRow:
+    """The inputs of one series, or of one service when there are many series: never one row per file."""
+
+    label: str  # series id, or service group
+    series: str  # how many series, formatted ('1' for a series row)
+    snapshots: str  # snapshots, formatted
+    span: str  # time span of its snapshots
+    formats: str  # 'debug2, pprof'
+    notes: str  # truncated snapshots, crash dumps, restarts, parse problems, goroutineleak profiles; '' when none
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SkippedGroup:
+    """Skipped inputs that share a reason: how many, and the first few paths."""
+
+    reason: str  # why
+    count: str  # formatted
+    examples: tuple[str, ...]  # the first paths, whole
+    more: int  # paths not named
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -317,3 +363,9 @@ class ReportView:
     page_size: str  # A4 | Letter
     acknowledged_count: int  # suspects the team knows of
     snippets_hint: str | None = None  # said once when no --source-root was given: how to see the code at each leak site
+    inputs: tuple[InputRow, ...] = ()  # per series, or per service where there are many series
+    inputs_by: str = "series"  # what a row of `inputs` is: series | service
+    skipped_groups: tuple[SkippedGroup, ...] = ()  # skipped inputs by reason
+    quiet_line: str = ""  # '183 series of 8 services: no suspects' ('' when none)
+    snapshots_listed: bool = True  # the HTML lists every snapshot of every series (False past MAX_LISTED_SNAPSHOTS: the JSON does)
+    covered_line: str = ""  # '17 series whose suspects are all in findings 1, 2 (listed there)' ('' when none)

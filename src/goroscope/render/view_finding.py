@@ -73,9 +73,16 @@ def finding_views(
     counts_of = {(s.series, s.fingerprint): s.counts for s, _ in paired}
     out = []
     for number, f in enumerate(report.findings, start=1):
-        views = tuple(view_of[(m.series, f.fingerprint)] for m in f.series if (m.series, f.fingerprint) in view_of)
+        # highest peak first (stable: the finding's own order on ties), so the series a
+        # finding shows and calls its worst is the one with the most goroutines
+        # (render/evidence.representative, which the JSON names)
+        pairs = sorted(
+            ((m, view_of[(m.series, f.fingerprint)]) for m in f.series if (m.series, f.fingerprint) in view_of),
+            key=lambda mv: -max(mv[0].counts, default=0),
+        )
+        views = tuple(v for _, v in pairs)
         members = []
-        for m, v in zip(f.series, views):
+        for m, v in pairs:
             text, _ = trend(m.kind, m.growth_per_hour, m.max_wait_minutes, m.series in uncertain)
             members.append(
                 FindingMemberView(
@@ -88,6 +95,7 @@ def finding_views(
                     trend=text,
                     max_wait=v.max_wait,
                     status=m.status,
+                    peak=words.num(max(m.counts, default=0)),
                 )
             )
         # a rate summed over a series whose times are uncertain would be noise too
@@ -99,7 +107,7 @@ def finding_views(
                 number=number,
                 **leak_fields(f.kind, f.score, f.leak_site, f.created_by, f.state, config.render),
                 where=words.where(f.groups, [(m.group, m.series) for m in f.series]),
-                series_ids=tuple(m.series for m in f.series),
+                series_ids=tuple(m.series for m, _ in pairs),
                 series_count=len(f.series),
                 counts_label=f"{words.num(f.first_total)} → {words.num(f.last_total)}",
                 peak=words.num(f.peak_total),
@@ -108,7 +116,7 @@ def finding_views(
                 trend_value=f"{key:.4f}",
                 trend_each=_each(f, uncertain),
                 max_wait=words.minutes(f.max_wait_minutes) if f.max_wait_minutes is not None else "—",
-                explanation=red.text(f.explanation),
+                explanation=views[0].explanation if views else red.text(f.explanation),
                 status=f.status,
                 acknowledged=f.acknowledged,
                 fingerprint=f.fingerprint,
@@ -117,6 +125,7 @@ def finding_views(
                 chart=chart,
                 legend=legend,
                 chart_note=note,
+                shown_why=f"{views[0].series}, the highest peak ({views[0].peak})" if len(views) > 1 else "",
             )
         )
     return tuple(out)

@@ -8,6 +8,7 @@ the series). `stable_views(report, config)` lists the large steady signatures.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
@@ -15,12 +16,13 @@ from dataclasses import replace
 from goroscope import signature as sig
 from goroscope import words
 from goroscope.config import Config
+from goroscope.findings import group_of
 from goroscope.model import Report, Series, Signature, Suspect, Timeline
 from goroscope.render import charts
-from goroscope.render.view import LegendEntry, SeriesView, SignatureRow, SnapshotRow, StableView, SuspectView
+from goroscope.render.view import InputRow, LegendEntry, SeriesView, SkippedGroup, SignatureRow, SnapshotRow, StableView, SuspectView
 from goroscope.render.view_suspect import counts_label, series_events, series_restarts, stack_views
 
-__all__ = ["series_views", "stable_views", "series_facts"]
+__all__ = ["series_views", "stable_views", "series_facts", "input_rows", "skipped_groups", "quiet_line", "covered_line", "MAX_INPUT_ROWS", "MAX_LISTED_SNAPSHOTS"]
 
 _ACTIVE = ("running", "runnable", "syscall")  # states of goroutines that are not parked
 
@@ -149,11 +151,21 @@ def _signature_rows(se: Series, local: Sequence[tuple[Suspect, SuspectView]], co
     return tuple(rows), len(present), max(len(present) - MAX_SIGNATURES, 0)
 
 
+def _role(local: Sequence[tuple[Suspect, SuspectView]], alone: set[str]) -> str:
+    """Return a series' role: shown (a suspect of a finding of this series alone), covered (all in wider findings), quiet."""
+    if not local:
+        return "quiet"
+    return "shown" if any(s.fingerprint in alone for s, _ in local) else "covered"
+
+
 def series_views(report: Report, paired: Sequence[tuple[Suspect, SuspectView]], config: Config) -> tuple[SeriesView, ...]:
-    """Return the view of every series of `report`, with its suspects from `paired`."""
+    """Return the view of every series of `report`, with its suspects from `paired`, its service group and role."""
     mine: dict[str, list[tuple[Suspect, SuspectView]]] = {}
     for s, v in paired:
         mine.setdefault(s.series, []).append((s, v))
+    pattern = config.discovery.series_pattern
+    rx = re.compile(pattern) if pattern else None
+    alone = {f.fingerprint for f in report.findings if len(f.series) == 1}
     out = []
     for i, se in enumerate(report.series, start=1):
         times = [snap.time for snap in se.snapshots]
@@ -195,6 +207,8 @@ def series_views(report: Report, paired: Sequence[tuple[Suspect, SuspectView]], 
                 signatures_count=words.num(sig_count),
                 signatures_more=sig_more,
                 signatures_when=f"of the last snapshot ({words.utc(se.snapshots[-1].time):%H:%M:%S} UTC)" if se.snapshots else "",
+                group=group_of(se, rx),
+                role=_role(local, alone),
             )
         )
     return tuple(out)
@@ -226,3 +240,99 @@ def stable_views(report: Report, config: Config) -> tuple[tuple[StableView, ...]
             )
         )
     return tuple(out), max(len(items) - limit, 0)
+
+
+# ------------------------------------------------------------------------ inputs
+
+MAX_INPUT_ROWS = 30  # more series than this: the inputs are summarised one row per service
+MAX_LISTED_SNAPSHOTS = 2000  # more snapshots than this: the HTML lists no file, the JSON lists every one
+SKIPPED_EXAMPLES = 3  # paths named per skip reason (the JSON lists every one)
+
+
+def _input_notes(series: Sequence[Series]) -> str:
+    """Return what the inputs of `series` carry besides plain snapshots: flags, restarts, problems, leak profiles."""
+    snaps = [snap for se in series for snap in se.snapshots]
+    parts = []
+    trunc = sum(snap.truncated for snap in snaps)
+    if trunc:
+        parts.append(f"{words.plural(trunc, 'truncated snapshot')} (counts are lower bounds)")
+    crash = sum(snap.crash for snap in snaps)
+    if crash:
+        parts.append(words.plural(crash, "crash dump"))
+    restarts = sum(max(len(se.segments) - 1, 0) for se in series)
+    if restarts:
+        parts.append(words.plural(restarts, "restart"))
+    problems = sum(bool(snap.problems) for snap in snaps)
+    if problems:
+        parts.append(f"{words.plural(problems, 'snapshot')} with parse problems")
+    files = sum(len(snap.sources) for snap in snaps)
+    if files > len(snaps):
+        parts.append(f"{words.num(files)} files (several forms of one moment)")
+    leak = sum(len(se.leak_profiles) for se in series)
+    if leak:
+        parts.append(words.plural(leak, "goroutineleak profile"))
+    heap = sum(len(se.memory) for se in series)
+    if heap:
+        parts.append(words.plural(heap, "heap profile"))
+    uncertain = sum(se.time_uncertain for se in series)
+    if uncertain:
+        parts.append(f"time uncertain in {words.plural(uncertain, 'series', 'series')}")
+    return "; ".join(parts)
+
+
+def _input_row(label: str, series: Sequence[Series]) -> InputRow:
+    """Return one inputs row over `series`."""
+    times = [snap.time for se in series for snap in se.snapshots]
+    return InputRow(
+        label=label,
+        series=words.num(len(series)),
+        snapshots=words.num(len(times)),
+        span=words.span(times),
+        formats=", ".join(dict.fromkeys(snap.format for se in series for snap in se.snapshots)) or "—",
+        notes=_input_notes(series),
+    )
+
+
+def input_rows(report: Report, views: Sequence[SeriesView]) -> tuple[tuple[InputRow, ...], str]:
+    """Return the inputs summary of `report` and what a row is: one per series, or one per service when there are many."""
+    if len(report.series) <= MAX_INPUT_ROWS:
+        return tuple(_input_row(se.id, (se,)) for se in report.series), "series"
+    by_group: dict[str, list[Series]] = {}
+    for se, v in zip(report.series, views):
+        by_group.setdefault(v.group, []).append(se)
+    return tuple(_input_row(g, members) for g, members in sorted(by_group.items())), "service"
+
+
+def skipped_groups(report: Report) -> tuple[SkippedGroup, ...]:
+    """Return the skipped inputs grouped by reason, most first: a count and the first few paths of each."""
+    by_reason: dict[str, list[str]] = {}
+    for k in report.skipped:
+        by_reason.setdefault(k.reason, []).append(k.path)
+    return tuple(
+        SkippedGroup(reason=r, count=words.num(len(paths)), examples=tuple(paths[:SKIPPED_EXAMPLES]), more=max(len(paths) - SKIPPED_EXAMPLES, 0))
+        for r, paths in sorted(by_reason.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    )
+
+
+def _services(views: Sequence[SeriesView]) -> str:
+    """Return ' of 8 services' for series of several service groups, '' for one."""
+    groups = {v.group for v in views}
+    return f" of {words.plural(len(groups), 'service')}" if len(groups) > 1 else ""
+
+
+def quiet_line(views: Sequence[SeriesView]) -> str:
+    """Return '183 series of 8 services: no suspects' for the series without suspects ('' when none)."""
+    quiet = [v for v in views if v.role == "quiet"]
+    if not quiet:
+        return ""
+    return f"{words.plural(len(quiet), 'series', 'series')}{_services(quiet)}: no suspects"
+
+
+def covered_line(views: Sequence[SeriesView]) -> str:
+    """Return '17 series of 2 services: suspects only of findings 1, 2 (their series are listed there)' ('' when none)."""
+    covered = [v for v in views if v.role == "covered"]
+    if not covered:
+        return ""
+    numbers = sorted({s.finding_number for v in covered for s in v.suspects})
+    which = f"finding {numbers[0]}" if len(numbers) == 1 else "findings " + ", ".join(map(str, numbers))
+    return f"{words.plural(len(covered), 'series', 'series')}{_services(covered)}: suspects only of {which} (their series are listed there)"

@@ -11,7 +11,6 @@ in the same words.
 
 from __future__ import annotations
 
-import os
 import shlex
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -27,10 +26,11 @@ from goroscope.render import charts
 from goroscope.render.redact import REDACTED, Redactor
 from goroscope.render.source import snippet
 from goroscope.hints import hint_for
-from goroscope.render.view import Command, FrameView, LabelView, StateView, SuspectView, VariantView
+from goroscope.render.evidence import command_path, evidence_of
+from goroscope.render.view import Command, EvidenceView, FrameView, LabelView, StateView, SuspectView, VariantView
 
 __all__ = ["MAX_SNIPPETS", "trend", "leak_fields", "order_key", "suspect_views", "source_url", "redact_labels",
-           "frame_view", "stack_views", "counts_label", "series_restarts", "series_events"]
+           "frame_view", "stack_views", "evidence_view", "counts_label", "series_restarts", "series_events"]
 
 MAX_SNIPPETS = 25  # source snippets read at most (a report with hundreds of suspects stays small)
 
@@ -97,39 +97,24 @@ def stack_views(frames: Sequence[Frame], render: RenderConfig, leak: Frame | Non
 # --------------------------------------------------------------------- commands
 
 
-def _archive_path(archive: str, source: str) -> str | None:
-    """Return `source` as a path a shell can open, or None inside a tar/zip."""
-    first = source.split("/", 1)[0]
-    if first.endswith(words.ARCHIVE_SUFFIXES) or archive.endswith(words.ARCHIVE_SUFFIXES):
-        return None
-    if os.path.basename(archive) == source or Path(archive).suffix in (".txt", ".gz", ".pb"):
-        return archive
-    return os.path.join(archive, source)
-
-
 def _commands(s: Suspect, series: Series | None, report: Report, render: RenderConfig) -> tuple[Command, ...]:
-    """Return commands to dig further into `s`."""
+    """Return commands to dig further into `s`: what grew between two protobuf profiles, a fresh dump.
+
+    Every command runs to its end and prints (no interactive prompt): `pprof -top -base`."""
     out = []
     if series is not None:
         pprof = [snap for snap in series.snapshots if snap.format == "pprof"]
         if len(pprof) >= 2:
-            old = _archive_path(report.archive, pprof[0].source)
-            new = _archive_path(report.archive, pprof[-1].source)
-            if old and new:
-                out.append(
-                    Command(
-                        label="What grew between the first and the last protobuf profile",
-                        text=f"go tool pprof -base {shlex.quote(old)} {shlex.quote(new)}",
-                    )
+            old = shlex.quote(command_path(report.archive, pprof[0].source))
+            new = shlex.quote(command_path(report.archive, pprof[-1].source))
+            inside = any(x.split("/", 1)[0].endswith(words.ARCHIVE_SUFFIXES) for x in (pprof[0].source, report.archive))
+            out.append(
+                Command(
+                    label="What grew between the first and the last protobuf profile"
+                    + (" (extract them from the archive first)" if inside else ""),
+                    text=f"go tool pprof -top -cum -base {old} {new}",
                 )
-            else:
-                out.append(
-                    Command(
-                        label="What grew between the first and the last protobuf profile "
-                        "(extract them from the archive first)",
-                        text=f"go tool pprof -base {shlex.quote(pprof[0].source)} {shlex.quote(pprof[-1].source)}",
-                    )
-                )
+            )
     if render.service_address:
         url = f"http://{render.service_address}/debug/pprof/goroutine?debug=2"
         out.append(Command(label="Take a fresh full dump (debug=2) from the service", text=f"curl -s {shlex.quote(url)}"))
@@ -141,6 +126,27 @@ def _commands(s: Suspect, series: Series | None, report: Report, render: RenderC
             )
         )
     return tuple(out)
+
+
+def evidence_view(s: Suspect, series: Series | None, archive: str) -> EvidenceView | None:
+    """Return where to see `s` for oneself (render/evidence.py), display-ready, or None."""
+    e = evidence_of(s, series, archive)
+    if e is None:
+        return None
+    if e.goroutines:
+        more = f" (the {len(e.goroutines)} oldest of {words.num(e.count)})" if e.count > len(e.goroutines) else ""
+        what = f"{words.plural(e.count, 'goroutine')}, ids {', '.join(map(str, e.goroutines))}{more}"
+        first = Command(label=f"its stack, as the dump prints it, and every goroutine id of its signature", text=e.command)
+    else:
+        what = f"{words.plural(e.count, 'goroutine')} (this form prints no goroutine ids)"
+        first = Command(label="its stack and how many goroutines hold it", text=e.command)
+    cmds = [first]
+    if e.pprof_command:
+        cmds.append(Command(label="the same with Go's own tool", text=e.pprof_command))
+    return EvidenceView(
+        series=e.series, source=e.source, when=f"{words.utc(e.time):%Y-%m-%d %H:%M:%S} UTC", format=e.format, what=what,
+        commands=tuple(cmds),
+    )
 
 
 # ------------------------------------------------------------------------ build
@@ -326,6 +332,7 @@ def suspect_views(
             memory_note=_memory_note(s.memory_correlation),
             finding_number=finding_no.get(s.fingerprint, 0),
             finding_anchor=f"finding-{finding_no[s.fingerprint]}" if s.fingerprint in finding_no else "",
+            see=evidence_view(s, series, report.archive),
         )
         out.append((s, view))
     return out
