@@ -665,11 +665,11 @@ def test_group_same_stem_same_form_stays_apart() -> None:
     parsed = [
         (source("s/dump.txt", mtime=1796115600.0), summary()),
         (source("s/dump.txt.gz", mtime=1796112000.0), summary()),
-        (source("s/dump.pb.gz", "pprof", mtime=1796115601.0), summary("pprof")),
+        (source("s/dump.pb.gz", "pprof", mtime=1796115900.0), summary("pprof")),
     ]
     # WHEN grouped
     g = group(parsed, CFG)
-    # THEN the stem is ambiguous and joins nothing: three moments, by mtime
+    # THEN the stem is ambiguous and joins nothing (nor do times minutes apart): three moments, by mtime
     assert [[s.path for s in m.sources] for m, _ in g.moments["s"]] == [["s/dump.txt.gz"], ["s/dump.txt"], ["s/dump.pb.gz"]]
 
 
@@ -869,3 +869,63 @@ def test_tar_members_read_from_many_threads_are_each_their_own(samples_dir: Path
         archive.close_cursors()
         # THEN each got its own member
         assert got == want
+
+
+def _browser_folder(moments: int, gap: float, pair: float, skip: tuple[int, ...] = ()) -> list:
+    """Return parsed (Source, Summary) pairs of a browser-saved folder: `goroutine (k).txt` (debug=2) and,
+    `pair` seconds later, `goroutine_debug1 (k).txt`, a moment every `gap` seconds; mtimes only."""
+    t0 = 1796112000.0
+    out = []
+    for k in range(moments):
+        n = "" if k == 0 else f" ({k})"
+        out.append((source(f"b/goroutine{n}.txt", mtime=t0 + k * gap), summary(total=10 + k)))
+        if k not in skip:
+            out.append((source(f"b/goroutine_debug1{n}.txt", "debug1", mtime=t0 + k * gap + pair), summary("debug1", total=10 + k)))
+    return out
+
+
+def test_group_pairs_forms_saved_seconds_apart_without_a_shared_stem() -> None:
+    # GIVEN twelve moments saved from a browser (`goroutine (10).txt` sorts before `(2)`), one without debug=1
+    parsed = _browser_folder(12, 8.0, 1.5, skip=(7,))
+    # WHEN grouped
+    g = group(parsed, CFG)
+    # THEN each moment is one snapshot, debug=2 primary with its debug=1 beside it, in time order
+    moments = g.moments["b"]
+    assert len(moments) == 12
+    assert [m.primary.path for m, _ in moments] == [f"b/goroutine{'' if k == 0 else f' ({k})'}.txt" for k in range(12)]
+    assert [len(m.sources) for m, _ in moments] == [1 if k == 7 else 2 for k in range(12)]
+    assert all(s.path.endswith(m.primary.path[len("b/goroutine"):]) for m, _ in moments for s in m.sources)
+    assert [sm.total for _, sm in moments] == [10 + k for k in range(12)]
+
+
+@pytest.mark.parametrize("gap, pair", [(8.0, 4.0), (20.0, 6.0)])
+def test_group_pairs_no_forms_whose_closest_partner_is_ambiguous_or_too_far(gap: float, pair: float) -> None:
+    # GIVEN forms saved halfway between moments (each as close to two), or further than PAIR_SECONDS
+    parsed = _browser_folder(4, gap, pair)
+    # THEN nothing is paired but the first two, which share a stem (`goroutine`): one moment per file
+    assert len(group(parsed, CFG).moments["b"]) == 7
+
+
+def test_group_pairs_nothing_in_a_copied_folder_of_one_mtime() -> None:
+    # GIVEN the browser's folder copied: every file the same mtime
+    parsed = [(replace(src, mtime=1796112000.0), sm) for src, sm in _browser_folder(3, 8.0, 1.5)]
+    # THEN no debug=1 has one closest debug=2: none is paired (but the first two, by their stem)
+    assert len(group(parsed, CFG).moments["b"]) == 5
+
+
+def test_group_places_a_wall_clock_content_time_and_says_so_once() -> None:
+    # GIVEN two dumps timed by journald's short form (no year, no zone), the file written in January
+    jan = datetime(2027, 1, 2, 3, 0, tzinfo=timezone.utc).timestamp()
+    parsed = [
+        (replace(source("j/svc.log#1", mtime=jan), part=1), summary(time=datetime(4, 12, 31, 23, 59, 50))),
+        (replace(source("j/svc.log#2", mtime=jan), part=2), summary(time=datetime(4, 1, 2, 2, 0, 0))),
+    ]
+    # WHEN grouped in a configured zone
+    cfg = replace(CFG, discovery=replace(CFG.discovery, timezone="Europe/Berlin"))
+    g = group(parsed, cfg)
+    # THEN December is last year's, January this year's, both read in Berlin time, and one note says so
+    assert [m.time for m, _ in g.moments["j"]] == [
+        datetime(2026, 12, 31, 22, 59, 50, tzinfo=timezone.utc), datetime(2027, 1, 2, 1, 0, tzinfo=timezone.utc)]
+    assert [m.time_source for m, _ in g.moments["j"]] == ["content", "content"]
+    (note,) = g.notes
+    assert note.startswith("2 snapshots timed by a log's own clock") and "Europe/Berlin" in note

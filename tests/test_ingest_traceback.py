@@ -912,4 +912,5 @@ def test_mutated_dumps_give_a_snapshot_or_a_dump_error(data: bytes) -> None:
     for g in snap.goroutines:
         assert isinstance(g.id, int)
         assert all(isinstance(f.line, int) and isinstance(f.function, str) for f in g.frames)
-    assert all(isinstance(p.line, int) and p.line >= 1 for p in snap.problems)
+    # (a goroutine id seen again begins another dump: that note is about the file, not a line)
+    assert all(isinstance(p.line, int) and p.line >= 1 for p in snap.problems if "back to back" not in p.message)

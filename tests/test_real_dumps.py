@@ -68,9 +68,10 @@ CASES = [
         sites=("C:/workdir/go/src/testing/testing.go:827",),  # all standard library: the entry frame
     ),
     Case(
-        # syslog: `Jun 22 11:01:19 worker1 kubelet: ` and the file lines' tab dropped; no year, no zone: no time
+        # syslog: `Jun 22 11:01:19 worker1 kubelet: ` and the file lines' tab dropped; no year, no zone: a
+        # wall-clock time (naive, the year timestamps.NO_YEAR) that grouping places by the mtime and the config
         name="k8s-92582-syslog.log", format="debug2", ids=(43,),
-        sites=("/usr/lib/golang/src/internal/poll/fd_poll_runtime.go:85",),
+        sites=("/usr/lib/golang/src/internal/poll/fd_poll_runtime.go:85",), time="0004-06-22T11:01:19",
     ),
     Case(
         # libFuzzer's own frames after the goroutine are not Go frames
@@ -148,7 +149,7 @@ SHAPES = [
     Shape("kubectl --timestamps", "2024-05-01T10:00:{n:02d}.123456789Z ", "2024-05-01T10:00:03.123456+00:00"),
     Shape("pod tag", "[api-7d4b9c-x2x] "),
     Shape("docker compose", "api_1  | "),
-    Shape("journald", "May 01 10:00:{n:02d} node-3 api[4242]: "),
+    Shape("journald", "May 01 10:00:{n:02d} node-3 api[4242]: ", "0004-05-01T10:00:03"),  # no year, no zone: wall clock
     Shape("line numbers", "{n:>6} "),
     Shape("loki export", "2024-05-01 10:00:{n:02d}.123 +0200\t", "2024-05-01T08:00:03.123000+00:00"),
     Shape("go test nesting", "        "),
@@ -525,3 +526,15 @@ def test_a_gotraceback_crash_relay_is_one_dump() -> None:
     assert snap.crash and snap.dumps == 0 and snap.problems == ()
     ids = {g.id for g in snap.goroutines}
     assert len([i for i in ids if i]) > 50 and 1 in ids
+
+
+def test_a_kibana_export_loses_its_date_prefix_and_dash_suffix() -> None:
+    # GIVEN the dump as Kibana's Discover exports it: `August 3rd 2017, 19:28:27.000 ` before and ` - ` after every line
+    lines = _PLAIN.split(b"\n")[:-1]
+    data = b"".join(b"August 3rd 2017, 19:28:%02d.000 " % (i % 60) + ln + b" - \n" for i, ln in enumerate(lines))
+    # WHEN parsed
+    snap = parse_stream(io.BufferedReader(io.BytesIO(data)), "discover.csv")
+    plain = parse_stream(io.BufferedReader(io.BytesIO(_PLAIN)), "plain.log")
+    # THEN it reads as the dump itself, timed by the first header's wall clock (a year, no zone)
+    assert snap.goroutines == plain.goroutines and snap.problems == plain.problems == ()
+    assert snap.time == datetime(2017, 8, 3, 19, 28, 2)

@@ -24,16 +24,16 @@ def _summarize(src, span=None):
 @pytest.fixture()
 def big_dump(tmp_path: Path, samples_dir: Path) -> Path:
     """A debug=2 dump of the sample series' goroutines, renumbered, about 1 MB (one writer goroutine, as in one dump)."""
-    blocks = []
-    gid = 1
+    rests = []
     for f in sorted((samples_dir / "tracing-collector").glob("*.gz")):
         text = gzip.decompress(f.read_bytes()).decode()
         for block in text.strip("\n").split("\n\n"):
             head, _, rest = block.partition(" [")
-            blocks.append(f"goroutine {gid} [{rest}")
-            gid += 1
-    # one dump has one writer goroutine: each more would begin a dump of its own (ingest.parts)
-    blocks = [b for i, b in enumerate(blocks * 4) if i == 0 or "\nruntime/pprof.writeGoroutineStacks(" not in b]
+            rests.append(rest)
+    # one dump has one writer goroutine and each id once: a second writer, or an id seen
+    # again, would begin a dump of its own (ingest.parts)
+    rests = [r for i, r in enumerate(rests * 4) if i == 0 or "\nruntime/pprof.writeGoroutineStacks(" not in r]
+    blocks = [f"goroutine {gid} [{rest}" for gid, rest in enumerate(rests, 1)]
     data = ("\n\n".join(blocks) + "\n\n").encode()
     p = tmp_path / "big.txt"
     p.write_bytes(data)

@@ -19,6 +19,7 @@ from operator import attrgetter
 
 from goroscope.errors import DumpError
 from goroscope.ingest.archive import DEFAULT_MAX_INFLATE, GZIP_MAGIC, open_source
+from goroscope.ingest.parts import count_dumps
 from goroscope.model import (
     PROFILE_GOROUTINELEAK,
     CreatedBy,
@@ -224,9 +225,25 @@ def merge(parts: Sequence[Summary], line_offsets: Sequence[int] | None = None) -
         heap_inuse_bytes=first.heap_inuse_bytes,
         stacks=stacks,
         max_id=max(ids) if ids else None,
-        dumps=sum(p.dumps for p in parts),
+        dumps=_dumps(parts),
         problems=tuple(pr.below(off) for part, off in zip(parts, offsets) for pr in part.problems),
     )
+
+
+def _dumps(parts: Sequence[Summary]) -> int:
+    """Return how many dumps the consecutive `parts` of one file hold as far as they tell: one when each
+    holds one and no goroutine id is in two of them, else -1 (merge_parts counts them in the file)."""
+    if any(p.dumps > 1 for p in parts):
+        return -1
+    if not any(p.dumps for p in parts):
+        return 0  # a crash traceback: never cut
+    n = 0
+    seen: set[int] = set()
+    for p in parts:
+        for sc in p.stacks:
+            n += len(sc.ids)
+            seen.update(sc.ids)
+    return 1 if len(seen) == n else -1
 
 
 def floor_counts(primary: Summary, complete: Summary) -> Summary:
@@ -315,6 +332,10 @@ def merge_parts(source: Source, slots: Sequence[tuple[tuple[int, int], Summary |
     if any(r.problems for (span, r) in good[1:]):
         offsets = [_lines_before(source, span[0]) for span, _ in good]
     merged = merge([r for _, r in good], offsets)
+    if merged.dumps < 0:
+        # a goroutine id in two ranges: dumps back to back, cut where ids repeat (ingest.parts)
+        with open_source(source, DEFAULT_MAX_INFLATE) as f:
+            merged = replace(merged, dumps=count_dumps(f))
     return replace(merged, problems=merged.problems + extra) if extra else merged
 
 

@@ -89,7 +89,7 @@ def correlate(
 
     # when each goroutineleak profile ran (by the same rule as a snapshot's time), for the charts
     when = {
-        src.path: time_of(src, summ)[0]
+        src.path: time_of(src, summ, config.discovery.timezone)[0]
         for src, summ in leak_evidence
         if summ.profile == PROFILE_GOROUTINELEAK or src.profile == PROFILE_GOROUTINELEAK
     }

@@ -89,6 +89,7 @@ def analyze(archive: Path, config: Config, options: RunOptions = RunOptions(), p
     if done is None or not done.files:
         raise NoDataError(f"{archive}: no goroutine dump could be read" + _skip_hint(skipped, settled, config))
     skipped.extend(done.grouping.skipped)
+    warnings += done.grouping.notes
     if not done.series:
         raise NoDataError(f"{archive}: no goroutine snapshot in the time window" if (options.since or options.until) else f"{archive}: no goroutine snapshot found")
 

@@ -29,7 +29,7 @@ from functools import lru_cache
 
 from goroscope.config import Discovery
 
-__all__ = ["name_time", "zoned_time", "parse_zone", "MIN_YEAR", "MAX_YEAR"]
+__all__ = ["name_time", "zoned_time", "log_time", "place", "is_wall_clock", "parse_zone", "MIN_YEAR", "MAX_YEAR", "NO_YEAR"]
 
 MIN_YEAR = 2000  # earliest plausible year of a dump
 MAX_YEAR = 2100  # latest plausible year of a dump
@@ -280,3 +280,72 @@ def zoned_time(text: str) -> datetime | None:
         if found is not None:
             return found
     return None
+
+
+# --------------------------------------------------------------- wall-clock log times
+
+# A log's own time without a zone (and in syslog's short form without a year) is read
+# as a naive datetime: the wall clock of the configured zone. A missing year is
+# written NO_YEAR, a leap year no dump is from (so that Feb 29 reads), until `place`
+# puts it in the year of the file's mtime.
+NO_YEAR = 4
+
+# journald's `short` output and syslog's RFC 3164 stamp: `Dec 06 22:22:17` / `Dec  6 22:22:17`
+# (journalctl -o short-precise adds microseconds), at the start of a line's prefix
+_SYSLOG = re.compile(
+    r"(?P<month>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (?P<day>[ \d]\d) "
+    r"(?P<hour>\d{2}):(?P<minute>\d{2}):(?P<second>\d{2})(?:\.(?P<fraction>\d{1,9}))?(?= )"
+)
+# Kibana's default date format (`MMMM Do YYYY, HH:mm:ss.SSS`): `August 3rd 2017, 19:28:27.000`
+_KIBANA = re.compile(
+    r"(?P<month>January|February|March|April|May|June|July|August|September|October|November|December) "
+    r"(?P<day>\d{1,2})(?:st|nd|rd|th) (?P<year>\d{4}), (?P<hour>\d{2}):(?P<minute>\d{2}):(?P<second>\d{2})"
+    r"(?:\.(?P<fraction>\d{1,9}))?"
+)
+
+
+def log_time(text: str) -> datetime | None:
+    """Return the time at the start of a log line's prefix `text`: zoned (zoned_time) as UTC, else a
+    journald/syslog short or Kibana stamp as a wall-clock (naive) time, its year NO_YEAR when not written."""
+    found = zoned_time(text)
+    if found is not None:
+        return found
+    body = text.lstrip()
+    for pat in (_SYSLOG, _KIBANA):
+        m = pat.match(body)
+        if m is not None:
+            year = int(m.group("year")) if "year" in pat.groupindex else NO_YEAR
+            if year != NO_YEAR and not MIN_YEAR <= year <= MAX_YEAR:
+                return None
+            micro = int(((m.group("fraction") or "") + "000000")[:6])
+            try:
+                return datetime(year, _MONTHS[m.group("month").lower()], int(m.group("day")), int(m.group("hour")),
+                                int(m.group("minute")), min(int(m.group("second")), 59), micro)
+            except ValueError:
+                return None
+    return None
+
+
+def is_wall_clock(t: datetime) -> bool:
+    """Return whether `t` is a log's wall-clock time (log_time), not yet placed in a zone."""
+    return t.tzinfo is None
+
+
+def place(t: datetime, mtime: float, zone: str) -> datetime:
+    """Return `t` as UTC: a wall-clock time (log_time) in `zone`, in the year of `mtime` when its own is NO_YEAR
+    (the year before when that would put it more than a day after the mtime: a December log read in January)."""
+    if t.tzinfo is not None:
+        return t.astimezone(timezone.utc)
+    tz = _zone_named(zone)
+    if t.year != NO_YEAR:
+        return t.replace(tzinfo=tz).astimezone(timezone.utc)
+    year = datetime.fromtimestamp(mtime, tz).year
+    limit = mtime + 86400
+    for y in (year, year - 1, year - 2, year - 3):
+        try:
+            out = t.replace(year=y, tzinfo=tz)
+        except ValueError:  # Feb 29 of a year that has none
+            continue
+        if out.timestamp() <= limit:
+            return out.astimezone(timezone.utc)
+    return t.replace(year=year - 4, tzinfo=tz).astimezone(timezone.utc)

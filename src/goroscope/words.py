@@ -46,6 +46,7 @@ __all__ = [
     "ARCHIVE_IN_ARCHIVE",
     "not_a_dump",
     "unused_profile",
+    "wall_clock_note",
 ]
 
 
@@ -212,6 +213,14 @@ def profile_kind(kind: str) -> str:
     if kind == "unknown":
         return "a profile with no sample type"
     return f"a {kind} profile"
+
+
+def wall_clock_note(n: int, zone: str) -> str:
+    """Return the run's note that `n` snapshots were timed by a log's wall clock without a zone (or year)."""
+    return (
+        f"{plural(n, 'snapshot')} timed by a log's own clock, which names no zone (journald, syslog, Kibana): "
+        f"read as {zone} (discovery.timezone); where no year is written (journald, syslog), the year of the file's mtime"
+    )
 
 
 def unused_profile(kind: str) -> str:

@@ -158,23 +158,26 @@ def parse_parts(stream: BinaryIO, path: str, sniffed: Sniff | None = None, only:
     (only the `only`-th, 1-based, when given; ingest.parts says where each begins).
 
     Each is timed by the marker line just before it, else by its header's log prefix."""
-    from goroscope.ingest import parts, prefix
+    from goroscope.ingest import prefix
 
     stream, sniffed = _sniffed(stream, path, sniffed)
     if sniffed.format not in ("debug1", "debug2") or sniffed.crash:
         if only in (None, 1):
             yield parse_stream(stream, path, sniffed)  # one dump: a crash traceback is never cut
         return
-    times: list = []
+    times: list = []  # debug=1: each profile header's prefixed time
+    line_times = None  # debug=2: the prefixed time of a line of the file
     foreign: list[bytes] = []  # another source's dump headers, left in place: said with the first dump
     if sniffed.prefix is not None:
-        data = _read_all(stream, path)  # each header's prefixed time, then the dumps without the prefix
-        key = prefix.PROFILE_HEADER if sniffed.format == "debug1" else parts.debug2_key(sniffed.prefix)
-        times = prefix.prefix_times(data, sniffed.prefix, key)
+        data = _read_all(stream, path)  # each dump's prefixed time, then the dumps without the prefix
+        if sniffed.format == "debug1":
+            times = prefix.prefix_times(data, sniffed.prefix)
+        else:
+            line_times = prefix.LineTimes(data, sniffed.prefix)
         stripped = prefix.strip(data, sniffed.prefix)
         prefix.foreign_prefixes(stripped, foreign)
         stream = io.BufferedReader(io.BytesIO(stripped))  # type: ignore[arg-type]
-    for k, snap in enumerate(_each_part(stream, path, sniffed, times, only), 1):
+    for k, snap in enumerate(_each_part(stream, path, sniffed, times, line_times, only), 1):
         yield _noting_foreign(snap, foreign) if k == 1 or only is not None else snap
 
 
@@ -187,8 +190,9 @@ def _noting_foreign(snap: Snapshot, foreign: list[bytes]) -> Snapshot:
     return replace(snap, problems=snap.problems + (Problem(line=None, message=prefix.foreign_problem(foreign)),))
 
 
-def _each_part(stream: BinaryIO, path: str, sniffed: Sniff, times: list, only: int | None) -> Iterator[Snapshot]:
-    """Yield the Snapshot of each back-to-back dump of the (prefix-free) `stream` (see parse_parts)."""
+def _each_part(stream: BinaryIO, path: str, sniffed: Sniff, times: list, line_times, only: int | None) -> Iterator[Snapshot]:
+    """Yield the Snapshot of each back-to-back dump of the (prefix-free) `stream` (see parse_parts);
+    `times`: a debug=1 profile's prefixed time each; `line_times`: the prefix's time of each line (prefix.LineTimes)."""
     from goroscope.ingest import aggregated, parts, traceback
 
     if sniffed.format == "debug1":
@@ -200,8 +204,8 @@ def _each_part(stream: BinaryIO, path: str, sniffed: Sniff, times: list, only: i
                 continue
             snap = traceback.parse(io.BytesIO(data), path)
             problems = tuple(p.below(offset) for p in snap.problems)
-            if when is None and len(times) >= k:
-                when = times[k - 1]
+            if when is None and line_times is not None:
+                when = line_times.at(offset + parts.header_line(data))  # the prefix of its first header line
             yield replace(snap, time=when or snap.time, problems=problems, dumps=1)
     except OSError as e:
         raise DumpError(path, f"cannot read: {e}") from None

@@ -3,9 +3,10 @@
 Contract: `group(parsed, config) -> Grouping` turns (Source, Summary) pairs (the
 Summaries may be heads, without stacks: nothing here reads them) into per-series
 snapshots in time order (DESIGN.md "Snapshots"): files whose names share a stem once
-format suffixes are removed (files of different forms), or whose name or content
-times are equal to the second (never two profiles of one file), are one Moment whose
-primary is the richest format; a
+format suffixes are removed (files of different forms), whose name or content
+times are equal to the second (never two profiles of one file), or files of different
+forms within PAIR_SECONDS of each other with no closer partner (any time: name,
+content, mtime), are one Moment whose primary is the richest format; a
 crash dump is a Moment of its own; a goroutineleak profile is evidence for its
 series; a heap profile is a MemoryPoint; any other profile is Skipped.
 """
@@ -31,6 +32,7 @@ from goroscope.model import (
     Source,
     Summary,
 )
+from goroscope.timestamps import is_wall_clock, place
 
 __all__ = ["group", "Grouping", "stem_of", "time_of"]
 
@@ -53,6 +55,7 @@ class Grouping:
     leak_evidence: dict[str, tuple[tuple[Source, Summary], ...]]  # series id -> goroutineleak profiles
     memory: dict[str, tuple[MemoryPoint, ...]]  # series id -> heap in use over time
     skipped: tuple[Skipped, ...] = ()  # parsed files that are none of the above, with reasons
+    notes: tuple[str, ...] = ()  # what the user should know about how the snapshots were timed
 
 
 def stem_of(name: str) -> str:
@@ -70,10 +73,13 @@ def _aware(dt: datetime) -> datetime:
     return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
 
 
-def time_of(src: Source, summary: Summary) -> tuple[datetime, str]:
-    """Return (time, time_source) of one file: its name, else its content, else its mtime."""
+def time_of(src: Source, summary: Summary, zone: str = "UTC") -> tuple[datetime, str]:
+    """Return (time, time_source) of one file: its name, else its content, else its mtime.
+
+    A content time read from a log's wall clock (timestamps.log_time: journald, syslog,
+    Kibana) is in `zone`, in the year of the file's mtime when it names none."""
     if summary.time is not None and (src.part is not None or src.name_time is None):
-        return _aware(summary.time), "content"  # one of several profiles in a file: its own time first
+        return place(summary.time, src.mtime, zone), "content"  # one of several profiles in a file: its own time first
     # one of several untimed profiles in a file: the file's time, in file order
     order = timedelta(microseconds=src.part - 1) if src.part is not None else timedelta(0)
     if src.name_time is not None:
@@ -86,6 +92,7 @@ _TIME_SOURCE_RANK = {"name": 0, "content": 1, "mtime": 2}
 
 def group(parsed: Sequence[tuple[Source, Summary]], config: Config) -> Grouping:
     """Group parsed files into per-series snapshots, leak evidence and memory points."""
+    zone = config.discovery.timezone
     skipped: list[Skipped] = []
     snaps: dict[str, list[tuple[Source, Summary]]] = {}
     evidence: dict[str, list[tuple[Source, Summary]]] = {}
@@ -98,37 +105,46 @@ def group(parsed: Sequence[tuple[Source, Summary]], config: Config) -> Grouping:
             if summary.heap_inuse_bytes is None:
                 skipped.append(Skipped(path=src.path, reason="a heap profile without in-use bytes: not used"))
                 continue
-            t, _ = time_of(src, summary)
+            t, _ = time_of(src, summary, zone)
             memory.setdefault(src.series, []).append(MemoryPoint(time=t, inuse_bytes=summary.heap_inuse_bytes, source=src.path))
         elif profile == PROFILE_GOROUTINE and summary.format in FORMAT_RICHNESS:
             snaps.setdefault(src.series, []).append((src, summary))
         else:
             skipped.append(Skipped(path=src.path, reason=words.unused_profile(profile)))
-    moments = {series: tuple(_moments(series, items)) for series, items in snaps.items()}
+    moments = {series: tuple(_moments(series, items, zone)) for series, items in snaps.items()}
+    wall = sum(1 for items in snaps.values() for src, sm in items if sm.time is not None and is_wall_clock(sm.time) and (src.part is not None or src.name_time is None))
     return Grouping(
         moments=moments,
         leak_evidence={
-            s: tuple(sorted(items, key=lambda p: (time_of(*p)[0], p[0].path))) for s, items in evidence.items()
+            s: tuple(sorted(items, key=lambda p: (time_of(*p, zone)[0], p[0].path))) for s, items in evidence.items()
         },
         memory={s: tuple(sorted(points, key=lambda p: (p.time, p.source))) for s, points in memory.items()},
         skipped=tuple(skipped),
+        notes=(words.wall_clock_note(wall, zone),) if wall else (),
     )
 
 
-def _moments(series: str, items: list[tuple[Source, Summary]]) -> list[tuple[Moment, Summary]]:
+# Files of different forms taken within this many seconds of each other, each the
+# other's closest, are one moment (a person saving debug=2 and then debug=1 from a
+# browser, names without a time or a shared stem).
+PAIR_SECONDS = 5.0
+
+
+def _moments(series: str, items: list[tuple[Source, Summary]], zone: str = "UTC") -> list[tuple[Moment, Summary]]:
     """Return the Moments of one series (unordered pairs in, time order out)."""
     out: list[tuple[Moment, Summary]] = []
     merge = [p for p in items if not (p[0].crash or p[1].crash)]
     for src, summary in items:
         if src.crash or summary.crash:
-            t, ts = time_of(src, summary)
+            t, ts = time_of(src, summary, zone)
             out.append(
                 (
                     Moment(series=series, time=t, time_source=ts, primary=src, sources=(src,), format=summary.format, crash=True),
                     summary,
                 )
             )
-    # union-find over the mergeable files: same stem, or the same second (name/content times)
+    # union-find over the mergeable files: same stem, the same second (name/content
+    # times), or the closest times of two forms (PAIR_SECONDS)
     parent = list(range(len(merge)))
 
     def find(i: int) -> int:
@@ -144,11 +160,12 @@ def _moments(series: str, items: list[tuple[Source, Summary]]) -> list[tuple[Mom
         if ri != rj:
             parent[max(ri, rj)] = min(ri, rj)
 
+    times = [time_of(src, summary, zone) for src, summary in merge]
     by_stem: dict[str, list[int]] = {}
     by_second: dict[int, int] = {}
     for i, (src, summary) in enumerate(merge):
         by_stem.setdefault(stem_of(src.path), []).append(i)
-        t, ts = time_of(src, summary)
+        t, ts = times[i]
         if ts != "mtime" and src.part is None:  # profiles of one file are moments of their own
             sec = int(t.timestamp() // 1)
             if sec in by_second:
@@ -161,27 +178,66 @@ def _moments(series: str, items: list[tuple[Source, Summary]]) -> list[tuple[Mom
         if len({merge[i][1].format for i in members}) == len(members):
             for i in members[1:]:
                 union(members[0], i)
-    clusters: dict[int, list[tuple[Source, Summary]]] = {}
-    for i, pair in enumerate(merge):
-        clusters.setdefault(find(i), []).append(pair)
-    for members in clusters.values():
-        members.sort(key=lambda p: (FORMAT_RICHNESS[p[1].format], p[1].truncated, -p[1].total, p[0].path))
-        primary, summary = members[0]
-        timed = sorted(
-            (time_of(s, sm) for s, sm in members),
-            key=lambda x: _TIME_SOURCE_RANK[x[1]],
-        )
-        t, ts = time_of(primary, summary)
-        if _TIME_SOURCE_RANK[timed[0][1]] < _TIME_SOURCE_RANK[ts]:
-            t, ts = timed[0]
+    _pair_by_time(merge, times, find, union)
+    clusters: dict[int, list[int]] = {}
+    for i in range(len(merge)):
+        clusters.setdefault(find(i), []).append(i)
+    for idx in clusters.values():
+        idx.sort(key=lambda i: (FORMAT_RICHNESS[merge[i][1].format], merge[i][1].truncated, -merge[i][1].total, merge[i][0].path))
+        primary, summary = merge[idx[0]]
+        t, ts = times[idx[0]]
+        best = min((times[i] for i in idx), key=lambda x: _TIME_SOURCE_RANK[x[1]])
+        if _TIME_SOURCE_RANK[best[1]] < _TIME_SOURCE_RANK[ts]:
+            t, ts = best
         moment = Moment(
             series=series,
             time=t,
             time_source=ts,
             primary=primary,
-            sources=tuple(s for s, _ in members),
+            sources=tuple(merge[i][0] for i in idx),
             format=summary.format,
         )
         out.append((moment, summary))
     out.sort(key=lambda p: (p[0].time, p[0].crash, p[0].primary.path))
     return out
+
+
+def _pair_by_time(merge: list[tuple[Source, Summary]], times: list[tuple[datetime, str]], find, union) -> None:
+    """Join the moments (so far) of different forms whose times are PAIR_SECONDS apart at most, each
+    the other's one closest (a tie pairs nothing: copied files share one mtime); never two files
+    of one form in a moment, never one of a file's back-to-back dumps."""
+    for _ in range(len(FORMAT_RICHNESS)):  # a third form joins a pair on a later round
+        groups: dict[int, list[int]] = {}
+        for i, (src, _) in enumerate(merge):
+            groups.setdefault(find(i), []).append(i)
+        cands = []
+        for root, idx in groups.items():
+            if any(merge[i][0].part is not None for i in idx):
+                continue
+            when = min(times[i][0] for i in idx).timestamp()
+            cands.append((when, root, frozenset(merge[i][1].format for i in idx)))
+        if len(cands) < 2:
+            return
+        cands.sort()
+        closest: dict[int, tuple[float, int | None]] = {}  # root -> (distance, the one closest root; None on a tie)
+        for a, (ta, ra, fa) in enumerate(cands):
+            best: tuple[float, int | None] = (PAIR_SECONDS + 1, None)
+            for step in (-1, 1):
+                b = a + step
+                while 0 <= b < len(cands) and abs(cands[b][0] - ta) <= PAIR_SECONDS:
+                    tb, rb, fb = cands[b]
+                    if not (fa & fb):
+                        d = abs(tb - ta)
+                        if d < best[0]:
+                            best = (d, rb)
+                        elif d == best[0]:
+                            best = (d, None)
+                    b += step
+            closest[ra] = best
+        joined = False
+        for ra, (d, rb) in closest.items():
+            if rb is not None and ra < rb and closest.get(rb, (0, None))[1] == ra:
+                union(ra, rb)
+                joined = True
+        if not joined:
+            return

@@ -6,7 +6,9 @@ Contract:
   line, takes what stands before them as the prefix every line of that dump carries
   (a CI-log timestamp `2024-05-01T10:00:00.1234567Z `, `kubectl logs --timestamps`,
   a `[pod-name] ` or `app_1  | ` tag, a line number, journald's
-  `May 01 10:00:00 host app[12]: `, or the 4-8 spaces of nested `go test` output).
+  `May 01 10:00:00 host app[12]: `, Kibana's `August 3rd 2017, 19:28:27.000 `, or the
+  4-8 spaces of nested `go test` output). A Kibana export also ends every line with
+  ` - `: when the header line does, the pattern strips that suffix as well.
   A prefix counts only when a line of the dump's own form follows the header with
   the same prefix (a tab-indented `file:line`, a `N @ 0x…` record), so a log line
   that merely mentions a goroutine is not taken for a dump.
@@ -17,7 +19,12 @@ Contract:
   leaves other lines (the log around the dump) as they are; line numbers do not
   change. `StrippedReader` does the same on a stream, chunk by chunk.
 - `LinePrefix.time` is the first header's prefixed timestamp when it names its zone
-  (`Z`, `+02:00`, `UTC`); a time without a zone is not guessed.
+  (`Z`, `+02:00`, `UTC`); an ISO time without a zone is not guessed. The short forms of
+  journald and syslog (`Dec 06 22:22:17 host svc[12]: `) and Kibana's
+  (`August 3rd 2017, 19:28:27.000`) name no zone, and the first no year, yet are
+  the only time such a log has: they are read as wall-clock times
+  (timestamps.log_time), placed in the configured zone and the year of the file's
+  mtime when the snapshot is timed (ingest.group).
 
 A plain dump never reaches this module: sniffing tries the plain forms first.
 """
@@ -30,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
 
-__all__ = ["LinePrefix", "detect", "strip", "StrippedReader", "prefix_times", "foreign_prefixes", "foreign_problem"]
+__all__ = ["LinePrefix", "detect", "strip", "StrippedReader", "prefix_times", "LineTimes", "foreign_prefixes", "foreign_problem"]
 
 MAX_PREFIX = 200  # a longer stretch before a header is a log line, not a prefix
 MAX_SHAPES = 16  # distinct prefix shapes kept (one per tagged source in the file)
@@ -49,6 +56,10 @@ _TOKEN = re.compile(rb"(\S+)([ \t]+|$)")
 # A token of digits and punctuation: a timestamp, a date, a time of day, a line number.
 _NUMERIC = re.compile(rb"[0-9][0-9:.,/+\-_TZ]*")
 _NUMERIC_PAT = rb"[0-9][0-9:.,/+\-_TZ]*"
+_ORDINAL = re.compile(rb"\d{1,2}(?:st|nd|rd|th)")  # a day of the month as Kibana writes it
+# What a Kibana export puts after every line's message: ` - ` (then the next column, empty)
+_SUFFIX = re.compile(rb"[ \t]+-[ \t]*\r?$")
+SUFFIX_PAT = rb"[ \t]+-[ \t]*(?=\r?$)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +85,8 @@ def _shape(pre: bytes) -> bytes | None:
         tok = m.group(1)
         if _NUMERIC.fullmatch(tok):
             parts.append(_NUMERIC_PAT)
+        elif _ORDINAL.fullmatch(tok):
+            parts.append(_ORDINAL.pattern)  # Kibana's `August 3rd 2017,`
         elif tok[:1] == b"[" and tok[-1:] == b"]" and _NUMERIC.fullmatch(tok[1:-1]):
             parts.append(rb"\[" + _NUMERIC_PAT + rb"\]")
         else:
@@ -91,6 +104,7 @@ def detect(head: bytes) -> LinePrefix | None:
     shapes: list[bytes] = []
     compiled: list[re.Pattern[bytes]] = []
     first_pre: bytes | None = None
+    suffix = False
     for m in _KEY.finditer(head):
         pre = m.group("pre")
         if any(c.fullmatch(pre) for c in compiled):
@@ -101,20 +115,26 @@ def detect(head: bytes) -> LinePrefix | None:
         if shape is None:
             continue
         pat = re.compile(shape)
-        if not _confirmed(head, m.end(), pat):
+        end = head.find(b"\n", m.end())
+        suffixed = _SUFFIX.search(head, m.end(), end if end >= 0 else len(head)) is not None
+        if not _confirmed(head, m.end(), pat, suffixed):
             continue
         shapes.append(shape)
         compiled.append(pat)
+        suffix = suffix or suffixed
         if first_pre is None:
             first_pre = pre
     if not shapes:
         return None
     pattern = rb"^(?:" + rb"|".join(shapes) + rb")"
+    if suffix:
+        pattern += rb"|" + SUFFIX_PAT  # strip() takes the suffix off every line's end too
     return LinePrefix(pattern=pattern, time=_time(first_pre or b""))
 
 
-def _confirmed(head: bytes, at: int, pat: re.Pattern[bytes]) -> bool:
-    """Return whether a line of the dump's form follows the header ending at `at`, with the prefix `pat`."""
+def _confirmed(head: bytes, at: int, pat: re.Pattern[bytes], suffixed: bool = False) -> bool:
+    """Return whether a line of the dump's form follows the header ending at `at`, with the prefix `pat`
+    (and, `suffixed`, Kibana's ` - ` after it)."""
     start = head.find(b"\n", at) + 1
     if start <= 0:
         return False
@@ -123,26 +143,48 @@ def _confirmed(head: bytes, at: int, pat: re.Pattern[bytes]) -> bool:
         if m is None:
             continue
         rest = line[m.end() :]
+        if suffixed:
+            rest = _SUFFIX.sub(b"", rest)
         if rest.strip() and _FOLLOW.match(rest):
             return True
     return False
 
 
 def _time(pre: bytes) -> datetime | None:
-    """Return the zoned timestamp written in the prefix `pre`, as UTC, or None."""
-    from goroscope.timestamps import zoned_time
+    """Return the timestamp written in the prefix `pre` (timestamps.log_time), or None."""
+    from goroscope.timestamps import log_time
 
-    return zoned_time(pre.decode("utf-8", "replace"))
+    return log_time(pre.decode("utf-8", "replace"))
 
 
 PROFILE_HEADER = rb"goroutine(?:leak)? profile: total \d+[ \t]*\r?$"
 
 
 def prefix_times(data: bytes, pattern: bytes, key: bytes = PROFILE_HEADER) -> list[datetime | None]:
-    """Return the zoned time the prefix `pattern` gives each line of `data` that is `key` (a regex) behind it."""
-    from goroscope.timestamps import zoned_time
+    """Return the time the prefix `pattern` gives each line of `data` that is `key` (a regex) behind it (see `_time`)."""
+    return [_time(m.group(1)) for m in re.finditer(b"(" + pattern + b")" + key, data, re.M)]
 
-    return [zoned_time(m.group(1).decode("utf-8", "replace")) for m in re.finditer(b"(" + pattern + b")" + key, data, re.M)]
+
+class LineTimes:
+    """The time the prefix `pattern` gives the lines of `data`, asked for in ascending line order."""
+
+    def __init__(self, data: bytes, pattern: bytes) -> None:
+        self._data = data
+        self._re = _compiled(pattern)
+        self._line = 0  # the line that starts at self._pos (0-based)
+        self._pos = 0
+
+    def at(self, line: int) -> datetime | None:
+        """Return the time in the prefix of the 0-based `line` (not before the last one asked for), or None."""
+        data = self._data
+        while self._line < line:
+            k = data.find(b"\n", self._pos)
+            if k < 0:
+                return None
+            self._pos = k + 1
+            self._line += 1
+        m = self._re.match(data, self._pos)
+        return _time(m.group(0)) if m else None
 
 
 def strip(data: bytes, pattern: bytes) -> bytes:

@@ -37,6 +37,7 @@ once. Anything else goes through a line-by-line parser that handles every form.
 from __future__ import annotations
 
 import gc
+import operator
 import re
 import zlib
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ from typing import BinaryIO
 
 from goroscope import words
 from goroscope.errors import DumpError
-from goroscope.ingest.parts import DEBUG2_WRITER
+from goroscope.ingest.parts import DEBUG2_WRITER, dump_starts
 from goroscope.model import (
     PROFILE_GOROUTINE,
     PROFILE_GOROUTINELEAK,
@@ -1023,6 +1024,16 @@ def _version_in_paths(goroutines: list[Goroutine]) -> str | None:
     return None
 
 
+_ID = operator.attrgetter("id")
+
+
+def _dump_starts(goroutines: list[Goroutine]) -> list[int]:
+    """Return the indices of `goroutines` where a dump begins (ingest.parts.DumpCuts)."""
+    openers = [i for i, g in enumerate(goroutines) if g.state == "running" and g.frames]
+    writers = [i for i in openers if goroutines[i].frames[0].function == DEBUG2_WRITER]
+    return dump_starts(list(map(_ID, goroutines)), openers, writers)
+
+
 def _snapshot(st: _State) -> Snapshot:
     """Assemble the Snapshot from what `st` read."""
     has_g0 = False
@@ -1034,10 +1045,11 @@ def _snapshot(st: _State) -> Snapshot:
             leak = any(f.function == _LEAK_WRITER for f in g.frames)
     crash = st.junk_crash or has_g0
     goroutines = st.goroutines
-    starts = [] if crash else [i for i, g in enumerate(goroutines) if g.state == "running" and g.frames and g.frames[0].function == DEBUG2_WRITER]
+    starts = [] if crash else _dump_starts(goroutines)
     if len(starts) > 1:
-        # back-to-back debug=2 dumps (a collector appending to one file): the last is
-        # read here; `goroscope report` reads each as a snapshot of its own (ingest.parts)
+        # back-to-back dumps (a collector appending to one file, a daemon dumping itself
+        # on a signal): the last is read here; `goroscope report` reads each as a
+        # snapshot of its own (ingest.parts)
         goroutines = goroutines[starts[-1] :]
         st.problem(None, f"{len(starts)} goroutine dumps back to back: the last is read (`goroscope report` reads each as a snapshot)")
     if st.go_version is None:
