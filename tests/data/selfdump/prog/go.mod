@@ -1,0 +1,3 @@
+module example.com/selfdump
+
+go 1.24
