@@ -327,3 +327,21 @@ def test_the_browser_saved_folder_is_one_snapshot_per_moment(capsys, tmp_path) -
     # and one count per moment, no alternating between forms: the leak only grows
     counts = _reconnect(doc)["counts"]
     assert counts == sorted(counts) and counts[-1] > counts[0]
+
+
+def test_inspect_places_a_journald_time_in_the_year_of_the_mtime(capsys, tmp_path) -> None:
+    # GIVEN one dump in a journald log (no year, no zone), the file written in 2027
+    body = _stack_dump(22, 2)
+    data = "".join(f"Dec 31 23:59:58 node-7 svc[12]: {ln}\n" for ln in body.splitlines()).encode()
+    path = tmp_path / "svc.log"
+    path.write_bytes(data)
+    jan = datetime(2027, 1, 1, 0, 5, tzinfo=timezone.utc).timestamp()
+    os.utime(path, (jan, jan))
+    # WHEN inspected
+    try:
+        cli.main(["inspect", str(path), "--json"])
+    except SystemExit as e:
+        assert e.code in (None, 0)
+    doc = json.loads(capsys.readouterr().out)
+    # THEN its time is the last second of 2026 in UTC (the default zone): December, the year before
+    assert doc["time"] == "2026-12-31T23:59:58Z" and len(doc["goroutines"]) == 5

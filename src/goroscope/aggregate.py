@@ -19,7 +19,7 @@ from operator import attrgetter
 
 from goroscope.errors import DumpError
 from goroscope.ingest.archive import DEFAULT_MAX_INFLATE, GZIP_MAGIC, open_source
-from goroscope.ingest.parts import count_dumps
+from goroscope.ingest.parts import all_unique, count_dumps
 from goroscope.model import (
     PROFILE_GOROUTINELEAK,
     CreatedBy,
@@ -237,13 +237,7 @@ def _dumps(parts: Sequence[Summary]) -> int:
         return -1
     if not any(p.dumps for p in parts):
         return 0  # a crash traceback: never cut
-    n = 0
-    seen: set[int] = set()
-    for p in parts:
-        for sc in p.stacks:
-            n += len(sc.ids)
-            seen.update(sc.ids)
-    return 1 if len(seen) == n else -1
+    return 1 if all_unique(i for p in parts for sc in p.stacks for i in sc.ids) else -1
 
 
 def floor_counts(primary: Summary, complete: Summary) -> Summary:

@@ -256,6 +256,7 @@ def inspect(file: Path, as_json: bool, top: int, stack: str | None, config_path)
     from goroscope.ingest import load, member_source
     from goroscope.pipeline import summarize_file
     from goroscope.render.terminal import inspect_json_chunks, inspect_text, stack_text
+    from goroscope.timestamps import is_wall_clock, place
 
     member = member_source(file)  # 'ARCHIVE.tar.gz/pods/a/dump.txt', as reports name a member
     if member is None:
@@ -268,6 +269,9 @@ def inspect(file: Path, as_json: bool, top: int, stack: str | None, config_path)
         return
     if as_json:
         snapshot = load(file, config.discovery.max_inflate_bytes)
+        if snapshot.time is not None and is_wall_clock(snapshot.time):
+            # a log's own clock without zone or year (journald, syslog, Kibana): placed as `report` does
+            snapshot = replace(snapshot, time=place(snapshot.time, file.stat().st_mtime, config.discovery.timezone))
         out = sys.stdout
         for piece in inspect_json_chunks(snapshot):
             out.write(piece)

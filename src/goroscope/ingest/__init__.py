@@ -139,7 +139,8 @@ def parse_stream(stream: BinaryIO, path: str, sniffed: Sniff | None = None, part
             reader = prefix.StrippedReader(stream, sniffed.prefix)
             snap = traceback.parse(io.BufferedReader(reader, 1 << 20), path)  # type: ignore[arg-type]
             foreign = reader.foreign
-            if snap.time is None and lp is not None and lp.time is not None:
+            if snap.time is None and lp is not None and lp.time is not None and snap.dumps <= 1:
+                # (the first header's time: not the one of the last of several dumps, which is read)
                 snap = replace(snap, time=lp.time)
         return _noting_foreign(snap, foreign)
     if sniffed.format in ("debug2", "traceback"):
