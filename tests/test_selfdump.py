@@ -345,3 +345,16 @@ def test_inspect_places_a_journald_time_in_the_year_of_the_mtime(capsys, tmp_pat
     doc = json.loads(capsys.readouterr().out)
     # THEN its time is the last second of 2026 in UTC (the default zone): December, the year before
     assert doc["time"] == "2026-12-31T23:59:58Z" and len(doc["goroutines"]) == 5
+
+
+@pytest.mark.parametrize("chunk", [97, 4096])
+def test_the_stderr_capture_cuts_alike_whatever_the_read_size(chunk: int, monkeypatch) -> None:
+    # GIVEN the plain capture read in chunks that end anywhere in a line (a dump's opener in one, its repeat in the next)
+    from goroscope.ingest import parts
+
+    data = gzip.decompress(STDERR.read_bytes())
+    whole = _parts(data)
+    monkeypatch.setattr(parts, "_CHUNK", chunk)
+    # THEN every dump reads as with one read, and the count agrees
+    assert [p.goroutines for p in _parts(data)] == [p.goroutines for p in whole]
+    assert count_dumps(io.BytesIO(data)) == len(whole) == len(_truth()[0])
