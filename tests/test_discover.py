@@ -330,9 +330,9 @@ def test_tar_members_read_in_order_inflate_the_archive_once(tmp_path: Path, monk
     opened: list[str] = []
     real_open_tar = archive.open_tar
 
-    def counting_open_tar(fs_path: str, bound: int):  # type: ignore[no-untyped-def]
+    def counting_open_tar(fs_path: str, bound: int, store=None):  # type: ignore[no-untyped-def]
         opened.append(fs_path)
-        return real_open_tar(fs_path, bound)
+        return real_open_tar(fs_path, bound, store)
 
     monkeypatch.setattr(archive, "open_tar", counting_open_tar)
     expected = [dedent(text).encode() for _, text in members]

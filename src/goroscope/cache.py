@@ -17,10 +17,15 @@ Contract:
   `scope` names the series (archive, series id, config, tool) so that a new state of a
   series supersedes its old ones: only the `SERIES_KEEP` most recently used of a scope
   are kept.
+- `get_listing(key)` / `put_listing(key, listing)` keep what discovery found in one
+  object of a store (its Sources, without their Store, and its Skipped), under a key
+  discovery makes from the object's URL, version and size: a nightly rerun lists the
+  bucket and reads no object it has seen.
 - `close()` ends the connection; a SummaryCache is also a context manager.
 
 The key of an entry is the file (the real path of `Source.fs_path`, plus the archive
-member), its size and mtime, the tool version, the config digest and a schema
+member; for an object in a store its URL and the version its listing gives, the ETag),
+its size and mtime, the tool version, the config digest and a schema
 fingerprint (our schema version plus the field names of the model records, so that a
 change to model.py never decodes an old blob into a wrong record). When a row for the
 same file exists but its size or mtime changed, the SHA-256 of the content decides:
@@ -69,7 +74,7 @@ from pathlib import Path
 
 import goroscope
 from goroscope import model
-from goroscope.codec import decode_series, decode_summary, encode_series, encode_summary, head_of
+from goroscope.codec import Listing, decode_listing, decode_series, decode_summary, encode_listing, encode_series, encode_summary, head_of
 from goroscope.errors import DumpError
 from goroscope.ingest.archive import DEFAULT_MAX_INFLATE, content_sha256
 from goroscope.model import Series, Source, Summary
@@ -117,9 +122,16 @@ _SCHEMA = (
         value BLOB NOT NULL        -- encode_series()
     )""",
     "CREATE INDEX IF NOT EXISTS series_scope ON series (scope, used)",
+    # what discovery found in one object of a store, by discover.walk_store's key
+    """CREATE TABLE IF NOT EXISTS listings (
+        key TEXT PRIMARY KEY,      -- digest of the object's URL, version, size, display path and discovery settings
+        tool TEXT NOT NULL,        -- TOOL_KEY
+        used REAL NOT NULL,        -- time.time() of the last run that stored or read it
+        value BLOB NOT NULL        -- encode_listing()
+    )""",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)  -- pruned_at",
 )
-_TABLES = {"entries", "blobs", "series", "meta"}
+_TABLES = {"entries", "blobs", "series", "meta", "listings"}
 
 
 def _model_fingerprint() -> str:
@@ -163,16 +175,22 @@ class Hit:
 
 
 def _file_key(source: Source) -> str:
-    """Return the cache's name for `source`: its real path, plus NUL and the member."""
-    real = os.path.realpath(source.fs_path)
+    """Return the cache's name for `source`: its real path (an object: its URL and version), plus NUL and the member."""
+    if source.store is not None:
+        # what the listing says of the object, so that a rerun needs no request to know it
+        real = f"{source.fs_path}\0{source.version}"
+    else:
+        real = os.path.realpath(source.fs_path)
     key = real if source.member is None else f"{real}\0{source.member}"
     return key if source.part is None else f"{key}\0#{source.part}"  # one of a file's back-to-back profiles
 
 
 def stat_matches(source: Source) -> bool:
     """Return True when the file behind `source` still has the size and mtime it had."""
-    if source.member is not None:
-        return True  # a member's size and mtime come from the archive's own index
+    if source.member is not None or source.store is not None:
+        # a member's size and mtime come from the archive's own index; an object is
+        # replaced whole, and a new one has another version (the cache's key) in the next listing
+        return True
     try:
         st = os.stat(source.fs_path)
     except OSError:
@@ -214,6 +232,7 @@ class SummaryCache:
         self._db: sqlite3.Connection | None = None
         self._used: set[int] = set()  # entry ids read this run: their `used` time is set at close
         self._used_series: set[str] = set()  # series keys read this run: the same
+        self._used_listings: set[str] = set()  # listing keys read this run: the same
         self.generation = 0  # how many times this handle replaced a damaged database mid-run
 
     # ---------------------------------------------------------------- opening
@@ -370,6 +389,7 @@ class SummaryCache:
         self.generation += 1
         self._used.clear()
         self._used_series.clear()
+        self._used_listings.clear()
         # another run may have replaced it already: only a file that fails now is set aside
         self._open_checked(f"{e}")
 
@@ -540,6 +560,33 @@ class SummaryCache:
             ]
         )
 
+    def get_listing(self, key: str) -> Listing | None:
+        """Return the Listing stored under `key`, or None (an unreadable one is deleted with a warning)."""
+        if self._db is None:
+            return None
+        try:
+            row = self._db.execute("SELECT value FROM listings WHERE key = ? AND tool = ?", (key, TOOL_KEY)).fetchone()
+        except sqlite3.DatabaseError as e:
+            self._damaged(e)
+            return None
+        if row is None:
+            return None
+        try:
+            listing = decode_listing(row[0])
+        except ValueError as e:
+            self.warnings.append(f"summary cache {self.path}: a stored listing is unreadable ({e}); removed it")
+            self._write([("DELETE FROM listings WHERE key = ?", (key,))])
+            return None
+        self._used_listings.add(key)
+        return listing
+
+    def put_listing(self, key: str, listing: Listing) -> None:
+        """Store `listing` under `key`."""
+        if self._db is None:
+            return
+        blob = encode_listing(listing)
+        self._write([("INSERT OR REPLACE INTO listings (key, tool, used, value) VALUES (?, ?, ?, ?)", (key, TOOL_KEY, time.time(), blob))])
+
     def series_count(self) -> int:
         """Return the number of memoised series stored (all versions and configs)."""
         if self._db is None:
@@ -596,6 +643,7 @@ class SummaryCache:
                 (f"DELETE FROM blobs WHERE id IN ({stale})", (TOOL_KEY, cutoff)),
                 ("DELETE FROM entries WHERE tool <> ? OR used < ?", (TOOL_KEY, cutoff)),
                 ("DELETE FROM series WHERE tool <> ? OR used < ?", (TOOL_KEY, cutoff)),
+                ("DELETE FROM listings WHERE tool <> ? OR used < ?", (TOOL_KEY, cutoff)),
                 ("INSERT OR REPLACE INTO meta (key, value) VALUES ('pruned_at', ?)", (repr(now),)),
             ]
         )
@@ -604,11 +652,13 @@ class SummaryCache:
 
     def close(self) -> None:
         """Record which entries and series this run used, and close (SQLite checkpoints the WAL on the last close)."""
-        if self._db is not None and (self._used or self._used_series):
+        if self._db is not None and (self._used or self._used_series or self._used_listings):
             ids = sorted(self._used)
             keys = sorted(self._used_series)
+            listed = sorted(self._used_listings)
             self._used.clear()
             self._used_series.clear()
+            self._used_listings.clear()
             now = time.time()
             self._write(
                 [
@@ -618,6 +668,10 @@ class SummaryCache:
                 + [
                     (f"UPDATE series SET used = ? WHERE key IN ({','.join('?' * len(chunk))})", (now, *chunk))
                     for chunk in (keys[i : i + 500] for i in range(0, len(keys), 500))
+                ]
+                + [
+                    (f"UPDATE listings SET used = ? WHERE key IN ({','.join('?' * len(chunk))})", (now, *chunk))
+                    for chunk in (listed[i : i + 500] for i in range(0, len(listed), 500))
                 ]
             )
         self._drop_connection()

@@ -142,7 +142,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("archive", type=click.Path(path_type=Path))
+@click.argument("archive")
 @click.option("--output", "output_dir", type=click.Path(path_type=Path), default=None, help="Where reports go (default: reports/ under the current directory).")
 @click.option("--name", "stem", default=None, help="File stem (default: ARCHIVE's base name, '-', the run's UTC time).")
 @click.option("--format", "formats", default="html,pdf,json", show_default=True, help="Comma list of html,pdf,json,md.")
@@ -161,12 +161,14 @@ def cli() -> None:
 @click.option("--settle", type=click.FloatRange(min=0), default=None, help="Leave files changed within this many seconds for the next run.")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True, help="Where parsing runs.")
 @click.option("--scheduler", default=None, help="Dask scheduler address (tcp://HOST:PORT) for --executor dask.")
+@click.option("--storage-option", "storage_options", multiple=True, metavar="KEY=VALUE", help="An fsspec storage option for an object-store ARCHIVE (s3://…), over the config's storage: section; repeatable.")
 @click.option("--force", is_flag=True, help="Overwrite existing report files.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the written paths.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print skipped inputs and warnings in full.")
 def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_path, no_cache, source_root,
-           fail_on_suspects, strict, baseline, baseline_dir, fail_on_new, since, until, settle, executor, scheduler, force, quiet, verbose) -> None:
-    """Analyse ARCHIVE (a folder, a .tar/.tar.gz/.tgz/.zip, or one dump) and write reports."""
+           fail_on_suspects, strict, baseline, baseline_dir, fail_on_new, since, until, settle, executor, scheduler, storage_options, force, quiet, verbose) -> None:
+    """Analyse ARCHIVE (a folder, a .tar/.tar.gz/.tgz/.zip, one dump, or an object-store URL such as
+    s3://BUCKET/PREFIX/) and write reports."""
     from goroscope.baseline import latest_report, load_baseline
     from goroscope.model import Baseline
     from goroscope.pipeline import RunOptions, analyze, command_line
@@ -180,10 +182,19 @@ def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_pa
         raise UsageError("--baseline and --baseline-dir: give one of them")
     if fail_on_new and baseline is None and baseline_dir is None:
         raise UsageError("--fail-on-new needs --baseline PREVIOUS.json or --baseline-dir DIR (new against what?)")
-    _must_exist(archive)
-    config = _config_for(config_path, archive)
+    from goroscope.config import with_storage_options
+    from goroscope.ingest.store import display_url, is_url, parse_options
+
+    if is_url(archive):
+        # read in place through fsspec (ingest.store); nothing of the store is on this disk
+        local = None
+        config = with_storage_options(_config_for(config_path, None), parse_options(storage_options))
+    else:
+        local = archive = Path(archive)
+        _must_exist(archive)
+        config = _config_for(config_path, archive)
     out = output_dir if output_dir is not None else Path("reports")
-    stem = stem or default_stem(archive, now)
+    stem = stem or default_stem(local if local is not None else Path(display_url(archive).split("://", 1)[1].rstrip("/") or "store"), now)
     if "/" in stem or "\\" in stem or stem in ("", ".", ".."):
         raise UsageError(f"--name: {stem!r} is not a file stem")
     # every target before any work: an hour's analysis must not end in "cannot write"
@@ -191,11 +202,11 @@ def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_pa
     notes: list[str] = []
     baseline_doc = load_baseline(baseline) if baseline is not None else None
     if baseline_dir is not None:
-        found = latest_report(baseline_dir, str(archive))
+        found = latest_report(baseline_dir, str(archive) if local is not None else display_url(archive))
         if found is None:
             # night one: nothing to compare with, so everything found is new
             baseline_doc = Baseline()
-            notes.append(f"{baseline_dir}: no previous report of {archive}; every suspect is new")
+            notes.append(f"{baseline_dir}: no previous report of {display_url(str(archive))}; every suspect is new")
         else:
             baseline_doc = found[1]
     options = RunOptions(

@@ -1,7 +1,8 @@
 """The compact, safe encoding of model records the summary cache stores.
 
 Contract: `encode_summary(summary) -> bytes` / `decode_summary(blob) -> Summary` and
-the same for a Series; `decode_*` raises ValueError for anything it cannot read
+the same for a Series and for a Listing (what discovery found in one object of a store:
+its Sources and Skipped); `decode_*` raises ValueError for anything it cannot read
 (another encoding, damage, a record of another kind).
 
 Values are pickled and zlib-compressed (a Summary's per-goroutine data already is int
@@ -21,9 +22,21 @@ import pickle
 import zlib
 
 from goroscope import model
-from goroscope.model import Series, Summary
+from goroscope.model import Series, Skipped, Source, Summary
 
-__all__ = ["encode_summary", "decode_summary", "encode_series", "decode_series", "head_of", "ENCODING"]
+__all__ = [
+    "encode_summary",
+    "decode_summary",
+    "encode_series",
+    "decode_series",
+    "encode_listing",
+    "decode_listing",
+    "Listing",
+    "head_of",
+    "ENCODING",
+]
+
+Listing = tuple[tuple[Source, ...], tuple[Skipped, ...]]  # what discovery found in one object
 
 ENCODING = 3  # first byte of every value (3: pickled with the slot builders below)
 
@@ -145,6 +158,25 @@ def encode_series(series: Series) -> bytes:
 def decode_series(blob: bytes) -> Series:
     """Return the Series encoded in `blob`; raise ValueError if it cannot be read."""
     return _decode(blob, Series)  # type: ignore[return-value]
+
+
+def encode_listing(listing: Listing) -> bytes:
+    """Return the compact, compressed bytes of `listing` (its Sources must carry no Store: no credentials on disk)."""
+    if any(s.store is not None for s in listing[0]):
+        raise ValueError("a listing is stored without its Store")
+    return _encode(listing)
+
+
+def decode_listing(blob: bytes) -> Listing:
+    """Return the Listing encoded in `blob`; raise ValueError if it cannot be read."""
+    value = _decode(blob, tuple)
+    if (
+        len(value) != 2  # type: ignore[arg-type]
+        or not all(isinstance(s, Source) for s in value[0])  # type: ignore[index]
+        or not all(isinstance(s, Skipped) for s in value[1])  # type: ignore[index]
+    ):
+        raise ValueError("cache entry is not a listing")
+    return value  # type: ignore[return-value]
 
 
 def head_of(summary: Summary) -> Summary:

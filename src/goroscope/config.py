@@ -12,6 +12,9 @@ parse produces: the cache keys on it.
     ignore:     goleak-like rules: top_function, any_function, created_by, state
     acknowledged: [{fingerprint, until, note}]
     render:     page_size, redact_labels, url_template, path_map, service_address, templates_dir
+    storage:    fsspec storage options for an object-store ARCHIVE (s3://…): any keys the
+                store's filesystem takes (endpoint_url, anon, profile, client_kwargs, …);
+                kept out of every digest, since they may hold credentials
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ __all__ = [
     "RenderConfig",
     "load_config",
     "config_from_dict",
+    "with_storage_options",
 ]
 
 GiB = 1024**3
@@ -132,6 +136,7 @@ class Config:
     ignore: IgnoreRules = field(default_factory=IgnoreRules)
     acknowledged: tuple[Acknowledged, ...] = ()
     render: RenderConfig = field(default_factory=RenderConfig)
+    storage: str = "{}"  # the `storage:` mapping (with --storage-option on top) as sorted JSON; in no digest
     path: str | None = None  # the file it came from, None for defaults
 
     def digest(self) -> str:
@@ -144,6 +149,7 @@ class Config:
         """Return a short hash of the whole effective config (for report provenance)."""
         d = dataclasses.asdict(self)
         d.pop("path", None)
+        d.pop("storage", None)  # how to reach the store (maybe credentials), not what is found
         blob = json.dumps(d, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
@@ -260,10 +266,37 @@ def _check(obj: Any, where: str, path: str | None) -> None:
                 fail(f.name, "must not be negative")
 
 
+def _storage_json(value: Any, path: str | None) -> str:
+    """Return the `storage:` mapping as sorted JSON; raise ConfigError unless it is a mapping with text keys."""
+    if value is None:
+        return "{}"
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ConfigError(path, "storage", "expected a mapping of fsspec storage options (endpoint_url: …, anon: true, …)")
+    try:
+        return json.dumps(value, sort_keys=True, default=str)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(path, "storage", f"cannot be passed on as storage options: {e}") from None
+
+
+def with_storage_options(config: Config, options: dict[str, Any]) -> Config:
+    """Return `config` with `options` (from --storage-option) over its `storage:` section."""
+    if not options:
+        return config
+    merged = json.loads(config.storage)
+    for key, value in options.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return dataclasses.replace(config, storage=json.dumps(merged, sort_keys=True, default=str))
+
+
 def config_from_dict(data: Any, path: str | None = None) -> Config:
     """Return the Config described by `data` (a parsed YAML document)."""
     if data is None:
         data = {}
+    if isinstance(data, dict) and "storage" in data:
+        data = dict(data, storage=_storage_json(data["storage"], path))
     cfg = _build(Config, data, "", path)
     return dataclasses.replace(cfg, path=path)
 

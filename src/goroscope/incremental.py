@@ -38,6 +38,7 @@ from goroscope import __version__
 from goroscope.codec import head_of
 from goroscope.config import Config
 from goroscope.ingest.group import Grouping
+from goroscope.ingest.store import is_url
 from goroscope.model import MemoryPoint, Moment, Series, Signature, Skipped, Source, Summary
 
 if TYPE_CHECKING:
@@ -197,7 +198,7 @@ def _correlate_once(
 
     grouping = group([(f.source, f.head) for f in files], config)
     loader = _Loader(files, config, cache, parse)
-    scope_root = os.path.realpath(archive)
+    scope_root = str(archive) if is_url(str(archive)) else os.path.realpath(archive)
     memoise = cache is not None and cache.enabled
     base = key_base(config) if memoise else ""
     shas = {p: f.sha256 for p, f in loader.by_path.items()} if memoise else {}

@@ -32,6 +32,7 @@ __all__ = [
     "Signature",
     "StackCount",
     "Summary",
+    "Store",
     "Source",
     "Moment",
     "Skipped",
@@ -248,12 +249,31 @@ class Summary:
 # ----------------------------------------------------------------------- discover
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class Store:
+    """How to reach the object store an archive URL names (fsspec). Set by ingest.store.
+
+    It travels with every Source of the store, to whatever process (a Dask worker)
+    opens it; its options may hold credentials, so its repr shows their keys only
+    and nothing writes it out (the cache keeps no Source)."""
+
+    protocol: str  # the URL's scheme as fsspec knows it: s3, gs, az, memory, ...
+    options: str = "{}"  # the storage options as sorted JSON (--storage-option, config `storage:`)
+
+    def __repr__(self) -> str:
+        """Return the protocol and the option keys, never their values."""
+        import json
+
+        keys = ",".join(sorted(json.loads(self.options)))
+        return f"Store({self.protocol}://, options: {keys or 'none'})"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Source:
     """One input file, on disk or inside an archive. Set by discover.py."""
 
     path: str  # display path relative to the archive root ('x.tar.gz/member/path' inside archives)
-    fs_path: str  # the file on disk to open (the archive file for members)
+    fs_path: str  # the file on disk to open (the archive file for members); an object's URL in a store
     member: str | None = None  # member name inside fs_path when it is a tar/zip, else None
     size: int = 0  # bytes on disk (compressed size for members)
     mtime: float = 0.0  # seconds since the epoch
@@ -266,6 +286,9 @@ class Source:
     line_prefix: bytes | None = None  # regex of the log prefix every dump line carries (ingest.prefix), None: plain
     # which of a debug=1 file's back-to-back profiles this is (1-based; its path ends in `#N`), None: the whole file
     part: int | None = None
+    # set for an object in a store (ingest.store), None for a local file:
+    store: Store | None = None  # how to reach it; fs_path is then its URL
+    version: str | None = None  # the object's ETag (else its last-modified) from the listing: the cache's key
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -55,27 +55,21 @@ class RunOptions:
 Progress = Callable[[int, int, int, int], None]
 
 
-def analyze(archive: Path, config: Config, options: RunOptions = RunOptions(), progress: Progress | None = None) -> Report:
-    """Run every stage over `archive` and return the Report."""
+def analyze(archive: Path | str, config: Config, options: RunOptions = RunOptions(), progress: Progress | None = None) -> Report:
+    """Run every stage over `archive` (a path, or an object-store URL read with config.storage) and return the Report."""
     from goroscope import baseline, findings, rank
     from goroscope.incremental import Window, correlate_all
-    from goroscope.ingest import discover
 
     now = options.now or datetime.now(timezone.utc)
     if options.settle_seconds is not None:
         config = replace(config, discovery=replace(config.discovery, settle_seconds=options.settle_seconds))
-    archive = Path(archive)
-    if not archive.exists():
-        raise NoDataError(f"{archive}: no such file or directory")
-
-    # discover: the files, each classified by its first bytes
-    sources, skipped = discover.walk(archive, config)
-    settled = tuple(s.path for s in skipped if s.reason.startswith("settling"))
-    skipped = [s for s in skipped if not s.reason.startswith("settling")]
-
-    # parse and aggregate (what the cache holds is not parsed again), group and correlate
     cache = _open_cache(options, config)
     try:
+        # discover: the files, each classified by its first bytes (objects of a store the cache knows are not read)
+        sources, skipped, archive = _discover(archive, config, cache)
+        settled = tuple(s.path for s in skipped if s.reason.startswith("settling"))
+        skipped = [s for s in skipped if not s.reason.startswith("settling")]
+        # parse and aggregate (what the cache holds is not parsed again), group and correlate
         files, parse_skipped = _parse_all(sources, config, options, progress, cache)
         skipped.extend(parse_skipped)
         window = Window(since=options.since, until=options.until)
@@ -111,6 +105,24 @@ def analyze(archive: Path, config: Config, options: RunOptions = RunOptions(), p
         stable=tuple(rank.stable(done.series, config, suspects)),
         warnings=warnings,
     )
+
+
+def _discover(archive: Path | str, config: Config, cache: SummaryCache | None) -> tuple[list[Source], list[Skipped], Path | str]:
+    """Return the sources and skipped files of `archive`, and `archive` as the report names it (a Path, or a URL)."""
+    import json
+
+    from goroscope.ingest import discover, store
+
+    if store.is_url(str(archive)):
+        url = str(archive)
+        known = cache if cache is not None and cache.enabled else None
+        sources, skipped = discover.walk_store(url, store.store_for(url, json.loads(config.storage)), config, known)
+        return sources, skipped, store.display_url(url)
+    archive = Path(archive)
+    if not archive.exists():
+        raise NoDataError(f"{archive}: no such file or directory")
+    sources, skipped = discover.walk(archive, config)
+    return sources, skipped, archive
 
 
 def parse_one(
@@ -409,7 +421,29 @@ def _parse_parts_task(item: tuple[Source, Config, str | None, tuple[int, ...]]) 
     return results, sha256 if sha256 is not None and stat_matches(src) else None
 
 
-def command_line() -> str:
-    """Return this process's command line, quoted, for provenance."""
-    argv = [Path(sys.argv[0]).name] + sys.argv[1:]
-    return shlex.join(argv)
+def command_line(argv: Sequence[str] | None = None) -> str:
+    """Return this process's command line (or `argv`), quoted, for provenance; storage option values and
+    credentials in a URL are replaced by '***' (the report must not carry them)."""
+    from goroscope.ingest.store import display_url, is_url
+
+    args = list(sys.argv if argv is None else argv)
+    out = [Path(args[0]).name] if args else []
+    hide_next = False
+    for arg in args[1:]:
+        if hide_next:
+            arg = _hide_value(arg)
+            hide_next = False
+        elif arg == "--storage-option":
+            hide_next = True
+        elif arg.startswith("--storage-option="):
+            arg = "--storage-option=" + _hide_value(arg[len("--storage-option=") :])
+        elif is_url(arg):
+            arg = display_url(arg)
+        out.append(arg)
+    return shlex.join(out)
+
+
+def _hide_value(pair: str) -> str:
+    """Return KEY=*** for a --storage-option KEY=VALUE."""
+    key, sep, _ = pair.partition("=")
+    return f"{key}=***" if sep else pair

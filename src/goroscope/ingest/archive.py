@@ -15,6 +15,10 @@ Contract:
 - Tar members are read through a per-process cursor (`_TarCursor`, under one lock
   for threaded workers): reading the members of a compressed tar in archive order
   inflates it once, not once per member. `close_cursors()` closes them.
+- Files are opened by `open_raw(fs_path, store)`: the file on disk, or with a Store
+  the object at the URL `fs_path` (ingest.store: read in place, block by block,
+  seekable for zip), so that archives, members and .gz objects in a bucket are read
+  as those on disk are.
 - The readers the tree walk uses: `open_tar(fs_path, bound)` (a TarHandle, streamed
   and bounded when compressed, with `end_problem()` for what stops it early),
   `open_zip`, `zip_member`, `archive_kind`, `safe_member_name`, `tar_kind`,
@@ -40,7 +44,7 @@ from typing import BinaryIO
 
 from goroscope import words
 from goroscope.errors import DumpError
-from goroscope.model import Source
+from goroscope.model import Source, Store
 
 __all__ = [
     "open_source",
@@ -65,6 +69,7 @@ __all__ = [
     "zip_head",
     "read_error_reason",
     "close_cursors",
+    "open_raw",
     "DEFAULT_MAX_INFLATE",
     "SNIFF_BYTES",
     "GZIP_MAGIC",
@@ -311,7 +316,7 @@ def open_source(
     if span is not None:
         raw = _open_file(source)
         return _guarded(io.BufferedReader(_Span(raw, *span), CHUNK), source.path)  # type: ignore[arg-type]
-    stored = _open_stored_raw(source, bound)
+    stored = _open_stored_raw(source, bound, buffer_size)
     if digest is not None:
         stored = io.BufferedReader(_Digesting(stored, digest), buffer_size)  # type: ignore[assignment]
     try:
@@ -330,20 +335,32 @@ def open_stored(source: Source, bound: int = DEFAULT_MAX_INFLATE) -> BinaryIO:
     return _guarded(stored, source.path, owned=())
 
 
-def _open_file(source: Source) -> BinaryIO:
-    """Open the file on disk behind `source`; raise DumpError naming it."""
+def open_raw(fs_path: str, store: Store | None = None, *, size: int | None = None, block: int | None = None) -> BinaryIO:
+    """Open the file at `fs_path` for reading, or with `store` the object at the URL `fs_path`; raise OSError.
+
+    For an object, `size` (from the listing) spares a request and `block` is how much
+    each request reads ahead (small for sniffing; ingest.store.BLOCK by default)."""
+    if store is None:
+        return open(fs_path, "rb")
+    from goroscope.ingest.store import BLOCK, open_object
+
+    return open_object(fs_path, store, size, block or BLOCK)
+
+
+def _open_file(source: Source, block: int | None = None) -> BinaryIO:
+    """Open the file (or object) behind `source`; raise DumpError naming it."""
     try:
-        return open(source.fs_path, "rb")
+        return open_raw(source.fs_path, source.store, size=None if source.member is not None else source.size, block=block)
     except OSError as e:
         raise DumpError(source.path, f"cannot read: {read_error_reason(e)}") from None
 
 
-def _open_stored_raw(source: Source, bound: int) -> BinaryIO:
+def _open_stored_raw(source: Source, bound: int, buffer_size: int = CHUNK) -> BinaryIO:
     """Return the stored bytes of `source`, errors already named (closing it closes everything under it)."""
     if source.member is None:
-        return _open_file(source)
+        return _open_file(source, buffer_size if buffer_size < CHUNK else None)
     try:
-        kind = archive_kind(source.fs_path)
+        kind = archive_kind(source.fs_path, source.store)
     except OSError as e:
         raise DumpError(source.path, f"cannot read the archive {source.fs_path!r}: {read_error_reason(e)}") from None
     if kind == "zip":
@@ -355,7 +372,7 @@ def _open_zip_member(source: Source, bound: int) -> BinaryIO:
     """Return a reader of the zip member `source.member` (its stored bytes, bounded)."""
     assert source.member is not None
     try:
-        zf = zipfile.ZipFile(source.fs_path)
+        zf = open_zip(source.fs_path, source.store)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
         raise DumpError(source.path, f"corrupt archive: {read_error_reason(e)}") from None
     try:
@@ -387,17 +404,26 @@ def zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, bound: int
     return io.BufferedReader(GuardedReader(inner, path, bound, what="member", member=info.filename), CHUNK)  # type: ignore[return-value]
 
 
-def open_zip(fs_path: str) -> zipfile.ZipFile:
-    """Open the zip archive at `fs_path` (zipfile's errors pass through)."""
-    return zipfile.ZipFile(fs_path)
+def open_zip(fs_path: str, store: Store | None = None) -> zipfile.ZipFile:
+    """Open the zip archive at `fs_path` (zipfile's errors pass through; closing it closes the file)."""
+    if store is None:
+        return zipfile.ZipFile(fs_path)
+    raw = open_raw(fs_path, store)
+    try:
+        zf = zipfile.ZipFile(raw)
+    except BaseException:
+        raw.close()
+        raise
+    zf._filePassed = 0  # type: ignore[attr-defined]  # ours to close, as a path's would be
+    return zf
 
 
 # ------------------------------------------------------------------ archive kinds
 
 
-def archive_kind(fs_path: str) -> str | None:
-    """Return 'zip' or 'tar' when the file at `fs_path` is an archive, else None (content first, then name)."""
-    with open(fs_path, "rb") as raw:
+def archive_kind(fs_path: str, store: Store | None = None) -> str | None:
+    """Return 'zip' or 'tar' when the file (or object) at `fs_path` is an archive, else None (content first, then name)."""
+    with open_raw(fs_path, store, block=SNIFF_BYTES) as raw:
         magic = raw.read(8)
         if magic.startswith(ZIP_MAGICS):
             return "zip"
@@ -577,9 +603,9 @@ class TarHandle:
             self._base.close()
 
 
-def open_tar(fs_path: str, bound: int) -> TarHandle:
+def open_tar(fs_path: str, bound: int, store: Store | None = None) -> TarHandle:
     """Open the tar at `fs_path`: seekable when plain, else streamed through a bounded decompressor."""
-    raw = open(fs_path, "rb")
+    raw = open_raw(fs_path, store)
     try:
         magic = raw.read(8)
         raw.seek(0)
@@ -611,8 +637,8 @@ class _TarCursor:
     them, so each process inflates a compressed archive about once instead of once per
     member. A cursor serves one reader at a time; a member behind it reopens the archive."""
 
-    def __init__(self, fs_path: str, bound: int) -> None:
-        self.handle = open_tar(fs_path, bound)
+    def __init__(self, fs_path: str, bound: int, store: Store | None = None) -> None:
+        self.handle = open_tar(fs_path, bound, store)
         self.tf, self.rec = self.handle.tf, self.handle.rec
         self.passed: set[str] = set()  # member names the stream has gone past
         self.busy = False  # a reader of one of its members is open
@@ -641,7 +667,7 @@ class _TarCursor:
         self.handle.close()
 
 
-_CURSORS: OrderedDict[tuple[str, int, int, int], _TarCursor] = OrderedDict()  # per process
+_CURSORS: OrderedDict[tuple, _TarCursor] = OrderedDict()  # per process
 _MAX_CURSORS = 4
 # Dask workers (and any threaded executor) parse members from several threads of one
 # process: taking a cursor and marking it busy must be one step.
@@ -657,18 +683,23 @@ def close_cursors() -> None:
                 cursor.close()
 
 
-def _cursor_for(fs_path: str, bound: int, name: str) -> tuple[_TarCursor, tarfile.TarInfo | None, bool]:
-    """Return (a cursor at member `name`, now busy; the member or None; whether the cursor is cached)."""
+def _cursor_for(source: Source, bound: int, name: str) -> tuple[_TarCursor, tarfile.TarInfo | None, bool]:
+    """Return (a cursor at member `name` of the archive of `source`, now busy; the member or None; whether the cursor is cached)."""
     with _CURSORS_LOCK:
-        cursor, m, cached = _take_cursor(fs_path, bound, name)
+        cursor, m, cached = _take_cursor(source, bound, name)
         cursor.busy = True
         return cursor, m, cached
 
 
-def _take_cursor(fs_path: str, bound: int, name: str) -> tuple[_TarCursor, tarfile.TarInfo | None, bool]:
+def _take_cursor(source: Source, bound: int, name: str) -> tuple[_TarCursor, tarfile.TarInfo | None, bool]:
     """Return what _cursor_for returns; the caller holds _CURSORS_LOCK."""
-    st = os.stat(fs_path)
-    key = (fs_path, st.st_size, st.st_mtime_ns, bound)
+    fs_path = source.fs_path
+    if source.store is None:
+        st = os.stat(fs_path)
+        key: tuple = (fs_path, st.st_size, st.st_mtime_ns, bound)
+    else:
+        # an object's version from the listing says which archive this is, with no request
+        key = (fs_path, source.store, source.version, bound)
     cursor = _CURSORS.get(key)
     if cursor is not None and not cursor.busy and cursor.rec is not None:
         m = cursor.seek_member(name)
@@ -678,7 +709,7 @@ def _take_cursor(fs_path: str, bound: int, name: str) -> tuple[_TarCursor, tarfi
         if cursor.done or name in cursor.passed:
             del _CURSORS[key]
             cursor.close()
-    cursor = _TarCursor(fs_path, bound)
+    cursor = _TarCursor(fs_path, bound, source.store)
     try:
         m = cursor.seek_member(name)
     except BaseException:
@@ -713,7 +744,7 @@ def _open_tar_member(source: Source, bound: int) -> BinaryIO:
     """Return a reader of the tar member `source.member` (its stored bytes), streaming the archive up to it."""
     assert source.member is not None
     try:
-        cursor, m, cached = _cursor_for(source.fs_path, bound, source.member)
+        cursor, m, cached = _cursor_for(source, bound, source.member)
     except OSError as e:
         raise DumpError(source.path, f"cannot read the archive: {read_error_reason(e)}") from None
     except DumpError as e:

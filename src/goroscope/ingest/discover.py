@@ -4,6 +4,12 @@ Contract:
 
 - `walk(archive, config) -> (sources, skipped)` lists every regular file under
   `archive` (a folder, one .tar/.tar.gz/.tgz/.zip, or one dump file, gzipped or not).
+  `walk_store(url, store, config)` does the same for the objects under an
+  object-store URL (ingest.store), from one listing: an object's key is its path
+  (its folders the series), its last-modified time its mtime; archives and .gz
+  objects in the store are read as files on disk are, through the same code. Given
+  `known` (the summary cache), what one object gave is kept under its URL, version
+  and size, so that a rerun lists the store and reads none of the objects it has seen.
   Tar and zip archives found in the tree are read member by member, streamed, never
   extracted (through ingest.archive, which opens everything). Each file is
   classified by its first `SNIFF_BYTES` (decompressed) with `ingest.sniff`; what is
@@ -39,6 +45,7 @@ import zlib
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Protocol
 
 from goroscope import words
 from goroscope.config import Config
@@ -46,10 +53,13 @@ from goroscope.errors import DumpError, internal_reason
 from goroscope.ingest import Sniff, sniff
 from goroscope.ingest import archive as arc
 from goroscope.ingest.archive import InflateBoundError, read_error_reason
-from goroscope.model import PROFILE_GOROUTINE, PROFILE_GOROUTINELEAK, PROFILE_HEAP, Skipped, Source
+from goroscope.model import PROFILE_GOROUTINE, PROFILE_GOROUTINELEAK, PROFILE_HEAP, Skipped, Source, Store
 from goroscope.timestamps import name_time
 
-__all__ = ["walk", "VCS_DIRS"]
+if TYPE_CHECKING:
+    from goroscope.codec import Listing
+
+__all__ = ["walk", "walk_store", "VCS_DIRS"]
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn", ".bzr"})  # passed over without a word
 
@@ -65,9 +75,11 @@ def _now() -> float:
 class _Walk:
     """The state of one walk: what was found, what was skipped, what was seen."""
 
-    def __init__(self, root: Path, config: Config) -> None:
+    def __init__(self, root: Path | str, config: Config, store: Store | None = None) -> None:
         self.root = root
         self.config = config
+        self.store = store  # the object store every file of this walk is in, None: the local disk
+        self.version: str | None = None  # the version (ETag) of the object being walked, in a store
         self.disc = config.discovery
         self.sources: list[Source] = []
         self.skipped: list[Skipped] = []
@@ -157,6 +169,8 @@ class _Walk:
     def draft(self, path: str, fs_path: str, member: str | None, size: int, mtime: float) -> Source:
         """Return the Source for `path` before sniffing."""
         return Source(
+            store=self.store,
+            version=self.version,
             path=path,
             fs_path=fs_path,
             member=member,
@@ -184,11 +198,75 @@ def walk(archive: Path, config: Config) -> tuple[list[Source], list[Skipped]]:
             full, path = w.deferred.pop(0)
             _guarded(w, path, _follow_link, w, full, path)
     elif stat.S_ISREG(st.st_mode):
-        _guarded(w, archive.name or str(archive), _walk_file, w, archive, archive.name, st, root_archive=True)
+        _guarded(w, archive.name or str(archive), _walk_file, w, str(archive), archive.name, st.st_size, st.st_mtime, root_archive=True)
     else:
         # a fifo would block the open, a device never end: refused before any read
         w.skip(archive.name or str(archive), f"not a regular file ({_kind_of(st.st_mode)}): not read")
     return w.sources, w.skipped
+
+
+class Known(Protocol):
+    """What walk_store keeps of each object it read (the summary cache)."""
+
+    def get_listing(self, key: str) -> Listing | None:
+        """Return what was found in the object of `key`, or None."""
+        ...
+
+    def put_listing(self, key: str, listing: Listing) -> None:
+        """Keep what was found in the object of `key`."""
+        ...
+
+
+def walk_store(url: str, store: Store, config: Config, known: Known | None = None) -> tuple[list[Source], list[Skipped]]:
+    """Return every dump object under the object-store `url` as a Source, and every other one as Skipped.
+
+    An object `known` holds (by URL, version, size, display path and the discovery
+    settings) is not read again. Raises what ingest.store.list_objects raises when the
+    listing itself fails (a missing bucket, access denied, an unreachable endpoint)."""
+    from goroscope.ingest.store import list_objects
+
+    w = _Walk(url, config, store)
+    shape = _shape(config)
+    for obj in list_objects(url, store):
+        if w.full:
+            break
+        root = obj.path == ""
+        path = obj.path or PurePosixPath(obj.url.rstrip("/")).name
+        if not root and (_in_vcs_dir(path) or PurePosixPath(path).name in VCS_DIRS):
+            continue
+        key = _listing_key(obj.url, obj.version, obj.size, path, shape) if known is not None and obj.version else None
+        listing = known.get_listing(key) if key is not None else None  # type: ignore[union-attr]
+        if listing is not None:
+            if not w.take_slot(path):
+                break
+            w.sources.extend(replace(s, store=store) for s in listing[0])
+            w.skipped.extend(listing[1])
+            w.count += max(0, len(listing[0]) + len(listing[1]) - 1)
+            continue
+        n_sources, n_skipped = len(w.sources), len(w.skipped)
+        _guarded(w, path, _walk_file, w, obj.url, path, obj.size, obj.mtime, root_archive=root, version=obj.version)
+        found = (tuple(replace(s, store=None) for s in w.sources[n_sources:]), tuple(w.skipped[n_skipped:]))
+        if key is not None and not w.full and (found[0] or found[1]) and not any(_passing(s.reason) for s in found[1]):
+            known.put_listing(key, found)  # type: ignore[union-attr]
+    return w.sources, w.skipped
+
+
+def _shape(config: Config) -> str:
+    """Return the discovery settings that shape what an object gives (its series, times, bounds), as text."""
+    d = config.discovery
+    return repr((d.timestamp_pattern, d.timezone, d.series_pattern, d.max_inflate_bytes))
+
+
+def _listing_key(url: str, version: str | None, size: int, path: str, shape: str) -> str:
+    """Return the key under which what the object `url` (at `version`, of `size` bytes) gave is kept."""
+    import hashlib
+
+    return hashlib.sha256(repr(("goroscope.listing/1", url, version, size, path, shape)).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _passing(reason: str) -> bool:
+    """Return True for a skip that a later run may not meet (settling, a failed read, max_files, a bug): never kept."""
+    return reason.startswith(("settling", "cannot read", "not read: the walk stopped", "internal error"))
 
 
 def _guarded(w: _Walk, path: str, step, *args, **kwargs) -> None:
@@ -264,19 +342,22 @@ def _walk_entry(w: _Walk, full: Path, path: str, st: os.stat_result, name: str) 
             w.skip(path, f"the same file as {seen!r} (a link): read once")
             return
         w.seen_files[key] = path
-        _walk_file(w, full, path, st, root_archive=False)
+        _walk_file(w, str(full), path, st.st_size, st.st_mtime, root_archive=False)
     else:
         w.skip(path, f"not a regular file ({_kind_of(st.st_mode)}): not read")
 
 
-def _walk_file(w: _Walk, fs_path: Path, path: str, st: os.stat_result, *, root_archive: bool) -> None:
-    """Add the regular file `fs_path` (display path `path`), or the members of an archive."""
+def _walk_file(
+    w: _Walk, fs_path: str, path: str, size: int, mtime: float, *, root_archive: bool, version: str | None = None
+) -> None:
+    """Add the regular file (or object, at `version`) `fs_path` (display path `path`), or the members of an archive."""
+    w.version = version
     if not w.take_slot(path):
         return
-    if w.settling(path, st.st_mtime):
+    if w.settling(path, mtime):
         return
     try:
-        kind = arc.archive_kind(str(fs_path))
+        kind = arc.archive_kind(fs_path, w.store)
     except OSError as e:
         w.skip(path, f"cannot read: {read_error_reason(e)}")
         return
@@ -291,7 +372,7 @@ def _walk_file(w: _Walk, fs_path: Path, path: str, st: os.stat_result, *, root_a
         else:
             _walk_tar(w, fs_path, path, prefix)
         return
-    draft = w.draft(path, str(fs_path), None, st.st_size, st.st_mtime)
+    draft = w.draft(path, fs_path, None, size, mtime)
     bound = w.disc.max_inflate_bytes
     head, error = arc.read_head(lambda: arc.open_source(draft, bound, buffer_size=arc.SNIFF_BYTES))
     w.add(draft, head, error)
@@ -305,7 +386,7 @@ def _in_vcs_dir(name: str) -> bool:
     return any(p in VCS_DIRS for p in name.split("/")[:-1])
 
 
-def _walk_tar(w: _Walk, fs_path: Path, apath: str, prefix: str) -> None:
+def _walk_tar(w: _Walk, fs_path: str, apath: str, prefix: str) -> None:
     """Add the members of the tar archive `fs_path` (display path `apath`), streamed."""
     bound = w.disc.max_inflate_bytes
     names: set[str] = set()
@@ -325,7 +406,7 @@ def _walk_tar(w: _Walk, fs_path: Path, apath: str, prefix: str) -> None:
         w.skip(apath, f"corrupt archive {at}: {what}; the {kept()} member(s) read before were kept")
 
     try:
-        handle = arc.open_tar(str(fs_path), bound)
+        handle = arc.open_tar(fs_path, bound, w.store)
         tf = handle.tf
     except OSError as e:
         w.skip(apath, f"cannot read: {read_error_reason(e)}")
@@ -402,11 +483,11 @@ def _walk_tar_member(
     return True
 
 
-def _walk_zip(w: _Walk, fs_path: Path, apath: str, prefix: str) -> None:
+def _walk_zip(w: _Walk, fs_path: str, apath: str, prefix: str) -> None:
     """Add the members of the zip archive `fs_path` (display path `apath`), each on its own:
     a damaged member is skipped with its reason and the others are read."""
     try:
-        zf = arc.open_zip(str(fs_path))
+        zf = arc.open_zip(fs_path, w.store)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
         w.skip(apath, f"corrupt archive: {read_error_reason(e)}")
         return
