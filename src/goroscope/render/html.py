@@ -103,21 +103,23 @@ def script_hash(env: jinja2.Environment) -> str:
 
 
 MEDIA = ("screen", "print")
+PRINT_FINDINGS = 8  # findings the print page (the PDF) shows whole; the rest are one row each
 
 
 def render_view(view: ReportView, env: jinja2.Environment, medium: str = "screen") -> str:
     """Return the HTML page of `view` for `medium`: 'screen' (the HTML report) or 'print' (what the PDF prints).
 
     The print page is a document for a ticket: the findings table, one compact block
-    per finding (however many series it is in), the series' own detail only where it
-    adds something, and the inputs one row per series. The screen page keeps every
-    series' section, collapsible.
+    per finding (however many series it is in; the first PRINT_FINDINGS, the rest a
+    row each), the series' own detail only for a small archive, and the inputs one row
+    per series or service. The screen page keeps every series with suspects in a
+    section, collapsible, and the series without suspects in one folded list.
     """
     if medium not in MEDIA:
         raise RenderError(f"report.html.j2: unknown medium {medium!r} (one of {', '.join(MEDIA)})")
     try:
         template = env.get_template("report.html.j2")
-        return template.render(view=view, script_hash=script_hash(env), medium=medium)
+        return template.render(view=view, script_hash=script_hash(env), medium=medium, print_findings=PRINT_FINDINGS)
     except jinja2.TemplateError as e:
         raise RenderError(f"report.html.j2: {e}") from e
 

@@ -74,9 +74,20 @@ def see_lines(see, width: int, indent: str) -> list[str]:
     if see is None:
         return []
     out = _wrap(f"see it yourself: {see.what}, in the {see.format} dump of {see.when}:", width, indent, indent + "  ")
+    # (the command names the file whole)
     for c in see.commands:
         out.append(f"{indent}  {c.text}")
     return out
+
+
+def _common_start(ids: list[str]) -> str:
+    """Return the longest start of every id in `ids` that ends at a '/' or '-' and leaves each id some name ('' if none)."""
+    import os.path
+
+    start = os.path.commonprefix(ids)
+    while start and (start[-1] not in "/-" or any(len(x) == len(start) for x in ids)):
+        start = start[:-1]
+    return start
 
 
 def _finding_lines(f: FindingView, width: int) -> list[str]:
@@ -97,8 +108,11 @@ def _finding_lines(f: FindingView, width: int) -> list[str]:
     # the sentence is one series' evidence: say which, when the finding spans several
     lines.extend(_wrap(f"in {f.shown_why}: {f.explanation}" if f.shown_why else f.explanation, width, "    "))
     if f.series_count > 1:
-        pods = ", ".join(f"{m.series} {m.counts_label}" for m in f.members)
-        lines.extend(_wrap(f"its {f.series_count} series, highest peak first: {pods}", width, "    ", "      "))
+        # the start all their ids share (a service's folder, its pods' generated prefix) is said once
+        common = _common_start([m.series for m in f.members])
+        pods = ", ".join(f"{m.series[len(common):]} {m.counts_label}" for m in f.members)
+        named = f"{common}*" if common else ""
+        lines.extend(_wrap(f"its {f.series_count} series {named}, highest peak first: {pods}", width, "    ", "      "))
     s = f.suspects[0] if f.suspects else None
     if s is not None:
         lines.append(f"    stack{f' (from {s.series})' if f.series_count > 1 else ''}:")
@@ -115,44 +129,94 @@ def _suspect_lines(s: SuspectView, width: int) -> list[str]:
     return _wrap(f"{s.rank:>2}. {s.kind:<8} {s.short_location} · {s.counts_label} · {s.trend} (finding {s.finding_number}){tags}", width, more="      ")
 
 
-FOLD_SERIES = 6  # more covered (or quiet) series than this: one line for them, not a block each
+FOLD_SERIES = 6  # more series than this: one line per kind of series (with a finding of its own, covered, quiet), no blocks
+MAX_LINES = 60  # the summary's lines, past which later findings are printed in short (-v: every one whole)
+
+
+def _finding_short(f: FindingView, width: int) -> list[str]:
+    """Return one finding in short: number, kind, trend, where; its function and whole leak site."""
+    tags = [t for t in (f.status, "acknowledged" if f.acknowledged else None) if t]
+    head = f"{f.number:>2}. {f.kind:<8} {f.trend}  in {f.where_short}" + (f"  [{', '.join(tags)}]" if tags else "")
+    site = f"    at {f.location}"
+    if len(site) + len(f.function) + 3 <= width:
+        site += f" ({f.function})"
+    return [*_wrap(head, width, more="    "), site]
+
+
+def _series_lines(view: ReportView, width: int) -> list[str]:
+    """Return the series part: a block per series for a small archive, else one line per kind of series."""
+    out: list[str] = []
+    if len(view.series) <= FOLD_SERIES:
+        for series in view.series:
+            out.append("")
+            out.append(series.id)  # whole, however long: a cut id reads as another series
+            out.extend(_wrap(series.facts, width, "  "))
+            if not series.suspects:
+                out.append("  no suspects")
+            for s in series.suspects:
+                out.extend("  " + line for line in _suspect_lines(s, width - 2))
+        return out
+    shown = sum(se.role == "shown" for se in view.series)
+    lines = [f"{words.plural(shown, 'series', 'series')} with a finding of their own (named above)" if shown else "",
+             view.covered_line, view.quiet_line]
+    out.append("")
+    for line in lines:
+        if line:
+            out.extend(_wrap(line, width))
+    return out
 
 
 def summary_text(view: ReportView, *, verbose: bool = False, width: int = 80) -> str:
     """Return the terminal summary of the run's `view`: the verdict, the findings (each a ticket), then the series.
 
-    A series with a finding of its own gets a block (facts, suspects); series whose
-    suspects all belong to findings across several series, and series without
-    suspects, get one line each kind once there are more than FOLD_SERIES of them:
+    Each finding is a ticket (where, its series, its stack, how to see it yourself)
+    while the summary stays within MAX_LINES; the findings after that are printed
+    in short (the top one is always whole; `verbose` prints every one whole). Past
+    FOLD_SERIES series, the series are three lines (with a finding of their own,
+    covered by findings across several series, without suspects), not a block each:
     the summary grows with the findings, not with the pods.
     """
-    out: list[str] = []
-    head = f"goroscope {view.archive}: {view.verdict} · {view.series_count} series, {view.snapshot_count} snapshots, {view.span}"
-    out.extend(_wrap(head, width))
+    head = _wrap(f"goroscope {view.archive}: {view.verdict} · {view.series_count} series, {view.snapshot_count} snapshots, {view.span}", width)
+    series = _series_lines(view, width)
+    tail = _tail_lines(view, verbose, width)
+    full = [_finding_lines(f, width) for f in view.findings]
+    short = [_finding_short(f, width) for f in view.findings]
+    whole = brief = len(full)
+    if not verbose:
+        room = MAX_LINES - len(head) - len(series) - len(tail) - 5
+        whole = 1
+        while whole < len(full) and sum(len(x) + 1 for x in full[: whole + 1]) + sum(len(x) for x in short[whole + 1 :]) + 2 <= room:
+            whole += 1
+        # past the room, the last findings are counted, not printed (-v prints them)
+        brief = whole
+        while brief < len(short) and sum(len(x) + 1 for x in full[:whole]) + sum(len(x) for x in short[whole : brief + 1]) + 2 <= room:
+            brief += 1
+    out = list(head)
     if view.findings:
         out.append("")
         out.append("Findings, worst first:")
-        for i, f in enumerate(view.findings):
+        for i, lines in enumerate(full[:whole]):
             if i:
                 out.append("")
-            out.extend(_finding_lines(f, width))
-    fold = {role: sum(se.role == role for se in view.series) > FOLD_SERIES for role in ("covered", "quiet")}
-    for series in view.series:
-        if fold.get(series.role):
-            continue
-        out.append("")
-        out.append(series.id)  # whole, however long: a cut id reads as another series
-        out.extend(_wrap(series.facts, width, "  "))
-        if not series.suspects:
-            out.append("  no suspects")
-        for s in series.suspects:
-            out.extend("  " + line for line in _suspect_lines(s, width - 2))
-    folded = [line for role, line in (("covered", view.covered_line), ("quiet", view.quiet_line)) if fold[role] and line]
-    if folded:
-        out.append("")
-        for line in folded:
-            out.extend(_wrap(line, width))
+            out.extend(lines)
+        if whole < brief:
+            out.append("")
+            out.extend(_wrap(f"Findings {whole + 1} to {brief} in short (-v prints each whole; the Markdown and HTML reports carry every stack):", width))
+            for lines in short[whole:brief]:
+                out.extend(lines)
+        if brief < len(full):
+            out.extend(_wrap(f"and {words.plural(len(full) - brief, 'more finding')} ({brief + 1} to {len(full)}): -v prints them, the reports carry them.", width))
+    out.extend(series)
     out.append("")
+    out.extend(tail)
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out)
+
+
+def _tail_lines(view: ReportView, verbose: bool, width: int) -> list[str]:
+    """Return the summary's last lines: gone, settling and skipped inputs, the snippets hint."""
+    out: list[str] = []
     if view.gone:
         out.append(f"{words.plural(len(view.gone), 'suspect')} of the baseline gone.")
     if view.settled:
@@ -171,9 +235,7 @@ def summary_text(view: ReportView, *, verbose: bool = False, width: int = 80) ->
                 out.append(f"  and {len(view.skipped_groups) - 5} other reasons")
         else:
             out[-1] = out[-1][:-1] + f": {view.skipped_groups[0].reason}"
-    while out and not out[-1]:
-        out.pop()
-    return "\n".join(out)
+    return out
 
 
 # ---------------------------------------------------------------------- inspect

@@ -209,6 +209,7 @@ class FindingView(LeakView):
     anchor: str  # html id ('finding-2'), never from input
     number: int  # position in the findings table (1 = worst)
     where: str  # '3 of 3 series of ledger-api'
+    where_short: str = ""  # the same in a few words: '17 series of 9 services' past two services, else `where`
     series_ids: tuple[str, ...]  # every series it is in, highest peak first
     series_count: int  # how many
     counts_label: str  # goroutines summed over its series, 'first → last'
@@ -229,6 +230,7 @@ class FindingView(LeakView):
     legend: tuple[LegendEntry, ...] = ()  # that chart's legend
     chart_note: str = ""  # which series the chart draws: 'the 5 series with most goroutines now, of 100'
     shown_why: str = ""  # which series it shows and why: 'pod-3, the highest peak (94)'; '' in one series
+    hint_in: int = 0  # an earlier finding's number whose hint (the same pattern) the print says in full, 0: none
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SnapshotRow:

@@ -63,6 +63,17 @@ def _chart(f: Finding, number: int, series_of: dict[str, Series], counts_of: dic
     return chart, tuple(legend), f"goroutines over time in {shown}"
 
 
+def _hint_in(views: Sequence[SuspectView], number: int, first: dict[str, int]) -> int:
+    """Return the earlier finding that showed the same hint as finding `number` (0: none; this one is then noted in `first`)."""
+    hint = views[0].hint if views else None
+    if hint is None:
+        return 0
+    if hint.pattern in first:
+        return first[hint.pattern]
+    first[hint.pattern] = number
+    return 0
+
+
 def finding_views(
     report: Report, config: Config, paired: Sequence[tuple[Suspect, SuspectView]], red: Redactor
 ) -> tuple[FindingView, ...]:
@@ -72,6 +83,7 @@ def finding_views(
     series_of = {se.id: se for se in report.series}
     counts_of = {(s.series, s.fingerprint): s.counts for s, _ in paired}
     out = []
+    hint_first: dict[str, int] = {}  # hint pattern -> the first finding that shows it
     for number, f in enumerate(report.findings, start=1):
         # highest peak first (stable: the finding's own order on ties), so the series a
         # finding shows and calls its worst is the one with the most goroutines
@@ -107,6 +119,8 @@ def finding_views(
                 number=number,
                 **leak_fields(f.kind, f.score, f.leak_site, f.created_by, f.state, config.render),
                 where=words.where(f.groups, [(m.group, m.series) for m in f.series]),
+                where_short=(f"{words.plural(len(f.series), 'series', 'series')} of {words.plural(len(f.groups), 'service')}"
+                             if len(f.groups) > 2 else words.where(f.groups, [(m.group, m.series) for m in f.series])),
                 series_ids=tuple(m.series for m, _ in pairs),
                 series_count=len(f.series),
                 counts_label=f"{words.num(f.first_total)} → {words.num(f.last_total)}",
@@ -126,6 +140,7 @@ def finding_views(
                 legend=legend,
                 chart_note=note,
                 shown_why=f"{views[0].series}, the highest peak ({views[0].peak})" if len(views) > 1 else "",
+                hint_in=_hint_in(views, number, hint_first),
             )
         )
     return tuple(out)

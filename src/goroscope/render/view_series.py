@@ -120,9 +120,11 @@ def _legend_with_overlaps(legend: list[LegendEntry], chart: charts.Chart) -> lis
 
 
 MAX_SIGNATURES = 300  # rows of a series' all-signatures table (a 200k-goroutine dump has thousands)
+MAX_SIGNATURES_FLEET = 15  # the same where more than FLEET_SECTIONS series have suspects (a section each)
+FLEET_SECTIONS = 6
 
 
-def _signature_rows(se: Series, local: Sequence[tuple[Suspect, SuspectView]], config: Config) -> tuple[tuple[SignatureRow, ...], int, int]:
+def _signature_rows(se: Series, local: Sequence[tuple[Suspect, SuspectView]], config: Config, cap: int = MAX_SIGNATURES) -> tuple[tuple[SignatureRow, ...], int, int]:
     """Return the all-signatures rows of the last snapshot of `se` (from its timelines), how many there are, how many more.
 
     The analysis already holds them: each Timeline's last count and last-snapshot
@@ -135,7 +137,7 @@ def _signature_rows(se: Series, local: Sequence[tuple[Suspect, SuspectView]], co
     suspect_of = {Signature(frames=tuple(s.stack)): f"#{s.rank}" for s, _ in local}
     present = sorted((t for t in se.timelines if t.counts and t.counts[-1] > 0), key=lambda t: (-t.counts[-1], t.signature.key()))
     rows = []
-    for t in present[:MAX_SIGNATURES]:
+    for t in present[:cap]:
         site = sig.leak_site(t.signature.frames, opts)
         states = t.states_last or t.states
         rows.append(
@@ -148,7 +150,7 @@ def _signature_rows(se: Series, local: Sequence[tuple[Suspect, SuspectView]], co
                 suspect=suspect_of.get(t.signature),
             )
         )
-    return tuple(rows), len(present), max(len(present) - MAX_SIGNATURES, 0)
+    return tuple(rows), len(present), max(len(present) - cap, 0)
 
 
 def _role(local: Sequence[tuple[Suspect, SuspectView]], alone: set[str]) -> str:
@@ -166,6 +168,8 @@ def series_views(report: Report, paired: Sequence[tuple[Suspect, SuspectView]], 
     pattern = config.discovery.series_pattern
     rx = re.compile(pattern) if pattern else None
     alone = {f.fingerprint for f in report.findings if len(f.series) == 1}
+    # a fleet's HTML holds a section per series with suspects: each lists fewer signatures
+    cap = MAX_SIGNATURES if len(mine) <= FLEET_SECTIONS else MAX_SIGNATURES_FLEET
     out = []
     for i, se in enumerate(report.series, start=1):
         times = [snap.time for snap in se.snapshots]
@@ -185,7 +189,7 @@ def series_views(report: Report, paired: Sequence[tuple[Suspect, SuspectView]], 
             events=series_events(se),
         )
         legend = _legend_with_overlaps(legend, chart)
-        sig_rows, sig_count, sig_more = _signature_rows(se, local, config)
+        sig_rows, sig_count, sig_more = _signature_rows(se, local, config, cap)
         out.append(
             SeriesView(
                 id=se.id,
@@ -245,7 +249,7 @@ def stable_views(report: Report, config: Config) -> tuple[tuple[StableView, ...]
 # ------------------------------------------------------------------------ inputs
 
 MAX_INPUT_ROWS = 30  # more series than this: the inputs are summarised one row per service
-MAX_LISTED_SNAPSHOTS = 2000  # more snapshots than this: the HTML lists no file, the JSON lists every one
+MAX_LISTED_SNAPSHOTS = 600  # more snapshots than this: the HTML lists no file, the JSON lists every one
 SKIPPED_EXAMPLES = 3  # paths named per skip reason (the JSON lists every one)
 
 
@@ -293,14 +297,29 @@ def _input_row(label: str, series: Sequence[Series]) -> InputRow:
     )
 
 
+def _merged(rows: Sequence[InputRow]) -> tuple[InputRow, ...]:
+    """Return `rows` with those that differ only in their label as one row ('svc-00, svc-01': '20 each')."""
+    same: dict[tuple, list[InputRow]] = {}
+    for r in rows:
+        same.setdefault((r.series, r.snapshots, r.span, r.formats, r.notes), []).append(r)
+    out = []
+    for group in same.values():
+        r = group[0]
+        if len(group) > 1:
+            r = replace(r, label=", ".join(x.label for x in group), series=f"{r.series} each", snapshots=f"{r.snapshots} each")
+        out.append(r)
+    return tuple(out)
+
+
 def input_rows(report: Report, views: Sequence[SeriesView]) -> tuple[tuple[InputRow, ...], str]:
-    """Return the inputs summary of `report` and what a row is: one per series, or one per service when there are many."""
+    """Return the inputs summary of `report` and what a row is: one per series, or one per service when there are
+    many; rows alike but for their name are one (a fleet's services often are)."""
     if len(report.series) <= MAX_INPUT_ROWS:
         return tuple(_input_row(se.id, (se,)) for se in report.series), "series"
     by_group: dict[str, list[Series]] = {}
     for se, v in zip(report.series, views):
         by_group.setdefault(v.group, []).append(se)
-    return tuple(_input_row(g, members) for g, members in sorted(by_group.items())), "service"
+    return _merged([_input_row(g, members) for g, members in sorted(by_group.items())]), "service"
 
 
 def skipped_groups(report: Report) -> tuple[SkippedGroup, ...]:
@@ -329,10 +348,10 @@ def quiet_line(views: Sequence[SeriesView]) -> str:
 
 
 def covered_line(views: Sequence[SeriesView]) -> str:
-    """Return '17 series of 2 services: suspects only of findings 1, 2 (their series are listed there)' ('' when none)."""
+    """Return '17 series of 2 services: suspects only of findings 1, 2' (each finding names its series; '' when none)."""
     covered = [v for v in views if v.role == "covered"]
     if not covered:
         return ""
     numbers = sorted({s.finding_number for v in covered for s in v.suspects})
     which = f"finding {numbers[0]}" if len(numbers) == 1 else "findings " + ", ".join(map(str, numbers))
-    return f"{words.plural(len(covered), 'series', 'series')}{_services(covered)}: suspects only of {which} (their series are listed there)"
+    return f"{words.plural(len(covered), 'series', 'series')}{_services(covered)}: suspects only of {which}"
