@@ -198,7 +198,7 @@ def debug2_parts(stream: BinaryIO) -> Iterator[tuple[bytes, datetime | None, int
     judged = 0  # the stream is judged up to here (absolute; a line start)
     cur: int | None = None  # where the current dump begins (absolute), once one has
     cur_time: datetime | None = None
-    cur_line = 0
+    cur_line = 0  # lines before `cur`
     while True:
         data = stream.read(_CHUNK)
         eof = not data
@@ -213,7 +213,8 @@ def debug2_parts(stream: BinaryIO) -> Iterator[tuple[bytes, datetime | None, int
             floor = (cur if cur is not None else origin) - origin
             begin, when = _marker_start(buf, s - origin, floor)
             begin += origin
-            line = origin_line + buf.count(b"\n", 0, begin - origin)
+            # lines counted on from the last dump's beginning (not from `origin` again: many dumps fit in a chunk)
+            line = cur_line + buf.count(b"\n", cur - origin, begin - origin) if cur is not None else origin_line + buf.count(b"\n", 0, begin - origin)
             if cur is not None:
                 piece = bytes(buf[cur - origin : begin - origin])
                 yield (piece[:-1] if piece.endswith(b"\n") else piece), cur_time, cur_line
