@@ -304,6 +304,12 @@ def _classify(g: _Group, times: list[datetime], span_min: float) -> None:
         g.parked = g.instances[0].state in ("IO wait", "select (no cases)", "syscall")
 
 
+def _bursty(counts: list[int]) -> bool:
+    """Whether a short-lived signature comes in bursts (absent in most captures, many at once in some)."""
+    mean = sum(counts) / len(counts)
+    return counts.count(0) * 10 >= len(counts) * 3 and max(counts) > 2 * mean
+
+
 def leak_names() -> dict[str, str]:
     """Return the leak catalogue: name -> kind (growing|stuck), every name a real leak site of a capture."""
     out = {}
@@ -543,7 +549,7 @@ def _service(seed: int, index: int, services: int, pods: int, leaks: Sequence[Le
                 base = g.size * pool_scale
             elif kind == "elastic":
                 base = max(1.0, g.size * pool_scale * rng.uniform(0.7, 1.1))
-            dist = [c for c in g.counts] if g.leak is None else [1]
+            dist = list(g.counts) if g.leak is None and _bursty(g.counts) else [1]
             want = 1 if kind == "singleton" else min(48, max(4, int(base) + 4))
             t = _Tmpl(g, _variants(g, module, is_primary, rng, want), kind, g.parked, base, dist, prog)
             tmpls.append(t)
@@ -568,7 +574,7 @@ def _service(seed: int, index: int, services: int, pods: int, leaks: Sequence[Le
             if t.group.leak is not None and t.group.leak["function"].removeprefix("main.") == spec.name:
                 t.leak = spec
     # Scale the short-lived and elastic signatures so a dump holds 200-400 goroutines.
-    target = rng.uniform(210, 330)
+    target = rng.uniform(240, 320)
     fixed = sum(t.base for t in tmpls if t.kind in ("singleton", "fixed"))
     flexible = sum(t.base for t in tmpls if t.kind in ("transient", "elastic") and t.group.leak is None)
     if flexible > 0:
@@ -670,7 +676,7 @@ def _pod(seed: int, svc: _Service, pod: str, snapshots: int, interval: int, out:
     for i in range(snapshots):
         now = t0 + i * interval
         day = (now % 86400) / 86400
-        load = 1 + 0.35 * math.sin(2 * math.pi * (day - 0.375))  # busiest mid-afternoon UTC
+        load = 1 + 0.25 * math.sin(2 * math.pi * (day - 0.375))  # busiest mid-afternoon UTC
         span = now - max(prev_time, born)
         prev = counter
         counter += max(1000, int(span * svc.churn * load))
@@ -687,7 +693,7 @@ def _pod(seed: int, svc: _Service, pod: str, snapshots: int, interval: int, out:
             members = [g for g in live if g.tmpl is t]
             x = walk.get(id(t), 0.0) * 0.8 + rng.gauss(0, 0.12)
             walk[id(t)] = x
-            target = max(1, round(t.base * pod_factor * math.exp(x)))
+            target = max(1, round(t.base * pod_factor * math.sqrt(load) * math.exp(x)))
             for g in members:
                 if rng.random() < 0.08:
                     live.remove(g)
@@ -729,10 +735,12 @@ def _pod(seed: int, svc: _Service, pod: str, snapshots: int, interval: int, out:
         for t in svc.tmpls:
             if t.kind != "transient":
                 continue
-            x = walk.get(id(t), 0.0) * 0.7 + rng.gauss(0, 0.25)
+            x = walk.get(id(t), 0.0) * 0.7 + rng.gauss(0, 0.2)
             walk[id(t)] = x
             c = rng.choice(t.dist)
             lam = t.base * (c / (sum(t.dist) / len(t.dist)) if sum(t.dist) else 0) * load * pod_factor * math.exp(x)
+            if len(t.dist) > 1:
+                lam = min(lam, 1.2 * max(t.dist))  # a burst as big as the capture's, not bigger
             n = _poisson(rng, lam)
             if n:
                 short.append((t, n))
