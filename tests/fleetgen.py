@@ -202,6 +202,7 @@ class _Group:
     parked: bool = False
     size: int = 0  # singleton/pool size in the capture (its most)
     leak: dict | None = None  # the truth entry, for a leak site
+    latest_minutes: dict[int, int] = field(default_factory=dict)  # goroutine id -> header minutes when last seen
 
 
 @dataclass
@@ -257,6 +258,7 @@ def _program(name: str) -> _Program:
                 g.instances.append(b)
             g.counts[idx] += 1
             g.ids[idx].add(b.gid)
+            g.latest_minutes[b.gid] = b.minutes
             seen.setdefault(key, set()).add(b.gid)
     span_min = (times[-1] - times[0]).total_seconds() / 60
     persistent: set[int] = set()
@@ -293,15 +295,15 @@ def _classify(g: _Group, times: list[datetime], span_min: float) -> None:
         g.kind = "elastic"
     # Parked or woken: a goroutine that waited since it was first seen shows that many minutes.
     votes = []
-    last_minutes = {b.gid: b.minutes for b in g.instances}
+    last_minutes = g.latest_minutes
     for gid in g.ids[last]:
         lived = (times[last] - times[first_seen[gid]]).total_seconds() / 60
         if lived >= 1 and gid in last_minutes:
             votes.append(last_minutes[gid] >= max(1, int(lived) // 2))
     if votes:
         g.parked = sum(votes) * 2 >= len(votes)
-    else:
-        g.parked = g.instances[0].state in ("IO wait", "select (no cases)", "syscall")
+    else:  # too short a capture to tell: a pool that resizes with load is in use, one that does not waits
+        g.parked = g.kind != "elastic" and g.instances[0].state in ("IO wait", "select (no cases)", "syscall")
 
 
 def _bursty(counts: list[int]) -> bool:
@@ -434,6 +436,8 @@ class _Tmpl:
     program: str
     leak: LeakSpec | None = None
     sibling_of: "_Tmpl | None" = None
+    minutes: list[int] = field(default_factory=list)  # not parked: header minutes the capture showed
+    minutes_p: float = 0.0  # not parked: how often the capture showed minutes at all
 
 
 def _rewrite(lines: Sequence[str], module: str, prog: str, primary: bool) -> list[str]:
@@ -552,6 +556,9 @@ def _service(seed: int, index: int, services: int, pods: int, leaks: Sequence[Le
             dist = list(g.counts) if g.leak is None and _bursty(g.counts) else [1]
             want = 1 if kind == "singleton" else min(48, max(4, int(base) + 4))
             t = _Tmpl(g, _variants(g, module, is_primary, rng, want), kind, g.parked, base, dist, prog)
+            if not g.parked and g.leak is None:
+                t.minutes = [b.minutes for b in g.instances if b.minutes >= 1]
+                t.minutes_p = len(t.minutes) / len(g.instances)
             tmpls.append(t)
     # Stuck leaks' pools: the sibling pool is fixed at the capture's size; the leak's own stack is kept.
     for prog in programs:
@@ -634,6 +641,16 @@ def _pod(seed: int, svc: _Service, pod: str, snapshots: int, interval: int, out:
     uptime = rng.uniform(1, 72) * 3600
     born = t0 - uptime
     pod_factor = math.exp(rng.gauss(0, 0.12))
+    # Heap addresses differ from process to process; code addresses (short words) are the binary's.
+    heap_shift = rng.randrange(1, 1 << 16) << 20
+    local: dict[int, tuple] = {}
+
+    def here(v: tuple) -> tuple:
+        r = local.get(id(v))
+        if r is None:
+            r = local[id(v)] = (_POINTER.sub(lambda m: f"0x{int(m.group(1), 16) + heap_shift:x}", v[0]),) + v[1:]
+        return r
+
     # Startup goroutines: each program's staying goroutines in their real creation order, renumbered.
     real_rank: dict[tuple[str, int], int] = {}
     for prog in svc.programs:
@@ -646,7 +663,7 @@ def _pod(seed: int, svc: _Service, pod: str, snapshots: int, interval: int, out:
         size = 1 if t.kind == "singleton" else int(t.base) if t.kind == "fixed" else max(
             1, round(t.base * pod_factor * math.exp(rng.gauss(0, 0.1))))
         for j in range(size):
-            v = t.variants[j] if j < len(t.variants) else rng.choice(t.variants)
+            v = here(t.variants[j] if j < len(t.variants) else rng.choice(t.variants))
             live.append(_Live(0, t, v, 0, born + rng.uniform(0, 5), (real_rank.get((t.program, v[5]), 1 << 30), j)))
     live.sort(key=lambda g: g.order)
     idmap: dict[tuple[str, int], int] = {}
@@ -703,7 +720,7 @@ def _pod(seed: int, svc: _Service, pod: str, snapshots: int, interval: int, out:
                 members.remove(g)
                 live.remove(g)
             while len(members) < target:
-                v = rng.choice(t.variants)
+                v = here(rng.choice(t.variants))
                 gid = fresh_id()
                 g = _Live(gid, t, v, idmap.get((t.program, v[2])) or max(1, gid - rng.randrange(1, 20000)),
                           rng.uniform(prev_time, now), rng.uniform(0, len(live)))
@@ -715,17 +732,19 @@ def _pod(seed: int, svc: _Service, pod: str, snapshots: int, interval: int, out:
             if t.kind == "stuck":
                 pool = stuck_pools.get(id(t.sibling_of), [])
                 healthy = [g for g in pool if g.tmpl is t.sibling_of]
-                n = min(_poisson(rng, spec.rate * leak_rate[name]), max(0, len(healthy) - 2))
+                # One more stuck worker every 1/rate snapshots (the first before snapshot 0); two keep working.
+                due = max(1, round(spec.rate * leak_rate[name] * (now - leak_start[name]) / interval))
+                n = max(0, min(due - (len(pool) - len(healthy)), len(healthy) - 2))
                 for g in rng.sample(healthy, n):
                     g.tmpl = t
-                    v = rng.choice(t.variants)
+                    v = here(rng.choice(t.variants))
                     g.variant = (v[0], v[1], g.variant[2], v[3], v[4], g.variant[5])
                     g.since = rng.uniform(prev_time, now)
                 leaked[name] = [g for g in pool if g.tmpl is t]
             elif now >= leak_start[name]:
                 frac = min(1.0, (now - leak_start[name]) / interval)
                 for _ in range(_poisson(rng, spec.rate * leak_rate[name] * frac)):
-                    v = rng.choice(t.variants)
+                    v = here(rng.choice(t.variants))
                     g = _Live(fresh_id(), t, v, 0, rng.uniform(max(prev_time, leak_start[name]), now),
                               rng.uniform(0, len(live)))
                     g.parent = max(1, g.gid - rng.randrange(1, 5000))
@@ -755,9 +774,9 @@ def _pod(seed: int, svc: _Service, pod: str, snapshots: int, interval: int, out:
             for _ in range(n):
                 gid = ids[k]
                 k += 1
-                v = rng.choice(t.variants)
+                v = here(rng.choice(t.variants))
                 parent = idmap.get((t.program, v[2])) or max(1, gid - rng.randrange(1, 20000))
-                minutes = 0 if rng.random() > 0.02 else rng.choice((1, 1, 2))
+                minutes = rng.choice(t.minutes) if t.minutes and rng.random() < t.minutes_p else 0
                 blocks.append((rng.uniform(n_live * 0.2, n_live), f"{_header(gid, v[3], minutes, v[4])}{v[0]}{parent}{v[1]}"
                                if v[1] is not None else f"{_header(gid, v[3], minutes, v[4])}{v[0]}"))
             site_short[id(t)] = site_short.get(id(t), 0) + n
@@ -766,14 +785,14 @@ def _pod(seed: int, svc: _Service, pod: str, snapshots: int, interval: int, out:
             if t.parked or t.kind == "stuck" or t.leak is not None:
                 minutes = int((now - g.since) // 60)
             else:
-                minutes = 0 if rng.random() < 0.9 else 1
+                minutes = rng.choice(t.minutes) if t.minutes and rng.random() < t.minutes_p else 0
             v = g.variant
             text = _header(g.gid, v[3], minutes, v[4]) + v[0]
             if v[1] is not None:
                 text += f"{g.parent}{v[1]}"
             blocks.append((g.order, text))
         blocks.sort(key=lambda b: b[0])
-        rv = rng.choice(svc.running.variants)
+        rv = here(rng.choice(svc.running.variants))
         parent = idmap.get((svc.running.program, rv[2]), 1)
         head = _header(counter, "running", 0, "") + rv[0] + (f"{parent}{rv[1]}" if rv[1] is not None else "")
         text = "\n\n".join([head] + [b for _, b in blocks]) + "\n"
