@@ -697,11 +697,16 @@ def _pod(seed: int, svc: _Service, pod: str, snapshots: int, interval: int, out:
         span = now - max(prev_time, born)
         prev = counter
         counter += max(1000, int(span * svc.churn * load))
-        recent = max(200, int(svc.churn * 30))
-        fresh_lo, fresh_hi = prev + 1, counter - recent  # goroutines created during the interval that stay
+        recent = max(200, int(svc.churn * 30))  # ids the short-lived ones of the last half minute took
+        fresh_lo, fresh_hi = prev + 1, counter  # goroutines created during the interval that stay
+        taken: set[int] = set()
 
-        def fresh_id() -> int:
-            return rng.randrange(fresh_lo, max(fresh_lo + 1, fresh_hi))
+        def fresh_id() -> int:  # ids are unique in a process: never the same one twice
+            while True:
+                gid = rng.randrange(fresh_lo, max(fresh_lo + 1, fresh_hi))
+                if gid not in taken:
+                    taken.add(gid)
+                    return gid
 
         # Elastic pools: a random walk of their size; a few members retire and are replaced.
         for t in svc.tmpls:
@@ -764,7 +769,9 @@ def _pod(seed: int, svc: _Service, pod: str, snapshots: int, interval: int, out:
             if n:
                 short.append((t, n))
         total_short = sum(n for _, n in short)
-        ids = rng.sample(range(counter - max(recent, 10 * total_short), counter), total_short)
+        # The short-lived ones are the newest: created in the last seconds, after every one that stays.
+        lo, counter = counter, counter + max(recent, 10 * total_short)
+        ids = rng.sample(range(lo, counter), total_short)
         ids.sort()
         blocks: list[tuple[float, str]] = []
         k = 0
