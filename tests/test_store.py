@@ -392,3 +392,53 @@ def test_cli_store_errors_are_one_line_with_their_exit_code(s3, tmp_path, url, c
     assert run.returncode == code
     assert run.stderr.startswith(message), run.stderr
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+
+
+# ------------------------------------------------------------------------ dask
+
+
+def test_dask_worker_elsewhere_reads_the_objects_from_its_tasks(s3, s3_server, tmp_path) -> None:
+    """A one-worker Dask cluster whose worker runs in an empty directory, with no AWS
+    variables: it can only reach the store with what its tasks carry."""
+    import subprocess
+    import sys
+
+    distributed = _need("distributed")
+    from distributed.diagnostics.plugin import SchedulerPlugin
+
+    class Keys(SchedulerPlugin):
+        """Record every task key the scheduler sees."""
+
+        def __init__(self) -> None:
+            self.keys: set[str] = set()
+
+        def transition(self, key, start, finish, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            self.keys.add(str(key))
+
+    # GIVEN the samples in a bucket, and a worker that shares nothing with this process
+    url = _upload(s3, SAMPLES, "dask", "nightly")
+    elsewhere = tmp_path / "worker"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    log = tmp_path / "worker.log"
+    keys = Keys()
+    with distributed.LocalCluster(
+        n_workers=0, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address=None, scheduler_port=0
+    ) as cluster, open(log, "wb") as log_file:
+        cluster.scheduler.add_plugin(keys)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", cluster.scheduler_address, "--nworkers", "1",
+             "--nthreads", "2", "--no-dashboard", "--local-directory", str(elsewhere)],
+            cwd=elsewhere, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+        )
+        try:
+            # WHEN the bucket is analysed on the cluster, the store's options in the config
+            remote = analyze(url, _options(s3_server), RunOptions(use_cache=False, executor="dask", scheduler=cluster.scheduler_address, now=NOW))
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+    local = analyze(SAMPLES, Config(), RunOptions(use_cache=False, jobs=1, now=NOW))
+    # THEN it reports what the local folder does, and no task name or worker log holds a credential
+    assert remote.findings and _findings(remote) == _findings(local)
+    assert keys.keys and not [k for k in keys.keys if SECRET in k or KEY in k]
+    assert SECRET not in log.read_text(errors="replace")
