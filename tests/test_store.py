@@ -442,3 +442,36 @@ def test_dask_worker_elsewhere_reads_the_objects_from_its_tasks(s3, s3_server, t
     assert remote.findings and _findings(remote) == _findings(local)
     assert keys.keys and not [k for k in keys.keys if SECRET in k or KEY in k]
     assert SECRET not in log.read_text(errors="replace")
+
+
+def test_evidence_commands_of_a_bucket_report_run_as_printed(s3, s3_server, tmp_path) -> None:
+    # GIVEN a report of the samples in a bucket (plain, .gz, and members of a .tar.gz object)
+    import shlex
+
+    url = _upload(s3, SAMPLES, "evidence", "nightly")
+    doc = json.loads(render_json(analyze(url, Config(), RunOptions(use_cache=False, jobs=1, now=NOW)), Config()))
+    commands = {f["inspect"]["command"] for f in doc["findings"] if f.get("inspect")}
+    assert any(".tar.gz/" in c for c in commands) and any(c.endswith(".pb.gz --stack " + c.split()[-1]) or ".txt" in c for c in commands)
+    # WHEN each `goroscope inspect URL --stack …` a finding offers is run as printed (in a fresh process)
+    for command in sorted(commands):
+        args = shlex.split(command)
+        assert args[:2] == ["goroscope", "inspect"] and args[2].startswith(url)
+        run = _goroscope(args[1:], tmp_path)
+        # THEN it prints the stack, from the object (or archive member) the report names
+        assert run.returncode == 0, (command, run.stderr)
+        assert "goroutine" in run.stdout or "@" in run.stdout, run.stdout[:300]
+    # and no pprof command is offered for a file go tool pprof cannot open
+    assert not [f for f in doc["findings"] if (f.get("inspect") or {}).get("pprof_command")]
+
+
+def test_diff_reads_two_objects(s3, tmp_path) -> None:
+    dumps = sorted((SAMPLES / "tracing-collector").iterdir())
+    s3.mkdir("diff")
+    s3.pipe("diff/a.txt.gz", dumps[0].read_bytes())
+    s3.pipe("diff/b.txt.gz", dumps[-1].read_bytes())
+    run = _goroscope(["diff", "s3://diff/a.txt.gz", "s3://diff/b.txt.gz", "--json"], tmp_path)
+    local = _goroscope(["diff", str(dumps[0]), str(dumps[-1]), "--json"], tmp_path)
+    assert run.returncode == 0, run.stderr
+    got, want = json.loads(run.stdout), json.loads(local.stdout)
+    assert got["old"] == "s3://diff/a.txt.gz" and got["signatures"]
+    assert {k: v for k, v in got.items() if k not in ("old", "new")} == {k: v for k, v in want.items() if k not in ("old", "new")}

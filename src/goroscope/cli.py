@@ -141,6 +141,20 @@ def cli() -> None:
     """Find goroutine leaks in archives of Go goroutine dumps."""
 
 
+_storage_option = click.option(
+    "--storage-option", "storage_options", multiple=True, metavar="KEY=VALUE",
+    help="An fsspec storage option for an object-store URL (s3://…), over the config's storage: section; repeatable.",
+)
+
+
+def _store_config(config_path: str | None, storage_options: tuple[str, ...]) -> Config:
+    """Return the config for reading object-store URLs: --config's (never one inside them) with --storage-option on top."""
+    from goroscope.config import with_storage_options
+    from goroscope.ingest.store import parse_options
+
+    return with_storage_options(_config_for(config_path, None), parse_options(storage_options))
+
+
 @cli.command()
 @click.argument("archive")
 @click.option("--output", "output_dir", type=click.Path(path_type=Path), default=None, help="Where reports go (default: reports/ under the current directory).")
@@ -161,7 +175,7 @@ def cli() -> None:
 @click.option("--settle", type=click.FloatRange(min=0), default=None, help="Leave files changed within this many seconds for the next run.")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True, help="Where parsing runs.")
 @click.option("--scheduler", default=None, help="Dask scheduler address (tcp://HOST:PORT) for --executor dask.")
-@click.option("--storage-option", "storage_options", multiple=True, metavar="KEY=VALUE", help="An fsspec storage option for an object-store ARCHIVE (s3://…), over the config's storage: section; repeatable.")
+@_storage_option
 @click.option("--force", is_flag=True, help="Overwrite existing report files.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the written paths.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print skipped inputs and warnings in full.")
@@ -182,13 +196,12 @@ def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_pa
         raise UsageError("--baseline and --baseline-dir: give one of them")
     if fail_on_new and baseline is None and baseline_dir is None:
         raise UsageError("--fail-on-new needs --baseline PREVIOUS.json or --baseline-dir DIR (new against what?)")
-    from goroscope.config import with_storage_options
-    from goroscope.ingest.store import display_url, is_url, parse_options
+    from goroscope.ingest.store import display_url, is_url
 
     if is_url(archive):
         # read in place through fsspec (ingest.store); nothing of the store is on this disk
         local = None
-        config = with_storage_options(_config_for(config_path, None), parse_options(storage_options))
+        config = _store_config(config_path, storage_options)
     else:
         local = archive = Path(archive)
         _must_exist(archive)
@@ -256,33 +269,44 @@ def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_pa
 
 
 @cli.command()
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("file")
 @click.option("--json", "as_json", is_flag=True, help="Print what was parsed, as JSON.")
 @click.option("--top", type=click.IntRange(min=1), default=15, show_default=True, help="How many signatures to list.")
 @click.option("--stack", "stack", default=None, metavar="SIGNATURE|GOROUTINE-ID",
               help="Print one stack whole: a goroutine id, or a signature by fingerprint (as listed), leak-site function or file:line.")
 @click.option("--config", "config_path", default=None, help="YAML config (default: ./goroscope.yaml if present).")
-def inspect(file: Path, as_json: bool, top: int, stack: str | None, config_path) -> None:
-    """Show what one dump of any form holds: format, totals, states, top signatures (or, with --stack, one stack whole)."""
+@_storage_option
+def inspect(file: str, as_json: bool, top: int, stack: str | None, config_path, storage_options) -> None:
+    """Show what one dump of any form holds: format, totals, states, top signatures (or, with --stack, one stack whole).
+
+    FILE may be an object-store URL, of an object or of a member of an archive object as reports name it."""
     from goroscope.ingest import load, member_source
-    from goroscope.pipeline import summarize_file
+    from goroscope.ingest.store import is_url
+    from goroscope.pipeline import dump_source, summarize_file
     from goroscope.render.terminal import inspect_json_chunks, inspect_text, stack_text
     from goroscope.timestamps import is_wall_clock, place
 
-    member = member_source(file)  # 'ARCHIVE.tar.gz/pods/a/dump.txt', as reports name a member
-    if member is None:
-        _must_exist(file)
-    config = _config_for(config_path, None)
+    if is_url(file):
+        config = _store_config(config_path, storage_options)
+        member = dump_source(file, config)  # the object (or archive member), read where it lives
+        opened, mtime = member, member.mtime
+    else:
+        member = member_source(file)  # 'ARCHIVE.tar.gz/pods/a/dump.txt', as reports name a member
+        if member is None:
+            _must_exist(Path(file))
+        config = _config_for(config_path, None)
+        opened, mtime = Path(file), None
     if stack is not None:
         if as_json:
             raise UsageError("--stack prints text; leave out --json (inspect --json prints every stack)")
-        click.echo(stack_text(str(file), load(file, config.discovery.max_inflate_bytes), stack, config))
+        click.echo(stack_text(str(file), load(opened, config.discovery.max_inflate_bytes), stack, config))
         return
     if as_json:
-        snapshot = load(file, config.discovery.max_inflate_bytes)
+        snapshot = load(opened, config.discovery.max_inflate_bytes)
         if snapshot.time is not None and is_wall_clock(snapshot.time):
             # a log's own clock without zone or year (journald, syslog, Kibana): placed as `report` does
-            snapshot = replace(snapshot, time=place(snapshot.time, file.stat().st_mtime, config.discovery.timezone))
+            when = mtime if mtime is not None else Path(file).stat().st_mtime
+            snapshot = replace(snapshot, time=place(snapshot.time, when, config.discovery.timezone))
         out = sys.stdout
         for piece in inspect_json_chunks(snapshot):
             out.write(piece)
@@ -292,7 +316,7 @@ def inspect(file: Path, as_json: bool, top: int, stack: str | None, config_path)
     if member is not None:
         from goroscope.aggregate import aggregate
 
-        summary = aggregate(load(file, config.discovery.max_inflate_bytes), config.signature_options())
+        summary = aggregate(load(opened, config.discovery.max_inflate_bytes), config.signature_options())
     else:
         summary = summarize_file(file, config)
     click.echo(inspect_text(str(file), summary, config, top=top, width=_stdout_width()))
@@ -302,18 +326,20 @@ def inspect(file: Path, as_json: bool, top: int, stack: str | None, config_path)
 
 
 @cli.command()
-@click.argument("old", type=click.Path(path_type=Path, dir_okay=False))
-@click.argument("new", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("old")
+@click.argument("new")
 @click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
 @click.option("--top", type=click.IntRange(min=1), default=15, show_default=True, help="How many signatures to list.")
 @click.option("--config", "config_path", default=None, help="YAML config (default: ./goroscope.yaml if present).")
-def diff(old: Path, new: Path, as_json: bool, top: int, config_path) -> None:
-    """Show what grew between two dumps of any forms (pprof -base, for every form)."""
+@_storage_option
+def diff(old: str, new: str, as_json: bool, top: int, config_path, storage_options) -> None:
+    """Show what grew between two dumps of any forms (pprof -base, for every form); either may be an object-store URL."""
+    from goroscope.ingest.store import is_url
     from goroscope.pipeline import summarize_file
     from goroscope.render.terminal import diff_rows, diff_text
 
-    _must_exist(old, new)
-    config = _config_for(config_path, None)
+    _must_exist(*[Path(p) for p in (old, new) if not is_url(p)])
+    config = _store_config(config_path, storage_options) if is_url(old) or is_url(new) else _config_for(config_path, None)
     a = summarize_file(old, config)
     b = summarize_file(new, config)
     rows = diff_rows(a, b, config)

@@ -203,16 +203,32 @@ def _reason(e: DumpError, path: str) -> str:
     return msg[len(path) + 2 :] if msg.startswith(path + ": ") else msg
 
 
-def summarize_file(path: Path, config: Config, jobs: int | None = None) -> Summary:
-    """Return the Summary of the single dump file at `path` (inspect, diff), big ones on every core.
+def dump_source(path: Path | str, config: Config) -> Source:
+    """Return the Source of the single dump at `path` (a file, or an object-store URL of an object or of
+    a member of an archive object, as reports name it); raise DumpError naming it when it is not one dump."""
+    import json
 
-    Raises DumpError naming the file when it is not a dump."""
-    from goroscope.ingest import archive, discover
+    from goroscope.ingest import discover, store
 
-    sources, skipped = discover.walk(Path(path), config)
+    if store.is_url(str(path)):
+        url = str(path)
+        sources, skipped = discover.walk_object(url, store.store_for(url, json.loads(config.storage)), config)
+        path = store.display_url(url)
+    else:
+        sources, skipped = discover.walk(Path(path), config)
     if skipped or len(sources) != 1:
         reason = skipped[0].reason if skipped else "not a single dump file"
         raise DumpError(str(path), reason)
+    return sources[0]
+
+
+def summarize_file(path: Path | str, config: Config, jobs: int | None = None) -> Summary:
+    """Return the Summary of the single dump file at `path` (inspect, diff; or an object-store URL), big ones on every core.
+
+    Raises DumpError naming the file when it is not a dump."""
+    from goroscope.ingest import archive
+
+    sources = [dump_source(path, config)]
     # back-to-back dumps: the whole file, whose parser reads the last and says so
     files, failed = _parse_sources(sources, config, RunOptions(use_cache=False, jobs=jobs), None, None)
     archive.close_cursors()

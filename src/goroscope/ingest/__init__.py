@@ -267,8 +267,12 @@ def member_source(path: str | Path) -> Source | None:
     return None
 
 
-def load(path: str | Path, max_inflate: int = DEFAULT_MAX_INFLATE) -> Snapshot:
-    """Read and parse the single dump at `path` (gzip or not; or a member named 'ARCHIVE/member'), through ingest.archive like every file."""
+def load(path: str | Path | Source, max_inflate: int = DEFAULT_MAX_INFLATE) -> Snapshot:
+    """Read and parse the single dump at `path` (gzip or not; or a member named 'ARCHIVE/member'; or the
+    Source discovery gave, an object in a store), through ingest.archive like every file."""
+    if isinstance(path, Source):
+        with open_source(path, max_inflate) as stream:
+            return parse_stream(stream, path.fs_path if path.member is None else f"{path.fs_path}/{path.member}")
     p = str(Path(path))
     source = member_source(p) or Source(path=p, fs_path=p)
     with open_source(source, max_inflate) as stream:

@@ -59,7 +59,7 @@ from goroscope.timestamps import name_time
 if TYPE_CHECKING:
     from goroscope.codec import Listing
 
-__all__ = ["walk", "walk_store", "VCS_DIRS"]
+__all__ = ["walk", "walk_store", "walk_object", "VCS_DIRS"]
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn", ".bzr"})  # passed over without a word
 
@@ -249,6 +249,25 @@ def walk_store(url: str, store: Store, config: Config, known: Known | None = Non
         if key is not None and not w.full and (found[0] or found[1]) and not any(_passing(s.reason) for s in found[1]):
             known.put_listing(key, found)  # type: ignore[union-attr]
     return w.sources, w.skipped
+
+
+def walk_object(url: str, store: Store, config: Config) -> tuple[list[Source], list[Skipped]]:
+    """Return what walk_store returns for the one dump `url` names: an object, or a member of an
+    archive object named as reports name it ('s3://b/p/x.tar.gz/pods/a/dump.txt'), for inspect and diff."""
+    from goroscope.ingest.store import is_object
+
+    found = walk_store(url, store, config)
+    if found[0] or found[1]:
+        return found
+    scheme, _, rest = url.partition("://")
+    parts = rest.rstrip("/").split("/")
+    for cut in range(len(parts) - 1, 1, -1):
+        parent = f"{scheme}://{'/'.join(parts[:cut])}"
+        if is_object(parent, store):
+            member = "/".join(parts[cut:])
+            sources, skipped = walk_store(parent, store, config)
+            return [s for s in sources if s.path == member], [s for s in skipped if s.path == member]
+    return found
 
 
 def _shape(config: Config) -> str:

@@ -15,6 +15,8 @@ Contract:
   downloaded whole; sniffing asks for small blocks); `size` from the listing spares
   a request. Every error it raises is an OSError (ingest.archive names the file and
   goes on).
+- `is_object(url, store)` tells whether `url` names one object (an archive whose
+  member a report names as 'ARCHIVE/member').
 - `store_error(url, e)` turns what a listing raised into the one-line GoroscopeError
   a person can act on: a missing bucket or path and a missing package are usage
   errors (exit 2, like a local path that does not exist), access denied and an
@@ -47,6 +49,7 @@ __all__ = [
     "list_objects",
     "open_object",
     "store_error",
+    "is_object",
     "display_url",
     "BLOCK",
     "EXTRAS",
@@ -187,6 +190,15 @@ def list_objects(url: str, store: Store) -> list[Object]:
             Object(url=fs.unstrip_protocol(key), path=rel, size=int(info.get("size") or 0), mtime=mtime, version=_version(info, mtime))
         )
     return objects
+
+
+def is_object(url: str, store: Store) -> bool:
+    """Return True when `url` names one object of the store (False when it is missing or unreadable)."""
+    fs = _filesystem(store, url)
+    try:
+        return fs.info(fs._strip_protocol(url)).get("type") == "file"
+    except Exception:  # noqa: BLE001 - any failure: not an object we can read
+        return False
 
 
 def _bucket_only(root: str) -> bool:

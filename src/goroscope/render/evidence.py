@@ -18,7 +18,9 @@ its goroutine ids there). The command is non-interactive and prints the stack:
 its evidence): the one with the highest peak, the earlier in the finding's own
 order on ties, so "the worst pod" always means the most goroutines.
 
-A path inside a tar or zip is named 'ARCHIVE/member', which `inspect` opens.
+A path inside a tar or zip is named 'ARCHIVE/member', which `inspect` opens; so is
+an object-store URL (`inspect s3://b/p/pod/dump.txt`); the pprof command is offered
+for local files only.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from goroscope.ingest.store import is_url
 from goroscope.model import Finding, Series, Suspect
 
 __all__ = ["Evidence", "evidence_of", "command_path", "representative"]
@@ -80,7 +83,7 @@ def evidence_of(s: Suspect, series: Series | None, archive: str) -> Evidence | N
     else:
         target = shlex.quote(s.leak_site.location)
     pprof = None
-    if snap.format == "pprof":
+    if snap.format == "pprof" and not is_url(archive):  # (go tool pprof reads files and http URLs, not a bucket's)
         pprof = f"go tool pprof -traces -focus={shlex.quote(_focus(s.leak_site.function))} {path}"
     return Evidence(
         series=series.id,
