@@ -11,7 +11,7 @@ import tarfile
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -929,3 +929,24 @@ def test_group_places_a_wall_clock_content_time_and_says_so_once() -> None:
     assert [m.time_source for m, _ in g.moments["j"]] == ["content", "content"]
     (note,) = g.notes
     assert note.startswith("2 snapshots timed by a log's own clock") and "Europe/Berlin" in note
+
+
+def test_group_places_untimed_dumps_of_a_file_by_their_order_between_its_timed_ones() -> None:
+    # GIVEN five dumps of one log, the 2nd and 4th after a `date -u` line (content times), the rest untimed
+    t = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+    end = t.replace(minute=30)
+    whole = source("p/svc.log", mtime=end.timestamp())
+    when = {2: t, 4: t.replace(minute=10)}
+    parsed = [(replace(whole, path=f"p/svc.log#{k}", part=k), summary(time=when.get(k))) for k in range(1, 6)]
+    # WHEN grouped
+    g = group(parsed, CFG)
+    # THEN the 3rd lies halfway between its neighbours, the 5th (the last) at the file's mtime,
+    # the 1st just before the 2nd (only its order is known)
+    got = [(m.primary.part, m.time, m.time_source) for m, _ in g.moments["p"]]
+    assert got == [
+        (1, t - timedelta(microseconds=1), "mtime"),
+        (2, t, "content"),
+        (3, t.replace(minute=5), "content"),
+        (4, t.replace(minute=10), "content"),
+        (5, end, "mtime"),
+    ]

@@ -6,7 +6,8 @@ snapshots in time order (DESIGN.md "Snapshots"): files whose names share a stem 
 format suffixes are removed (files of different forms), whose name or content
 times are equal to the second (never two profiles of one file), or files of different
 forms within PAIR_SECONDS of each other with no closer partner (any time: name,
-content, mtime), are one Moment whose primary is the richest format; a
+content, mtime), are one Moment whose primary is the richest format (the untimed
+back-to-back dumps of a file are first placed in order between its timed ones); a
 crash dump is a Moment of its own; a goroutineleak profile is evidence for its
 series; a heap profile is a MemoryPoint; any other profile is Skipped.
 """
@@ -160,7 +161,7 @@ def _moments(series: str, items: list[tuple[Source, Summary]], zone: str = "UTC"
         if ri != rj:
             parent[max(ri, rj)] = min(ri, rj)
 
-    times = [time_of(src, summary, zone) for src, summary in merge]
+    times = _by_order([time_of(src, summary, zone) for src, summary in merge], merge)
     by_stem: dict[str, list[int]] = {}
     by_second: dict[int, int] = {}
     for i, (src, summary) in enumerate(merge):
@@ -199,6 +200,37 @@ def _moments(series: str, items: list[tuple[Source, Summary]], zone: str = "UTC"
         )
         out.append((moment, summary))
     out.sort(key=lambda p: (p[0].time, p[0].crash, p[0].primary.path))
+    return out
+
+
+def _by_order(times: list[tuple[datetime, str]], items: list[tuple[Source, Summary]]) -> list[tuple[datetime, str]]:
+    """Return `times` with the untimed back-to-back dumps of a file placed by their order between its
+    timed ones (content times), the last written at the file's mtime: a dump with no time of its own
+    beside dumps that have one (a marker line before some only) lies between them, not at the mtime."""
+    files: dict[tuple[str, str | None], list[int]] = {}
+    for i, (src, _) in enumerate(items):
+        if src.part is not None:
+            files.setdefault((src.fs_path, src.member), []).append(i)
+    out = list(times)
+    for idx in files.values():
+        idx.sort(key=lambda i: items[i][0].part or 0)
+        anchors = [(n, times[i][0]) for n, i in enumerate(idx) if times[i][1] == "content"]
+        if not anchors or len(anchors) == len(idx):
+            continue  # no dump of the file timed (the file's time in order), or each is
+        last = len(idx) - 1
+        if anchors[-1][0] != last:
+            mtime = datetime.fromtimestamp(items[idx[last]][0].mtime, timezone.utc)
+            if mtime > anchors[-1][1]:
+                anchors.append((last, mtime))  # the file was last written with its last dump
+        for (a, ta), (b, tb) in zip(anchors, anchors[1:]):
+            source = "content" if b != last or times[idx[b]][1] == "content" else "mtime"
+            for n in range(a + 1, b):
+                out[idx[n]] = (ta + (tb - ta) * ((n - a) / (b - a)), source)
+        if anchors[-1][0] == last and times[idx[last]][1] != "content":
+            out[idx[last]] = (anchors[-1][1], "mtime")
+        first, t0 = anchors[0]
+        for n in range(first):
+            out[idx[n]] = (t0 - timedelta(microseconds=first - n), "mtime")  # before the first time known: only the order
     return out
 
 
