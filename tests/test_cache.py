@@ -100,6 +100,26 @@ def test_round_trip_is_exact(tmp_path: Path, cache_path: Path) -> None:
     assert again.time.tzinfo is not None
 
 
+def test_a_batch_is_stored_in_one_transaction(tmp_path: Path, cache_path: Path) -> None:
+    # GIVEN the summaries of a batch of files, parsed by one worker
+    items = []
+    for k in range(5):
+        src = write_dump(tmp_path / f"d{k}.txt")
+        items.append((src, make_summary(n=20 + k, stacks=3, seed=k), content_sha256(src)))
+    with SummaryCache.open(cache_path) as cache:
+        begun: list[str] = []
+        cache._db.set_trace_callback(lambda sql: begun.append(sql) if sql.startswith("BEGIN") else None)
+        # WHEN they are stored together
+        cache.put_many(items, DIGEST)
+        cache._db.set_trace_callback(None)
+        # THEN one transaction wrote them all, and each reads back whole with its hash
+        assert len(begun) == 1
+        for src, summary, sha in items:
+            hit = cache.get_head(src, DIGEST)
+            assert hit is not None and hit.sha256 == sha
+            assert cache.load(hit, src) == summary
+
+
 @pytest.mark.parametrize(
     "summary",
     [

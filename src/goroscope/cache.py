@@ -11,7 +11,8 @@ Contract:
   stacks (`head`, all that grouping reads), the entry id and its content hash, without
   decoding the stacks; `load(hit, source)` then decodes the whole Summary, only when a
   series needs it. `get(source, config_digest)` does both at once.
-- `put(source, config_digest, summary)` stores a Summary (its head apart).
+- `put(source, config_digest, summary)` stores a Summary (its head apart);
+  `put_many(items, config_digest)` stores a batch of them in one transaction.
 - `get_series(key)` / `put_series(key, scope, series)` memoise correlation: `key` is a
   digest, made by the caller, of everything correlation reads (pipeline.series_key);
   `scope` names the series (archive, series id, config, tool) so that a new state of a
@@ -494,27 +495,36 @@ class SummaryCache:
                 content_hash = None
             if not stat_matches(source):
                 return None
+        self._write(self._put_statements(source, config_digest, summary, content_hash))
+        return content_hash if self._db is not None else None
+
+    def put_many(self, items: list[tuple[Source, Summary, str]], config_digest: str) -> None:
+        """Store each (source, summary, content hash) of `items` (hashes the caller took), in one transaction."""
+        if self._db is None or not items:
+            return
+        self._write([st for src, summary, sha in items for st in self._put_statements(src, config_digest, summary, sha)])
+
+    @staticmethod
+    def _put_statements(source: Source, config_digest: str, summary: Summary, content_hash: str | None) -> list[tuple[str, tuple]]:
+        """Return the statements that store `summary` of `source` (its entry, then its blob)."""
         blob = encode_summary(summary)
         head = encode_summary(head_of(summary))
         now = time.time()
         key = (_file_key(source), TOOL_KEY, config_digest)
-        self._write(
-            [
-                (
-                    "INSERT INTO entries (path, tool, config, size, mtime, sha256, stored, used, head)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path, tool, config) DO UPDATE SET"
-                    " size = excluded.size, mtime = excluded.mtime, sha256 = excluded.sha256,"
-                    " stored = excluded.stored, used = excluded.used, head = excluded.head",
-                    (*key, source.size, source.mtime, content_hash, now, now, head),
-                ),
-                (
-                    "INSERT OR REPLACE INTO blobs (id, value)"
-                    " SELECT id, ? FROM entries WHERE path = ? AND tool = ? AND config = ?",
-                    (blob, *key),
-                ),
-            ]
-        )
-        return content_hash if self._db is not None else None
+        return [
+            (
+                "INSERT INTO entries (path, tool, config, size, mtime, sha256, stored, used, head)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path, tool, config) DO UPDATE SET"
+                " size = excluded.size, mtime = excluded.mtime, sha256 = excluded.sha256,"
+                " stored = excluded.stored, used = excluded.used, head = excluded.head",
+                (*key, source.size, source.mtime, content_hash, now, now, head),
+            ),
+            (
+                "INSERT OR REPLACE INTO blobs (id, value)"
+                " SELECT id, ? FROM entries WHERE path = ? AND tool = ? AND config = ?",
+                (blob, *key),
+            ),
+        ]
 
     def get_series(self, key: str) -> Series | None:
         """Return the Series memoised under `key`, or None (an unreadable one is deleted with a warning)."""

@@ -304,16 +304,25 @@ def _parse_all(
 
 
 def _keep(
-    src: Source, result: Summary | Skipped, content_hash: str | None, files: list[ParsedFile], skipped: list[Skipped], cache: SummaryCache | None, digest: str
+    src: Source,
+    result: Summary | Skipped,
+    content_hash: str | None,
+    files: list[ParsedFile],
+    skipped: list[Skipped],
+    cache: SummaryCache | _Stored | None,
+    digest: str,
 ) -> None:
-    """Add what parsing `src` gave to `files` (stored in `cache` when its bytes are known) or `skipped`."""
+    """Add what parsing `src` gave to `files` (stored in `cache`, or with its batch, when its bytes are known) or `skipped`."""
     from goroscope.incremental import ParsedFile
 
     if isinstance(result, Skipped):
         skipped.append(result)
         return
     files.append(ParsedFile.parsed(src, result, content_hash))
-    if cache is not None and content_hash is not None:
+    if isinstance(cache, _Stored):
+        if content_hash is not None:
+            cache.put(src, result, content_hash)
+    elif cache is not None and content_hash is not None:
         cache.put(src, digest, result, content_hash=content_hash)
 
 
@@ -333,14 +342,17 @@ def _parse_sources(
         progress(done_files, len(sources), done_bytes, total_bytes)
     if todo:
         from goroscope import aggregate
-        from goroscope.executor import make_executor
+        from goroscope.executor import default_jobs, make_executor
 
         items = _plan(todo, config, options, hash_it=cache is not None)
         parts: dict[str, list] = {src.path: [None] * len(_spans_of(items, src)) for src, _, _, span in items if span is not None}
         hashes: dict[str, str | None] = {}
-        executor = make_executor(options.executor, options.jobs if len(items) > 1 else 1, options.scheduler)
+        batches = _batches(items, options.jobs or default_jobs())
+        jobs = options.jobs if len(batches) > 1 and sum(s.size for s in todo) >= SERIAL_BELOW_BYTES else 1
+        executor = make_executor(options.executor, jobs, options.scheduler)
+        stored = _Stored(cache, digest)
         try:
-            for src, span, result, content_hash in executor.map_unordered(_parse_task, items):
+            for src, span, result, content_hash in _flat(executor.map_unordered(_parse_batch, batches), stored):
                 if span is not None:
                     # a byte range of one big file: merged once all of its ranges are in
                     slots = parts[src.path]
@@ -357,13 +369,41 @@ def _parse_sources(
                 else:
                     done_bytes += src.size
                 done_files += 1
-                _keep(src, result, content_hash, files, skipped, cache, digest)
+                _keep(src, result, content_hash, files, skipped, stored, digest)
                 if progress:
                     progress(done_files, len(sources), done_bytes, total_bytes)
         finally:
+            stored.flush()
             executor.close()
     files.sort(key=lambda f: f.source.path)
     return files, skipped
+
+
+class _Stored:
+    """The summaries parsed from one batch, stored in the cache together, in one transaction."""
+
+    def __init__(self, cache: SummaryCache | None, digest: str) -> None:
+        """Collect for `cache` (None: store nothing) under the config `digest`."""
+        self.cache = cache
+        self.digest = digest
+        self.pending: list[tuple[Source, Summary, str]] = []
+
+    def put(self, src: Source, summary: Summary, content_hash: str) -> None:
+        """Store `summary` of `src` with the next flush."""
+        self.pending.append((src, summary, content_hash))
+
+    def flush(self) -> None:
+        """Store what was collected since the last flush."""
+        if self.cache is not None and self.pending:
+            self.cache.put_many(self.pending, self.digest)
+        self.pending = []
+
+
+def _flat(batches, stored: _Stored):
+    """Yield each result of each batch the executor returns; after a batch's results, store its summaries."""
+    for results in batches:
+        yield from results
+        stored.flush()
 
 
 def _plan(
@@ -374,8 +414,11 @@ def _plan(
     Largest first: the dumps of a leaking process grow, and the long ones started last
     would leave a core idle at the end; but the members of one archive together and in
     archive order, so that each worker's tar cursor only moves forward (inflating the
-    archive about once). With fewer files than cores, a big plain dump is cut into a
-    byte range per core (aggregate.split_points); only its first range is hashed.
+    archive about once), and the small files (what travels in batches) last and in
+    path order, so that a batch holds consecutive snapshots of one series (whose
+    stacks its worker then parses once). With fewer files than cores, a big plain dump
+    is cut into a byte range per core (aggregate.split_points); only its first range
+    is hashed.
     """
     from goroscope import aggregate
 
@@ -385,7 +428,14 @@ def _plan(
         if s.member is not None:
             weight[s.fs_path] = weight.get(s.fs_path, 0) + s.size
     walk_order = {s.path: i for i, s in enumerate(todo)}
-    ordered = sorted(todo, key=lambda s: (-weight[s.fs_path], s.fs_path, walk_order[s.path]) if s.member is not None else (-s.size, "", 0))
+
+    def order(s: Source) -> tuple[int, str, int]:
+        """Return where `s` goes in the plan (see above)."""
+        if s.member is not None:
+            return (-weight[s.fs_path], s.fs_path, walk_order[s.path])
+        return (-s.size, "", 0) if s.size >= BATCH_BYTES else (0, s.path, 0)
+
+    ordered = sorted(todo, key=order)
     items: list[tuple[Source, Config, bool, tuple[int, int] | None]] = []
     for s in ordered:
         spans = aggregate.split_points(s, cores, aggregate.SPLIT_MIN_PART_BYTES) if len(todo) < cores and options.executor == "local" else None
@@ -394,6 +444,55 @@ def _plan(
         else:
             items.append((s, config, hash_it, None))
     return items
+
+
+# Small files travel to workers in batches: a task of one small dump costs more in
+# pickling and scheduling than its parse. A batch holds up to BATCH_FILES files and
+# BATCH_BYTES stored bytes (a file that size or larger goes alone), and there are at
+# least BATCHES_PER_JOB batches a worker, so that no core idles at the end.
+BATCH_BYTES = 1 << 20
+BATCH_FILES = 64
+BATCHES_PER_JOB = 4
+# Below this many stored bytes to parse, the files are parsed here: starting worker
+# processes (each importing goroscope) costs more than the parse would on one core.
+SERIAL_BELOW_BYTES = 256 << 10
+
+_Item = tuple[Source, Config, bool, "tuple[int, int] | None"]
+
+
+def _batches(items: list[_Item], jobs: int) -> list[tuple[Config, tuple[tuple[Source, bool, tuple[int, int] | None], ...]]]:
+    """Return `items` as batches (config, ((source, hash it, byte range), ...)), in the items' order (see BATCH_BYTES)."""
+    if not items:
+        return []
+    per_batch = max(1, min(BATCH_FILES, -(-len(items) // (jobs * BATCHES_PER_JOB))))
+    config = items[0][1]
+    out: list[tuple[Config, tuple]] = []
+    cur: list[tuple[Source, bool, tuple[int, int] | None]] = []
+    size = 0
+
+    def close() -> None:
+        nonlocal cur, size
+        if cur:
+            out.append((config, tuple(cur)))
+        cur, size = [], 0
+
+    for src, _, hash_it, span in items:
+        if span is not None or src.size >= BATCH_BYTES:
+            close()
+            out.append((config, ((src, hash_it, span),)))
+            continue
+        cur.append((src, hash_it, span))
+        size += src.size
+        if len(cur) >= per_batch or size >= BATCH_BYTES:
+            close()
+    close()
+    return out
+
+
+def _parse_batch(batch: tuple[Config, tuple[tuple[Source, bool, tuple[int, int] | None], ...]]) -> list:
+    """Parse a batch of sources in a worker (see `_parse_task`); return their results in order."""
+    config, members = batch
+    return [_parse_task((src, config, hash_it, span)) for src, hash_it, span in members]
 
 
 def _spans_of(items, src: Source) -> list[tuple[int, int]]:
