@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from goroscope import pipeline
+from helpers import make_dump
+
+from goroscope import correlate, incremental, pipeline
 from goroscope.config import Config
+from goroscope.ingest import discover
 from goroscope.model import Source
 
 
@@ -54,3 +57,67 @@ def test_a_batch_is_bounded_in_bytes() -> None:
     # THEN no batch holds more than the bound (plus the file that reached it)
     for _, members in _plan(small, jobs=1):
         assert sum(m[0].size for m in members) < pipeline.BATCH_BYTES + pipeline.BATCH_BYTES // 3
+
+
+def _fleet(root: Path, services: int = 3, pods: int = 2, snapshots: int = 6) -> Path:
+    """Write a small fleet: every pod of every service leaks one goroutine per snapshot beside a steady pool."""
+    for s in range(services):
+        for p in range(pods):
+            for t in range(snapshots):
+                blocks = [f"goroutine {1 + k} [select]:\nmain.pool{s}(0x{k:x})\n\t/src/svc{s}/pool.go:12 +0x1d\n"
+                          f"created by main.main in goroutine 1\n\t/src/svc{s}/main.go:8 +0x2" for k in range(5)]
+                blocks += [f"goroutine {100 + k} [chan send, {(t - k) * 30} minutes]:\nmain.leak{s}(0xc{k:08x})\n"
+                           f"\t/src/svc{s}/leak.go:20 +0x25\ncreated by main.serve in goroutine 1\n\t/src/svc{s}/main.go:9 +0x3"
+                           for k in range(t + 1)]
+                make_dump(root, f"svc{s}/pod{p}/svc{s}-pod{p}-20261201T{t // 2:02d}{30 * (t % 2):02d}00Z.txt.gz",
+                          "\n\n".join(blocks) + "\n")
+    return root
+
+
+def test_each_series_is_correlated_once_its_files_are_in(tmp_path: Path, monkeypatch) -> None:
+    # GIVEN a fleet of 6 series, parsed in this process, in path order
+    root = _fleet(tmp_path / "fleet")
+    events: list[str] = []
+    real_parse, real_correlate = pipeline.parse_one, correlate.correlate
+    monkeypatch.setattr(pipeline, "parse_one", lambda src, *a, **k: events.append("parse " + src.series) or real_parse(src, *a, **k))
+    monkeypatch.setattr(correlate, "correlate", lambda sid, *a, **k: events.append("correlate " + sid) or real_correlate(sid, *a, **k))
+    kept: list = []
+    real_result = incremental.SeriesStream.result
+
+    def result(self):  # type: ignore[no-untyped-def]
+        done = real_result(self)
+        kept.extend(done.files)
+        return done
+
+    monkeypatch.setattr(incremental.SeriesStream, "result", result)
+    # WHEN the report is made
+    report = pipeline.analyze(root, Config(), pipeline.RunOptions(jobs=1, use_cache=False))
+    # THEN each series is correlated once its batch is in, before the series after the next is parsed
+    series = sorted({e.split(" ", 1)[1] for e in events})
+    assert len(series) == 6
+    for k, sid in enumerate(series[:-2]):
+        assert events.index("correlate " + sid) < events.index("parse " + series[k + 2])
+    # and no parsed summary outlives its series: the run keeps heads and results only
+    assert len(kept) == 36 and all(f.summary is None for f in kept)
+    # the leaks are found, on every pod
+    assert {s.series for s in report.suspects if s.leak_site.function.startswith("main.leak")} == set(series)
+
+
+def test_a_streamed_run_equals_one_correlating_everything_at_the_end(tmp_path: Path) -> None:
+    # GIVEN a fleet, and the files as a run holds them once parsed
+    root = _fleet(tmp_path / "fleet", services=2, pods=2, snapshots=4)
+    config = Config()
+    sources, _ = discover.walk(root, config)
+    files = [incremental.ParsedFile.parsed(src, pipeline.parse_one(src, config), None) for src in sources]
+    window = incremental.Window()
+    # WHEN correlated all at once, and series by series as their files come in (out of order)
+    at_once = incremental.correlate_all(root, files, config, window, None, lambda s: pipeline.parse_one(s, config))
+    stream = incremental.SeriesStream(root, sources, config, window, None, lambda s: pipeline.parse_one(s, config))
+    fresh = [incremental.ParsedFile.parsed(src, pipeline.parse_one(src, config), None) for src in sources]
+    for f in reversed(fresh):
+        stream.add(f.source, f)
+    streamed = stream.result()
+    # THEN both give the same series, files and skips
+    assert streamed.series == at_once.series
+    assert [f.source for f in streamed.files] == [f.source for f in at_once.files]
+    assert (streamed.skipped, streamed.unused) == (at_once.skipped, at_once.unused)

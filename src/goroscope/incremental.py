@@ -16,6 +16,9 @@ Contract (used by pipeline.analyze; every record typed):
   again and memoised. When a cached entry proves unreadable and its file now parses
   to another head (or not at all), the files are grouped again with what it parsed
   to: `Correlated.files` and `.skipped` say what the run ended with.
+- `SeriesStream`: the same, one series at a time as its last file is parsed, each
+  series' Summaries dropped once it is correlated (memory follows the largest
+  series, not the archive).
 
 A series key is a digest of everything correlate() reads: each file by its content
 hash, the moments and evidence by every field correlation reads, the memory points,
@@ -44,7 +47,7 @@ from goroscope.model import MemoryPoint, Moment, Series, Signature, Skipped, Sou
 if TYPE_CHECKING:
     from goroscope.cache import Hit, SummaryCache
 
-__all__ = ["ParsedFile", "Correlated", "Window", "cached_heads", "correlate_all", "series_key", "key_base"]
+__all__ = ["ParsedFile", "Correlated", "Window", "SeriesStream", "cached_heads", "correlate_all", "series_key", "key_base"]
 
 T = TypeVar("T")
 
@@ -90,10 +93,12 @@ class Window:
 class Correlated:
     """What correlate_all made of the parsed files."""
 
-    grouping: Grouping  # the files grouped into moments, evidence and memory per series
     series: tuple[Series, ...]  # every series with a snapshot in the window, in id order
     files: tuple[ParsedFile, ...]  # the files the run ended with (by path)
     skipped: tuple[Skipped, ...] = ()  # files whose cache entry was unreadable and that no longer parse
+    unused: tuple[Skipped, ...] = ()  # parsed files grouping found no use for (Grouping.skipped)
+    wall: int = 0  # snapshots timed by a log's own clock (Grouping.wall)
+    notes: tuple[str, ...] = ()  # what the user should know about how the snapshots were timed (Grouping.notes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +138,8 @@ def correlate_all(
     while True:
         grouping, done = _correlate_once(archive, files, config, window, cache, parse)
         if not isinstance(done, _Changed):
-            return Correlated(grouping=grouping, series=tuple(done), files=tuple(files), skipped=tuple(skipped))
+            return Correlated(series=tuple(done), files=tuple(files), skipped=tuple(skipped), unused=grouping.skipped,
+                              wall=grouping.wall, notes=grouping.notes)
         # group again: the file is what it parses to now
         files = [f for f in files if f is not done.file]
         if isinstance(done.result, Skipped):
@@ -142,7 +148,82 @@ def correlate_all(
             files.append(ParsedFile.parsed(done.file.source, done.result, None))
             files.sort(key=lambda f: f.source.path)
         if not files:
-            return Correlated(grouping=grouping, series=(), files=(), skipped=tuple(skipped))
+            return Correlated(series=(), files=(), skipped=tuple(skipped), unused=grouping.skipped, wall=grouping.wall, notes=grouping.notes)
+
+
+class SeriesStream:
+    """Correlates each series as soon as the last of its files is in, and keeps of it only its result.
+
+    Series are independent until findings are gathered, so a run need not hold every
+    parsed Summary until the end: `add` is told of each source once (its ParsedFile, or
+    None when it was skipped), in any order; when a series has all of its files, it is
+    correlated (correlate_all over its files alone gives what it gives over all) and
+    its files keep only their heads. Memory then follows the series being parsed, not
+    the archive. A series holding a file of back-to-back dumps waits (`held`) until
+    `resume` gives it the file's parts. `result()` gathers every series.
+    """
+
+    def __init__(self, archive: Path, sources: Sequence[Source], config: Config, window: Window, cache: SummaryCache | None, parse: Parse) -> None:
+        """Prepare to correlate the series of `sources` (see correlate_all for the other arguments)."""
+        self._args = (archive, config, window, cache, parse)
+        self._left: dict[str, int] = {}
+        for src in sources:
+            self._left[src.series] = self._left.get(src.series, 0) + 1
+        self._files: dict[str, list[ParsedFile]] = {}
+        self.held: set[str] = set()  # series waiting for the parts of a file of back-to-back dumps
+        self._series: list[Series] = []
+        self._done: list[ParsedFile] = []
+        self._skipped: list[Skipped] = []
+        self._unused: list[Skipped] = []
+        self._wall = 0
+
+    def add(self, src: Source, f: ParsedFile | None) -> None:
+        """Take what reading `src` gave (None: skipped); correlate its series when that was its last file."""
+        sid = src.series
+        if f is not None:
+            self._files.setdefault(sid, []).append(f)
+            if f.head.dumps > 1 and f.source.part is None:
+                self.held.add(sid)
+        self._left[sid] -= 1
+        if self._left[sid] == 0 and sid not in self.held:
+            self._finish(self._files.pop(sid, []))
+
+    def resume(self, whole: Sequence[ParsedFile], parts: Sequence[ParsedFile]) -> None:
+        """Correlate the held series, their files of back-to-back dumps `whole` replaced by their `parts`."""
+        gone = {id(f) for f in whole}
+        files = [f for sid in sorted(self.held) for f in self._files.pop(sid, []) if id(f) not in gone]
+        self.held.clear()
+        self._finish(files + list(parts))
+
+    def _finish(self, files: list[ParsedFile]) -> None:
+        """Correlate `files` (whole series) and keep their result, the files without their stacks."""
+        if not files:
+            return
+        done = correlate_all(*self._args[:1], files, *self._args[1:])  # type: ignore[arg-type]
+        for f in done.files:
+            f.summary = None  # its series is correlated: the head is all the run still reads
+        self._series.extend(done.series)
+        self._done.extend(done.files)
+        self._skipped.extend(done.skipped)
+        self._unused.extend(done.unused)
+        self._wall += done.wall
+
+    def result(self) -> Correlated:
+        """Return every series correlated (in id order), after correlating what is left."""
+        rest = [f for sid in sorted(self._files) for f in self._files[sid]]
+        self._files.clear()
+        self.held.clear()
+        self._finish(rest)
+        from goroscope.ingest.group import timing_notes
+
+        return Correlated(
+            series=tuple(sorted(self._series, key=lambda s: s.id)),
+            files=tuple(sorted(self._done, key=lambda f: f.source.path)),
+            skipped=tuple(self._skipped),
+            unused=tuple(self._unused),
+            wall=self._wall,
+            notes=timing_notes(self._wall, self._args[1].discovery.timezone),  # type: ignore[union-attr]
+        )
 
 
 class _Loader:

@@ -28,7 +28,7 @@ from goroscope.model import Baseline, Report, Skipped, Source, Summary
 
 if TYPE_CHECKING:
     from goroscope.cache import SummaryCache
-    from goroscope.incremental import ParsedFile
+    from goroscope.incremental import ParsedFile, SeriesStream
     from goroscope.ingest.archive import ContentDigest
 
 __all__ = ["RunOptions", "Progress", "analyze", "parse_one", "summarize_file", "command_line"]
@@ -58,7 +58,7 @@ Progress = Callable[[int, int, int, int], None]
 def analyze(archive: Path | str, config: Config, options: RunOptions = RunOptions(), progress: Progress | None = None) -> Report:
     """Run every stage over `archive` (a path, or an object-store URL read with config.storage) and return the Report."""
     from goroscope import baseline, findings, rank
-    from goroscope.incremental import Window, correlate_all
+    from goroscope.incremental import SeriesStream, Window
 
     now = options.now or datetime.now(timezone.utc)
     if options.settle_seconds is not None:
@@ -69,21 +69,21 @@ def analyze(archive: Path | str, config: Config, options: RunOptions = RunOption
         sources, skipped, archive = _discover(archive, config, cache)
         settled = tuple(s.path for s in skipped if s.reason.startswith("settling"))
         skipped = [s for s in skipped if not s.reason.startswith("settling")]
-        # parse and aggregate (what the cache holds is not parsed again), group and correlate
-        files, parse_skipped = _parse_all(sources, config, options, progress, cache)
-        skipped.extend(parse_skipped)
+        # parse and aggregate (what the cache holds is not parsed again), group and correlate:
+        # each series as soon as its files are in, keeping its result, not its summaries
         window = Window(since=options.since, until=options.until)
-        done = correlate_all(archive, files, config, window, cache, lambda src: parse_one(src, config)) if files else None
+        stream = SeriesStream(archive, sources, config, window, cache, lambda src: parse_one(src, config))
+        skipped.extend(_parse_all(sources, config, options, progress, cache, stream))
+        done = stream.result()
     finally:
         warnings = tuple(cache.warnings) if cache is not None else ()
         if cache is not None:
             cache.close()
-    if done is not None:
-        skipped.extend(done.skipped)
-    if done is None or not done.files:
+    skipped.extend(done.skipped)
+    if not done.files:
         raise NoDataError(f"{archive}: no goroutine dump could be read" + _skip_hint(skipped, settled, config))
-    skipped.extend(done.grouping.skipped)
-    warnings += done.grouping.notes
+    skipped.extend(done.unused)
+    warnings += done.notes
     if not done.series:
         raise NoDataError(f"{archive}: no goroutine snapshot in the time window" if (options.since or options.until) else f"{archive}: no goroutine snapshot found")
 
@@ -265,9 +265,9 @@ def _skip_hint(skipped: Sequence[Skipped], settled: Sequence[str] = (), config: 
 
 
 def _parse_all(
-    sources: Sequence[Source], config: Config, options: RunOptions, progress: Progress | None, cache: SummaryCache | None
-) -> tuple[list[ParsedFile], list[Skipped]]:
-    """Return a ParsedFile for every source that parsed or was cached (by path), and the skipped ones.
+    sources: Sequence[Source], config: Config, options: RunOptions, progress: Progress | None, cache: SummaryCache | None, stream: SeriesStream
+) -> list[Skipped]:
+    """Hand `stream` a ParsedFile for every source that parsed or was cached, as they come in; return the skipped ones.
 
     A cached file is only looked up: its stacks are decoded later, if its series needs them.
     A file whose parse counted several back-to-back dumps (a collector appending to one
@@ -277,11 +277,10 @@ def _parse_all(
     """
     from goroscope.incremental import cached_heads
 
-    files, skipped = _parse_sources(sources, config, options, progress, cache)
+    files, skipped = _parse_sources(sources, config, options, progress, cache, stream.add)
     whole = [f for f in files if f.head.dumps > 1 and f.source.part is None]
     if not whole:
-        return files, skipped
-    split = {id(f) for f in whole}
+        return skipped
     digest = config.digest()
     parts = {id(f): [part_source(f.source, k) for k in range(1, f.head.dumps + 1)] for f in whole}
     kept, todo = cached_heads([p for ps in parts.values() for p in ps], cache, digest)
@@ -299,8 +298,8 @@ def _parse_all(
                     _keep(part, result, content_hash, kept, skipped, cache, digest)
         finally:
             executor.close()
-    files = sorted([f for f in files if id(f) not in split] + kept, key=lambda f: f.source.path)
-    return files, skipped
+    stream.resume(whole, kept)
+    return skipped
 
 
 def _keep(
@@ -311,29 +310,42 @@ def _keep(
     skipped: list[Skipped],
     cache: SummaryCache | _Stored | None,
     digest: str,
-) -> None:
-    """Add what parsing `src` gave to `files` (stored in `cache`, or with its batch, when its bytes are known) or `skipped`."""
+) -> ParsedFile | None:
+    """Add what parsing `src` gave to `files` (stored in `cache`, or with its batch, when its bytes are known) or
+    `skipped`; return its ParsedFile, None when skipped."""
     from goroscope.incremental import ParsedFile
 
     if isinstance(result, Skipped):
         skipped.append(result)
-        return
-    files.append(ParsedFile.parsed(src, result, content_hash))
+        return None
+    f = ParsedFile.parsed(src, result, content_hash)
+    files.append(f)
     if isinstance(cache, _Stored):
         if content_hash is not None:
             cache.put(src, result, content_hash)
     elif cache is not None and content_hash is not None:
         cache.put(src, digest, result, content_hash=content_hash)
+    return f
 
 
 def _parse_sources(
-    sources: Sequence[Source], config: Config, options: RunOptions, progress: Progress | None, cache: SummaryCache | None
+    sources: Sequence[Source],
+    config: Config,
+    options: RunOptions,
+    progress: Progress | None,
+    cache: SummaryCache | None,
+    sink: Callable[[Source, ParsedFile | None], None] | None = None,
 ) -> tuple[list[ParsedFile], list[Skipped]]:
-    """Return a ParsedFile for every one of `sources` that parsed or was cached, and the skipped ones."""
+    """Return a ParsedFile for every one of `sources` that parsed or was cached, and the skipped ones.
+
+    `sink(source, its ParsedFile or None when skipped)` is told of each source as soon as it is in."""
     from goroscope.incremental import cached_heads
 
     digest = config.digest()
     files, todo = cached_heads(sources, cache, digest)
+    if sink is not None:
+        for f in files:
+            sink(f.source, f)
     skipped: list[Skipped] = []
     total_bytes = sum(s.size for s in sources)
     done_files = len(files)
@@ -369,7 +381,9 @@ def _parse_sources(
                 else:
                     done_bytes += src.size
                 done_files += 1
-                _keep(src, result, content_hash, files, skipped, stored, digest)
+                kept = _keep(src, result, content_hash, files, skipped, stored, digest)
+                if sink is not None:
+                    sink(src, kept)
                 if progress:
                     progress(done_files, len(sources), done_bytes, total_bytes)
         finally:

@@ -57,6 +57,7 @@ class Grouping:
     memory: dict[str, tuple[MemoryPoint, ...]]  # series id -> heap in use over time
     skipped: tuple[Skipped, ...] = ()  # parsed files that are none of the above, with reasons
     notes: tuple[str, ...] = ()  # what the user should know about how the snapshots were timed
+    wall: int = 0  # snapshots timed by a log's own clock (the notes say so); summed over groupings by timing_notes
 
 
 def stem_of(name: str) -> str:
@@ -121,8 +122,14 @@ def group(parsed: Sequence[tuple[Source, Summary]], config: Config) -> Grouping:
         },
         memory={s: tuple(sorted(points, key=lambda p: (p.time, p.source))) for s, points in memory.items()},
         skipped=tuple(skipped),
-        notes=(words.wall_clock_note(wall, zone),) if wall else (),
+        notes=timing_notes(wall, zone),
+        wall=wall,
     )
+
+
+def timing_notes(wall: int, zone: str) -> tuple[str, ...]:
+    """Return the notes on how snapshots were timed: `wall` of them by a log's own clock, read in `zone`."""
+    return (words.wall_clock_note(wall, zone),) if wall else ()
 
 
 # Files of different forms taken within this many seconds of each other, each the
