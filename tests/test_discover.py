@@ -509,6 +509,50 @@ def test_open_source_bomb_fails_naming_member_and_bound(tmp_path: Path, kind: st
     assert "100000" in err.value.reason and "max_inflate_bytes" in err.value.reason
 
 
+def _gunzip(data: bytes, bound: int = 1 << 30, reads: int = 1 << 20) -> bytes:
+    """Return what open_decompressed reads of `data` (`reads` bytes a time), as a parser reads it."""
+    import io
+
+    out = b""
+    with archive.open_decompressed(io.BytesIO(data), "d.txt.gz", bound, buffer_size=reads) as f:  # type: ignore[arg-type]
+        while chunk := f.read(reads):
+            out += chunk
+    return out
+
+
+def test_gzip_reads_like_gzip_module() -> None:
+    # GIVEN gzip streams as collectors write them: one member, several members, zero padding after
+    text = dedent(DEBUG2).encode() * 300
+    one = gzip.compress(text, mtime=0)
+    several = gzip.compress(text[:1000], mtime=0) + gzip.compress(text[1000:], mtime=0)
+    padded = one + b"\0" * 1000
+    # THEN each reads whole, in large reads and in small ones
+    for data in (one, several, padded):
+        assert _gunzip(data) == gzip.decompress(data) == text
+        assert _gunzip(data, reads=777) == text
+
+
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        (lambda d: d[: len(d) // 2], "ended before the end-of-stream"),  # a collector cut the file short
+        (lambda d: d[:-8] + bytes([d[-8] ^ 1]) + d[-7:], "incorrect data check"),  # a bad CRC
+        (lambda d: d + b"garbage after the member", "corrupt compressed data"),
+    ],
+    ids=["cut", "crc", "trailing-garbage"],
+)
+def test_damaged_gzip_is_a_dump_error(damage, words: str) -> None:
+    data = damage(gzip.compress(dedent(DEBUG2).encode() * 300, mtime=0))
+    with pytest.raises(DumpError) as err:
+        _gunzip(data)
+    assert "corrupt compressed data" in err.value.reason and words in err.value.reason
+
+
+def test_gzip_inflation_is_bounded() -> None:
+    with pytest.raises(DumpError, match="max_inflate_bytes"):
+        _gunzip(gzip.compress(b"\0" * 1_000_000), bound=100_000)
+
+
 def test_walk_symlink_loops(tmp_path: Path) -> None:
     # GIVEN a link back to an ancestor, a link to itself, and a broken link
     make_dump(tmp_path, "a/b/dump.txt", DEBUG2)

@@ -215,10 +215,63 @@ def open_decompressed(
     sniffing wants only SNIFF_BYTES; `member` names the archive member for messages."""
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw, buffer_size)  # type: ignore[arg-type]
     if buffered.peek(2)[:2] == GZIP_MAGIC:
-        gz = gzip.GzipFile(fileobj=buffered, mode="rb")
+        gz = _Gunzip(buffered)
         guard = GuardedReader(gz, path, max_inflate, what="compressed data", member=member)  # type: ignore[arg-type]
         return io.BufferedReader(guard, buffer_size)  # type: ignore[return-value]
     return buffered
+
+
+class _Gunzip(_Reader):
+    """A raw reader of the gzip members in `inner`, one after another, inflated by zlib.
+
+    What gzip.GzipFile reads, at a fraction of its cost on small files (it parses the
+    framing and checks the CRC in Python, a few hundred microseconds a file: a fleet's
+    ten thousand dumps are read in seconds less): zlib checks each member's CRC and
+    length itself (wbits 31). Zero bytes after a member are padding, as for gzip;
+    anything else must be a member. A stream that ends inside a member raises
+    EOFError, as GzipFile does.
+    """
+
+    _IN = 256 * 1024  # compressed bytes read at a time
+
+    def __init__(self, inner: BinaryIO) -> None:
+        super().__init__(inner)
+        self._z = zlib.decompressobj(31)
+        self._tail = b""  # compressed bytes read but not yet inflated
+        self._done = False  # the last member ended and nothing follows
+
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def,override]
+        """Inflate up to len(`b`) bytes into `b`; 0 at the end of the last member."""
+        want = len(b)
+        while not self._done:
+            z = self._z
+            if z.eof:
+                rest = z.unused_data.lstrip(b"\0") or self._more_after_member()
+                if not rest:
+                    self._done = True
+                    break
+                self._z = z = zlib.decompressobj(31)
+                self._tail = rest
+            data = self._tail or self._inner.read(self._IN)
+            if not data:
+                raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+            out = z.decompress(data, want)
+            self._tail = z.unconsumed_tail
+            if out:
+                n = len(out)
+                b[:n] = out
+                return n
+        return 0
+
+    def _more_after_member(self) -> bytes:
+        """Return the bytes after a member's end past its zero padding (b"" at the end of the stream)."""
+        while True:
+            data = self._inner.read(self._IN)
+            if not data:
+                return b""
+            data = data.lstrip(b"\0")
+            if data:
+                return data
 
 
 class _Span(_Reader):
