@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 
 from goroscope.errors import DumpError
 from goroscope.ingest.archive import DEFAULT_MAX_INFLATE, GZIP_MAGIC, open_source
@@ -47,6 +47,23 @@ _ID = attrgetter("id")
 _WAIT = attrgetter("wait_minutes")
 _CREATED = attrgetter("created_by")
 _DETAIL = attrgetter("state", "labels", "flags")
+_CB_AT = attrgetter("function", "file", "line")
+_COUNT = itemgetter(1)
+# signature options -> {id(frames tuple): (the tuple, its Signature)}: what aggregate() learnt, kept
+# for the next dump this process reads (bounded)
+_SIG_BY_ID: dict[Options, dict[int, tuple[tuple[Frame, ...], Signature]]] = {}
+_FRAMES_AT: dict[tuple[str, str, int], Frame] = {}  # one Frame per created-by position (bounded)
+
+
+def _frame_at(function: str, file: str, line: int) -> Frame:
+    """Return the one Frame of a created-by position, made once per process."""
+    k = (function, file, line)
+    f = _FRAMES_AT.get(k)
+    if f is None:
+        if len(_FRAMES_AT) > 100_000:
+            _FRAMES_AT.clear()
+        f = _FRAMES_AT[k] = Frame(function=function, file=file, line=line)
+    return f
 
 
 class _Acc:
@@ -54,9 +71,10 @@ class _Acc:
 
     def __init__(self) -> None:
         self.count = 0
-        self.states: Counter[str] = Counter()
-        self.created: Counter[Frame] = Counter()
-        self.labels: Counter[tuple] = Counter()
+        # plain int dicts, not Counters (whose Python __init__ costs more than a small dump's signature)
+        self.states: defaultdict[str, int] = defaultdict(int)
+        self.created: defaultdict[Frame, int] = defaultdict(int)
+        self.labels: defaultdict[tuple, int] = defaultdict(int)
         self.leaked = 0
         self.max_wait: int | None = None
         self.ids: list[int] = []
@@ -66,9 +84,12 @@ class _Acc:
 def aggregate(snapshot: Snapshot, options: Options = DEFAULT_OPTIONS) -> Summary:
     """Return the Summary of `snapshot` under signature `options`."""
     accs: dict[Signature, _Acc] = defaultdict(_Acc)
-    # frames tuples are shared between identical goroutines (the parsers intern them),
-    # so the signature is computed once per distinct stack
-    sig_cache: dict[int, tuple[tuple[Frame, ...], Signature]] = {}
+    # frames tuples are shared between identical goroutines (the parsers intern them, across
+    # the dumps a process reads), so the signature is computed once per distinct stack
+    sig_cache = _SIG_BY_ID.get(options)
+    if sig_cache is None or len(sig_cache) > 200_000:
+        _SIG_BY_ID.clear()
+        sig_cache = _SIG_BY_ID[options] = {}
 
     def sig_for(frames: tuple[Frame, ...]) -> Signature:
         """Return the signature of `frames`, computed once per frames object."""
@@ -76,7 +97,7 @@ def aggregate(snapshot: Snapshot, options: Options = DEFAULT_OPTIONS) -> Summary
         if hit is not None and hit[0] is frames:
             return hit[1]
         sig = signature_of(frames, options)
-        sig_cache[id(frames)] = (frames, sig)
+        sig_cache[id(frames)] = (frames, sig)  # holding the tuple keeps its id from being reused
         return sig
 
     text_form = bool(snapshot.goroutines)
@@ -92,7 +113,8 @@ def aggregate(snapshot: Snapshot, options: Options = DEFAULT_OPTIONS) -> Summary
             # the goroutineleak profile lists only goroutines the runtime proved leaked
             a.leaked += r.count
 
-    created = {sig: a.created.most_common(1)[0][0] for sig, a in accs.items() if a.created}
+    # the most common created-by, the first seen among equals (as Counter.most_common(1))
+    created = {sig: max(a.created.items(), key=_COUNT)[0] for sig, a in accs.items() if a.created}
     stacks = _stack_counts(accs, created, text_form)
     counted = sum(s.count for s in stacks)
     return Summary(
@@ -138,17 +160,21 @@ def _add_goroutines(goroutines: tuple[Goroutine, ...], accs: dict[Signature, _Ac
     created = list(map(_CREATED, goroutines))
     cids = list(map(id, created))
     by_cid: dict[int, CreatedBy | None] = dict(zip(cids, created))
-    cb_frame: dict[int, Frame] = {}
+    # a created-by counts by its position (function, file, line), whatever the parent id: one
+    # key tuple per distinct CreatedBy object, counted per signature at C speed, and made a
+    # Frame once per signature and position (in first-seen order, which breaks count ties)
+    where = {cid: None if cb is None else _CB_AT(cb) for cid, cb in by_cid.items()}
     targets = [accs[sig] for sig in sigs]
-    for (k, cid, (state, labels, flags)), c in Counter(zip(nums, cids, map(_DETAIL, goroutines))).items():
+    at_counts: defaultdict[tuple, int] = defaultdict(int)  # (signature number, position) -> goroutines
+    for (k, cid), c in Counter(zip(nums, cids)).items():
+        at = where[cid]
+        if at is not None:
+            at_counts[(k, at)] += c
+    for (k, (function, file, line)), c in at_counts.items():
+        targets[k].created[_frame_at(function, file, line)] += c
+    for (k, (state, labels, flags)), c in Counter(zip(nums, map(_DETAIL, goroutines))).items():
         a = targets[k]
         a.states[state] += c
-        cb = by_cid[cid]
-        if cb is not None:
-            f = cb_frame.get(cid)
-            if f is None:
-                f = cb_frame[cid] = cb.frame()
-            a.created[f] += c
         if labels:
             a.labels[labels] += c
         if "leaked" in flags:

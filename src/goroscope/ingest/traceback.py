@@ -41,6 +41,7 @@ import operator
 import re
 import zlib
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import BinaryIO
 
 from goroscope import words
@@ -1008,14 +1009,13 @@ def _parse(stream: BinaryIO, path: str) -> Snapshot:
     return _snapshot(st)
 
 
+_FRAMES_OF = attrgetter("frames")
+
+
 def _version_in_paths(goroutines: list[Goroutine]) -> str | None:
     """Return the Go version a GOROOT path of a runtime frame of `goroutines` names (`…/go1.27.3/src/runtime/…`), None if none."""
-    seen: set[int] = set()
-    for g in goroutines:
-        fr = g.frames
-        if id(fr) in seen:
-            continue
-        seen.add(id(fr))
+    frames = list(map(_FRAMES_OF, goroutines))
+    for fr in dict(zip(map(id, frames), frames)).values():  # each distinct stack once
         for f in fr:
             if "/src/runtime/" in f.file or f.file.startswith("runtime/"):
                 m = _GO_VERSION.search(f.file)
