@@ -6,7 +6,8 @@ Run by hand, never in the test suite (it writes ~2 GB under bench/out/, git-igno
     python bench/run.py single     one 200k-goroutine debug=2 dump: ingest vs a bare line loop
     python bench/run.py archive    a 15-dump archive: cold run, cached rerun, rerun with one dump more
     python bench/run.py appended   one file of a day's back-to-back dumps (288), debug=1 and debug=2
-    python bench/run.py all        the four in order     (or: make -C bench)
+    python bench/run.py fleet      fleets of 1k-40k small gzipped dumps (tests/fleetgen.py) against a floor loop
+    python bench/run.py all        the five in order     (or: make -C bench)
 
 The dumps come from stackgen (shared/tools/stackgen beside the repository, or
 $STACKGEN_SRC), a Go program that blocks goroutines in twenty ways and writes the real
@@ -119,6 +120,10 @@ class TreeWatcher:
         self._stop.set()
         self._thread.join()
 
+    def tree_mb(self) -> float:
+        """Return the sum of every process's peak RSS, in MiB: the tree's peak, at most."""
+        return sum(self.hwm_kb.values()) / 1024
+
     def largest_mb(self) -> float:
         """Return the peak RSS of the largest process seen, in MiB."""
         return max(self.hwm_kb.values(), default=0) / 1024
@@ -156,6 +161,8 @@ def run_measured(argv: list[str], *, stdout=subprocess.PIPE, env: dict | None = 
         "cpu_s": max(ru.ru_utime + ru.ru_stime, watcher.cpu_s()),
         "maxrss_mb": max(ru.ru_maxrss / 1024, watcher.largest_mb()),  # Linux ru_maxrss is in KiB
         "main_maxrss_mb": ru.ru_maxrss / 1024,
+        # the whole tree (parent, fork server, workers): the sum of their peaks
+        "tree_maxrss_mb": max(ru.ru_maxrss / 1024, watcher.tree_mb()),
         "workers_maxrss_mb": max(workers.values(), default=0) / 1024,
         "processes": len(watcher.hwm_kb),
         "code": proc.returncode,
@@ -555,17 +562,205 @@ def appended(args: argparse.Namespace) -> dict:
     return res
 
 
+# -------------------------------------------------------------------------- fleet
+
+FLEET_PODS, FLEET_SNAPSHOTS = 20, 48  # pods per service; snapshots a day, one every 30 minutes
+FLEET_SIZES = {"1k": 1, "4k": 4, "10k": 10, "40k": 40}  # name -> services (x 20 pods x 48 snapshots)
+FLEET_ADDED_PODS = 20  # pods that get one snapshot more for the incremental rerun
+
+
+def fleet_dir(size: str) -> Path:
+    """Return the fleet archive of `size` (FLEET_SIZES), written by tests/fleetgen.py once.
+
+    Each pod gets a 49th snapshot, kept apart in `<fleet>-spare/` (same paths): the
+    incremental rerun puts back that of FLEET_ADDED_PODS pods."""
+    arch = OUT / f"fleet-{size}"
+    spare = OUT / f"fleet-{size}-spare"
+    truth = OUT / f"fleet-{size}-truth.yaml"
+    if not truth.exists():
+        sys.path.insert(0, str(REPO / "tests"))
+        import fleetgen
+
+        shutil.rmtree(arch, ignore_errors=True)
+        shutil.rmtree(spare, ignore_errors=True)
+        services = FLEET_SIZES[size]
+        log(f"fleet {size}: writing {services} services x {FLEET_PODS} pods x {FLEET_SNAPSHOTS} snapshots (tests/fleetgen.py)")
+        fleetgen.generate(arch, services=services, pods=FLEET_PODS, snapshots=FLEET_SNAPSHOTS + 1, interval_minutes=30,
+                          seed=1, truth_path=str(truth) + ".tmp")
+        for pod in sorted(p for p in arch.glob("*/*") if p.is_dir()):
+            last = sorted(pod.glob("*.txt.gz"))[-1]
+            dest = spare / last.relative_to(arch)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(last, dest)
+        os.replace(str(truth) + ".tmp", truth)
+    return arch
+
+
+def _fleet_files(arch: Path) -> list[Path]:
+    """Return every dump of the fleet archive `arch`, in walk order."""
+    return sorted(arch.glob("*/*/*.txt.gz"))
+
+
+FLOOR_LOOP = """
+import gzip, os, sys
+n = 0
+for root, dirs, files in os.walk(sys.argv[1]):
+    dirs.sort()
+    for name in sorted(files):
+        with open(os.path.join(root, name), "rb") as f:
+            data = f.read()
+        n += len(gzip.decompress(data).decode() if data[:2] == b"\\x1f\\x8b" else data.decode())
+print(n)
+"""
+
+
+def _fleet_report(arch: Path, name: str, jobs: int | None, formats: str = "json", cache: Path | None = None) -> dict:
+    """Run `goroscope report` on the fleet `arch` (--no-cache unless `cache`) and return its measurement."""
+    argv = [PY, "-m", "goroscope", "report", str(arch), "--format", formats, "--output", str(OUT / "reports"),
+            "--name", name, "--force", "-q"]
+    argv += ["--cache", str(cache)] if cache is not None else ["--no-cache"]
+    if jobs:
+        argv += ["--jobs", str(jobs)]
+    res = checked(run_measured(argv), f"goroscope report ({name})", ok=(0, 1))
+    res["report"] = OUT / "reports" / f"{name}.json"
+    return res
+
+
+def _planted_found(report_path: Path, truth_path: Path) -> tuple[list[str], list[str]]:
+    """Return (what is wrong with the planted leaks' findings against the fleet's truth, the findings nobody planted)."""
+    import yaml
+
+    truth = yaml.safe_load(truth_path.read_text())
+    found = json.loads(report_path.read_text())["findings"]
+    wrong = []
+    for leak in truth["leaks"]:
+        pods = {f"{leak['service']}/{p}" for p in leak["pods"]}
+        hits = [f for f in found if f["leak_site"]["function"] == leak["function"]]
+        where = {m["id"] for f in hits for m in f["series"]}
+        if not hits:
+            wrong.append(f"{leak['name']}: not found")
+        elif where != pods:
+            wrong.append(f"{leak['name']}: found on {sorted(where - pods)} too, missing {sorted(pods - where)}")
+    planted = {leak["function"] for leak in truth["leaks"]}
+    other = [f"{f['leak_site']['function']} on {len(f['series'])} pod(s)" for f in found if f["leak_site"]["function"] not in planted]
+    return wrong, other
+
+
+def fleet(args: argparse.Namespace) -> dict:
+    """Time `report` on generated fleets against the floor loop: --jobs 1 and all cores, per size; then, on the
+    10k fleet, cold and cached with all formats and a rerun with one more snapshot on 20 pods."""
+    sizes = [s for s in args.sizes.split(",") if s]
+    res: dict = {"machine": machine(), "repeat": args.repeat, "sizes": {}}
+    for size in sizes:
+        arch = fleet_dir(size)
+        files = _fleet_files(arch)
+        for f in files:  # page cache warm for every run alike
+            f.read_bytes()
+        stored = sum(f.stat().st_size for f in files)
+        runs: dict[str, list[dict]] = {"floor": [], "jobs1": [], "default": []}
+        for _ in range(max(1, args.repeat)):  # alternated, so that load falls on every side alike
+            runs["floor"].append(checked(run_measured([PY, "-c", FLOOR_LOOP, str(arch)]), "floor loop"))
+            runs["jobs1"].append(_fleet_report(arch, f"fleet-{size}-jobs1", 1))
+            runs["default"].append(_fleet_report(arch, f"fleet-{size}-default", None))
+            log(f"fleet {size}: floor {runs['floor'][-1]['wall_s']:.2f} s, --jobs 1 {runs['jobs1'][-1]['wall_s']:.2f} s, "
+                f"default {runs['default'][-1]['wall_s']:.2f} s (load {os.getloadavg()[0]:.1f})")
+        best = {k: min(v, key=lambda r: r["wall_s"]) for k, v in runs.items()}
+        floor_s, floor_cpu = best["floor"]["wall_s"], min(r["cpu_s"] for r in runs["floor"])
+        text = int(best["floor"]["stdout"].strip() or 0)
+        wrong, other = _planted_found(best["default"]["report"], OUT / f"fleet-{size}-truth.yaml")
+        one = {
+            "files": len(files),
+            "stored_mb": mb(stored),
+            "text_mb": mb(text),
+            "floor_s": floor_s,
+            "floor_cpu_s": floor_cpu,
+            "planted_wrong": wrong,
+            "other_findings": other,
+        }
+        for k in ("jobs1", "default"):
+            r = best[k]
+            cpu = min(x["cpu_s"] for x in runs[k])
+            one[k] = {"wall_s": r["wall_s"], "ratio": r["wall_s"] / floor_s, "cpu_s": cpu, "cpu_ratio": cpu / floor_cpu,
+                      "ms_per_file": 1000 * r["wall_s"] / len(files), "cpu_ms_per_file": 1000 * cpu / len(files),
+                      "tree_rss_mb": min(x["tree_maxrss_mb"] for x in runs[k]), "largest_rss_mb": r["maxrss_mb"], "processes": r["processes"]}
+        one["default_over_jobs1"] = best["default"]["wall_s"] / best["jobs1"]["wall_s"]
+        res["sizes"][size] = one
+        print(f"== fleet {size}: {len(files)} files, {one['stored_mb']:.0f} MB gzipped, {one['text_mb']:.0f} MB of text; "
+              f"floor loop {floor_s:.2f} s ({floor_cpu:.2f} s CPU)")
+        for k, label in (("jobs1", "--jobs 1"), ("default", "default jobs")):
+            o = one[k]
+            print(f"   report --format json --no-cache, {label:12} {o['wall_s']:7.2f} s  {o['ratio']:5.1f}x floor  {o['ms_per_file']:.2f} ms/file  "
+                  f"CPU {o['cpu_s']:6.1f} s ({o['cpu_ratio']:.1f}x the floor's, {o['cpu_ms_per_file']:.2f} ms/file)  "
+                  f"peak RSS of the tree {o['tree_rss_mb']:5.0f} MiB (largest process {o['largest_rss_mb']:.0f})")
+        print(f"   default / --jobs 1: {one['default_over_jobs1']:.2f}; planted leaks: {'found, on their pods' if not wrong else wrong}; "
+              f"other findings: {other or 'none'}")
+    if "10k" in sizes and not args.no_incremental:
+        res["incremental"] = _fleet_incremental(args)
+    print(f"({res['machine']}, best of {args.repeat} alternated)")
+    save_results("fleet", res)
+    return res
+
+
+def _fleet_incremental(args: argparse.Namespace) -> dict:
+    """Cold run of the 10k fleet with every format and the cache, the cached rerun, and one more snapshot on 20 pods."""
+    arch = fleet_dir("10k")
+    spare = OUT / "fleet-10k-spare"
+    cache = OUT / "fleet-cache.sqlite3"
+    added = sorted(spare.glob("*/*/*.txt.gz"))[:FLEET_ADDED_PODS]
+    for f in added:
+        (arch / f.relative_to(spare)).unlink(missing_ok=True)  # a previous run stopped before taking them out
+    for extra in ("", "-wal", "-shm", ".lock"):
+        Path(str(cache) + extra).unlink(missing_ok=True)
+    formats = "html,pdf,json,md"
+    cold = _fleet_report(arch, "fleet-cold", None, formats, cache)
+    log(f"fleet 10k cold, all formats: {cold['wall_s']:.2f} s")
+    warm = _fleet_report(arch, "fleet-warm", None, formats, cache)
+    log(f"fleet 10k cached rerun: {warm['wall_s']:.2f} s")
+    warm_json = _fleet_report(arch, "fleet-warm-json", None, "json", cache)
+    rows_warm = _cache_rows(cache)
+    for f in added:
+        shutil.copy2(f, arch / f.relative_to(spare))
+    try:
+        plus = _fleet_report(arch, "fleet-plus", None, formats, cache)
+        log(f"fleet 10k with one more snapshot on {len(added)} pods: {plus['wall_s']:.2f} s")
+    finally:
+        for f in added:
+            (arch / f.relative_to(spare)).unlink(missing_ok=True)
+    rows_plus = _cache_rows(cache)
+    new_rows = sorted(set(rows_plus) - set(rows_warm))
+    rewritten = sorted(p for p in rows_warm if rows_plus.get(p) != rows_warm[p])
+    res = {
+        "cold_s": cold["wall_s"], "cold_tree_rss_mb": cold["tree_maxrss_mb"],
+        "cached_s": warm["wall_s"], "cached_ratio": warm["wall_s"] / cold["wall_s"],
+        "cached_json_s": warm_json["wall_s"],
+        "cached_report_identical": _comparable(cold["report"]) == _comparable(warm["report"]),
+        "plus_s": plus["wall_s"], "plus_ratio": plus["wall_s"] / cold["wall_s"],
+        "plus_new_cache_rows": len(new_rows), "plus_rewritten_rows": len(rewritten),
+    }
+    print(
+        textwrap.dedent(
+            f"""            == fleet 10k, every format (html,pdf,json,md), with the cache
+            cold run                          {res['cold_s']:7.2f} s  peak RSS of the tree {res['cold_tree_rss_mb']:.0f} MiB
+            cached rerun                      {res['cached_s']:7.2f} s  ratio {res['cached_ratio']:.3f}  (JSON alone {res['cached_json_s']:.2f} s)  same report: {res['cached_report_identical']}
+            one more snapshot on {len(added)} pods     {res['plus_s']:7.2f} s  ratio {res['plus_ratio']:.3f}  new cache entries {res['plus_new_cache_rows']}, rewritten {res['plus_rewritten_rows']}"""
+        )
+    )
+    return res
+
+
 # --------------------------------------------------------------------------- main
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run the chosen benchmark."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["gen", "single", "archive", "appended", "all"])
+    ap.add_argument("what", choices=["gen", "single", "archive", "appended", "fleet", "all"])
     ap.add_argument("--jobs", type=int, default=None, help="--jobs for goroscope report (default: all cores)")
     ap.add_argument("--serial", action="store_true", help="archive: also time a cold run with --jobs 1")
     ap.add_argument("--repeat", type=int, default=1, help="single: run each side this many times, keep the best")
     ap.add_argument("--cli", action="store_true", help="single: also time `goroscope inspect FILE --json > /dev/null`")
+    ap.add_argument("--sizes", default="1k,4k,10k,40k", help="fleet: which fleets (1k, 4k, 10k, 40k files)")
+    ap.add_argument("--no-incremental", action="store_true", help="fleet: skip the cached and incremental runs of the 10k fleet")
     args = ap.parse_args(argv)
     if args.what in ("gen", "all"):
         gen(args)
@@ -575,6 +770,8 @@ def main(argv: list[str] | None = None) -> None:
         archive(args)
     if args.what in ("appended", "all"):
         appended(args)
+    if args.what in ("fleet", "all"):
+        fleet(args)
 
 
 if __name__ == "__main__":
