@@ -495,6 +495,29 @@ def test_shared_caches_are_bounded(monkeypatch) -> None:
     assert tb._SHARED.bytes < 300 + 2 * 1000
 
 
+def test_goroutines_as_rows_read_as_records() -> None:
+    # GIVEN a dump read by the fast path and, for one elided goroutine, by the line parser
+    text = _fleet_dump(100, 3) + (
+        b"\ngoroutine 7 [select, 9 minutes]:\nmain.deep()\n\t/app/d.go:1 +0x1\n...additional frames elided...\n"
+        b"created by main.start in goroutine 1\n\t/app/w.go:3 +0x2\n"
+    )
+    snap = parse(text)
+    rows = snap.goroutines
+    # WHEN its columns are taken (as aggregate does), and then its records made
+    ids, headers, frames, cbs = rows.columns()
+    records = tuple(rows)
+    # THEN both say the same of every goroutine, in dump order
+    assert isinstance(rows, tb.Goroutines) and len(rows) == len(records) == 6
+    assert ids == [g.id for g in records] and frames == [g.frames for g in records] and cbs == [g.created_by for g in records]
+    assert [(h.state, h.minutes, h.flags, h.labels) for h in headers] == [(g.state, g.wait_minutes, g.flags, g.labels) for g in records]
+    assert records[-1].frames_elided and rows.columns()[0] == ids  # the same after the records were made
+    # and they compare, hash and pickle as the tuple of records
+    import pickle
+
+    assert rows == records and records == rows and hash(rows) == hash(records)
+    assert pickle.loads(pickle.dumps(rows)) == records
+
+
 def test_non_utf8_frames_are_a_problem_in_every_file() -> None:
     # a frame that is not UTF-8 is never shared: each file that has it says so
     data = b"goroutine 1 [running]:\nmain.f\xff(0x1)\n\t/x/m.go:3 +0x1\n"

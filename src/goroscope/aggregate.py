@@ -48,6 +48,7 @@ _WAIT = attrgetter("wait_minutes")
 _CREATED = attrgetter("created_by")
 _DETAIL = attrgetter("state", "labels", "flags")
 _CB_AT = attrgetter("function", "file", "line")
+_MINUTES = attrgetter("minutes")  # of a parser's header row (a Goroutine's wait_minutes)
 _COUNT = itemgetter(1)
 # signature options -> {id(frames tuple): (the tuple, its Signature)}: what aggregate() learnt, kept
 # for the next dump this process reads (bounded)
@@ -144,7 +145,17 @@ def _add_goroutines(goroutines: tuple[Goroutine, ...], accs: dict[Signature, _Ac
     signature order by one stable sort. The result is the one a loop over the
     goroutines in dump order gives, tie order of created-by counts included.
     """
-    frames = list(map(_FRAMES, goroutines))
+    columns = getattr(goroutines, "columns", None)
+    if columns is not None:
+        # a parser's rows (ingest.traceback.Goroutines): the columns without a record per goroutine
+        ids, headers, frames, created = columns()
+        waits = list(map(_MINUTES, headers))
+    else:
+        headers = goroutines
+        ids = list(map(_ID, goroutines))
+        waits = list(map(_WAIT, goroutines))
+        frames = list(map(_FRAMES, goroutines))
+        created = list(map(_CREATED, goroutines))
     fids = list(map(id, frames))  # the goroutines hold them: ids are stable here
     slot: dict[int, int] = {}  # id(frames) -> signature number
     sigs: list[Signature] = []
@@ -157,7 +168,6 @@ def _add_goroutines(goroutines: tuple[Goroutine, ...], accs: dict[Signature, _Ac
             sigs.append(sig)
         slot[fid] = k
     nums = list(map(slot.__getitem__, fids))
-    created = list(map(_CREATED, goroutines))
     cids = list(map(id, created))
     by_cid: dict[int, CreatedBy | None] = dict(zip(cids, created))
     # a created-by counts by its position (function, file, line), whatever the parent id: one
@@ -172,15 +182,17 @@ def _add_goroutines(goroutines: tuple[Goroutine, ...], accs: dict[Signature, _Ac
             at_counts[(k, at)] += c
     for (k, (function, file, line)), c in at_counts.items():
         targets[k].created[_frame_at(function, file, line)] += c
-    for (k, (state, labels, flags)), c in Counter(zip(nums, map(_DETAIL, goroutines))).items():
+    # state, labels and flags: counted per header object (shared by goroutines printed alike), read once each
+    hids = list(map(id, headers))
+    by_hid = dict(zip(hids, headers))
+    for (k, hid), c in Counter(zip(nums, hids)).items():
+        state, labels, flags = _DETAIL(by_hid[hid])
         a = targets[k]
         a.states[state] += c
         if labels:
             a.labels[labels] += c
         if "leaked" in flags:
             a.leaked += c
-    ids = list(map(_ID, goroutines))
-    waits = list(map(_WAIT, goroutines))
     order = sorted(range(len(nums)), key=nums.__getitem__)  # stable: dump order within a signature
     ids = list(map(ids.__getitem__, order))
     waits = list(map(waits.__getitem__, order))

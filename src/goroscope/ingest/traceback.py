@@ -37,11 +37,10 @@ once. Anything else goes through a line-by-line parser that handles every form.
 from __future__ import annotations
 
 import gc
-import operator
 import re
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import BinaryIO
 
 from goroscope import words
@@ -57,7 +56,7 @@ from goroscope.model import (
     Snapshot,
 )
 
-__all__ = ["parse", "CHUNK_BYTES", "MAX_PENDING_BYTES"]
+__all__ = ["parse", "Goroutines", "CHUNK_BYTES", "MAX_PENDING_BYTES"]
 
 CHUNK_BYTES = 4 * 1024 * 1024  # how much is read at a time (what is split stays in cache)
 MAX_PENDING_BYTES = 64 * 1024 * 1024  # a longer stretch without a line end is skipped (bounded memory)
@@ -297,6 +296,76 @@ def _goroutine_factory():
 _make_goroutine = _goroutine_factory()
 
 
+class Goroutines(Sequence):
+    """The goroutines of a dump as the parser keeps them: Goroutine records made only when looked at.
+
+    The fast path reads a goroutine as a row (id, header, shared frames, shared
+    created-by), a tuple; making it a Goroutine record costs several times that, and
+    a report never looks at one goroutine: aggregate counts the rows' columns
+    (`columns()`). Anything else (iterating, indexing, comparing) sees the tuple of
+    Goroutine records, made once, in dump order. Goroutines the line parser read are
+    records already and stay as they are.
+    """
+
+    __slots__ = ("_rows", "_made", "_records")
+
+    def __init__(self, rows: list, records: bool = True) -> None:
+        """Hold `rows`: tuples (id, _Header, frames, created-by) and, when `records`, Goroutine records, in dump order."""
+        self._rows = rows
+        self._made: tuple[Goroutine, ...] | None = None
+        self._records = records  # some rows are Goroutine records already
+
+    def records(self) -> tuple[Goroutine, ...]:
+        """Return every goroutine as a Goroutine record (made on the first call)."""
+        if self._made is None:
+            make = _make_goroutine
+            self._made = tuple(r if type(r) is not tuple else make(*r) for r in self._rows)
+            self._rows, self._records = self._made, True  # the records stand for the rows from now on
+        return self._made
+
+    def columns(self) -> tuple[list[int | None], list[_Header], list[tuple[Frame, ...]], list[CreatedBy | None]]:
+        """Return (ids, headers, frames, created-bys), one item per goroutine in dump order, without making records.
+
+        A goroutine the line parser read gets a header of its own fields (its state,
+        minutes, flags, labels)."""
+        rows = self._rows
+        if not rows:
+            return [], [], [], []
+        if self._records:
+            rows = [r if type(r) is tuple else (r.id, _header_of(r), r.frames, r.created_by) for r in rows]
+        ids, headers, frames, cbs = map(list, zip(*rows))
+        return ids, headers, frames, cbs  # type: ignore[return-value]
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def]
+        return self.records()[i]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.records())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Goroutines):
+            other = other.records()
+        return isinstance(other, tuple) and self.records() == other
+
+    def __hash__(self) -> int:
+        return hash(self.records())
+
+    def __repr__(self) -> str:
+        return repr(self.records())
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (tuple, (self.records(),))  # pickled as the plain tuple of records
+
+
+def _header_of(g: Goroutine) -> _Header:
+    """Return a header saying what `g`'s own header said (for Goroutines.columns)."""
+    return _Header(state=g.state, minutes=g.wait_minutes, flags=g.flags, locked=g.locked_to_thread, labels=g.labels,
+                   extra=g.header_extra, problem=None)
+
+
 class _Builder:
     """A goroutine being read by the line parser."""
 
@@ -374,7 +443,8 @@ class _State:
     def __init__(self, path: str) -> None:
         """Start an empty parse of `path`."""
         self.path = path
-        self.goroutines: list[Goroutine] = []
+        self.goroutines: list[Goroutine | tuple] = []  # rows and Goroutines, in dump order (see Goroutines)
+        self.records = False  # some of them are Goroutine records (the line parser's)
         self.problems: list[Problem] = []
         self.truncated = False
         self.crash = False
@@ -581,6 +651,7 @@ class _State:
     def emit(self, b: _Builder) -> None:
         """Add the goroutine `b` read."""
         h = b.hdr
+        self.records = True
         self.goroutines.append(
             Goroutine(
                 id=b.gid,
@@ -766,8 +837,7 @@ class _State:
         bget = self.bodies.get
         shared = self.shared
         startswith = bytes.startswith
-        append = self.goroutines.append
-        make = _make_goroutine
+        append = self.goroutines.append  # a row (id, header, frames, created-by): see Goroutines
         fast_last = not (final or open_end)
         for bi, blk in enumerate(blocks):
             if fast_last or bi != last:
@@ -786,7 +856,7 @@ class _State:
                             # this very body was read before (in this dump or an earlier one)
                             if self.cur is not None:
                                 self.finish(0, True)
-                            append(make(int(idb), hdr, seen[0].frames, seen[1]))
+                            append((int(idb), hdr, seen[0].frames, seen[1]))
                             lno += seen[2]
                             continue
                         lines = blk.split(b"\n")
@@ -807,7 +877,7 @@ class _State:
                             if cb is not False:
                                 if self.cur is not None:
                                     self.finish(0, True)
-                                append(make(int(idb), hdr, ent.frames, cb))
+                                append((int(idb), hdr, ent.frames, cb))
                                 step = len(lines) + 1  # its line ends and the blank line after it
                                 lno += step
                                 if shared.bytes < SHARED_CACHE_BYTES:
@@ -1009,12 +1079,8 @@ def _parse(stream: BinaryIO, path: str) -> Snapshot:
     return _snapshot(st)
 
 
-_FRAMES_OF = attrgetter("frames")
-
-
-def _version_in_paths(goroutines: list[Goroutine]) -> str | None:
-    """Return the Go version a GOROOT path of a runtime frame of `goroutines` names (`…/go1.27.3/src/runtime/…`), None if none."""
-    frames = list(map(_FRAMES_OF, goroutines))
+def _version_in_paths(frames: list[tuple[Frame, ...]]) -> str | None:
+    """Return the Go version a GOROOT path of a runtime frame of the stacks `frames` names (`…/go1.27.3/src/runtime/…`), None if none."""
     for fr in dict(zip(map(id, frames), frames)).values():  # each distinct stack once
         for f in fr:
             if "/src/runtime/" in f.file or f.file.startswith("runtime/"):
@@ -1024,41 +1090,37 @@ def _version_in_paths(goroutines: list[Goroutine]) -> str | None:
     return None
 
 
-_ID = operator.attrgetter("id")
-
-
-def _dump_starts(goroutines: list[Goroutine]) -> list[int]:
-    """Return the indices of `goroutines` where a dump begins (ingest.parts.DumpCuts)."""
-    openers = [i for i, g in enumerate(goroutines) if g.state == "running" and g.frames]
-    writers = [i for i in openers if goroutines[i].frames[0].function == DEBUG2_WRITER]
-    return dump_starts(list(map(_ID, goroutines)), openers, writers)
+def _dump_starts(ids: list[int | None], running: list[int], frames: list[tuple[Frame, ...]]) -> list[int]:
+    """Return the indices of the goroutines (`ids`, `frames`; `running`: the indices of those `[running]`)
+    where a dump begins (ingest.parts.DumpCuts)."""
+    openers = [i for i in running if frames[i]]
+    writers = [i for i in openers if frames[i][0].function == DEBUG2_WRITER]
+    return dump_starts(ids, openers, writers)  # type: ignore[arg-type]
 
 
 def _snapshot(st: _State) -> Snapshot:
     """Assemble the Snapshot from what `st` read."""
-    has_g0 = False
-    leak = False
-    for g in st.goroutines:
-        if g.id == 0:
-            has_g0 = True
-        if g.state == "running" and not leak:
-            leak = any(f.function == _LEAK_WRITER for f in g.frames)
+    goroutines = Goroutines(st.goroutines, st.records)
+    ids, headers, frames, _ = goroutines.columns()
+    has_g0 = 0 in ids
+    running = [i for i, h in enumerate(headers) if h.state == "running"]
+    leak = any(f.function == _LEAK_WRITER for i in running for f in frames[i])
     crash = st.junk_crash or has_g0
-    goroutines = st.goroutines
-    starts = [] if crash else _dump_starts(goroutines)
+    starts = [] if crash else _dump_starts(ids, running, frames)
     if len(starts) > 1:
         # back-to-back dumps (a collector appending to one file, a daemon dumping itself
         # on a signal): the last is read here; `goroscope report` reads each as a
         # snapshot of its own (ingest.parts)
-        goroutines = goroutines[starts[-1] :]
+        goroutines = Goroutines(st.goroutines[starts[-1] :], st.records)
+        frames = frames[starts[-1] :]
         st.problem(None, f"{len(starts)} goroutine dumps back to back: the last is read (`goroscope report` reads each as a snapshot)")
     if st.go_version is None:
-        st.go_version = _version_in_paths(goroutines)
+        st.go_version = _version_in_paths(frames)
     return Snapshot(
         format="traceback" if crash else "debug2",
         profile=PROFILE_GOROUTINELEAK if leak else PROFILE_GOROUTINE,
         go_version=st.go_version,
-        goroutines=tuple(goroutines),
+        goroutines=goroutines,  # type: ignore[arg-type]  # a Sequence of Goroutine records, made on demand
         truncated=st.truncated,
         crash=crash,
         problems=tuple(st.problems),
