@@ -307,13 +307,14 @@ class Goroutines(Sequence):
     records already and stay as they are.
     """
 
-    __slots__ = ("_rows", "_made", "_records")
+    __slots__ = ("_rows", "_made", "_records", "_columns")
 
     def __init__(self, rows: list, records: bool = True) -> None:
         """Hold `rows`: tuples (id, _Header, frames, created-by) and, when `records`, Goroutine records, in dump order."""
         self._rows = rows
         self._made: tuple[Goroutine, ...] | None = None
         self._records = records  # some rows are Goroutine records already
+        self._columns: tuple | None = None  # columns(), once taken
 
     def records(self) -> tuple[Goroutine, ...]:
         """Return every goroutine as a Goroutine record (made on the first call)."""
@@ -328,13 +329,12 @@ class Goroutines(Sequence):
 
         A goroutine the line parser read gets a header of its own fields (its state,
         minutes, flags, labels)."""
-        rows = self._rows
-        if not rows:
-            return [], [], [], []
-        if self._records:
-            rows = [r if type(r) is tuple else (r.id, _header_of(r), r.frames, r.created_by) for r in rows]
-        ids, headers, frames, cbs = map(list, zip(*rows))
-        return ids, headers, frames, cbs  # type: ignore[return-value]
+        if self._columns is None:
+            rows = self._rows
+            if self._records:
+                rows = [r if type(r) is tuple else (r.id, _header_of(r), r.frames, r.created_by) for r in rows]
+            self._columns = tuple(map(list, zip(*rows))) if rows else ([], [], [], [])
+        return self._columns  # type: ignore[return-value]
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -420,9 +420,9 @@ class _Shared:
         self.cache: dict[bytes, list[_Entry]] = {}  # a block's file lines -> the stacks with them
         self.frame_cache: dict[tuple[bytes, bytes, int], Frame] = {}  # (function, file, line) -> shared Frame
         self.tuples: dict[tuple[Frame, ...], tuple[Frame, ...]] = {}  # interned frames tuples
-        # a whole block body (the lines after the header) -> its entry, created-by and line count:
+        # a whole block body (the lines after the header) -> its frames, created-by and line count:
         # a goroutine still blocked where it was prints the same body at every snapshot
-        self.bodies: dict[bytes, tuple[_Entry, CreatedBy | None, int]] = {}
+        self.bodies: dict[bytes, tuple[tuple[Frame, ...], CreatedBy | None, int]] = {}
         self.bytes = 0  # estimated size of the above
 
 
@@ -856,7 +856,7 @@ class _State:
                             # this very body was read before (in this dump or an earlier one)
                             if self.cur is not None:
                                 self.finish(0, True)
-                            append((int(idb), hdr, seen[0].frames, seen[1]))
+                            append((int(idb), hdr, seen[0], seen[1]))
                             lno += seen[2]
                             continue
                         lines = blk.split(b"\n")
@@ -881,7 +881,7 @@ class _State:
                                 step = len(lines) + 1  # its line ends and the blank line after it
                                 lno += step
                                 if shared.bytes < SHARED_CACHE_BYTES:
-                                    self.bodies[body] = (ent, cb, step)
+                                    self.bodies[body] = (ent.frames, cb, step)
                                     shared.bytes += len(body) + 100
                                 continue
             self.finish(lno, True)
