@@ -482,11 +482,7 @@ def archive_kind(fs_path: str, store: Store | None = None) -> str | None:
             return "zip"
         raw.seek(0)
         if magic.startswith(GZIP_MAGIC):
-            try:
-                with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
-                    head = gz.read(512)
-            except (OSError, EOFError, zlib.error):
-                head = b""
+            head = _gunzip_head(raw, 512)
         elif magic.startswith(BZ2_MAGIC) or magic.startswith(XZ_MAGIC):
             return "tar" if fs_path.lower().endswith(words.TAR_SUFFIXES) else None
         else:
@@ -499,6 +495,24 @@ def archive_kind(fs_path: str, store: Store | None = None) -> str | None:
     if lower.endswith(words.TAR_SUFFIXES):
         return "tar"
     return None
+
+
+def _gunzip_head(raw: BinaryIO, n: int) -> bytes:
+    """Return the first `n` inflated bytes of the gzip stream `raw` (fewer when it is shorter, b"" when it is
+    damaged): what archive_kind looks at in every gzipped file, so zlib in one call, not gzip.GzipFile."""
+    z = zlib.decompressobj(31)
+    out = b""
+    try:
+        while len(out) < n:
+            data = z.unconsumed_tail or raw.read(16 * 1024)
+            if not data:
+                break
+            out += z.decompress(data, n - len(out))
+            if z.eof:
+                break
+    except zlib.error:
+        return b""
+    return out[:n]
 
 
 def _is_tar_head(head: bytes) -> bool:

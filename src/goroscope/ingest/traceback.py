@@ -396,7 +396,7 @@ _BAD_HEADER = _Header(state="", minutes=0, flags=(), locked=False, labels=(), ex
 # What the caches of one process may hold before they start again empty: the
 # estimated bytes of block keys and bodies (the stacks of a fleet's services fit
 # many times over; a single huge dump's own distinct stacks are far fewer).
-SHARED_CACHE_BYTES = 32 << 20
+SHARED_CACHE_BYTES = 16 << 20
 
 
 class _Shared:
