@@ -3,7 +3,7 @@
 Contract
 --------
 ``generate(out, *, services=10, pods=20, snapshots=48, interval_minutes=30, seed=1,
-leaks=None, compresslevel=1) -> dict`` writes
+leaks=None, compresslevel=1, truth_path=None, jobs=1) -> dict`` writes
 
     out/<service>/<pod>/goroutine-<%Y%m%dT%H%M%SZ>.txt.gz
 
@@ -66,7 +66,8 @@ How a fleet is made (the point is realism: no shape here exists only in this gen
 * Per pod and snapshot: short-lived counts are Poisson around a per-pod base times a
   daily load curve times a mean-reverting random walk (so some pods drift up by chance over
   a few snapshots), drawn from the capture's own count distribution (bursts stay bursts),
-  with fresh, increasing goroutine ids. Elastic pools (HTTP connections, pools the capture
+  with fresh, increasing goroutine ids, and header minutes only where the capture showed
+  them (short-lived goroutines never do there). Elastic pools (HTTP connections, pools the capture
   saw resize) follow their own random walk; their members keep their ids, a few retire and
   are replaced every interval. Fixed pools and singletons keep their ids and minutes.
   Services aim at 200-400 goroutines a dump (pools replicated, pointer arguments of copies
@@ -79,7 +80,8 @@ How a fleet is made (the point is realism: no shape here exists only in this gen
   siblings keep working; at least two always keep working.
 
 Determinism: one ``random.Random`` per service and per pod, seeded from the seed and its
-names; the start time is fixed. The same arguments give byte-identical files.
+names; the start time is fixed. The same arguments give byte-identical files, whatever ``jobs``.
+Speed (2 shared cores): 9,600 files (10 x 20 x 48) in 27 s, 40,000 in 106 s, at compresslevel 1.
 """
 
 from __future__ import annotations
@@ -605,7 +607,7 @@ def _service(seed: int, index: int, services: int, pods: int, leaks: Sequence[Le
 # A pod over time
 
 
-@dataclass
+@dataclass(eq=False)
 class _Live:
     gid: int
     tmpl: _Tmpl
@@ -709,21 +711,21 @@ def _pod(seed: int, svc: _Service, pod: str, snapshots: int, interval: int, out:
                     return gid
 
         # Elastic pools: a random walk of their size; a few members retire and are replaced.
+        by_tmpl: dict[int, list[_Live]] = {}
+        for g in live:
+            by_tmpl.setdefault(id(g.tmpl), []).append(g)
+        gone: set[int] = set()
         for t in svc.tmpls:
             if t.kind != "elastic":
                 continue
-            members = [g for g in live if g.tmpl is t]
             x = walk.get(id(t), 0.0) * 0.8 + rng.gauss(0, 0.12)
             walk[id(t)] = x
             target = max(1, round(t.base * pod_factor * math.sqrt(load) * math.exp(x)))
-            for g in members:
-                if rng.random() < 0.08:
-                    live.remove(g)
-            members = [g for g in live if g.tmpl is t]
+            members = [g for g in by_tmpl.get(id(t), ()) if rng.random() >= 0.08]
             while len(members) > target:
-                g = rng.choice(members)
-                members.remove(g)
-                live.remove(g)
+                members.pop(rng.randrange(len(members)))
+            kept = {id(g) for g in members}
+            gone.update(id(g) for g in by_tmpl.get(id(t), ()) if id(g) not in kept)
             while len(members) < target:
                 v = here(rng.choice(t.variants))
                 gid = fresh_id()
@@ -731,6 +733,8 @@ def _pod(seed: int, svc: _Service, pod: str, snapshots: int, interval: int, out:
                           rng.uniform(prev_time, now), rng.uniform(0, len(live)))
                 members.append(g)
                 live.append(g)
+        if gone:
+            live = [g for g in live if id(g) not in gone]
         # Planted leaks.
         for name, spec in leaking.items():
             t = next(t for t in svc.tmpls if t.leak is spec)
@@ -820,11 +824,34 @@ def _pod(seed: int, svc: _Service, pod: str, snapshots: int, interval: int, out:
 # The fleet
 
 
+def _write_service(seed: int, s: int, services: int, pods: int, plan: Sequence[LeakSpec], snapshots: int,
+                   interval: int, out: Path, compresslevel: int) -> tuple[dict, list[dict]]:
+    """Write one service's pods; return its fleet entry and its planted leaks' truth."""
+    svc = _service(seed, s, services, pods, plan)
+    entry = {"service": svc.name, "module": svc.module, "programs": list(svc.programs), "pods": list(svc.pods)}
+    mine = [spec for spec in plan if spec.service == s]
+    prng = random.Random(f"fleetgen:{seed}:{svc.name}:leaking")
+    chosen = {spec.name: sorted(prng.sample(svc.pods, spec.pods)) for spec in mine}
+    leaks = {}
+    for spec in mine:
+        t = next(t for t in svc.tmpls if t.leak is spec)
+        leaks[spec.name] = {"name": spec.name, "kind": "stuck" if t.kind == "stuck" else "growing", **_leak_site(t),
+                            "state": t.variants[0][3], "source": f"tests/data/{t.program}", "service": svc.name,
+                            "pods": chosen[spec.name], "rate": spec.rate, "counts": {}, "leaked": {}}
+    for pod in svc.pods:
+        leaking = {spec.name: spec for spec in mine if pod in chosen[spec.name]}
+        for name, (counts, planted) in _pod(seed, svc, pod, snapshots, interval, out, compresslevel, leaking).items():
+            leaks[name]["counts"][pod] = counts
+            leaks[name]["leaked"][pod] = planted
+    return entry, list(leaks.values())
+
+
 def generate(out: str | Path, *, services: int = 10, pods: int = 20, snapshots: int = 48,
              interval_minutes: float = 30, seed: int = 1, leaks: Sequence[LeakSpec] | None = None,
-             compresslevel: int = 1, truth_path: str | Path | None = None) -> dict:
+             compresslevel: int = 1, truth_path: str | Path | None = None, jobs: int = 1) -> dict:
     """Write a fleet archive under `out` and its truth (`out`/fleet-truth.yaml unless `truth_path`
-    says where); return the truth (see the module docstring)."""
+    says where); return the truth (see the module docstring). `jobs` > 1 writes services in that many
+    processes; the files are the same."""
     if services < 1 or pods < 1 or snapshots < 1 or interval_minutes <= 0:
         raise ValueError("services, pods, snapshots and interval_minutes must be positive")
     out = Path(out)
@@ -835,28 +862,15 @@ def generate(out: str | Path, *, services: int = 10, pods: int = 20, snapshots: 
             raise ValueError(f"leak {spec}: the fleet has {services} services of {pods} pods")
         _leak_program(spec.name)
     interval = int(interval_minutes * 60)
-    truth_leaks = []
-    fleet = []
-    for s in range(services):
-        svc = _service(seed, s, services, pods, plan)
-        fleet.append({"service": svc.name, "module": svc.module, "programs": list(svc.programs), "pods": list(svc.pods)})
-        mine = [spec for spec in plan if spec.service == s]
-        prng = random.Random(f"fleetgen:{seed}:{svc.name}:leaking")
-        chosen = {spec.name: sorted(prng.sample(svc.pods, spec.pods)) for spec in mine}
-        entries = {}
-        for spec in mine:
-            t = next(t for t in svc.tmpls if t.leak is spec)
-            entry = {"name": spec.name, "kind": "stuck" if t.kind == "stuck" else "growing", **_leak_site(t),
-                     "state": t.variants[0][3], "source": f"tests/data/{t.program}", "service": svc.name,
-                     "pods": chosen[spec.name], "rate": spec.rate, "counts": {}, "leaked": {}}
-            entries[spec.name] = entry
-            truth_leaks.append(entry)
-        for pod in svc.pods:
-            leaking = {spec.name: spec for spec in mine if pod in chosen[spec.name]}
-            res = _pod(seed, svc, pod, snapshots, interval, out, compresslevel, leaking)
-            for name, (counts, planted) in res.items():
-                entries[name]["counts"][pod] = counts
-                entries[name]["leaked"][pod] = planted
+    work = [(seed, s, services, pods, plan, snapshots, interval, out, compresslevel) for s in range(services)]
+    if jobs > 1 and services > 1:
+        import multiprocessing
+        with multiprocessing.get_context("spawn").Pool(min(jobs, services)) as pool:
+            done = pool.starmap(_write_service, work)
+    else:
+        done = [_write_service(*w) for w in work]
+    fleet = [entry for entry, _ in done]
+    truth_leaks = [leak for _, leaks in done for leak in leaks]
     truth = {"format": FORMAT, "seed": seed, "start": START.strftime("%Y-%m-%dT%H:%M:%SZ"),
              "interval_minutes": interval_minutes, "snapshots": snapshots, "services": services,
              "pods_per_service": pods, "files": services * pods * snapshots, "fleet": fleet, "leaks": truth_leaks}
@@ -882,13 +896,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--leaks", help="NAME@SERVICE:PODS[xRATE],... (names: " + ", ".join(sorted(leak_names())) + ")")
     ap.add_argument("--truth", type=Path, help=f"where the truth goes (default OUT/{TRUTH_NAME}, which a report "
                     "of OUT lists as one skipped input)")
+    ap.add_argument("--jobs", type=int, default=1, help="processes writing services (same files for any number)")
     ap.add_argument("--compresslevel", type=int, default=1, choices=range(1, 10), metavar="1-9")
     args = ap.parse_args(argv)
     try:
         plan = [] if args.no_leaks else parse_leaks(args.leaks, args.services) if args.leaks else None
         truth = generate(args.out, services=args.services, pods=args.pods, snapshots=args.snapshots,
                          interval_minutes=args.interval_minutes, seed=args.seed, leaks=plan,
-                         compresslevel=args.compresslevel, truth_path=args.truth)
+                         compresslevel=args.compresslevel, truth_path=args.truth, jobs=args.jobs)
     except ValueError as e:
         print(f"fleetgen: {e}", file=sys.stderr)
         return 2

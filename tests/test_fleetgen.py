@@ -30,7 +30,7 @@ def _files(root: Path) -> dict[str, bytes]:
 
 def test_same_seed_same_bytes_other_seed_other_fleet(tmp_path, fleet) -> None:
     out, truth = fleet
-    again = fleetgen.generate(tmp_path / "again", seed=3, leaks=fleetgen.parse_leaks(LEAKS),
+    again = fleetgen.generate(tmp_path / "again", seed=3, leaks=fleetgen.parse_leaks(LEAKS), jobs=2,
                               **SHAPE)
     assert again == truth
     assert _files(tmp_path / "again") == _files(out)
