@@ -475,3 +475,41 @@ def test_diff_reads_two_objects(s3, tmp_path) -> None:
     got, want = json.loads(run.stdout), json.loads(local.stdout)
     assert got["old"] == "s3://diff/a.txt.gz" and got["signatures"]
     assert {k: v for k, v in got.items() if k not in ("old", "new")} == {k: v for k, v in want.items() if k not in ("old", "new")}
+
+
+def test_prefetched_head_serves_reads_and_the_object_the_rest() -> None:
+    # GIVEN objects larger and smaller than the sniffed head, their heads prefetched
+    _need("fsspec")
+    import fsspec
+
+    from goroscope.ingest import store as st
+
+    fs = fsspec.filesystem("memory")
+    big = bytes(range(256)) * 1000  # 256 000 bytes: more than SNIFF_BYTES
+    small = b"goroutine 1 [running]:\n"
+    fs.pipe("/goroscope-prefetch/big", big)
+    fs.pipe("/goroscope-prefetch/small", small)
+    store = st.store_for("memory://goroscope-prefetch/")
+    try:
+        objects = st.list_objects("memory://goroscope-prefetch/", store)
+        st.prefetch(objects, store)
+        by_name = {o.path: o for o in objects}
+        # WHEN they are read forward, by seeking (as zip does), and from the end
+        with st.open_object(by_name["big"].url, store, by_name["big"].size) as f:
+            assert f.read(10) == big[:10]
+            f.seek(200_000)
+            assert f.read(100) == big[200_000:200_100]
+            f.seek(-10, 2)
+            assert f.read() == big[-10:]
+            f.seek(0)
+            assert f.read() == big
+        with st.open_object(by_name["small"].url, store, by_name["small"].size) as f:
+            assert f.read() == small and f.read() == b""
+        # THEN once forgotten, the object is read from the store as before
+        st.forget(by_name["big"].url, store)
+        with st.open_object(by_name["big"].url, store, by_name["big"].size) as f:
+            assert f.read() == big
+    finally:
+        for o in objects:
+            st.forget(o.url, store)
+        fs.rm("/goroscope-prefetch", recursive=True)

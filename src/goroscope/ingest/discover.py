@@ -126,14 +126,16 @@ class _Walk:
         parent = PurePosixPath(path).parent.as_posix()
         return "." if parent in ("", ".") else parent
 
+    def settling_at(self, mtime: float) -> bool:
+        """Return True when a file changed at `mtime` is still settling."""
+        return self.disc.settle_seconds > 0 and self.now - mtime < self.disc.settle_seconds
+
     def settling(self, path: str, mtime: float) -> bool:
         """Skip `path` as settling when it changed less than settle_seconds ago."""
+        if not self.settling_at(mtime):
+            return False
         settle = self.disc.settle_seconds
-        if settle <= 0:
-            return False
         age = self.now - mtime
-        if age >= settle:
-            return False
         when = f"{age:.0f}s ago" if age >= 0 else "in the future"
         self.skip(path, f"settling: modified {when}, less than settle_seconds ({settle:g}s); read on a later run")
         return True
@@ -223,19 +225,39 @@ def walk_store(url: str, store: Store, config: Config, known: Known | None = Non
     An object `known` holds (by URL, version, size, display path and the discovery
     settings) is not read again. Raises what ingest.store.list_objects raises when the
     listing itself fails (a missing bucket, access denied, an unreachable endpoint)."""
-    from goroscope.ingest.store import list_objects
+    from goroscope.ingest import store as st
 
     w = _Walk(url, config, store)
     shape = _shape(config)
-    for obj in list_objects(url, store):
-        if w.full:
-            break
+    todo: list[tuple[st.Object, str, str | None, Listing | None]] = []
+    for obj in st.list_objects(url, store):
         root = obj.path == ""
         path = obj.path or PurePosixPath(obj.url.rstrip("/")).name
         if not root and (_in_vcs_dir(path) or PurePosixPath(path).name in VCS_DIRS):
             continue
         key = _listing_key(obj.url, obj.version, obj.size, path, shape) if known is not None and obj.version else None
-        listing = known.get_listing(key) if key is not None else None  # type: ignore[union-attr]
+        todo.append((obj, path, key, known.get_listing(key) if key is not None else None))  # type: ignore[union-attr]
+    try:
+        _walk_objects(w, todo, known)
+    finally:
+        for obj, *_ in todo:
+            st.forget(obj.url, store)  # what a walk stopped early did not use
+    return w.sources, w.skipped
+
+
+def _walk_objects(w: _Walk, todo: list, known: Known | None) -> None:
+    """Walk the listed objects `todo` ((object, display path, listing key, what `known` holds of it)), in order."""
+    from goroscope.ingest import store as st
+
+    store = w.store
+    assert store is not None
+    for i, (obj, path, key, listing) in enumerate(todo):
+        if w.full:
+            break
+        if i % _PREFETCH == 0:
+            # the first bytes of the next objects to sniff, fetched at once
+            st.prefetch([o for o, p, _, known_ in todo[i : i + _PREFETCH] if known_ is None and not w.settling_at(o.mtime)], store)
+        root = obj.path == ""
         if listing is not None:
             if not w.take_slot(path):
                 break
@@ -244,11 +266,16 @@ def walk_store(url: str, store: Store, config: Config, known: Known | None = Non
             w.count += max(0, len(listing[0]) + len(listing[1]) - 1)
             continue
         n_sources, n_skipped = len(w.sources), len(w.skipped)
-        _guarded(w, path, _walk_file, w, obj.url, path, obj.size, obj.mtime, root_archive=root, version=obj.version)
+        try:
+            _guarded(w, path, _walk_file, w, obj.url, path, obj.size, obj.mtime, root_archive=root, version=obj.version)
+        finally:
+            st.forget(obj.url, store)
         found = (tuple(replace(s, store=None) for s in w.sources[n_sources:]), tuple(w.skipped[n_skipped:]))
         if key is not None and not w.full and (found[0] or found[1]) and not any(_passing(s.reason) for s in found[1]):
             known.put_listing(key, found)  # type: ignore[union-attr]
-    return w.sources, w.skipped
+
+
+_PREFETCH = 64  # objects whose first bytes are fetched at once (64 x SNIFF_BYTES in memory at most)
 
 
 def walk_object(url: str, store: Store, config: Config) -> tuple[list[Source], list[Skipped]]:

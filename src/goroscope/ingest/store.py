@@ -15,6 +15,11 @@ Contract:
   downloaded whole; sniffing asks for small blocks); `size` from the listing spares
   a request. Every error it raises is an OSError (ingest.archive names the file and
   goes on).
+- `prefetch(objects, store)` fetches the first SNIFF_BYTES of many objects at once
+  (fsspec's concurrent `cat_ranges`), and `open_object` serves a prefetched object's
+  first bytes from memory, reading on from the store only past them; `forget(url)`
+  drops them. Discovery sniffs every object: one request each, in parallel, instead
+  of two in a row (what the type is, then what it holds).
 - `is_object(url, store)` tells whether `url` names one object (an archive whose
   member a report names as 'ARCHIVE/member').
 - `store_error(url, e)` turns what a listing raised into the one-line GoroscopeError
@@ -39,6 +44,7 @@ from datetime import datetime, timezone
 from typing import Any, BinaryIO
 
 from goroscope.errors import GoroscopeError, NoDataError, UsageError
+from goroscope.ingest.archive import SNIFF_BYTES
 from goroscope.model import Store
 
 __all__ = [
@@ -50,6 +56,8 @@ __all__ = [
     "open_object",
     "store_error",
     "is_object",
+    "prefetch",
+    "forget",
     "display_url",
     "BLOCK",
     "EXTRAS",
@@ -297,9 +305,99 @@ class _ObjectReader(io.RawIOBase):
                 pass
 
 
-def open_object(url: str, store: Store, size: int | None = None, block_size: int = BLOCK) -> BinaryIO:
+# (store, url) -> (the object's first bytes, True when they are all of it): what prefetch()
+# fetched for discovery in this process, dropped by forget() once the object is walked
+_HEADS: dict[tuple[Store, str], tuple[bytes, bool]] = {}
+
+
+def prefetch(objects: list[Object], store: Store, n: int = SNIFF_BYTES) -> None:
+    """Fetch the first `n` bytes of each of `objects` at once, for open_object to serve; a failure only means no head."""
+    if not objects:
+        return
+    fs = _filesystem(store)
+    urls = [o.url for o in objects]
+    try:
+        heads = fs.cat_ranges(urls, [0] * len(urls), [min(n, o.size) for o in objects], on_error="return")
+    except Exception:  # noqa: BLE001 - the objects are then read one by one, as without it
+        return
+    for o, head in zip(objects, heads):
+        if isinstance(head, bytes) and (len(head) == min(n, o.size)):
+            _HEADS[(store, o.url)] = (head, len(head) >= o.size)
+
+
+def forget(url: str, store: Store) -> None:
+    """Drop the prefetched first bytes of `url`."""
+    _HEADS.pop((store, url), None)
+
+
+class _HeadFirst(io.RawIOBase):
+    """A raw, seekable reader of one object whose first bytes are in memory: the object is
+    opened (open_object) only when a read goes past them."""
+
+    def __init__(self, head: bytes, complete: bool, url: str, store: Store, size: int | None, block_size: int) -> None:
+        super().__init__()
+        self._head = head
+        self._complete = complete  # the head is the whole object
+        self._url, self._store, self._size, self._block = url, store, size, block_size
+        self._pos = 0
+        self._rest: BinaryIO | None = None  # the object, once a read passed the head
+
+    def readable(self) -> bool:
+        """Return True."""
+        return True
+
+    def seekable(self) -> bool:
+        """Return True."""
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def,override]
+        """Read into `b`, from memory while within the head."""
+        if self._pos < len(self._head):
+            data = self._head[self._pos : self._pos + len(b)]
+        elif self._complete:
+            data = b""
+        else:
+            if self._rest is None:
+                self._rest = open_object(self._url, self._store, self._size, self._block, prefetched=False)
+            self._rest.seek(self._pos)
+            data = self._rest.read(len(b))
+        n = len(data)
+        b[:n] = data
+        self._pos += n
+        return n
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Move to `offset`."""
+        if whence == 1:
+            offset += self._pos
+        elif whence == 2:
+            size = len(self._head) if self._complete else self._size
+            if size is None:
+                if self._rest is None:
+                    self._rest = open_object(self._url, self._store, None, self._block, prefetched=False)
+                size = self._rest.seek(0, 2)
+            offset += size
+        self._pos = max(0, offset)
+        return self._pos
+
+    def tell(self) -> int:
+        """Return the position."""
+        return self._pos
+
+    def close(self) -> None:
+        """Close the object, if it was opened."""
+        if not self.closed:
+            super().close()
+            if self._rest is not None:
+                self._rest.close()
+
+
+def open_object(url: str, store: Store, size: int | None = None, block_size: int = BLOCK, *, prefetched: bool = True) -> BinaryIO:
     """Return a seekable reader of the object `url` (of `size` bytes, when the listing said), read ahead
-    `block_size` bytes at a time; raise OSError."""
+    `block_size` bytes at a time (its first bytes from memory when prefetch() fetched them); raise OSError."""
+    head = _HEADS.get((store, url)) if prefetched else None
+    if head is not None:
+        return io.BufferedReader(_HeadFirst(head[0], head[1], url, store, size, block_size), 1 << 16)  # type: ignore[return-value]
     fs = _filesystem(store, url)
     extra = {"size": size} if size is not None else {}
     try:
