@@ -171,7 +171,9 @@ def test_a_leak_caught_in_a_quiet_moment_below_its_peak_is_still_growing_from_co
             below_peak.append(last)  # ended too far below its peak for the raw counts alone
     assert below_peak
     ack = next(x for x in LEAKS if x["function"] == "main.awaitAck")["counts"]
-    assert all(_verdict(ack, report, last).growing for last in range(20, len(ack)))
+    # from the cut where its recent half rose by more than its step noise (issue 19's
+    # persistence rule: at 20 the recent half is a plateau of 23-25 and +3 at the end)
+    assert all(_verdict(ack, report, last).growing for last in range(21, len(ack)))
 
 
 def test_the_send_leak_fell_by_half_and_is_found_by_its_rising_floor():

@@ -33,7 +33,7 @@ from goroscope.model import (
     StackCount,
     Summary,
 )
-from goroscope.signature import DEFAULT_OPTIONS, Options, signature_of
+from goroscope.signature import DEFAULT_OPTIONS, Options, inferred_state, signature_of
 
 __all__ = ["aggregate", "merge", "floor_counts", "split_points", "merge_parts", "SPLIT_MIN_PART_BYTES"]
 
@@ -104,10 +104,18 @@ def aggregate(snapshot: Snapshot, options: Options = DEFAULT_OPTIONS) -> Summary
     text_form = bool(snapshot.goroutines)
     max_id = _add_goroutines(snapshot.goroutines, accs, sig_for) if text_form else None
     leak_profile = snapshot.profile == PROFILE_GOROUTINELEAK
+    waits: dict[int, str | None] = {}
     for r in snapshot.records:
         sig = sig_for(r.frames)
         a = accs[sig]
         a.count += r.count
+        # debug=1 and the protobuf print no state: the wait reason their frames tell
+        # (signature.inferred_state) stands in, and the report marks it as inferred
+        fid = id(r.frames)
+        if fid not in waits:
+            waits[fid] = inferred_state(r.frames, options)
+        if w := waits[fid]:
+            a.states[w] += r.count
         if r.labels:
             a.labels[r.labels] += r.count
         if leak_profile:

@@ -90,7 +90,7 @@ __all__ = [
     "SERIES_KEEP",
 ]
 
-SCHEMA_VERSION = 5  # bump when the table layout or the blob encoding changes (5: codec.py's builders)
+SCHEMA_VERSION = 6  # bump when the table layout or the blob encoding changes (5: codec.py's builders; 6: debug=1/protobuf stacks carry inferred states)
 _BUSY_TIMEOUT_MS = 60_000  # how long a writer waits for another run's transaction
 _QUICK_CHECK_MAX_BYTES = 2 * 1024**3  # larger files skip the O(size) check at open; errors still surface on use
 _PRUNE_EVERY_S = 24 * 3600  # prune at most once a day

@@ -87,6 +87,7 @@ class RankConfig:
     stuck_min_channel_goroutines: int = 3  # stuck: channel waits need this many same ids
     stuck_min_sync_goroutines: int = 1  # stuck: sync waits need this many same ids
     min_score: float = 0.3  # suspects scoring below are not reported
+    max_q_value: float = 0.05  # growing: the pooled trend test's Benjamini-Hochberg q-value at most this (false discovery rate)
     stable_min_count: int = 20  # report large stable signatures at least this big
 
 

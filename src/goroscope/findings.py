@@ -65,12 +65,21 @@ def _finding(members: Sequence[Suspect], groups_of: dict[str, str], group_sizes:
     # a leak the baseline had on any pod is known, wherever it is now: one that
     # reached another pod (or moved to one) is not a new leak
     statuses = {s.baseline_leak for s in members}
+    creator = next((s for s in members if s.created_by is not None), None)
+    evidence = [dict(s.evidence) for s in members]
+    pooled = [e["pooled_p"] for e in evidence if "pooled_p" in e]
+    qs = [e["q"] for e in evidence if "q" in e]
     return Finding(
         fingerprint=top.fingerprint,
         kind=Kind(top.kind),
         score=max(s.score for s in members),
         leak_site=top.leak_site,
-        created_by=next((s.created_by for s in members if s.created_by is not None), None),
+        created_by=creator.created_by if creator is not None else None,
+        created_by_from=creator.created_by_from if creator is not None else None,
+        state_inferred=top.state_inferred,
+        pool=top.pool,
+        pooled_p=min(pooled) if pooled else None,
+        q=min(qs) if qs else None,
         state=top.state,
         explanation=top.explanation,
         series=tuple(_member(s, groups_of[s.series]) for s in members),
@@ -99,8 +108,13 @@ def find(suspects: Sequence[Suspect], series: Sequence[Series], config: Config) 
         group_sizes.setdefault(groups_of[s.series], 1)
         by_fp.setdefault(s.fingerprint, []).append(s)
     found = [_finding(members, groups_of, group_sizes) for members in by_fp.values()]
-    found.sort(key=lambda f: (f.acknowledged, *severity_key(f.peak_total, f.kind, f.score), f.leak_site.function, f.leak_site.line, f.fingerprint))
+    found.sort(key=lambda f: (f.acknowledged, *severity_key(f.peak_total, f.kind, f.score, _share(f)), f.leak_site.function, f.leak_site.line, f.fingerprint))
     return tuple(found)
+
+
+def _share(f: Finding) -> float | None:
+    """Return the share of its pool the finding's worst stuck suspect holds, None where no pool is known."""
+    return f.pool.stuck / f.pool.size if f.pool is not None and f.pool.size > 0 else None
 
 
 def gone(report: Report) -> tuple[dict, ...]:

@@ -6,8 +6,11 @@ rests on (`best`, a SegmentGrowth with the statistics the report's evidence show
 
 A segment grows when all of these hold on its counts against time: Mann-Kendall
 trend (tau, one-sided p), Theil-Sen slope, net growth of the smoothed ends against
-the signature's own step noise, share of steps that did not fall, still rising in
-the recent half, and the end near the peak (a leak does not give goroutines back).
+the signature's own step noise and against what its size alone wanders by (the
+square root of its starting level: goroutines that come and go independently),
+share of steps that did not fall, still rising in the recent half by more than the
+noise or steadily (a ramp that stopped, then noise, is not growth), and the end
+near the peak (a leak does not give goroutines back).
 Where goroutine ids tell (debug=2, tracebacks), some goroutine must also live from one
 snapshot to the next: a signature whose goroutines are all new at every snapshot is
 load in flight, not a leak ("turnover").
@@ -259,13 +262,19 @@ def _segment_growth(
         failed = "p"
     elif mk.tau < rc.min_tau and not (mk.tau >= rc.min_tau / 2 and mk.p_up <= rc.max_p_value / 50):
         failed = "tau"
-    elif net < rc.noise_factor * noise:
+    elif net < rc.noise_factor * max(noise, math.sqrt(max(start, 0.0))):
+        # material: beyond the signature's own step noise, and beyond what its size
+        # alone wanders by (goroutines that come and go independently, requests in
+        # flight, number about their mean give or take its square root)
         failed = "noise"
     elif last_to_max < rc.min_last_to_max and retained < rc.min_last_to_max and not _floor_rising(px, py, h, net, noise, rc):
         failed = "last_to_max"
     elif retained < 0.5 and not _floor_rising(px, py, h, net, noise, rc):
         failed = "retained"
-    elif recent_gain < max(1.0, 0.5 * noise):
+    elif recent_gain < max(1.0, 0.5 * noise) or (recent_gain < rc.noise_factor * noise and stats.mann_kendall(ry, rx).tau < rc.min_tau):
+        # the trend must persist into the recent half: rising there by more than the
+        # noise, or steadily (its own Kendall tau); a ramp that stopped, then
+        # wandering about a plateau (a pool, long polls in flight), is not growth
         failed = "recent"
     elif nondec < rc.min_nondecreasing_share and not (mk.p_up <= rc.max_p_value / 50 and mk.tau >= rc.min_tau):
         # under large noise half the steps fall even on a leak; a very significant

@@ -439,6 +439,15 @@ class Variant:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Pool:
+    """The goroutines of a series created at one site (a worker pool), and how many of them a stuck suspect holds. Set by rank.py."""
+
+    created_by: Frame  # the `go` statement that made them
+    size: int  # goroutines created there at the last snapshot, every signature
+    stuck: int  # of them, stuck at the suspect's site
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Suspect:
     """A leak the report names. Set by rank.py."""
 
@@ -468,6 +477,10 @@ class Suspect:
     memory_correlation: float | None = None  # correlation of counts with heap in use
     evidence_snapshot: int | None = None  # the last snapshot holding its goroutines (its main signature's), None: none
     evidence_ids: tuple[int, ...] = ()  # the lowest of its goroutine ids there (text forms), at most EVIDENCE_IDS
+    state_inferred: bool = False  # `state` was read from the stack's runtime frames (debug=1, protobuf), not printed by the runtime
+    created_by_from: str | None = None  # the series `created_by` was borrowed from (same stack there), None: this series' own
+    pool: Pool | None = None  # stuck: the pool (same created-by) its goroutines belong to, None where created-by is unknown
+    parked_since_start: bool = False  # a set parked at start-up and unchanged since (Report.parked, never a suspect)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -505,6 +518,11 @@ class Finding:
     max_wait_minutes: float | None  # the longest wait in any of its series
     status: str | None = None  # new (no series of the baseline had it) | known, with --baseline
     acknowledged: bool = False  # acknowledged in the config (by fingerprint: all its suspects are)
+    state_inferred: bool = False  # its state was read from runtime frames (debug=1, protobuf), see Suspect
+    created_by_from: str | None = None  # the series its created-by was borrowed from, see Suspect
+    pool: Pool | None = None  # stuck: the pool of its worst-ranked suspect, see Suspect
+    pooled_p: float | None = None  # the pooled trend test's p-value over its service's series (growing), rank.py
+    q: float | None = None  # that p-value adjusted for the run's many tests (Benjamini-Hochberg), rank.py
 
 
 # ------------------------------------------------------------------------ baseline
@@ -546,3 +564,4 @@ class Report:
     settled: tuple[str, ...] = ()  # files left for the next run by --settle
     stable: tuple[tuple[str, Timeline], ...] = field(default=())  # large, stable signatures (series id, timeline)
     warnings: tuple[str, ...] = ()  # things the user should know that are not skipped inputs (cache rebuilt, ...)
+    parked: tuple[Suspect, ...] = ()  # sets parked since start-up and unchanged since (rank.py): listed below the leaks, never suspects

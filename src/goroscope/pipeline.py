@@ -88,7 +88,8 @@ def analyze(archive: Path | str, config: Config, options: RunOptions = RunOption
         raise NoDataError(f"{archive}: no goroutine snapshot in the time window" if (options.since or options.until) else f"{archive}: no goroutine snapshot found")
 
     # rank, compare with the baseline, gather findings across series
-    suspects, gone = baseline.mark(rank.rank(done.series, config), options.baseline)
+    ranked = rank.rank_all(done.series, config)
+    suspects, gone = baseline.mark(list(ranked.suspects), options.baseline)
     return Report(
         archive=str(archive),
         generated_at=now.replace(microsecond=0),
@@ -102,7 +103,8 @@ def analyze(archive: Path | str, config: Config, options: RunOptions = RunOption
         gone=tuple(gone),
         config_digest=config.full_digest(),
         settled=settled,
-        stable=tuple(rank.stable(done.series, config, suspects)),
+        stable=tuple(rank.stable(done.series, config, [*suspects, *ranked.parked])),
+        parked=ranked.parked,
         warnings=warnings,
     )
 

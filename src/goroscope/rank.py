@@ -26,6 +26,7 @@ line-free, so the same leak is linked across series (`also_in`) and runs.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -34,11 +35,11 @@ from datetime import date, datetime, timezone
 from goroscope import growth, stats, words
 from goroscope.config import Config
 from goroscope.ignore import is_ignored
-from goroscope.model import Frame, Kind, Series, Suspect, Timeline, Variant
+from goroscope.model import Frame, Kind, Pool, Series, Suspect, Timeline, Variant
 from goroscope.signature import fingerprint, leak_site
 from goroscope.stuck import stuck_verdict
 
-__all__ = ["rank", "stable", "size_class", "severity_key", "order_key"]
+__all__ = ["rank", "rank_all", "Ranked", "pooled", "stable", "size_class", "severity_key", "order_key", "pool_share", "POOL_WEIGHT"]
 
 
 @dataclass(slots=True)
@@ -135,8 +136,29 @@ def _acknowledged(fp: str, config: Config, today: date) -> bool:
     return any(a.fingerprint == fp and (a.until is None or a.until >= today) for a in config.acknowledged)
 
 
-def _judge(series: Series, group: _Group, config: Config, today: date) -> Suspect | None:
+@dataclass(slots=True)
+class _SeriesFacts:
+    """What judging one group needs to know of its whole series."""
+
+    pools: Counter  # created-by frame -> goroutines created there at the last snapshot (every signature)
+    uptime_minutes: float  # the longest wait any goroutine prints at the last snapshot (0 where not carried)
+
+
+def _series_facts(series: Series) -> _SeriesFacts:
+    """Return the pools and seen uptime of `series`."""
+    pools: Counter = Counter()
+    uptime = 0.0
+    for t in series.timelines:
+        if t.counts and t.counts[-1] > 0 and t.created_by is not None:
+            pools[t.created_by] += t.counts[-1]
+        if t.max_wait_minutes and t.max_wait_minutes[-1] is not None:
+            uptime = max(uptime, float(t.max_wait_minutes[-1]))
+    return _SeriesFacts(pools=pools, uptime_minutes=uptime)
+
+
+def _judge(series: Series, group: _Group, config: Config, today: date, facts: _SeriesFacts | None = None) -> Suspect | None:
     """Return the Suspect a group makes, or None."""
+    facts = facts or _series_facts(series)
     rc = config.rank
     options = config.signature_options()
     n = len(series.snapshots)
@@ -149,7 +171,13 @@ def _judge(series: Series, group: _Group, config: Config, today: date) -> Suspec
     leaked = max(t.leaked for t in group.timelines)
 
     grew = growth.growth_verdict(counts, times, segs, rc, lower, group.kept(n))
-    stuck = stuck_verdict(group.timelines, main, group.site, segs[-1], rc, options)
+    created = _created_by(group.timelines)
+    here = counts[-1] if counts else 0
+    pool_size = facts.pools.get(created, 0) if created is not None else 0
+    stuck = stuck_verdict(
+        group.timelines, main, group.site, segs[-1], rc, options,
+        times=times, uptime_minutes=facts.uptime_minutes, siblings=max(0, pool_size - here),
+    )
 
     if leaked > 0:
         kind = Kind.LEAKED
@@ -161,7 +189,7 @@ def _judge(series: Series, group: _Group, config: Config, today: date) -> Suspec
     else:
         return None
 
-    created = _created_by(group.timelines)
+    pool = Pool(created_by=created, size=pool_size, stuck=stuck.goroutines) if kind is Kind.STUCK and created is not None and pool_size >= stuck.goroutines > 0 else None
     waits = [w for t in group.timelines for w in t.max_wait_minutes if w is not None]
     stuck_max = max((m for t in group.timelines for m in t.stuck_minutes), default=0.0)
     max_wait = float(max(max(waits), stuck_max)) if waits else (stuck_max or None)
@@ -188,13 +216,15 @@ def _judge(series: Series, group: _Group, config: Config, today: date) -> Suspec
         if best.gave_back >= growth.GIVE_BACK_SHARE:
             evidence += [("gave_back_share", round(best.gave_back, 3)), ("kept_growth", round(best.kept_growth, 2))]
     evidence += [("stuck_goroutines", float(stuck.goroutines)), ("stuck_minutes", round(stuck.minutes, 2))]
+    if pool is not None:
+        evidence += [("pool_size", float(pool.size)), ("pool_share", round(pool.stuck / pool.size, 3))]
     if leaked:
         evidence.append(("leaked", float(leaked)))
     if mem is not None:
         evidence.append(("memory_correlation", mem))
     evidence.append(("score", round(score, 4)))
 
-    explanation = _explain(kind, series, group, counts, states, created, grew, stuck, leaked, mem)
+    explanation = _explain(kind, series, group, counts, states, created, grew, stuck, leaked, mem, pool)
     fp = fingerprint(main.signature, group.site, options)
     variants = tuple(
         Variant(leak_site=leak_site(t.signature.frames, options) or group.site, counts=t.counts, signature=t.signature)
@@ -224,10 +254,22 @@ def _judge(series: Series, group: _Group, config: Config, today: date) -> Suspec
         memory_correlation=mem,
         evidence_snapshot=main.last_seen if main.last_seen >= 0 else None,
         evidence_ids=main.last_ids,
+        state_inferred=bool(states) and _states_inferred(series, counts),
+        pool=pool,
+        parked_since_start=kind is Kind.STUCK and stuck.parked,
     )
 
 
-def _explain(kind, series, group, counts, states, created, grew, stuck, leaked, mem) -> str:
+# the forms whose goroutine headers print the wait reason (runtime/traceback.go)
+_STATE_FORMS = frozenset({"debug2", "traceback"})
+
+
+def _states_inferred(series: Series, counts: Sequence[int]) -> bool:
+    """Return True when no snapshot holding these goroutines printed their state: it was read from their frames (aggregate.py)."""
+    return not any(c > 0 and snap.format in _STATE_FORMS for snap, c in zip(series.snapshots, counts))
+
+
+def _explain(kind, series, group, counts, states, created, grew, stuck, leaked, mem, pool=None) -> str:
     """Return the one sentence a person can act on."""
     where = f"at {words.short_location(group.site)}"
     made = f" (created at {words.short_location(created)})" if created is not None else ""
@@ -246,9 +288,14 @@ def _explain(kind, series, group, counts, states, created, grew, stuck, leaked, 
             since = f" (first seen here at {when})" if len(series.snapshots) > 1 else f" (since about {when} by the dump's own count)"
         what = stuck.state or "a wait"
         n = stuck.goroutines
+        of_pool = ""
+        if pool is not None and pool.size > 1:
+            # a stuck worker is sized by the share of its pool it takes
+            of_pool = f"; {n} of the {pool.size} workers created at {words.short_location(pool.created_by)} ({round(100 * n / pool.size)}% of the pool)"
+        parked = " (parked since start-up, unchanged since: not a leak)" if stuck.parked else ""
         sentence = (
-            f"{n} goroutine{'s' if n != 1 else ''} blocked in {what} now, "
-            f"{'the oldest' if n != 1 else 'it'} for {math.floor(stuck.minutes)}+ min{since}, {where}{made}"
+            f"{n} goroutine{'s' if n != 1 else ''} blocked in {what} now{parked}, "
+            f"{'the oldest' if n != 1 else 'it'} for {math.floor(stuck.minutes)}+ min{since}, {where}{'' if of_pool else made}{of_pool}"
         )
     else:
         g = grew.best
@@ -276,39 +323,210 @@ def size_class(peak: int) -> int:
     return len(str(peak)) - 1 if peak > 0 else 0
 
 
-def severity_key(peak: int, kind: str, score: float) -> tuple:
+# A stuck set weighs like this many goroutines times the share of its pool it holds:
+# a pool with every worker stuck does no work at all, as grave as a process
+# drowning in a thousand leaked goroutines; 5 of 12 workers weigh like hundreds.
+POOL_WEIGHT = 1000
+
+
+def severity_key(peak: int, kind: str, score: float, share: float | None = None) -> tuple:
     """Return the one ordering of leaks: size class, then kind (proof first), then score, then size.
 
-    A proven leak of one goroutine therefore ranks below a growing leak of
-    hundreds, and above a growing leak of a handful. rank() orders the suspects of
-    a series by it; findings.py orders findings by it, with their summed peaks.
+    The size is the peak, or for a stuck set of a known pool the larger of its
+    peak and its share of the pool times POOL_WEIGHT (a stuck worker is sized by the
+    capacity it takes away, not by its own count). A proven leak of one goroutine
+    therefore ranks below a growing leak of hundreds, and above a growing leak of a
+    handful. rank() orders the suspects of a series by it; findings.py orders
+    findings by it, with their summed peaks and the largest share of their suspects.
+    Which leaks are there at all is the evidence rule's (growth.py, pooled() here).
     """
-    return (-size_class(peak), Kind(kind).order, -score, -int(peak))
+    size = max(int(peak), math.ceil(share * POOL_WEIGHT)) if share else int(peak)
+    return (-size_class(size), Kind(kind).order, -score, -int(peak))
+
+
+def pool_share(s: Suspect) -> float | None:
+    """Return the share of its pool a stuck suspect holds, None where no pool is known."""
+    return s.pool.stuck / s.pool.size if s.pool is not None and s.pool.size > 0 else None
 
 
 def order_key(s: Suspect) -> tuple:
     """Return the ordering key of a suspect: severity_key, then its leak site for a stable order."""
-    return (*severity_key(max(s.counts, default=0), s.kind, s.score), s.leak_site.function, s.leak_site.line)
+    return (*severity_key(max(s.counts, default=0), s.kind, s.score, pool_share(s)), s.leak_site.function, s.leak_site.line)
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """What ranking a run gives: its suspects, and the sets parked since start-up (never suspects)."""
+
+    suspects: tuple[Suspect, ...]  # every series, ranked within each, best first
+    parked: tuple[Suspect, ...]  # kind stuck with parked_since_start, in series order
 
 
 def rank(series: Sequence[Series], config: Config, today: date | None = None) -> list[Suspect]:
     """Return the suspects of every series, ranked within each series, best first."""
+    return list(rank_all(series, config, today).suspects)
+
+
+def rank_all(series: Sequence[Series], config: Config, today: date | None = None) -> Ranked:
+    """Return the suspects of every series (ranked within each, best first) and the parked sets.
+
+    Each series is judged on its own; then growing suspects must hold on the pooled
+    evidence of their service with the run's many tests accounted for (pooled()), and
+    a suspect without created-by borrows it from a series that has the same stack.
+    """
     today = today or datetime.now(timezone.utc).date()
     per_series: list[list[Suspect]] = []
+    parked: list[Suspect] = []
+    tested: dict[str, dict[tuple[str, int], list[int]]] = {}  # series id -> _test_key -> counts, for every group that varies
+    options = config.signature_options()
     for s in series:
-        found = [x for g in _groups(s, config) if (x := _judge(s, g, config, today)) is not None]
-        found.sort(key=order_key)
-        per_series.append([replace(x, rank=i + 1) for i, x in enumerate(found)])
-    where: dict[str, set[str]] = defaultdict(set)
+        facts = _series_facts(s)
+        found = []
+        varying: dict[tuple[str, int], list[int]] = {}
+        for g in _groups(s, config):
+            counts = g.counts(len(s.snapshots))
+            if counts and min(counts) != max(counts):
+                varying[(fingerprint(g.timelines[0].signature, g.site, options), g.site.line)] = counts
+            x = _judge(s, g, config, today, facts)
+            if x is None:
+                continue
+            (parked if x.parked_since_start else found).append(x)
+        tested[s.id] = varying
+        per_series.append(found)
+    per_series = pooled(series, per_series, tested, config)
+    per_series = _borrow_created_by(series, per_series)
+    ranked = []
     for found in per_series:
+        found.sort(key=order_key)
+        ranked.append([replace(x, rank=i + 1) for i, x in enumerate(found)])
+    where: dict[str, set[str]] = defaultdict(set)
+    for found in ranked:
         for x in found:
             where[x.fingerprint].add(x.series)
     out = []
-    for found in per_series:
+    for found in ranked:
         for x in found:
             others = tuple(sorted(where[x.fingerprint] - {x.series}))
             out.append(replace(x, also_in=others) if others else x)
+    return Ranked(suspects=tuple(out), parked=tuple(parked))
+
+
+def _segments(series: Series) -> list[tuple[int, int]]:
+    """Return the (first, last) restart segments of `series` (the whole series when none)."""
+    n = len(series.snapshots)
+    return [(g.first, g.last) for g in series.segments] or [(0, n - 1)]
+
+
+def _trend_z(series: Series, counts: Sequence[int], rc) -> tuple[float, float]:
+    """Return (the Mann-Kendall z of an upward trend, its one-sided p) of `counts`, the strongest over the series' segments."""
+    best = (0.0, 1.0)
+    for first, last in _segments(series):
+        ys = [float(c) for c in counts[first : last + 1]]
+        if len(ys) < max(2, rc.min_snapshots) or min(ys) == max(ys):
+            continue
+        if len(ys) > stats.MAX_POINTS:
+            ys = stats.thin(list(range(len(ys))), ys)[1]
+        mk = stats.mann_kendall(ys)
+        if mk.z > best[0]:
+            best = (mk.z, mk.p_up)
+    return best
+
+
+def pooled(
+    series: Sequence[Series], per_series: list[list[Suspect]], tested: dict[str, dict[tuple[str, int], list[int]]], config: Config
+) -> list[list[Suspect]]:
+    """Return `per_series` with the growing suspects that do not hold on the pooled evidence of their service left out.
+
+    The evidence rule across a fleet (README "Evidence"). A signature is one test per
+    service group (findings.group_of) in which it varies at all on some series: that
+    filter does not look at the order of the counts, so under no trend it leaves the
+    p-values as they were (independent filtering). Its pooled p-value is the smaller
+    of Stouffer's combination of the Mann-Kendall z of every series of the group
+    where it is present (so a signature flat on most pods and drifting on a few is
+    weak, one that rises on every pod where it is strong) and the smallest per-series
+    p times the number of those series (so a strong leak on one pod of many still
+    holds), doubled for taking the smaller of two. Over all the run's tests the
+    Benjamini-Hochberg procedure keeps the false discovery rate at `rank.max_q_value`:
+    a growing suspect is kept where its test's q-value is at most that. Stuck and
+    proven suspects rest on goroutine ids and the runtime's proof, not on a trend.
+    """
+    from goroscope.findings import group_of
+
+    rc = config.rank
+    pattern = config.discovery.series_pattern
+    rx = re.compile(pattern) if pattern else None
+    groups = {s.id: group_of(s, rx) for s in series}
+    by_id = {s.id: s for s in series}
+    members: dict[str, list[str]] = defaultdict(list)
+    for s in series:
+        members[groups[s.id]].append(s.id)
+    # one test per (service group, fingerprint, leak site line): a fingerprint is
+    # line-free, and two lines of one function are two causes within one build
+    hypotheses = {(groups[sid], key) for sid, keys in tested.items() for key in keys}
+    m = max(1, len(hypotheses))
+    wanted = {(groups[x.series], (x.fingerprint, x.leak_site.line)) for found in per_series for x in found if x.kind is Kind.GROWING}
+    pvalue: dict[tuple[str, tuple[str, int]], float] = {}
+    for g, fp in wanted:
+        zs, ps = [], []
+        for sid in members[g]:
+            counts = tested.get(sid, {}).get(fp)
+            if counts is None:
+                continue  # absent or flat there: ties only, no trend either way
+            z, p = _trend_z(by_id[sid], counts, rc)
+            zs.append(z)
+            ps.append(p)
+        if not zs:
+            pvalue[(g, fp)] = 1.0
+            continue
+        stouffer = stats.normal_sf(sum(zs) / math.sqrt(len(zs)))
+        pvalue[(g, fp)] = min(1.0, 2.0 * min(stouffer, len(ps) * min(ps)))
+    qvalue = stats.benjamini_hochberg(pvalue, m)
+    out = []
+    for found in per_series:
+        kept = []
+        for x in found:
+            key = (groups[x.series], (x.fingerprint, x.leak_site.line))
+            if x.kind is not Kind.GROWING:
+                kept.append(x)
+            elif qvalue[key] <= rc.max_q_value:
+                kept.append(replace(x, evidence=x.evidence + (("pooled_p", float(f"{pvalue[key]:.3g}")), ("q", float(f"{qvalue[key]:.3g}")))))
+        out.append(kept)
     return out
+
+
+def _borrow_created_by(series: Sequence[Series], per_series: list[list[Suspect]]) -> list[list[Suspect]]:
+    """Return `per_series` with created-by filled in, where a suspect lacks it, from a series whose same stack has it.
+
+    debug=1 and the protobuf carry no created-by; a sibling pod of the same binary
+    dumped as debug=2 names it for the very same stack (same frames and lines, so
+    the same build). The suspect says where it was borrowed from (created_by_from).
+    """
+    need = {v.signature for found in per_series for x in found if x.created_by is None for v in x.variants}
+    if not need:
+        return per_series
+    have: dict = {}
+    for s in series:
+        for t in s.timelines:
+            if t.created_by is not None and t.signature in need and t.signature not in have:
+                have[t.signature] = (t.created_by, s.id)
+    out = []
+    for found in per_series:
+        done = []
+        for x in found:
+            hit = None if x.created_by is not None else next((have[v.signature] for v in x.variants if v.signature in have), None)
+            if hit is not None and hit[1] != x.series:
+                frame, sid = hit
+                made = f" (created at {words.short_location(frame)}, as {sid} shows for the same stack)"
+                x = replace(x, created_by=frame, created_by_from=sid, explanation=_with_creator(x.explanation, x.leak_site, made))
+            done.append(x)
+        out.append(done)
+    return out
+
+
+def _with_creator(sentence: str, site: Frame, made: str) -> str:
+    """Return `sentence` with `made` put right after its 'at <leak site>'."""
+    at = f"at {words.short_location(site)}"
+    return sentence.replace(at, at + made, 1) if at in sentence else sentence + made
 
 
 def stable(series: Sequence[Series], config: Config, suspects: Sequence[Suspect] | None = None) -> list[tuple[str, Timeline]]:

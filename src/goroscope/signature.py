@@ -48,6 +48,7 @@ __all__ = [
     "is_application",
     "matches",
     "any_matches",
+    "inferred_state",
 ]
 
 
@@ -346,3 +347,58 @@ def fingerprint(signature: Signature, site: Frame, options: Options) -> str:
     app = [f.function for f in signature.frames if is_application(f, options)]
     blob = "\n".join([site.function, *app]).encode()
     return hashlib.sha1(blob).hexdigest()[:12]
+
+
+# ------------------------------------------------------------------ wait reasons
+
+# The functions that park a goroutine, and the wait reason the runtime prints for
+# them in debug=2 (runtime/runtime2.go waitReasonStrings; the gopark calls in
+# chan.go, select.go, sema.go, netpoll.go, time.go). debug=1 and the protobuf carry
+# no state, but their stacks keep these frames: the protobuf all of them, debug=1
+# the first shown one (runtime/pprof printStackRecord hides leading runtime
+# frames, so a sync or time wait is still named there; a channel wait is not).
+# Checked in this order, the most specific first: a Mutex waits in
+# runtime.semacquire1 too, and says "sync.Mutex.Lock", not "semacquire".
+_WAIT_FRAMES: tuple[tuple[str, str], ...] = (
+    ("sync.(*WaitGroup).Wait", "sync.WaitGroup.Wait"),
+    ("sync.(*Cond).Wait", "sync.Cond.Wait"),
+    ("runtime.notifyListWait", "sync.Cond.Wait"),
+    ("sync.(*RWMutex).RLock", "sync.RWMutex.RLock"),
+    ("sync.(*RWMutex).Lock", "sync.RWMutex.Lock"),
+    ("sync.(*Mutex).Lock", "sync.Mutex.Lock"),
+    ("sync.(*Mutex).lockSlow", "sync.Mutex.Lock"),
+    ("internal/sync.(*Mutex).lockSlow", "sync.Mutex.Lock"),
+    ("runtime.chansend", "chan send"),
+    ("runtime.chansend1", "chan send"),
+    ("runtime.chanrecv", "chan receive"),
+    ("runtime.chanrecv1", "chan receive"),
+    ("runtime.chanrecv2", "chan receive"),
+    ("runtime.selectgo", "select"),
+    ("runtime.block", "select (no cases)"),
+    ("runtime.netpollblock", "IO wait"),
+    ("internal/poll.runtime_pollWait", "IO wait"),
+    ("time.Sleep", "sleep"),
+    ("runtime.timeSleep", "sleep"),
+    ("runtime.semacquire1", "semacquire"),
+    ("sync.runtime_Semacquire", "semacquire"),
+)
+_WAIT_ORDER = {fn: i for i, (fn, _) in enumerate(_WAIT_FRAMES)}
+_WAIT_REASON = dict(_WAIT_FRAMES)
+
+
+def inferred_state(frames: Sequence[Frame], options: Options = DEFAULT_OPTIONS) -> str | None:
+    """Return the wait reason the runtime would print for a stack (top first) of debug=1 or the protobuf, None when no frame tells.
+
+    Only the frames above the first application frame are read (a wait is at the
+    top of its stack); of those, the most specific known parking function names
+    the reason (`_WAIT_FRAMES`). The result is an inference from frames, not what
+    the runtime printed: callers mark it so.
+    """
+    best: int | None = None
+    for f in frames:
+        if is_application(f, options):
+            break
+        i = _WAIT_ORDER.get(f.function)
+        if i is not None and (best is None or i < best):
+            best = i
+    return None if best is None else _WAIT_FRAMES[best][1]

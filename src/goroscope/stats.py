@@ -13,7 +13,9 @@ growth.py and stuck.py build their verdicts on:
   spread of a series' own steps (how much it moves from one snapshot to the next);
 - `pearson(xs, ys)` and `interpolate(xs, ys, at)` for the memory correlation;
 - `thin(xs, ys)` to at most MAX_POINTS block medians before those n^2 statistics,
-  and `clamp(x)` to [0, 1] for the scores.
+  and `clamp(x)` to [0, 1] for the scores;
+- `benjamini_hochberg(pvalues, m)`: q-values that keep the false discovery rate over
+  the many (series, signature) tests of a run.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ __all__ = [
     "clamp",
     "MAX_POINTS",
     "thin",
+    "benjamini_hochberg",
 ]
 
 # 1 / Phi^-1(3/4): scales a MAD to a standard deviation under normal noise
@@ -239,3 +242,23 @@ def thin(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], list[fl
         tx.append(median(xs[i : i + size]))
         ty.append(median(ys[i : i + size]))
     return tx, ty
+
+
+def benjamini_hochberg(pvalues: dict, m: int | None = None) -> dict:
+    """Return the Benjamini-Hochberg q-value of each p-value in `pvalues` (key -> p), of `m` tests in all.
+
+    `m` may exceed the p-values given: tests not given are taken to have larger
+    p-values than every one given (they did not pass the cheaper tests), which
+    only makes the q-values larger, never smaller. Keeping the tests whose q is at
+    most q* keeps the expected share of false discoveries at most q* (Benjamini &
+    Hochberg 1995; valid under positive dependence, as pods of one service have).
+    """
+    items = sorted(pvalues.items(), key=lambda kv: kv[1])
+    m = max(m or 0, len(items))
+    out: dict = {}
+    running = 1.0
+    for i in range(len(items) - 1, -1, -1):
+        key, p = items[i]
+        running = min(running, p * m / (i + 1))
+        out[key] = min(1.0, running)
+    return out

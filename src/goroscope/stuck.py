@@ -12,6 +12,17 @@ first snapshot (a fixed pool blocked from the start does not grow). Network poll
 sleep, timers, syscalls and the runtime's own waits are normal for hours and never
 stuck. A goroutine whose own header minutes say it was woken since it was last seen
 waits anew (correlate.py), so a worker that takes a job now and then is not stuck.
+
+Parked since start-up (`StuckVerdict.parked`): a set waiting in a receive or select
+(how Go code waits for an event: a cut-over, a shutdown) whose last member joined in
+the first half of the process's life as far as it can be seen (from the earliest of
+the first snapshot and the longest wait any goroutine of the series prints), that
+has held unchanged since, whose oldest member has waited since that first half, and
+that has no sibling (a goroutine created at the same `go` statement) doing anything
+else. That is a warm-up holding its set, not a leak: rank.py lists it below the
+leaks and never as a suspect. A set still growing, a sync wait (a lock or a
+WaitGroup nobody releases is a bug whenever it happened) and a pool worker stuck
+while its siblings keep working stay stuck leaks.
 """
 
 from __future__ import annotations
@@ -19,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 
 from goroscope import stats
@@ -71,6 +82,7 @@ class StuckVerdict:
     state_class: StateClass
     growing_number: bool  # the number of stuck ids itself grows
     reason: str = ""  # why not, when not
+    parked: bool = False  # stuck, but a set parked since start-up and unchanged since (see the module docstring)
 
 
 def _stuck_series(timelines: Sequence[Timeline], n: int) -> tuple[list[int], list[float], datetime | None]:
@@ -102,6 +114,34 @@ def _idle_loop(signature: Signature, site: Frame, options: Options) -> bool:
     return not any(is_application(f, options) for f in frames[at + 1 :])
 
 
+# the waits a set parks on to wait for an event (runtime waitReasonStrings)
+_EVENT_WAITS = frozenset({"chan receive", "select"})
+
+
+def _parked(
+    counts: Sequence[int], ids: Sequence[int], first: int, last: int, times: Sequence[datetime], uptime_minutes: float, minutes: float
+) -> bool:
+    """Return True when the set stopped changing in the first half of the process's seen life, has held since, and waited since then.
+
+    The process's seen life starts at the earlier of the first snapshot and the
+    longest wait any of its goroutines prints at the last one (`uptime_minutes`).
+    """
+    if len(times) <= last or last - first + 1 < 2:
+        return False
+    end = times[last]
+    start = min(times[0], end - timedelta(minutes=uptime_minutes))
+    life = (end - start).total_seconds()
+    if life <= 0:
+        return False
+    join = first
+    for i in range(first + 1, last + 1):
+        if counts[i] > counts[i - 1]:
+            join = i
+    held = all(counts[i] == counts[join] for i in range(join, last + 1)) and ids[last] >= counts[last] > 0
+    early = (times[join] - start).total_seconds() <= 0.5 * life
+    return held and early and minutes * 60.0 >= 0.5 * life
+
+
 def stuck_verdict(
     timelines: Sequence[Timeline],
     main: Timeline,
@@ -109,8 +149,16 @@ def stuck_verdict(
     segment: tuple[int, int],
     rc: RankConfig,
     options: Options,
+    times: Sequence[datetime] = (),
+    uptime_minutes: float = 0.0,
+    siblings: int = 0,
 ) -> StuckVerdict:
-    """Return whether the group's goroutines stay blocked, judged on the last segment."""
+    """Return whether the group's goroutines stay blocked, judged on the last segment.
+
+    `times` are the series' snapshot times, `uptime_minutes` the longest wait any
+    goroutine of the series prints at its last snapshot, `siblings` the goroutines
+    created at the same `go` statement that are not at this site (they decide
+    whether a set is parked since start-up)."""
     n = len(main.counts)
     state = main.states[0][0] if main.states else None
     cls = state_class(state)
@@ -155,7 +203,14 @@ def stuck_verdict(
         reason = "too few for a channel wait"
     if reason:
         return StuckVerdict(stuck=False, score=0.0, goroutines=k, minutes=minutes, growing_number=growing_number, reason=reason, **base)
+    parked = (
+        state in _EVENT_WAITS
+        and siblings == 0
+        and _parked(counts, ids, first, last, times, uptime_minutes, minutes)
+    )
     long_ = stats.clamp(math.log(max(minutes, 1.0) / max(rc.stuck_min_minutes, 1.0)) / math.log(12.0))
     many = stats.clamp(math.log10(1 + k) / 1.5)
     score = 0.45 + 0.25 * long_ + 0.15 * many + (0.1 if cls is StateClass.SYNC else 0.0) + (0.05 if growing_number else 0.0)
-    return StuckVerdict(stuck=True, score=round(stats.clamp(score), 4), goroutines=k, minutes=minutes, growing_number=growing_number, **base)
+    return StuckVerdict(
+        stuck=True, score=round(stats.clamp(score), 4), goroutines=k, minutes=minutes, growing_number=growing_number, parked=parked, **base
+    )

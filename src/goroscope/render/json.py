@@ -15,7 +15,7 @@ from goroscope.config import Config
 from goroscope import findings as findings_mod
 from goroscope import words
 from goroscope.hints import hint_for
-from goroscope.model import BaselineSuspect, CreatedBy, Finding, Frame, Report, Series, Suspect, Timeline
+from goroscope.model import BaselineSuspect, CreatedBy, Finding, Frame, Pool, Report, Series, Suspect, Timeline
 from goroscope.render.evidence import evidence_of, representative
 from goroscope.render.redact import REDACTED, Redactor
 from goroscope.verdict import verdict
@@ -92,7 +92,16 @@ def _suspect(s: Suspect, redact: frozenset[str], red: Redactor, series: Series |
         "memory_correlation": None if s.memory_correlation is None else round(s.memory_correlation, 3),
         "hint": _hint(s),
         "inspect": _inspect(s, series, archive),
+        "state_inferred": s.state_inferred,
+        "created_by_from": s.created_by_from,
+        "pool": _pool(s.pool),
+        "parked_since_start": s.parked_since_start,
     }
+
+
+def _pool(p: Pool | None) -> dict | None:
+    """Return a stuck suspect's pool as {created_by, size, stuck}, None where unknown."""
+    return None if p is None else {"created_by": frame_dict(p.created_by), "size": p.size, "stuck": p.stuck}
 
 
 def _hint(s: Suspect) -> dict | None:
@@ -120,6 +129,11 @@ def _finding(f: Finding, top: Suspect | None, red: Redactor, shown: Suspect | No
         "status": f.status,
         "acknowledged": f.acknowledged,
         "hint": _hint(top) if top is not None else None,
+        "state_inferred": f.state_inferred,
+        "created_by_from": f.created_by_from,
+        "pool": _pool(f.pool),
+        "pooled_p": f.pooled_p,
+        "q": f.q,
         "series": [
             {
                 "id": m.series,
@@ -204,6 +218,8 @@ def report_dict(report: Report, config: Config) -> dict:
         "findings": [_finding(f, worst.get(f.fingerprint), red, shown[f.fingerprint], series_of.get(getattr(shown[f.fingerprint], "series", None)), report.archive)
                      for f in report.findings],
         "findings_gone": [dict(g, leak_site=frame_dict(g["leak_site"])) for g in findings_mod.gone(report)],
+        # sets parked since start-up and unchanged since: not suspects, listed below the leaks (README "Evidence")
+        "parked": [dict(_suspect(p, redact, red), series=p.series) for p in report.parked],
     }
 
 
