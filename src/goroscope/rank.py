@@ -142,18 +142,38 @@ class _SeriesFacts:
 
     pools: Counter  # created-by frame -> goroutines created there at the last snapshot (every signature)
     uptime_minutes: float  # the longest wait any goroutine prints at the last snapshot (0 where not carried)
+    pool_counts: dict  # created-by frame -> goroutines created there at each snapshot (every signature)
 
 
 def _series_facts(series: Series) -> _SeriesFacts:
     """Return the pools and seen uptime of `series`."""
     pools: Counter = Counter()
+    pool_counts: dict = {}
     uptime = 0.0
     for t in series.timelines:
-        if t.counts and t.counts[-1] > 0 and t.created_by is not None:
-            pools[t.created_by] += t.counts[-1]
+        if t.created_by is not None and t.counts:
+            row = pool_counts.setdefault(t.created_by, [0] * len(t.counts))
+            for i, c in enumerate(t.counts):
+                row[i] += c
+            if t.counts[-1] > 0:
+                pools[t.created_by] += t.counts[-1]
         if t.max_wait_minutes and t.max_wait_minutes[-1] is not None:
             uptime = max(uptime, float(t.max_wait_minutes[-1]))
-    return _SeriesFacts(pools=pools, uptime_minutes=uptime)
+    return _SeriesFacts(pools=pools, uptime_minutes=uptime, pool_counts=pool_counts)
+
+
+def _pool_held(facts: _SeriesFacts, created: Frame | None, grew: growth.GrowthVerdict) -> bool:
+    """Return True when the goroutines this site gained came out of a pool that did not grow: workers stuck one by one.
+
+    A leak creates the goroutines it strands; a fixed pool whose workers get stuck
+    one by one only moves them from their idle site to the stuck one, so its total
+    (every goroutine its `go` statement made) stays flat while the stuck site grows.
+    """
+    g = grew.best
+    row = facts.pool_counts.get(created) if created is not None else None
+    if g is None or row is None:
+        return False
+    return row[g.last] - row[g.first] < 0.5 * g.net
 
 
 def _judge(series: Series, group: _Group, config: Config, today: date, facts: _SeriesFacts | None = None) -> Suspect | None:
@@ -182,6 +202,8 @@ def _judge(series: Series, group: _Group, config: Config, today: date, facts: _S
     if leaked > 0:
         kind = Kind.LEAKED
         score = 0.9 + 0.1 * stats.clamp(math.log10(1 + leaked) / 2.0)
+    elif stuck.stuck and stuck.score >= rc.min_score and grew.growing and _pool_held(facts, created, grew):
+        kind, score = Kind.STUCK, max(stuck.score, grew.score)
     elif grew.growing and grew.score >= rc.min_score:
         kind, score = Kind.GROWING, grew.score
     elif stuck.stuck and stuck.score >= rc.min_score:
@@ -495,29 +517,43 @@ def pooled(
 
 
 def _borrow_created_by(series: Sequence[Series], per_series: list[list[Suspect]]) -> list[list[Suspect]]:
-    """Return `per_series` with created-by filled in, where a suspect lacks it, from a series whose same stack has it.
+    """Return `per_series` with created-by (and a state) filled in, where a suspect lacks it, from a series whose same stack has it.
 
-    debug=1 and the protobuf carry no created-by; a sibling pod of the same binary
-    dumped as debug=2 names it for the very same stack (same frames and lines, so
-    the same build). The suspect says where it was borrowed from (created_by_from).
+    debug=1 and the protobuf carry no created-by, and debug=1 hides the runtime
+    frames a channel wait is read from; a sibling pod of the same binary dumped as
+    debug=2 (or as a protobuf) names them for the very same stack (same frames and
+    lines, so the same build). The suspect says where created-by was borrowed from
+    (created_by_from); a borrowed state is marked inferred.
     """
-    need = {v.signature for found in per_series for x in found if x.created_by is None for v in x.variants}
+    need = {v.signature for found in per_series for x in found if x.created_by is None or x.state is None for v in x.variants}
     if not need:
         return per_series
-    have: dict = {}
+    creators: dict = {}
+    waits: dict = {}
     for s in series:
         for t in s.timelines:
-            if t.created_by is not None and t.signature in need and t.signature not in have:
-                have[t.signature] = (t.created_by, s.id)
+            if t.signature not in need:
+                continue
+            if t.created_by is not None and t.signature not in creators:
+                creators[t.signature] = (t.created_by, s.id)
+            if t.states and t.signature not in waits:
+                waits[t.signature] = (t.states, s.id)
     out = []
     for found in per_series:
         done = []
         for x in found:
-            hit = None if x.created_by is not None else next((have[v.signature] for v in x.variants if v.signature in have), None)
+            hit = None if x.created_by is not None else next((creators[v.signature] for v in x.variants if v.signature in creators), None)
             if hit is not None and hit[1] != x.series:
                 frame, sid = hit
                 made = f" (created at {words.short_location(frame)}, as {sid} shows for the same stack)"
                 x = replace(x, created_by=frame, created_by_from=sid, explanation=_with_creator(x.explanation, x.leak_site, made))
+            wait = None if x.state is not None else next((waits[v.signature] for v in x.variants if v.signature in waits), None)
+            if wait is not None and wait[1] != x.series:
+                states, sid = wait
+                x = replace(
+                    x, state=states[0][0], states=states, state_inferred=True,
+                    explanation=x.explanation.replace("; blocked at ", f"; blocked in {states[0][0]} (as {sid} shows for the same stack) at ", 1),
+                )
             done.append(x)
         out.append(done)
     return out
