@@ -78,6 +78,20 @@ class GrowthVerdict:
     regrowths: int = 0  # segments after the first that grew again
 
 
+def _persists(xs: Sequence[float], ys: Sequence[float], h: int, recent_gain: float, noise: float, rc: RankConfig) -> bool:
+    """Return True when the trend persists into the recent half (its last `h` points).
+
+    It must rise there by at least one goroutine and half the step noise, and either
+    by more than the noise or steadily (Kendall's tau of the recent half at least
+    rc.min_tau). A ramp that stopped, then wandering about a plateau, rises in its
+    recent half only by chance, neither far nor steadily. (Across the pods of a
+    service the recent halves are pooled too: rank.pooled.)
+    """
+    if recent_gain < max(1.0, 0.5 * noise):
+        return False
+    return recent_gain >= rc.noise_factor * noise or stats.mann_kendall(ys[-h:], xs[-h:]).tau >= rc.min_tau
+
+
 def _hours(times: Sequence[datetime]) -> list[float]:
     """Return times as hours since the first (the index when no time passes at all)."""
     if not times:
@@ -271,7 +285,7 @@ def _segment_growth(
         failed = "last_to_max"
     elif retained < 0.5 and not _floor_rising(px, py, h, net, noise, rc):
         failed = "retained"
-    elif recent_gain < max(1.0, 0.5 * noise) or (recent_gain < rc.noise_factor * noise and stats.mann_kendall(ry, rx).tau < rc.min_tau):
+    elif not _persists(px, py, h, recent_gain, noise, rc):
         # the trend must persist into the recent half: rising there by more than the
         # noise, or steadily (its own Kendall tau); a ramp that stopped, then
         # wandering about a plateau (a pool, long polls in flight), is not growth

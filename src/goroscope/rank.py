@@ -439,13 +439,19 @@ def _segments(series: Series) -> list[tuple[int, int]]:
     return [(g.first, g.last) for g in series.segments] or [(0, n - 1)]
 
 
-def _trend_z(series: Series, counts: Sequence[int], rc) -> tuple[float, float]:
-    """Return (the Mann-Kendall z of an upward trend, its one-sided p) of `counts`, the strongest over the series' segments."""
+def _trend_z(series: Series, counts: Sequence[int], rc, recent: bool = False) -> tuple[float, float]:
+    """Return (the Mann-Kendall z of an upward trend, its one-sided p) of `counts`, the strongest over the series' segments.
+
+    `recent`: of each segment's recent half only (growth.py's persistence)."""
     best = (0.0, 1.0)
     for first, last in _segments(series):
         ys = [float(c) for c in counts[first : last + 1]]
         if len(ys) < max(2, rc.min_snapshots) or min(ys) == max(ys):
             continue
+        if recent:
+            ys = ys[-max(3, (len(ys) + 1) // 2) :]
+            if min(ys) == max(ys):
+                continue
         if len(ys) > stats.MAX_POINTS:
             ys = stats.thin(list(range(len(ys))), ys)[1]
         mk = stats.mann_kendall(ys)
@@ -488,20 +494,20 @@ def pooled(
     m = max(1, len(hypotheses))
     wanted = {(groups[x.series], (x.fingerprint, x.leak_site.line)) for found in per_series for x in found if x.kind is Kind.GROWING}
     pvalue: dict[tuple[str, tuple[str, int]], float] = {}
+    persists: dict[tuple[str, tuple[str, int]], bool] = {}
     for g, fp in wanted:
-        zs, ps = [], []
+        whole, recent = [], []
         for sid in members[g]:
             counts = tested.get(sid, {}).get(fp)
             if counts is None:
                 continue  # absent or flat there: ties only, no trend either way
-            z, p = _trend_z(by_id[sid], counts, rc)
-            zs.append(z)
-            ps.append(p)
-        if not zs:
-            pvalue[(g, fp)] = 1.0
-            continue
-        stouffer = stats.normal_sf(sum(zs) / math.sqrt(len(zs)))
-        pvalue[(g, fp)] = min(1.0, 2.0 * min(stouffer, len(ps) * min(ps)))
+            whole.append(_trend_z(by_id[sid], counts, rc))
+            recent.append(_trend_z(by_id[sid], counts, rc, recent=True))
+        pvalue[(g, fp)] = _combined(whole)
+        # the trend must persist into the recent half across the service too: a
+        # ramp then a plateau rises at the start on every pod, and at the end only
+        # on the pod that wandered up by chance (a single series is judged by growth.py)
+        persists[(g, fp)] = len(recent) < 2 or _combined(recent) <= rc.max_p_value
     qvalue = stats.benjamini_hochberg(pvalue, m)
     out = []
     for found in per_series:
@@ -510,10 +516,18 @@ def pooled(
             key = (groups[x.series], (x.fingerprint, x.leak_site.line))
             if x.kind is not Kind.GROWING:
                 kept.append(x)
-            elif qvalue[key] <= rc.max_q_value:
+            elif qvalue[key] <= rc.max_q_value and persists[key]:
                 kept.append(replace(x, evidence=x.evidence + (("pooled_p", float(f"{pvalue[key]:.3g}")), ("q", float(f"{qvalue[key]:.3g}")))))
         out.append(kept)
     return out
+
+
+def _combined(tests: Sequence[tuple[float, float]]) -> float:
+    """Return the pooled one-sided p of per-series (z, p) trend tests: twice the smaller of Stouffer's and the Bonferroni minimum (1.0 for none)."""
+    if not tests:
+        return 1.0
+    stouffer = stats.normal_sf(sum(z for z, _ in tests) / math.sqrt(len(tests)))
+    return min(1.0, 2.0 * min(stouffer, len(tests) * min(p for _, p in tests)))
 
 
 def _borrow_created_by(series: Sequence[Series], per_series: list[list[Suspect]]) -> list[list[Suspect]]:

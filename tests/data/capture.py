@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Capture one series of goroutine dumps from a test program: over loopback, or as its own log.
 
-Usage: capture.py BINARY OUTDIR --name NAME [--every 5] [--for 75] [--gzip] [--browser | --signal USR1].
-Starts BINARY with `-run` a little longer than the capture, reads the "PORT n" line
+Usage: capture.py BINARY OUTDIR --name NAME [--every 5] [--for 75] [--gzip] [--browser | --signal USR1] [--arg=-flag ...].
+Starts BINARY with `-run` a little longer than the capture (and each --arg, so one
+binary runs as several pods of a service, each with its own flags), reads the "PORT n" line
 it prints, then every --every seconds for --for seconds saves
 /debug/pprof/goroutine as debug=2 (`NAME-<UTC>.debug2.txt`), debug=1
 (`.debug1.txt`) and protobuf (`.pb.gz`), each file's mtime the request's moment;
@@ -23,7 +24,7 @@ program's stderr is kept as written (`NAME.stderr.log`) and as journald shows it
 (`NAME.journal.log`: `Mon DD HH:MM:SS HOST SVC[PID]: ` before every line, the time
 each line arrived, local time as journalctl prints it); both gzipped with --gzip.
 
-Used by tests/data/newshapes, tests/data/lookalikes and tests/data/selfdump (see their README.md).
+Used by tests/data/newshapes, lookalikes, loadramp, fleetshapes and selfdump (see their README.md).
 """
 import argparse
 import gzip
@@ -91,7 +92,7 @@ def capture_signal(a):
     open_ = (lambda p: gzip.open(p + ".gz", "wb", compresslevel=9)) if a.gzip else (lambda p: open(p, "wb"))
     plain_path = os.path.join(a.out, f"{a.name}.stderr.log")
     journal_path = os.path.join(a.out, f"{a.name}.journal.log")
-    p = subprocess.Popen([a.binary, "-run", f"{a.duration + 30}s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen([a.binary, "-run", f"{a.duration + 30}s", *a.arg], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def pump():
         """Copy the program's stderr, line by line, to both logs."""
@@ -135,6 +136,7 @@ def main():
     ap.add_argument("--skip-debug1", type=int, action="append", default=[], help="a moment (0-based) without debug=1 (--browser)")
     ap.add_argument("--signal", help="have the program dump itself on this signal (USR1) instead of polling")
     ap.add_argument("--host", default="node-7", help="host name in the journald prefix (--signal)")
+    ap.add_argument("--arg", action="append", default=[], help="one more argument for BINARY (repeat; write --arg=-flag)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     if a.signal:
@@ -142,7 +144,7 @@ def main():
         return
     text = ".gz" if a.gzip else ""
     forms = (("debug=2", "debug2.txt" + text), ("debug=1", "debug1.txt" + text), ("debug=0", "pb.gz"))
-    args = ["-pprof"] if a.browser else []
+    args = (["-pprof"] if a.browser else []) + a.arg
     p = subprocess.Popen([a.binary, "-run", f"{a.duration + 30}s", *args], stdout=subprocess.PIPE, text=True)
     try:
         port = int(p.stdout.readline().split()[1])

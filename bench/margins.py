@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Print, per truth set, the lowest score of a true leak beside the highest score of a benign signature (the margin).
+
+Usage: bench/margins.py [CORPUS] (default $GOROSCOPE_CORPUS or ../shared/corpus).
+Each set is analysed with the default config. "leak min" is the lowest score among
+the true leaks found (and how many of them were found, of their number, with their
+kind); "benign flagged" the highest score of a benign signature that is a suspect
+(none is the goal); "benign candidate" the highest score any benign signature's
+growth or stuck statistics reach whether or not they pass the evidence rule (how
+far below the bar the look-alikes stay).
+"""
+from __future__ import annotations
+
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+import yaml
+
+from goroscope import growth
+from goroscope.config import Config
+from goroscope.pipeline import RunOptions, analyze
+from goroscope.rank import _groups, _series_facts
+from goroscope.stuck import stuck_verdict
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+
+
+def _entries(truth: dict) -> list[tuple[str, list, list]]:
+    """Return (series path, leaks, benign) of a truth document of any of our sets."""
+    if "series" in truth:
+        return [(e["path"], e.get("expected_leaks") or [], e.get("benign") or []) for e in truth["series"]]
+    return [(".", truth.get("leaks") or [], truth.get("benign") or [])]
+
+
+def _candidate_scores(report, config: Config) -> dict:
+    """Return {(series id, function, line): the best growth or stuck score its group reaches, pass or not}."""
+    out = {}
+    rc = config.rank
+    options = config.signature_options()
+    for s in report.series:
+        facts = _series_facts(s)
+        n = len(s.snapshots)
+        times = [x.time for x in s.snapshots]
+        segs = [(g.first, g.last) for g in s.segments] or [(0, n - 1)]
+        for g in _groups(s, config):
+            counts = g.counts(n)
+            lower = g.timelines[0].lower_bound or tuple(x.truncated for x in s.snapshots)
+            gv = growth.growth_verdict(counts, times, segs, rc, lower, g.kept(n))
+            sv = stuck_verdict(g.timelines, g.timelines[0], g.site, segs[-1], rc, options, times=times, uptime_minutes=facts.uptime_minutes)
+            score = max(gv.score if gv.best is not None and gv.best.failed != "net" else 0.0, sv.score)
+            out[(s.id, g.site.function, g.site.line)] = score
+    return out
+
+
+def _match(series_id: str, path: str, root_is_series: bool) -> bool:
+    """Return True when the report's `series_id` is the truth entry's `path`."""
+    return series_id == path or series_id.startswith(path + "/") or (root_is_series and path in (".", "series")) or series_id.endswith("/" + path) or path.endswith("/" + series_id)
+
+
+def margin(name: str, root: Path, truth: dict, config: Config) -> str:
+    """Return one line of the table for the set at `root`."""
+    report = analyze(root, config, RunOptions(use_cache=False, jobs=1))
+    cand = _candidate_scores(report, config)
+    found = {}
+    for x in report.suspects:
+        for v in x.variants:
+            found[(x.series, v.leak_site.function, v.leak_site.line)] = x
+    leak_scores, missed, wrong, flagged, benign_cand = [], 0, 0, [], []
+    total = 0
+    for path, leaks, benign in _entries(truth):
+        ids = [s.id for s in report.series if _match(s.id, path, len(report.series) == 1)]
+        for leak in leaks:
+            total += 1
+            x = next((found[(sid, leak["function"], leak["line"])] for sid in ids if (sid, leak["function"], leak["line"]) in found), None)
+            if x is None:
+                missed += 1
+                print(f"  {name}: missed {path} {leak['function']}:{leak['line']} (series {ids})", file=sys.stderr)
+                continue
+            leak_scores.append(x.score)
+            if leak.get("kind") and x.kind != leak["kind"] and not (leak["kind"] == "leaked" or x.kind == "leaked"):
+                wrong += 1
+        for b in benign:
+            for sid in ids:
+                x = found.get((sid, b["function"], b["line"]))
+                if x is not None:
+                    flagged.append(x.score)
+                c = cand.get((sid, b["function"], b["line"]))
+                if c is not None:
+                    benign_cand.append(c)
+    low = f"{min(leak_scores):.3f}" if leak_scores else "-"
+    hi = f"{max(flagged):.3f}" if flagged else "none"
+    hc = f"{max(benign_cand):.3f}" if benign_cand else "-"
+    return f"{name:28} leaks {total - missed:>2}/{total:<2} (kind wrong {wrong})  leak min {low}  benign flagged {hi} ({len(flagged)})  benign candidate max {hc}  parked {len(report.parked)}"
+
+
+def main() -> None:
+    corpus = Path(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("GOROSCOPE_CORPUS", ROOT.parent / "shared" / "corpus"))
+    config = Config()
+    sets = []
+    if (corpus / "truth.yaml").is_file():
+        sets.append(("dev corpus", corpus, corpus / "truth.yaml"))
+    sets += [
+        ("newshapes", DATA / "newshapes" / "series", DATA / "newshapes" / "truth.yaml"),
+        ("lookalikes", DATA / "lookalikes", DATA / "lookalikes" / "truth.yaml"),
+        ("loadramp", DATA / "loadramp" / "series", DATA / "loadramp" / "truth.yaml"),
+        ("fleetshapes", DATA / "fleetshapes", DATA / "fleetshapes" / "truth.yaml"),
+    ]
+    for name, root, truth in sets:
+        print(margin(name, root, yaml.safe_load(truth.read_text(encoding="utf-8")), config), flush=True)
+
+
+if __name__ == "__main__":
+    main()

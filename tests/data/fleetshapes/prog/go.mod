@@ -1,0 +1,3 @@
+module example.com/fleetshapes
+
+go 1.24
