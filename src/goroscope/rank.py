@@ -162,6 +162,16 @@ def _series_facts(series: Series) -> _SeriesFacts:
     return _SeriesFacts(pools=pools, uptime_minutes=uptime, pool_counts=pool_counts)
 
 
+def _fixed_pool(facts: _SeriesFacts, created: Frame, segment: tuple[int, int]) -> bool:
+    """Return True when the goroutines of `created`'s `go` statement held their number over the segment: a fixed pool.
+
+    A statement that starts a goroutine per request or batch is no pool: the
+    share of it a stuck site holds says nothing of lost capacity.
+    """
+    row = facts.pool_counts.get(created, [])[segment[0] : segment[1] + 1]
+    return bool(row) and max(row) - min(row) <= max(1, 0.1 * max(row))
+
+
 def _pool_held(facts: _SeriesFacts, created: Frame | None, grew: growth.GrowthVerdict) -> bool:
     """Return True when the goroutines this site gained came out of a pool that did not grow: workers stuck one by one.
 
@@ -211,7 +221,13 @@ def _judge(series: Series, group: _Group, config: Config, today: date, facts: _S
     else:
         return None
 
-    pool = Pool(created_by=created, size=pool_size, stuck=stuck.goroutines) if kind is Kind.STUCK and created is not None and pool_size >= stuck.goroutines > 0 else None
+    # a pool: the goroutines of one `go` statement, some of them elsewhere (siblings);
+    # where every one of them is at this site, the site is all there is to size
+    pool = (
+        Pool(created_by=created, size=pool_size, stuck=stuck.goroutines)
+        if kind is Kind.STUCK and created is not None and pool_size > stuck.goroutines > 0 and _fixed_pool(facts, created, segs[-1])
+        else None
+    )
     waits = [w for t in group.timelines for w in t.max_wait_minutes if w is not None]
     stuck_max = max((m for t in group.timelines for m in t.stuck_minutes), default=0.0)
     max_wait = float(max(max(waits), stuck_max)) if waits else (stuck_max or None)
@@ -311,7 +327,7 @@ def _explain(kind, series, group, counts, states, created, grew, stuck, leaked, 
         what = stuck.state or "a wait"
         n = stuck.goroutines
         of_pool = ""
-        if pool is not None and pool.size > 1:
+        if pool is not None:
             # a stuck worker is sized by the share of its pool it takes
             of_pool = f"; {n} of the {pool.size} workers created at {words.short_location(pool.created_by)} ({round(100 * n / pool.size)}% of the pool)"
         parked = " (parked since start-up, unchanged since: not a leak)" if stuck.parked else ""
@@ -407,7 +423,7 @@ def rank_all(series: Sequence[Series], config: Config, today: date | None = None
         varying: dict[tuple[str, int], list[int]] = {}
         for g in _groups(s, config):
             counts = g.counts(len(s.snapshots))
-            if counts and min(counts) != max(counts):
+            if counts and min(counts) != max(counts) and not _turns_over(g.kept(len(s.snapshots))):
                 varying[(fingerprint(g.timelines[0].signature, g.site, options), g.site.line)] = counts
             x = _judge(s, g, config, today, facts)
             if x is None:
@@ -433,31 +449,63 @@ def rank_all(series: Sequence[Series], config: Config, today: date | None = None
     return Ranked(suspects=tuple(out), parked=tuple(parked))
 
 
+def _turns_over(kept: Sequence[int]) -> bool:
+    """Return True when goroutine ids say no goroutine of a signature was ever seen at two snapshots in a row.
+
+    Such a signature cannot be a leak (growth.py's turnover test): it is no test
+    of the evidence rule, whatever its counts. The filter does not look at the order
+    of the counts, so it leaves the trend tests' p-values as they were.
+    """
+    known = [k for k in kept if k >= 0]
+    return len(known) >= 2 and not any(known)
+
+
 def _segments(series: Series) -> list[tuple[int, int]]:
     """Return the (first, last) restart segments of `series` (the whole series when none)."""
     n = len(series.snapshots)
     return [(g.first, g.last) for g in series.segments] or [(0, n - 1)]
 
 
-def _trend_z(series: Series, counts: Sequence[int], rc, recent: bool = False) -> tuple[float, float]:
-    """Return (the Mann-Kendall z of an upward trend, its one-sided p) of `counts`, the strongest over the series' segments.
+@dataclass(frozen=True, slots=True)
+class _PodTrend:
+    """One series' part of a pooled test: its trend, level and recent rise, on its segment with the strongest trend."""
 
-    `recent`: of each segment's recent half only (growth.py's persistence)."""
-    best = (0.0, 1.0)
+    z: float  # Mann-Kendall z of an upward trend (0 where flat)
+    p: float  # its one-sided p
+    start: float  # level at the start (median of the first fifth)
+    net: float  # level at the end minus at the start (medians of the last and first fifths)
+    recent_gain: float  # Theil-Sen gain over the recent half
+    noise: float  # step noise (stats.step_noise)
+
+
+def _pod_trend(series: Series, counts: Sequence[int], rc) -> _PodTrend:
+    """Return the _PodTrend of `counts`, on the segment of `series` with the strongest upward trend (the last when none rises)."""
+    best = None
     for first, last in _segments(series):
         ys = [float(c) for c in counts[first : last + 1]]
-        if len(ys) < max(2, rc.min_snapshots) or min(ys) == max(ys):
+        if len(ys) < max(2, rc.min_snapshots):
             continue
-        if recent:
-            ys = ys[-max(3, (len(ys) + 1) // 2) :]
-            if min(ys) == max(ys):
-                continue
+        xs = [float(i) for i in range(len(ys))]
         if len(ys) > stats.MAX_POINTS:
-            ys = stats.thin(list(range(len(ys))), ys)[1]
-        mk = stats.mann_kendall(ys)
-        if mk.z > best[0]:
-            best = (mk.z, mk.p_up)
-    return best
+            xs, ys = stats.thin(xs, ys)
+        mk = stats.mann_kendall(ys) if min(ys) != max(ys) else None
+        k = max(1, len(ys) // 5)
+        h = max(3, (len(ys) + 1) // 2)
+        start = stats.median(ys[:k])
+        pt = _PodTrend(
+            z=mk.z if mk else 0.0, p=mk.p_up if mk else 1.0, start=start, net=stats.median(ys[-k:]) - start,
+            recent_gain=stats.theil_sen(xs[-h:], ys[-h:]) * (xs[-1] - xs[-h]), noise=stats.step_noise(ys),
+        )
+        if best is None or pt.z > best.z or (pt.z == best.z and first > 0):
+            best = pt
+    return best or _PodTrend(z=0.0, p=1.0, start=0.0, net=0.0, recent_gain=0.0, noise=0.0)
+
+
+# Across the pods of a service, a growing signature must gain at least this share of
+# what it held at the start: load moves every goroutine of a service by a share
+# (the daily curve, a pool's random walk) and pods drift both ways, so the summed
+# levels move by a fraction; a leak adds goroutines that were not there.
+MIN_RELATIVE_GROWTH = 0.5
 
 
 def pooled(
@@ -466,17 +514,19 @@ def pooled(
     """Return `per_series` with the growing suspects that do not hold on the pooled evidence of their service left out.
 
     The evidence rule across a fleet (README "Evidence"). A signature is one test per
-    service group (findings.group_of) in which it varies at all on some series: that
-    filter does not look at the order of the counts, so under no trend it leaves the
-    p-values as they were (independent filtering). Its pooled p-value is the smaller
-    of Stouffer's combination of the Mann-Kendall z of every series of the group
-    where it is present (so a signature flat on most pods and drifting on a few is
-    weak, one that rises on every pod where it is strong) and the smallest per-series
-    p times the number of those series (so a strong leak on one pod of many still
-    holds), doubled for taking the smaller of two. Over all the run's tests the
-    Benjamini-Hochberg procedure keeps the false discovery rate at `rank.max_q_value`:
-    a growing suspect is kept where its test's q-value is at most that. Stuck and
-    proven suspects rest on goroutine ids and the runtime's proof, not on a trend.
+    service group (findings.group_of); the series that enter it are those where it
+    varies and where ids do not say that none of its goroutines ever stays
+    (_turns_over). Neither filter looks at the order of the counts, so under no trend
+    they leave the p-values as they were (independent filtering). Its pooled p-value
+    is twice the smaller of Fisher's combination of the series' one-sided
+    Mann-Kendall p-values and the smallest of them times their number (_combined):
+    a signature rising on the pods where it leaks stands out, one flat on most pods
+    and drifting on a few does not, and a strong leak on one pod of many still holds.
+    Over all the run's tests the Benjamini-Hochberg procedure keeps the false
+    discovery rate at `rank.max_q_value`: a growing suspect is kept where its test's
+    q-value is at most that, and where the service's pods, summed, grew materially and
+    still rise in their recent halves (_service_grows). Stuck and proven suspects
+    rest on goroutine ids and the runtime's proof, not on a trend.
     """
     from goroscope.findings import group_of
 
@@ -496,18 +546,10 @@ def pooled(
     pvalue: dict[tuple[str, tuple[str, int]], float] = {}
     persists: dict[tuple[str, tuple[str, int]], bool] = {}
     for g, fp in wanted:
-        whole, recent = [], []
-        for sid in members[g]:
-            counts = tested.get(sid, {}).get(fp)
-            if counts is None:
-                continue  # absent or flat there: ties only, no trend either way
-            whole.append(_trend_z(by_id[sid], counts, rc))
-            recent.append(_trend_z(by_id[sid], counts, rc, recent=True))
-        pvalue[(g, fp)] = _combined(whole)
-        # the trend must persist into the recent half across the service too: a
-        # ramp then a plateau rises at the start on every pod, and at the end only
-        # on the pod that wandered up by chance (a single series is judged by growth.py)
-        persists[(g, fp)] = len(recent) < 2 or _combined(recent) <= rc.max_p_value
+        pods = [_pod_trend(by_id[sid], tested[sid][fp], rc) for sid in members[g] if fp in tested.get(sid, {})]
+        # (a pod where the signature is absent or flat has ties only: no trend either way)
+        pvalue[(g, fp)] = _combined([(t.z, t.p) for t in pods])
+        persists[(g, fp)] = _service_grows(pods, rc)
     qvalue = stats.benjamini_hochberg(pvalue, m)
     out = []
     for found in per_series:
@@ -522,12 +564,30 @@ def pooled(
     return out
 
 
+def _service_grows(pods: Sequence[_PodTrend], rc) -> bool:
+    """Return True when the service's pods, summed, grew materially and still rise in their recent halves.
+
+    Material: the summed net growth at least MIN_RELATIVE_GROWTH of the summed
+    starting level. Persisting: the summed recent gain beats rc.noise_factor times the
+    pooled step noise, so a ramp then a plateau, which rises early on every pod and
+    late only where a pod wandered up by chance, does not. One pod alone is judged by
+    growth.py's own rules.
+    """
+    if len(pods) < 2:
+        return True
+    net = sum(t.net for t in pods)
+    start = sum(max(t.start, 0.0) for t in pods)
+    recent = sum(t.recent_gain for t in pods)
+    noise = math.sqrt(sum(t.noise**2 for t in pods))
+    return net >= MIN_RELATIVE_GROWTH * start and recent >= rc.noise_factor * noise
+
+
 def _combined(tests: Sequence[tuple[float, float]]) -> float:
-    """Return the pooled one-sided p of per-series (z, p) trend tests: twice the smaller of Stouffer's and the Bonferroni minimum (1.0 for none)."""
+    """Return the pooled one-sided p of per-series (z, p) trend tests: twice the smaller of Fisher's and the Bonferroni minimum (1.0 for none)."""
     if not tests:
         return 1.0
-    stouffer = stats.normal_sf(sum(z for z, _ in tests) / math.sqrt(len(tests)))
-    return min(1.0, 2.0 * min(stouffer, len(tests) * min(p for _, p in tests)))
+    ps = [p for _, p in tests]
+    return min(1.0, 2.0 * min(stats.fisher(ps), len(ps) * min(ps)))
 
 
 def _borrow_created_by(series: Sequence[Series], per_series: list[list[Suspect]]) -> list[list[Suspect]]:

@@ -42,6 +42,7 @@ __all__ = [
     "MAX_POINTS",
     "thin",
     "benjamini_hochberg",
+    "fisher",
 ]
 
 # 1 / Phi^-1(3/4): scales a MAD to a standard deviation under normal noise
@@ -262,3 +263,22 @@ def benjamini_hochberg(pvalues: dict, m: int | None = None) -> dict:
         running = min(running, p * m / (i + 1))
         out[key] = min(1.0, running)
     return out
+
+
+def fisher(pvalues: Sequence[float]) -> float:
+    """Return Fisher's combined p-value of independent one-sided `pvalues` (1.0 for none).
+
+    -2 * sum(ln p) is chi-squared with 2k degrees of freedom under the null; its
+    survival function for an even number of degrees of freedom is
+    exp(-x/2) * sum_{i<k} (x/2)^i / i!. It answers "do some of these tests show an
+    effect", so a few strong ones are not drowned by many null ones.
+    """
+    ps = [min(1.0, max(p, 1e-300)) for p in pvalues]
+    if not ps:
+        return 1.0
+    half = -sum(math.log(p) for p in ps)  # x / 2
+    term = total = 1.0
+    for i in range(1, len(ps)):
+        term *= half / i
+        total += term
+    return min(1.0, math.exp(-half + math.log(total)) if total > 0 else 0.0)
