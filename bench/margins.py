@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Print, per truth set, the lowest score of a true leak beside the highest score of a benign signature (the margin).
 
-Usage: bench/margins.py [CORPUS] (default $GOROSCOPE_CORPUS or ../shared/corpus).
+Usage: bench/margins.py [CORPUS] [--fleet SERVICESxPODSxSNAPSHOTS:SEED,SEED,...] ...
+(CORPUS: default $GOROSCOPE_CORPUS or ../shared/corpus). Each --fleet also measures
+generated fleets (tests/fleetgen.py, its default leaks) of that shape, one per seed:
+there "benign flagged" is any finding that is not a planted leak.
 Each set is analysed with the default config. "leak min" is the lowest score among
 the true leaks found (and how many of them were found, of their number, with their
 kind); "benign flagged" the highest score of a benign signature that is a suspect
@@ -96,7 +99,33 @@ def margin(name: str, root: Path, truth: dict, config: Config) -> str:
     return f"{name:28} leaks {total - missed:>2}/{total:<2} (kind wrong {wrong})  leak min {low}  benign flagged {hi} ({len(flagged)})  benign candidate max {hc}  parked {len(report.parked)}"
 
 
+def fleet_margin(shape: str, seed: int, config: Config) -> str:
+    """Return one line of the table for a generated fleet of `shape` ('5x20x6') and `seed`."""
+    import tempfile
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    import fleetgen
+
+    services, pods, snapshots = (int(x) for x in shape.split("x"))
+    with tempfile.TemporaryDirectory() as tmp:
+        truth = fleetgen.generate(tmp, seed=seed, services=services, pods=pods, snapshots=snapshots, interval_minutes=30)
+        report = analyze(Path(tmp), config, RunOptions(use_cache=False, jobs=1))
+    planted = {(x["function"], x["line"]) for x in truth["leaks"]}
+    hits = [f for f in report.findings if (f.leak_site.function, f.leak_site.line) in planted]
+    extra = [f for f in report.findings if (f.leak_site.function, f.leak_site.line) not in planted]
+    found = {(f.leak_site.function, f.leak_site.line) for f in hits}
+    low = f"{min(f.score for f in hits):.3f}" if hits else "-"
+    hi = f"{max(f.score for f in extra):.3f}" if extra else "none"
+    first = "planted" if report.findings and report.findings[0] in hits else ("-" if not report.findings else "EXTRA")
+    return f"fleet {shape} seed {seed:<3}      leaks {len(found):>2}/{len(planted):<2}  leak min {low}  benign flagged {hi} ({len(extra)})  finding #1 {first}"
+
+
 def main() -> None:
+    fleets = []
+    while "--fleet" in sys.argv:
+        i = sys.argv.index("--fleet")
+        fleets.append(sys.argv[i + 1])
+        del sys.argv[i : i + 2]
     corpus = Path(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("GOROSCOPE_CORPUS", ROOT.parent / "shared" / "corpus"))
     config = Config()
     sets = []
@@ -110,6 +139,10 @@ def main() -> None:
     ]
     for name, root, truth in sets:
         print(margin(name, root, yaml.safe_load(truth.read_text(encoding="utf-8")), config), flush=True)
+    for spec in fleets:
+        shape, _, seeds = spec.partition(":")
+        for seed in (int(x) for x in (seeds or "1").split(",")):
+            print(fleet_margin(shape, seed, config), flush=True)
 
 
 if __name__ == "__main__":
