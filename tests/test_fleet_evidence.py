@@ -23,10 +23,7 @@ LEAKS = "produce@0:5x4,awaitAck@1:3x2,flush@2:3x1"
 OPTIONS = RunOptions(use_cache=False, jobs=1)
 
 
-# (seed 3 of this shape is left out: fleetgen gives one of its dumps a goroutine id
-# twice, and a repeated id starts a second dump in the file, so that pod reads as 7
-# snapshots; reported to fleetgen's owner)
-@pytest.mark.parametrize("seed", [1, 2, 4])
+@pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_generated_fleet_finds_exactly_its_planted_leaks(tmp_path, seed):
     # GIVEN a fleet with three planted leaks
     truth = fleetgen.generate(tmp_path, seed=seed, leaks=fleetgen.parse_leaks(LEAKS, SHAPE["services"]), **SHAPE)

@@ -6,9 +6,8 @@ rests on (`best`, a SegmentGrowth with the statistics the report's evidence show
 
 A segment grows when all of these hold on its counts against time: Mann-Kendall
 trend (tau, one-sided p), Theil-Sen slope, net growth of the smoothed ends against
-the signature's own step noise and against what its size alone wanders by (the
-square root of its starting level: goroutines that come and go independently),
-share of steps that did not fall, still rising in the recent half by more than the
+the signature's own step noise (and, across the pods of its service, against its
+size: rank.pooled), share of steps that did not fall, still rising in the recent half by more than the
 noise or steadily (a ramp that stopped, then noise, is not growth), and the end
 near the peak (a leak does not give goroutines back).
 Where goroutine ids tell (debug=2, tracebacks), some goroutine must also live from one
@@ -276,10 +275,9 @@ def _segment_growth(
         failed = "p"
     elif mk.tau < rc.min_tau and not (mk.tau >= rc.min_tau / 2 and mk.p_up <= rc.max_p_value / 50):
         failed = "tau"
-    elif net < rc.noise_factor * max(noise, math.sqrt(max(start, 0.0))):
-        # material: beyond the signature's own step noise, and beyond what its size
-        # alone wanders by (goroutines that come and go independently, requests in
-        # flight, number about their mean give or take its square root)
+    elif net < rc.noise_factor * noise:
+        # material against the signature's own noise (against its size, across the
+        # pods of its service: rank.pooled)
         failed = "noise"
     elif last_to_max < rc.min_last_to_max and retained < rc.min_last_to_max and not _floor_rising(px, py, h, net, noise, rc):
         failed = "last_to_max"

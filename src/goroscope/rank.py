@@ -37,7 +37,7 @@ from goroscope.config import Config
 from goroscope.ignore import is_ignored
 from goroscope.model import Frame, Kind, Pool, Series, Suspect, Timeline, Variant
 from goroscope.signature import fingerprint, leak_site
-from goroscope.stuck import stuck_verdict
+from goroscope.stuck import stuck_ids, stuck_verdict
 
 __all__ = ["rank", "rank_all", "Ranked", "pooled", "stable", "size_class", "severity_key", "order_key", "pool_share", "POOL_WEIGHT"]
 
@@ -254,6 +254,8 @@ def _judge(series: Series, group: _Group, config: Config, today: date, facts: _S
         if best.gave_back >= growth.GIVE_BACK_SHARE:
             evidence += [("gave_back_share", round(best.gave_back, 3)), ("kept_growth", round(best.kept_growth, 2))]
     evidence += [("stuck_goroutines", float(stuck.goroutines)), ("stuck_minutes", round(stuck.minutes, 2))]
+    if kind is Kind.STUCK and stuck.by_trend:
+        evidence.append(("stuck_by_trend", 1.0))
     if pool is not None:
         evidence += [("pool_size", float(pool.size)), ("pool_share", round(pool.stuck / pool.size, 3))]
     if leaked:
@@ -415,16 +417,18 @@ def rank_all(series: Sequence[Series], config: Config, today: date | None = None
     today = today or datetime.now(timezone.utc).date()
     per_series: list[list[Suspect]] = []
     parked: list[Suspect] = []
-    tested: dict[str, dict[tuple[str, int], list[int]]] = {}  # series id -> _test_key -> counts, for every group that varies
+    tested: dict[str, dict[tuple[str, int], tuple[list[int], list[int]]]] = {}  # series id -> test key -> (counts, stuck ids), every group that varies
     options = config.signature_options()
     for s in series:
         facts = _series_facts(s)
         found = []
-        varying: dict[tuple[str, int], list[int]] = {}
+        varying: dict[tuple[str, int], tuple[list[int], list[int]]] = {}
+        n = len(s.snapshots)
         for g in _groups(s, config):
-            counts = g.counts(len(s.snapshots))
-            if counts and min(counts) != max(counts) and not _turns_over(g.kept(len(s.snapshots))):
-                varying[(fingerprint(g.timelines[0].signature, g.site, options), g.site.line)] = counts
+            counts = g.counts(n)
+            held = stuck_ids(g.timelines, n)
+            if counts and (min(counts) != max(counts) or min(held) != max(held)) and not _turns_over(g.kept(n)):
+                varying[(fingerprint(g.timelines[0].signature, g.site, options), g.site.line)] = (counts, held)
             x = _judge(s, g, config, today, facts)
             if x is None:
                 continue
@@ -509,7 +513,7 @@ MIN_RELATIVE_GROWTH = 0.5
 
 
 def pooled(
-    series: Sequence[Series], per_series: list[list[Suspect]], tested: dict[str, dict[tuple[str, int], list[int]]], config: Config
+    series: Sequence[Series], per_series: list[list[Suspect]], tested: dict[str, dict[tuple[str, int], tuple[list[int], list[int]]]], config: Config
 ) -> list[list[Suspect]]:
     """Return `per_series` with the growing suspects that do not hold on the pooled evidence of their service left out.
 
@@ -542,21 +546,27 @@ def pooled(
     # line-free, and two lines of one function are two causes within one build
     hypotheses = {(groups[sid], key) for sid, keys in tested.items() for key in keys}
     m = max(1, len(hypotheses))
-    wanted = {(groups[x.series], (x.fingerprint, x.leak_site.line)) for found in per_series for x in found if x.kind is Kind.GROWING}
-    pvalue: dict[tuple[str, tuple[str, int]], float] = {}
-    persists: dict[tuple[str, tuple[str, int]], bool] = {}
-    for g, fp in wanted:
-        pods = [_pod_trend(by_id[sid], tested[sid][fp], rc) for sid in members[g] if fp in tested.get(sid, {})]
+    wanted = {(groups[x.series], (x.fingerprint, x.leak_site.line), _on_trend(x)) for found in per_series for x in found if _on_trend(x)}
+    pvalue: dict[tuple, float] = {}
+    persists: dict[tuple, bool] = {}
+    for g, fp, what in wanted:
+        rows = [(sid, tested[sid][fp]) for sid in members[g] if fp in tested.get(sid, {})]
         # (a pod where the signature is absent or flat has ties only: no trend either way)
-        pvalue[(g, fp)] = _combined([(t.z, t.p) for t in pods])
-        persists[(g, fp)] = _service_grows(pods, rc)
+        if what == "counts":
+            pods = [_pod_trend(by_id[sid], counts, rc) for sid, (counts, _) in rows]
+            pvalue[(g, fp, what)] = _combined([(t.z, t.p) for t in pods])
+            persists[(g, fp, what)] = _service_grows(pods, rc)
+        else:
+            # stuck only because the number of stuck ids grows: that trend, pooled the same way
+            pvalue[(g, fp, what)] = _combined([_last_segment_trend(by_id[sid], held, rc) for sid, (_, held) in rows])
+            persists[(g, fp, what)] = True
     qvalue = stats.benjamini_hochberg(pvalue, m)
     out = []
     for found in per_series:
         kept = []
         for x in found:
-            key = (groups[x.series], (x.fingerprint, x.leak_site.line))
-            if x.kind is not Kind.GROWING:
+            key = (groups[x.series], (x.fingerprint, x.leak_site.line), _on_trend(x))
+            if not _on_trend(x):
                 kept.append(x)
             elif qvalue[key] <= rc.max_q_value and persists[key]:
                 kept.append(replace(x, evidence=x.evidence + (("pooled_p", float(f"{pvalue[key]:.3g}")), ("q", float(f"{qvalue[key]:.3g}")))))
@@ -564,12 +574,34 @@ def pooled(
     return out
 
 
+def _on_trend(x: Suspect) -> str:
+    """Return what trend a suspect rests on: 'counts' (growing), 'stuck' (stuck by a growing number of stuck ids), '' (ids or proof alone)."""
+    if x.kind is Kind.GROWING:
+        return "counts"
+    if x.kind is Kind.STUCK and dict(x.evidence).get("stuck_by_trend"):
+        return "stuck"
+    return ""
+
+
+def _last_segment_trend(series: Series, values: Sequence[int], rc) -> tuple[float, float]:
+    """Return (Mann-Kendall z, one-sided p) of `values` over the last segment of `series` ((0, 1) where too short or flat)."""
+    first, last = _segments(series)[-1]
+    ys = [float(v) for v in values[first : last + 1]]
+    if len(ys) < max(2, rc.min_snapshots) or min(ys) == max(ys):
+        return (0.0, 1.0)
+    if len(ys) > stats.MAX_POINTS:
+        ys = stats.thin(list(range(len(ys))), ys)[1]
+    mk = stats.mann_kendall(ys)
+    return (mk.z, mk.p_up)
+
+
 def _service_grows(pods: Sequence[_PodTrend], rc) -> bool:
     """Return True when the service's pods, summed, grew materially and still rise in their recent halves.
 
     Material: the summed net growth at least MIN_RELATIVE_GROWTH of the summed
-    starting level. Persisting: the summed recent gain beats rc.noise_factor times the
-    pooled step noise, so a ramp then a plateau, which rises early on every pod and
+    starting level. Persisting: the summed recent gain beats the pooled step noise
+    (about one sigma of a sum of recent gains: a consistency check beside the
+    FDR-controlled test), so a ramp then a plateau, which rises early on every pod and
     late only where a pod wandered up by chance, does not. One pod alone is judged by
     growth.py's own rules.
     """
@@ -579,7 +611,7 @@ def _service_grows(pods: Sequence[_PodTrend], rc) -> bool:
     start = sum(max(t.start, 0.0) for t in pods)
     recent = sum(t.recent_gain for t in pods)
     noise = math.sqrt(sum(t.noise**2 for t in pods))
-    return net >= MIN_RELATIVE_GROWTH * start and recent >= rc.noise_factor * noise
+    return net >= MIN_RELATIVE_GROWTH * start and recent >= noise
 
 
 def _combined(tests: Sequence[tuple[float, float]]) -> float:

@@ -38,7 +38,7 @@ from goroscope.config import RankConfig
 from goroscope.model import Frame, Signature, Timeline
 from goroscope.signature import Options, is_application
 
-__all__ = ["StateClass", "state_class", "StuckVerdict", "stuck_verdict"]
+__all__ = ["StateClass", "state_class", "StuckVerdict", "stuck_verdict", "stuck_ids"]
 
 
 class StateClass(Enum):
@@ -83,6 +83,7 @@ class StuckVerdict:
     growing_number: bool  # the number of stuck ids itself grows
     reason: str = ""  # why not, when not
     parked: bool = False  # stuck, but a set parked since start-up and unchanged since (see the module docstring)
+    by_trend: bool = False  # stuck only because the number of stuck ids grows (an idle loop, a few channel waiters): a trend, pooled like growth (rank.pooled)
 
 
 def _stuck_series(timelines: Sequence[Timeline], n: int) -> tuple[list[int], list[float], datetime | None]:
@@ -98,6 +99,11 @@ def _stuck_series(timelines: Sequence[Timeline], n: int) -> tuple[list[int], lis
         if t.stuck_since is not None and (since is None or t.stuck_since < since):
             since = t.stuck_since
     return ids, mins, since
+
+
+def stuck_ids(timelines: Sequence[Timeline], n: int) -> list[int]:
+    """Return, per snapshot, how many goroutines of a group have been followed blocked at it since an earlier snapshot."""
+    return _stuck_series(timelines, n)[0]
 
 
 def _idle_loop(signature: Signature, site: Frame, options: Options) -> bool:
@@ -211,6 +217,9 @@ def stuck_verdict(
     long_ = stats.clamp(math.log(max(minutes, 1.0) / max(rc.stuck_min_minutes, 1.0)) / math.log(12.0))
     many = stats.clamp(math.log10(1 + k) / 1.5)
     score = 0.45 + 0.25 * long_ + 0.15 * many + (0.1 if cls is StateClass.SYNC else 0.0) + (0.05 if growing_number else 0.0)
+    idle_loop = cls is StateClass.CHANNEL and state != "chan send" and _idle_loop(main.signature, site, options)
+    by_trend = idle_loop or (cls is not StateClass.SYNC and k < rc.stuck_min_channel_goroutines)
     return StuckVerdict(
-        stuck=True, score=round(stats.clamp(score), 4), goroutines=k, minutes=minutes, growing_number=growing_number, parked=parked, **base
+        stuck=True, score=round(stats.clamp(score), 4), goroutines=k, minutes=minutes, growing_number=growing_number, parked=parked,
+        by_trend=by_trend, **base
     )
