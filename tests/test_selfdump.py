@@ -358,3 +358,21 @@ def test_the_stderr_capture_cuts_alike_whatever_the_read_size(chunk: int, monkey
     # THEN every dump reads as with one read, and the count agrees
     assert [p.goroutines for p in _parts(data)] == [p.goroutines for p in whole]
     assert count_dumps(io.BytesIO(data)) == len(whole) == len(_truth()[0])
+
+
+def test_the_journald_capture_inside_a_tar_archive(capsys, tmp_path) -> None:
+    # GIVEN the journald log as a member of a .tar.gz (the member's mtime: the capture's end)
+    import tarfile
+
+    times, loops = _truth()
+    data = gzip.decompress(JOURNAL.read_bytes())
+    arch = tmp_path / "logs.tar.gz"
+    with tarfile.open(arch, "w:gz") as tf:
+        info = tarfile.TarInfo("node-7/retrysvc.journal.log")
+        info.size, info.mtime = len(data), int(times[-1].timestamp()) + 10
+        tf.addfile(info, io.BytesIO(data))
+    doc = _report(capsys, arch, tmp_path / "out")
+    # THEN it reads as the file does: a snapshot per dump at its journald time, the leak per dump
+    (series,) = doc["series"]
+    assert [s["time"] for s in series["snapshots"]] == [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in times]
+    assert _reconnect(doc)["counts"] == loops
