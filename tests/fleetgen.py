@@ -7,8 +7,9 @@ leaks=None, compresslevel=1, truth_path=None, jobs=1) -> dict`` writes
 
     out/<service>/<pod>/goroutine-<%Y%m%dT%H%M%SZ>.txt.gz
 
-one file per pod and snapshot (snapshot i taken at ``START + i * interval``, the file's
-mtime and its gzip header time set to that moment), and ``out/fleet-truth.yaml``; it
+one file per pod and snapshot (snapshot i taken at ``START + i * interval`` plus the pod's
+place in the collector's round: 0-49 s, and 0-3 s of jitter; the file's mtime and its gzip
+header time set to that moment), and ``out/fleet-truth.yaml``; it
 returns the same truth as a dict. ``leaks=None`` plants ``default_leaks(services, pods)``
 (two growing leaks, like the issues describe); ``leaks=[]`` plants none. A leak is a
 ``LeakSpec(name, service, pods, rate)``; ``parse_leaks("produce@0:10x4,awaitAck@1:5x2,flush@2:4x0.5")``
@@ -641,6 +642,7 @@ def _pod(seed: int, svc: _Service, pod: str, snapshots: int, interval: int, out:
     rng = random.Random(f"fleetgen:{seed}:{pod}")
     t0 = START.timestamp()
     uptime = rng.uniform(1, 72) * 3600
+    scrape = rng.randrange(0, 50)  # seconds after the round's start that this pod is read
     born = t0 - uptime
     pod_factor = math.exp(rng.gauss(0, 0.12))
     # Heap addresses differ from process to process; code addresses (short words) are the binary's.
@@ -693,7 +695,7 @@ def _pod(seed: int, svc: _Service, pod: str, snapshots: int, interval: int, out:
     folder.mkdir(parents=True, exist_ok=True)
     prev_time = t0 - interval
     for i in range(snapshots):
-        now = t0 + i * interval
+        now = t0 + i * interval + scrape + rng.randrange(0, 4)  # the collector reaches each pod in its turn
         day = (now % 86400) / 86400
         load = 1 + 0.25 * math.sin(2 * math.pi * (day - 0.375))  # busiest mid-afternoon UTC
         span = now - max(prev_time, born)
