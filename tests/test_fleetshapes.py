@@ -133,3 +133,18 @@ def test_a_debug1_pod_borrows_created_by_and_its_wait_from_a_debug2_sibling(tmp_
     assert (x.created_by.function, x.created_by.line) == (leak["created_by"]["function"], leak["created_by"]["line"])
     assert x.created_by_from == "checkout/pod-a" and "as checkout/pod-a shows" in x.explanation
     assert (x.state, x.state_inferred) == ("chan send", True)
+
+
+def test_edge_gateway_host_b_borrows_created_by_from_host_a_s_debug2_dumps(corpus_dir):
+    # GIVEN the dev corpus' edge-gateway: host-a dumps debug=1 and debug=2, host-b debug=1 only
+    report = _report("edge-gateway", corpus_dir / "edge-gateway")
+    a = {x.leak_site.function: x for x in report.suspects if x.series == "host-a"}
+    b = [x for x in report.suspects if x.series == "host-b"]
+    assert b
+    for x in b:
+        # THEN each host-b suspect names host-a's created-by for the same stack, marked as borrowed
+        assert x.created_by is not None and x.created_by_from == "host-a", x.explanation
+        assert x.created_by == a[x.leak_site.function].created_by
+        assert "as host-a shows for the same stack" in x.explanation
+        # ...and the wait reason host-a's debug=2 prints, marked as inferred
+        assert x.state == a[x.leak_site.function].state and x.state_inferred

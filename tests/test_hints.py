@@ -64,3 +64,24 @@ def test_every_format_says_the_same_verdict_and_hints():
         assert (fj["hint"] or {}).get("title") == (h.title if h else None) == (fv.suspects[0].hint.title if fv.suspects[0].hint else None)
         if h is not None:
             assert h.title in unescape(outputs["html"]) and h.title in outputs["md"]
+
+
+@pytest.mark.parametrize("suffix", [".pb.gz", ""])
+def test_the_samples_notifier_findings_have_an_inferred_wait_and_its_hint(tmp_path, suffix):
+    # GIVEN the samples' notifier as its protobuf files alone, or as captured (debug=1 and protobuf)
+    import shutil
+    from pathlib import Path
+
+    from goroscope.pipeline import RunOptions, analyze
+
+    src = Path(__file__).resolve().parent.parent / "samples" / "notifier"
+    for p in src.iterdir():
+        if p.name.endswith(suffix):
+            shutil.copy2(p, tmp_path / p.name)
+    report = analyze(tmp_path, Config(), RunOptions(use_cache=False, jobs=1))
+    # THEN every finding shows the wait its runtime frames tell, marked inferred, and a hint
+    assert report.findings
+    states = {f.leak_site.function.rsplit("/", 1)[-1]: f.state for f in report.findings}
+    assert states == {"pubsub.(*Broker).pump": "chan send", "digest.(*Scheduler).render": "chan receive"}
+    for x in report.suspects:
+        assert x.state_inferred and hints.hint_for(x) is not None, (x.leak_site, x.state)
