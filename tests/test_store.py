@@ -513,3 +513,22 @@ def test_prefetched_head_serves_reads_and_the_object_the_rest() -> None:
         for o in objects:
             st.forget(o.url, store)
         fs.rm("/goroscope-prefetch", recursive=True)
+
+
+def test_crash_file_holds_no_storage_option_value(s3, s3_server, tmp_path, monkeypatch, capsys) -> None:
+    # GIVEN a bucket, and a goroscope with a bug outside any one file (its ranking)
+    from goroscope import cli, rank
+
+    url = _upload(s3, SAMPLES / "notifier", "crash", "n")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(rank, "rank", lambda *a, **k: 1 / 0)
+    # WHEN a report with credentials given as storage options fails
+    with pytest.raises(SystemExit) as e:
+        cli.main(["report", url, "--no-cache", "--jobs", "1", "--output", str(tmp_path / "out"),
+                  "--storage-option", f"key={KEY}", "--storage-option", f"secret={SECRET}"])
+    # THEN exit 5, and the crash file names the command without the values
+    err = capsys.readouterr().err
+    assert e.value.code == exitcodes.INTERNAL, err
+    crash = Path(err.split("traceback is in ")[1].split()[0].rstrip(";"))
+    text = crash.read_text()
+    assert "secret=***" in text and SECRET not in text and KEY not in text and SECRET not in err

@@ -388,7 +388,13 @@ def _internal_error(e: BaseException, argv: list[str]) -> None:
     import traceback
 
     text = "".join(traceback.format_exception(e))
-    crash = _write_crash_file(f"goroscope {__version__}\ncommand: {' '.join(argv)}\n\n{text}")
+    try:
+        from goroscope.ingest.store import redact_args
+
+        shown = " ".join(redact_args(argv))  # no storage option's value in the file
+    except Exception:  # noqa: BLE001 - the crash report must be written whatever else is broken
+        shown = "(not shown: it could not be stripped of storage options)"
+    crash = _write_crash_file(f"goroscope {__version__}\ncommand: {shown}\n\n{text}")
     where = f"the traceback is in {crash}" if crash is not None else "no crash file could be written"
     what = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
     _err(f"internal error ({what}); {where}; please report it")

@@ -555,26 +555,7 @@ def _parse_parts_task(item: tuple[Source, Config, str | None, tuple[int, ...]]) 
 def command_line(argv: Sequence[str] | None = None) -> str:
     """Return this process's command line (or `argv`), quoted, for provenance; storage option values and
     credentials in a URL are replaced by '***' (the report must not carry them)."""
-    from goroscope.ingest.store import display_url, is_url
+    from goroscope.ingest.store import redact_args
 
     args = list(sys.argv if argv is None else argv)
-    out = [Path(args[0]).name] if args else []
-    hide_next = False
-    for arg in args[1:]:
-        if hide_next:
-            arg = _hide_value(arg)
-            hide_next = False
-        elif arg == "--storage-option":
-            hide_next = True
-        elif arg.startswith("--storage-option="):
-            arg = "--storage-option=" + _hide_value(arg[len("--storage-option=") :])
-        elif is_url(arg):
-            arg = display_url(arg)
-        out.append(arg)
-    return shlex.join(out)
-
-
-def _hide_value(pair: str) -> str:
-    """Return KEY=*** for a --storage-option KEY=VALUE."""
-    key, sep, _ = pair.partition("=")
-    return f"{key}=***" if sep else pair
+    return shlex.join(([Path(args[0]).name] if args else []) + redact_args(args[1:]))

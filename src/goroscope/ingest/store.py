@@ -22,6 +22,9 @@ Contract:
   of two in a row (what the type is, then what it holds).
 - `is_object(url, store)` tells whether `url` names one object (an archive whose
   member a report names as 'ARCHIVE/member').
+- `redact_args(args)` returns a command line fit to be written down: each
+  --storage-option's value replaced by '***', a URL's user:password@ dropped
+  (the report's `tool.command`, the crash file).
 - `store_error(url, e)` turns what a listing raised into the one-line GoroscopeError
   a person can act on: a missing bucket or path and a missing package are usage
   errors (exit 2, like a local path that does not exist), access denied and an
@@ -56,6 +59,7 @@ __all__ = [
     "open_object",
     "store_error",
     "is_object",
+    "redact_args",
     "prefetch",
     "forget",
     "display_url",
@@ -97,6 +101,30 @@ def is_url(text: str) -> bool:
 def display_url(url: str) -> str:
     """Return `url` without any user:password@ part (never shown)."""
     return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]+://)[^/@]*@", r"\1", url)
+
+
+def redact_args(args: list[str] | tuple[str, ...]) -> list[str]:
+    """Return `args` (a command line without the program) with every --storage-option value and URL credential hidden."""
+    out: list[str] = []
+    hide_next = False
+    for arg in args:
+        if hide_next:
+            arg = _hide_value(arg)
+            hide_next = False
+        elif arg == "--storage-option":
+            hide_next = True
+        elif arg.startswith("--storage-option="):
+            arg = "--storage-option=" + _hide_value(arg[len("--storage-option=") :])
+        elif is_url(arg):
+            arg = display_url(arg)
+        out.append(arg)
+    return out
+
+
+def _hide_value(pair: str) -> str:
+    """Return KEY=*** for a --storage-option KEY=VALUE."""
+    key, sep, _ = pair.partition("=")
+    return f"{key}=***" if sep else pair
 
 
 def parse_options(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:
