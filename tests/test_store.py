@@ -516,12 +516,18 @@ def test_prefetched_head_serves_reads_and_the_object_the_rest() -> None:
 
 
 def test_crash_file_holds_no_storage_option_value(s3, s3_server, tmp_path, monkeypatch, capsys) -> None:
-    # GIVEN a bucket, and a goroscope with a bug outside any one file (its ranking)
-    from goroscope import cli, rank
+    # GIVEN a bucket, and a goroscope with a bug outside any one file (after the analysis)
+    from goroscope import cli, pipeline
 
     url = _upload(s3, SAMPLES / "notifier", "crash", "n")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(rank, "rank", lambda *a, **k: 1 / 0)
+    real = pipeline.analyze
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        real(*args, **kwargs)
+        raise ZeroDivisionError("a bug after the analysis")
+
+    monkeypatch.setattr(pipeline, "analyze", broken)
     # WHEN a report with credentials given as storage options fails
     with pytest.raises(SystemExit) as e:
         cli.main(["report", url, "--no-cache", "--jobs", "1", "--output", str(tmp_path / "out"),
