@@ -393,10 +393,18 @@ class _Builder:
 _BAD_HEADER = _Header(state="", minutes=0, flags=(), locked=False, labels=(), extra="", problem=None)
 
 
-# What the caches of one process may hold before they start again empty: the
-# estimated bytes of block keys and bodies (the stacks of a fleet's services fit
-# many times over; a single huge dump's own distinct stacks are far fewer).
+# What the stack caches of one process may hold before the next parse starts them
+# again empty: the estimated bytes of headers, block keys and frames (the stacks of a
+# fleet's services fit many times over). Within one parse they always take what is
+# new, as the per-file caches did: a single huge dump's distinct stacks are far fewer
+# than its goroutines (discovery.max_stacks bounds them), and a stack left out of the
+# cache would be parsed again at each of its goroutines (the 614 MB bench dump took
+# 4.5x as long when the bound stopped inserts half way through it).
 SHARED_CACHE_BYTES = 16 << 20
+# Whole block bodies are another matter: a body carries its goroutine's argument
+# words, so a big dump's bodies are mostly distinct. They get a budget of their own
+# and stop being cached (not the stacks) once it is spent.
+BODY_CACHE_BYTES = 16 << 20
 
 
 class _Shared:
@@ -409,10 +417,11 @@ class _Shared:
     process, not once per file. Only what reads the same whatever file it is in
     goes here (a frame whose bytes are not UTF-8 records a Problem in its own
     file, so it is never shared). Bounded: past SHARED_CACHE_BYTES everything is
-    dropped at the next parse's start.
+    dropped at the next parse's start; past BODY_CACHE_BYTES no body is added, and
+    the bodies are dropped at the next parse's start.
     """
 
-    __slots__ = ("hcache", "cache", "frame_cache", "tuples", "bodies", "bytes")
+    __slots__ = ("hcache", "cache", "frame_cache", "tuples", "bodies", "bytes", "body_bytes")
 
     def __init__(self) -> None:
         """Start empty."""
@@ -423,7 +432,8 @@ class _Shared:
         # a whole block body (the lines after the header) -> its frames, created-by and line count:
         # a goroutine still blocked where it was prints the same body at every snapshot
         self.bodies: dict[bytes, tuple[tuple[Frame, ...], CreatedBy | None, int]] = {}
-        self.bytes = 0  # estimated size of the above
+        self.bytes = 0  # estimated size of the above but bodies
+        self.body_bytes = 0  # estimated size of bodies
 
 
 _SHARED = _Shared()
@@ -434,6 +444,9 @@ def _shared() -> _Shared:
     global _SHARED
     if _SHARED.bytes > SHARED_CACHE_BYTES:
         _SHARED = _Shared()
+    elif _SHARED.body_bytes >= BODY_CACHE_BYTES:
+        _SHARED.bodies = {}
+        _SHARED.body_bytes = 0
     return _SHARED
 
 
@@ -497,7 +510,7 @@ class _State:
         h = self.hcache.get(rest, False)
         if h is False:
             h = _parse_header_rest(rest)
-            if not rest.startswith(b"gp=") and self.shared.bytes < SHARED_CACHE_BYTES:
+            if not rest.startswith(b"gp="):
                 self.hcache[rest] = h
                 self.shared.bytes += len(rest) + 200
             elif rest.startswith(b"gp="):
@@ -583,9 +596,8 @@ class _State:
         if ent is None:
             return None
         if ents is None:
-            if self.shared.bytes < SHARED_CACHE_BYTES:
-                self.cache[key] = [ent]
-                self.shared.bytes += len(key) + 200
+            self.cache[key] = [ent]
+            self.shared.bytes += len(key) + 200
         elif len(ents) < 8:
             ents.append(ent)
         return ent
@@ -880,9 +892,9 @@ class _State:
                                 append((int(idb), hdr, ent.frames, cb))
                                 step = len(lines) + 1  # its line ends and the blank line after it
                                 lno += step
-                                if shared.bytes < SHARED_CACHE_BYTES:
+                                if shared.body_bytes < BODY_CACHE_BYTES:
                                     self.bodies[body] = (ent.frames, cb, step)
-                                    shared.bytes += len(body) + 100
+                                    shared.body_bytes += len(body) + 100
                                 continue
             self.finish(lno, True)
             body = b"goroutine " + blk
