@@ -148,3 +148,13 @@ def test_edge_gateway_host_b_borrows_created_by_from_host_a_s_debug2_dumps(corpu
         assert "as host-a shows for the same stack" in x.explanation
         # ...and the wait reason host-a's debug=2 prints, marked as inferred
         assert x.state == a[x.leak_site.function].state and x.state_inferred
+
+
+def test_the_terminal_summary_lists_the_parked_sets_below_the_findings():
+    from goroscope.render.context import build_view
+    from goroscope.render.terminal import summary_text
+
+    text = summary_text(build_view(_report("all", HERE), Config()), width=100)
+    assert "Parked since start-up and unchanged since, not leaks" in text
+    assert text.index("Findings, worst first:") < text.index("Parked since start-up")
+    assert "goroutines in chan receive at fleetshapes/main.go:119 (8 series)" in text

@@ -108,7 +108,22 @@ def build_view(report: Report, config: Config, source_root: Path | None = None) 
         quiet_line=quiet_line(series),
         covered_line=covered_line(series),
         snapshots_listed=len(all_times) <= MAX_LISTED_SNAPSHOTS,
+        parked=_parked_lines(report),
     )
+
+
+def _parked_lines(report: Report) -> tuple[str, ...]:
+    """Return one line per leak site of the sets parked since start-up: where, how many, in how many series."""
+    by_site: dict[tuple[str, str, int], list] = {}
+    for p in report.parked:
+        by_site.setdefault((p.leak_site.function, p.leak_site.file, p.leak_site.line), []).append(p)
+    out = []
+    for ps in by_site.values():
+        n = [p.counts[-1] for p in ps if p.counts]
+        size = f"{min(n)}-{max(n)}" if n and min(n) != max(n) else str(n[0] if n else 0)
+        where = f"{ps[0].series}" if len(ps) == 1 else f"{len(ps)} series"
+        out.append(f"{size} goroutines in {ps[0].state or 'a wait'} at {words.short_location(ps[0].leak_site)} ({where})")
+    return tuple(out)
 
 
 def _snippets_hint(report: Report, config: Config, source_root: Path | None) -> str | None:

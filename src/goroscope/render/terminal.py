@@ -217,6 +217,12 @@ def summary_text(view: ReportView, *, verbose: bool = False, width: int = 80) ->
 def _tail_lines(view: ReportView, verbose: bool, width: int) -> list[str]:
     """Return the summary's last lines: gone, settling and skipped inputs, the snippets hint."""
     out: list[str] = []
+    if view.parked:
+        out.extend(_wrap(f"Parked since start-up and unchanged since, not leaks ({words.plural(len(view.parked), 'site')}; JSON \"parked\"):", width))
+        for line in view.parked[:5]:
+            out.extend(_wrap(line, width, "  ", "    "))
+        if len(view.parked) > 5:
+            out.append(f"  and {len(view.parked) - 5} more")
     if view.gone:
         out.append(f"{words.plural(len(view.gone), 'suspect')} of the baseline gone.")
     if view.settled:

@@ -370,4 +370,5 @@ class ReportView:
     skipped_groups: tuple[SkippedGroup, ...] = ()  # skipped inputs by reason
     quiet_line: str = ""  # '183 series of 8 services: no suspects' ('' when none)
     snapshots_listed: bool = True  # the HTML lists every snapshot of every series (False past MAX_LISTED_SNAPSHOTS: the JSON does)
+    parked: tuple[str, ...] = ()  # one line per site of sets parked since start-up (Report.parked): not leaks
     covered_line: str = ""  # '17 series whose suspects are all in findings 1, 2 (listed there)' ('' when none)
