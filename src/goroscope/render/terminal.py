@@ -103,6 +103,8 @@ def _finding_lines(f: FindingView, width: int) -> list[str]:
     facts = [x for x in (None if f.state == "—" else f.state, f"{f.counts_label} goroutines", f"score {f.score}") if x]
     if f.max_wait != "—":
         facts.append(f"waiting {f.max_wait}")
+    if f.pool:
+        facts.append(f"pool: {f.pool} are stuck")
     facts.append(f"fingerprint {f.fingerprint}")
     lines.extend(_units(facts, width, "    "))
     # the sentence is one series' evidence: say which, when the finding spans several
@@ -117,6 +119,8 @@ def _finding_lines(f: FindingView, width: int) -> list[str]:
     if s is not None:
         lines.append(f"    stack{f' (from {s.series})' if f.series_count > 1 else ''}:")
         lines.extend(stack_lines(s.stack, s.created_by, "      ", s.hidden_frames, width))
+        if s.created_by_note:
+            lines.extend(_wrap(f"(created by {s.created_by_note})", width, "      "))
         lines.extend(see_lines(s.see, width, "    "))
     elif f.created_by is not None:
         lines.extend(_created_lines(f.created_by, "    "))

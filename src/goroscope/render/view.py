@@ -142,7 +142,9 @@ class LeakView:
     short_location: str  # 'inventory/lookup.go:46'
     location_url: str | None  # link, when configured
     created_by: FrameView | None  # where the goroutines were started
-    state: str  # most common state, '—' where not carried
+    state: str  # most common state, '—' where not carried; '(read from the stack)' added where inferred
+    created_by_note: str = ""  # 'as in pods/a, which prints it (same stack)' where borrowed, else ''
+    pool: str = ""  # stuck: '6 of the 8 goroutines created at worker.go:45' (its pool), else ''
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

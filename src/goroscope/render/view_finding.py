@@ -117,7 +117,7 @@ def finding_views(
             FindingView(
                 anchor=f"finding-{number}",
                 number=number,
-                **leak_fields(f.kind, f.score, f.leak_site, f.created_by, f.state, config.render),
+                **leak_fields(f.kind, f.score, f.leak_site, f.created_by, f.state, config.render, f),
                 where=words.where(f.groups, [(m.group, m.series) for m in f.series]),
                 where_short=(f"{words.plural(len(f.series), 'series', 'series')} of {words.plural(len(f.groups), 'service')}"
                              if len(f.groups) > 2 else words.where(f.groups, [(m.group, m.series) for m in f.series])),

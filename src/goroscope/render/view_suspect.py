@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 from goroscope import signature as sig
 from goroscope import words
 from goroscope.config import Config, RenderConfig
-from goroscope.model import Frame, Kind, Report, Series, Suspect
+from goroscope.model import Finding, Frame, Kind, Report, Series, Suspect
 from goroscope.rank import order_key as rank_order
 from goroscope.render import charts
 from goroscope.render.redact import REDACTED, Redactor
@@ -239,9 +239,19 @@ def _memory_note(corr: float | None) -> str | None:
     return f"correlation with the heap in use: r = {corr:.2f}"
 
 
-def leak_fields(kind: str, score: float, site: Frame, created_by: Frame | None, state: str | None, render: RenderConfig) -> dict:
-    """Return the LeakView fields (what suspects and findings both show) as keyword arguments."""
+def leak_fields(kind: str, score: float, site: Frame, created_by: Frame | None, state: str | None, render: RenderConfig,
+                leak: Suspect | Finding | None = None) -> dict:
+    """Return the LeakView fields (what suspects and findings both show) as keyword arguments.
+
+    `leak` (the suspect or finding) adds what the analysis says of them: a state read
+    from the stack's runtime frames, a created-by borrowed from another series, a pool."""
+    inferred = leak is not None and getattr(leak, "state_inferred", False)
+    borrowed = getattr(leak, "created_by_from", None) if leak is not None else None
+    pool = getattr(leak, "pool", None) if leak is not None else None
     return dict(
+        created_by_note=f"as in {borrowed}, which prints it (same stack)" if borrowed and created_by else "",
+        pool=(f"{words.num(pool.stuck)} of the {words.plural(pool.size, 'goroutine')} created at {words.short_location(pool.created_by)}"
+              if pool is not None else ""),
         kind=Kind(kind).value,
         kind_label=Kind(kind).label,
         score=f"{score:.2f}",
@@ -251,7 +261,7 @@ def leak_fields(kind: str, score: float, site: Frame, created_by: Frame | None, 
         short_location=words.short_location(site),
         location_url=source_url(site, render),
         created_by=frame_view(created_by, render, None) if created_by else None,
-        state=state or "—",
+        state=(f"{state} (read from the stack)" if inferred else state) if state else "—",
     )
 
 
@@ -296,7 +306,7 @@ def suspect_views(
             rank=s.rank,
             series=s.series,
             series_anchor=f"series-{series_index.get(s.series, 0) + 1}",
-            **leak_fields(s.kind, s.score, s.leak_site, s.created_by, s.state, render),
+            **leak_fields(s.kind, s.score, s.leak_site, s.created_by, s.state, render, s),
             first=words.num(s.counts[0]) if s.counts else "—",
             last=words.num(s.counts[-1]) if s.counts else "—",
             peak=words.num(max(s.counts)) if s.counts else "—",
