@@ -16,8 +16,10 @@ small on purpose: a Summary or a Skipped comes back, never the parsed goroutines
   that workers never inherit a parent's threads or locks, with at most two tasks per
   worker in flight so that a huge archive is not all queued at once.
 - `DaskExecutor(scheduler_address)` submits to a `distributed.Client`; the workers
-  must have goroscope installed (the same version: checked on connect) and see the
-  dumps at the same paths (a shared file system). `distributed` is an optional extra,
+  must have goroscope installed (the same version: checked on connect) and see
+  files on disk at the same paths (a shared file system); objects of a store
+  (s3://…) they read themselves, from the URL and storage options each task's Source
+  carries (ingest.store), with no file system shared. `distributed` is an optional extra,
   imported only here: `pip install goroscope[dask]`.
 
 `make_executor(kind, jobs, scheduler)` picks one from the command line's options.
