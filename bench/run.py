@@ -63,6 +63,7 @@ class TreeWatcher:
         self.root = root
         self.interval = interval
         self.hwm_kb: dict[int, int] = {}  # pid -> peak RSS seen
+        self.tree_now_kb = 0  # the largest sum of the RSS of the processes alive at one poll
         self.cpu_ticks: dict[int, int] = {}  # pid -> utime + stime (clock ticks) last seen
         self.names: dict[int, str] = {}
         self._stop = threading.Event()
@@ -100,6 +101,7 @@ class TreeWatcher:
                 if ppid in tree and pid not in tree:
                     tree.add(pid)
                     grew = True
+        now_kb = 0
         for pid in tree:
             if pid not in stats:
                 continue
@@ -111,9 +113,11 @@ class TreeWatcher:
                     for line in f:
                         if line.startswith("VmHWM:"):
                             self.hwm_kb[pid] = max(self.hwm_kb.get(pid, 0), int(line.split()[1]))
-                            break
+                        elif line.startswith("VmRSS:"):
+                            now_kb += int(line.split()[1])
             except OSError:
                 pass
+        self.tree_now_kb = max(self.tree_now_kb, now_kb)
 
     def stop(self) -> None:
         """Stop polling."""
@@ -121,7 +125,11 @@ class TreeWatcher:
         self._thread.join()
 
     def tree_mb(self) -> float:
-        """Return the sum of every process's peak RSS, in MiB: the tree's peak, at most."""
+        """Return the peak RSS of the whole tree, in MiB: the largest sum over the processes alive at one poll."""
+        return self.tree_now_kb / 1024
+
+    def peaks_sum_mb(self) -> float:
+        """Return the sum of every process's own peak RSS, in MiB (an upper bound of the tree's peak)."""
         return sum(self.hwm_kb.values()) / 1024
 
     def largest_mb(self) -> float:
@@ -161,8 +169,9 @@ def run_measured(argv: list[str], *, stdout=subprocess.PIPE, env: dict | None = 
         "cpu_s": max(ru.ru_utime + ru.ru_stime, watcher.cpu_s()),
         "maxrss_mb": max(ru.ru_maxrss / 1024, watcher.largest_mb()),  # Linux ru_maxrss is in KiB
         "main_maxrss_mb": ru.ru_maxrss / 1024,
-        # the whole tree (parent, fork server, workers): the sum of their peaks
+        # the whole tree (parent, fork server, workers) at its peak, sampled; and the sum of each one's peak
         "tree_maxrss_mb": max(ru.ru_maxrss / 1024, watcher.tree_mb()),
+        "peaks_sum_mb": max(ru.ru_maxrss / 1024, watcher.peaks_sum_mb()),
         "workers_maxrss_mb": max(workers.values(), default=0) / 1024,
         "processes": len(watcher.hwm_kb),
         "code": proc.returncode,
