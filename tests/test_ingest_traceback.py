@@ -488,11 +488,23 @@ def test_shared_caches_are_bounded(monkeypatch) -> None:
     # GIVEN caches allowed almost nothing
     monkeypatch.setattr(tb, "_SHARED", tb._Shared())
     monkeypatch.setattr(tb, "SHARED_CACHE_BYTES", 300)
+    monkeypatch.setattr(tb, "BODY_CACHE_BYTES", 200)
     # WHEN several dumps are read
     snaps = [parse(_fleet_dump(100 * k, k)) for k in range(1, 4)]
     # THEN every goroutine is still read, and the caches started again empty instead of growing
     assert [len(s.goroutines) for s in snaps] == [5, 5, 5]
-    assert tb._SHARED.bytes < 300 + 2 * 1000
+    assert tb._SHARED.bytes < 300 + 2 * 1000 and tb._SHARED.body_bytes < 200 + 1000
+    assert snaps == [parse(_fleet_dump(100 * k, k)) for k in range(1, 4)]
+
+
+def test_bodies_never_crowd_out_headers_and_stacks(monkeypatch) -> None:
+    # GIVEN a body cache already full (a huge dump whose bodies all differ in their arguments)
+    monkeypatch.setattr(tb, "_SHARED", tb._Shared())
+    monkeypatch.setattr(tb, "BODY_CACHE_BYTES", 1)
+    # WHEN a dump is read
+    parse(_fleet_dump(100, 1))
+    # THEN its headers and stacks are still cached (each parsed once, not once per goroutine)
+    assert tb._SHARED.hcache and tb._SHARED.cache
 
 
 def test_a_big_dumps_stacks_stay_cached_when_its_bodies_spend_their_budget(monkeypatch) -> None:

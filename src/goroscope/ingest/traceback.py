@@ -404,7 +404,10 @@ SHARED_CACHE_BYTES = 16 << 20
 # Whole block bodies are another matter: a body carries its goroutine's argument
 # words, so a big dump's bodies are mostly distinct. They get a budget of their own
 # and stop being cached (not the stacks) once it is spent.
-BODY_CACHE_BYTES = 16 << 20
+BODY_CACHE_BYTES = 4 << 20
+# A dump whose first this many bodies missed, and that missed more often than it hit,
+# stops looking bodies up: one huge dump's goroutines differ in their arguments.
+BODY_MISSES_TRIED = 2000
 
 
 class _Shared:
@@ -470,6 +473,8 @@ class _State:
         self.frame_cache = sh.frame_cache
         self.tuples = sh.tuples
         self.bodies = sh.bodies
+        self.bodies_get = sh.bodies.get  # None once this dump's bodies proved mostly new
+        self.body_misses = 0
         self.cur: _Builder | None = None
         self.end_line: int | None = None  # the data's last line, once known
 
@@ -846,7 +851,7 @@ class _State:
         lno = base  # the line the current block starts at
         hget = self.hcache.get
         get = self.cache.get
-        bget = self.bodies.get
+        bget = self.bodies_get
         shared = self.shared
         startswith = bytes.startswith
         append = self.goroutines.append  # a row (id, header, frames, created-by): see Goroutines
@@ -863,7 +868,7 @@ class _State:
                         hdr = self.header(rest)
                     idb = h[:sp]
                     if hdr is not None and hdr.problem is None and idb.isdigit():
-                        seen = bget(body)
+                        seen = bget(body) if bget is not None else None
                         if seen is not None:
                             # this very body was read before (in this dump or an earlier one)
                             if self.cur is not None:
@@ -871,6 +876,11 @@ class _State:
                             append((int(idb), hdr, seen[0], seen[1]))
                             lno += seen[2]
                             continue
+                        if bget is not None:
+                            self.body_misses += 1
+                            if self.body_misses > BODY_MISSES_TRIED and 2 * self.body_misses > len(self.goroutines):
+                                # most bodies here are new (arguments differ): stop looking them up in this dump
+                                bget = self.bodies_get = None
                         lines = blk.split(b"\n")
                         funcs = lines[1::2]
                         key = b"\n".join(lines[2::2])
