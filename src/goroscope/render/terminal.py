@@ -205,7 +205,8 @@ def summary_text(view: ReportView, *, verbose: bool = False, width: int = 80) ->
             out.extend(lines)
         if whole < brief:
             out.append("")
-            out.extend(_wrap(f"Findings {whole + 1} to {brief} in short (-v prints each whole; the Markdown and HTML reports carry every stack):", width))
+            which = f"Finding {brief}" if brief == whole + 1 else f"Findings {whole + 1} to {brief}"
+            out.extend(_wrap(f"{which} in short (-v prints each whole; the Markdown and HTML reports carry every stack):", width))
             for lines in short[whole:brief]:
                 out.extend(lines)
         if brief < len(full):
