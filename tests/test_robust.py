@@ -236,3 +236,103 @@ def test_prefix_detection_is_total_over_any_bytes(data: bytes) -> None:
     streamed = io.BufferedReader(prefix.StrippedReader(io.BytesIO(data), lp.pattern)).read()
     assert streamed == stripped
     prefix.prefix_times(data, lp.pattern)
+
+
+# ------------------------------------------------ row 5: no process of a killed run lingers
+
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+# Every parse in the workers takes a minute: the run is surely in its parse when killed.
+_SLOW_PARSE = """
+import time
+import goroscope.pipeline as p
+_real = p.parse_one
+def _slow(*a, **k):
+    time.sleep(60)
+    return _real(*a, **k)
+p.parse_one = _slow
+"""
+
+
+def _children(pid: int) -> dict[int, list[int]]:
+    """Return every process's children, by parent pid, read from /proc."""
+    kids: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat", "rb") as f:
+                    ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            kids.setdefault(ppid, []).append(int(d))
+    return kids
+
+
+def _tree(pid: int) -> set[int]:
+    """Return the pids of every descendant of `pid`."""
+    kids = _children(pid)
+    out: set[int] = set()
+    todo = [pid]
+    while todo:
+        for c in kids.get(todo.pop(), []):
+            if c not in out:
+                out.add(c)
+                todo.append(c)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    """Return True while `pid` exists and is no zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+def test_a_killed_report_leaves_no_process_behind(tmp_path, sig):
+    # GIVEN a report with two workers, each busy parsing
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(_SLOW_PARSE)
+    env = {**os.environ, "PYTHONPATH": str(hook), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "goroscope", "report", str(SERIES), "--jobs", "2", "--no-cache",
+           "--format", "json", "--output", str(tmp_path / "out"), "--name", "r"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        seen: set[int] = set()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            seen |= _tree(proc.pid)
+            # the forkserver, the resource tracker and both workers
+            if len(seen) >= 4 and sum(1 for p in seen if _alive(p)) >= 4:
+                break
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"the workers never came up: {seen}")
+        time.sleep(0.3)
+        seen |= _tree(proc.pid)
+        # WHEN the run is killed
+        proc.send_signal(sig)
+        proc.wait(timeout=30)
+        # THEN within 5 s no process of it is left
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(_alive(p) for p in seen):
+            time.sleep(0.1)
+        left = sorted(p for p in seen if _alive(p))
+        assert not left, f"left behind: {left}"
+        assert not list((tmp_path / "out").glob("*")) if (tmp_path / "out").exists() else True
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for p in _tree(proc.pid) | locals().get("seen", set()):
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)

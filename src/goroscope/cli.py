@@ -349,13 +349,31 @@ def diff(old: str, new: str, as_json: bool, top: int, config_path, storage_optio
     click.echo(diff_text(str(old), str(new), a, b, rows, top=top, width=_stdout_width()))
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (a timeout's kill, a stopping service): unwound like Ctrl-C, so workers and temporary files go."""
+
+
+def _on_sigterm(signum, frame) -> None:  # type: ignore[no-untyped-def]
+    raise _Terminated()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the command line; turn goroscope's errors into messages and exit codes."""
+    import signal
+
+    if threading_is_main() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         cli.main(args=argv, prog_name="goroscope", standalone_mode=False)
     except _Exit as e:
         sys.exit(e.code)
-    except click.exceptions.Abort:
+    except _Terminated:
+        _err("terminated; nothing was overwritten")
+        sys.exit(128 + 15)
+    except click.exceptions.Abort as e:
+        if isinstance(e.__cause__, _Terminated):  # click turns an interrupt into Abort
+            _err("terminated; nothing was overwritten")
+            sys.exit(128 + 15)
         _err("aborted")
         sys.exit(130)
     except click.ClickException as e:
@@ -381,6 +399,13 @@ def main(argv: list[str] | None = None) -> None:
         _internal_error(e, argv if argv is not None else sys.argv[1:])
         sys.exit(exitcodes.INTERNAL)
     sys.exit(exitcodes.OK)
+
+
+def threading_is_main() -> bool:
+    """Return True in the main thread (the only one that may set signal handlers)."""
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 def _internal_error(e: BaseException, argv: list[str]) -> None:

@@ -14,7 +14,12 @@ small on purpose: a Summary or a Skipped comes back, never the parsed goroutines
 - `ProcessExecutor(jobs)` runs a `concurrent.futures.ProcessPoolExecutor` of `jobs`
   workers (default: the cores this process may use), started with `forkserver` so
   that workers never inherit a parent's threads or locks, with at most two tasks per
-  worker in flight so that a huge archive is not all queued at once.
+  worker in flight so that a huge archive is not all queued at once. Workers die
+  with the run: each watches the process that started the pool and exits the moment
+  it is gone (even SIGKILLed: nothing could clean up after it), and a run that stops
+  before its map is done (SIGTERM, SIGINT, an error) kills its workers rather than
+  waiting for their tasks. With no worker left, the forkserver and the resource
+  tracker exit too.
 - `DaskExecutor(scheduler_address)` submits to a `distributed.Client`; the workers
   must have goroscope installed (the same version: checked on connect) and see
   files on disk at the same paths (a shared file system); objects of a store
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -43,6 +49,7 @@ __all__ = [
     "ProcessExecutor",
     "DaskExecutor",
     "make_executor",
+    "watch_parent",
     "default_jobs",
     "KINDS",
 ]
@@ -113,7 +120,12 @@ class ProcessExecutor(_ContextManager):
         """Return the pool, starting it the first time."""
         if self._pool is None:
             method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-            self._pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=multiprocessing.get_context(method))
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.jobs,
+                mp_context=multiprocessing.get_context(method),
+                initializer=watch_parent,
+                initargs=(os.getpid(),),
+            )
         return self._pool
 
     def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
@@ -133,6 +145,7 @@ class ProcessExecutor(_ContextManager):
                 if len(pending) >= window:
                     break
 
+        finished = False
         try:
             refill()
             while pending:
@@ -147,15 +160,80 @@ class ProcessExecutor(_ContextManager):
                         ) from None
                     yield result
                 refill()
+            finished = True
         finally:
             for fut in pending:
                 fut.cancel()
+            if not finished:
+                # stopped part way (a signal, an error, the caller gave up): what runs is not wanted
+                self._kill()
 
     def close(self) -> None:
         """Stop the workers, cancelling what has not started."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def _kill(self) -> None:
+        """Kill the workers now, without waiting for their tasks (a run that is stopping)."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        # the pool's own processes: concurrent.futures offers no public way to stop running tasks
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        for p in procs:
+            try:
+                p.kill()
+            except (OSError, ValueError):
+                pass
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            try:
+                p.join(5)
+            except (OSError, ValueError, AssertionError):
+                pass
+
+
+_WATCH_POLL = 1.0  # seconds between looks at the parent where no pidfd is available
+
+
+def watch_parent(pid: int) -> None:
+    """Start a thread in this worker that ends the process as soon as the process `pid` (the run) is gone.
+
+    A worker's parent is the forkserver, not the run, and the run SIGKILLed (or
+    killed by a timeout) closes nothing: without this its workers would wait for
+    tasks forever, each holding its memory. Linux gives a pidfd that becomes readable
+    when `pid` exits; elsewhere the thread polls."""
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False  # exists, but not ours to signal
+        return False
+
+    def watch() -> None:
+        pidfd = None
+        try:
+            pidfd = os.pidfd_open(pid)  # type: ignore[attr-defined]
+        except (AttributeError, OSError):
+            pass
+        if pidfd is not None:
+            import select
+
+            select.select([pidfd], [], [])
+        else:
+            import time
+
+            while not gone():
+                time.sleep(_WATCH_POLL)
+        os._exit(1)
+
+    if gone():
+        os._exit(1)
+    threading.Thread(target=watch, name="goroscope-watch-parent", daemon=True).start()
 
 
 def _worker_version() -> str:
