@@ -336,3 +336,89 @@ def test_a_killed_report_leaves_no_process_behind(tmp_path, sig):
         for p in _tree(proc.pid) | locals().get("seen", set()):
             if _alive(p):
                 os.kill(p, signal.SIGKILL)
+
+
+# ------------------------------------------- row 10: a malformed Dask scheduler fails at once
+
+
+def test_a_malformed_dask_scheduler_fails_at_once(tmp_path):
+    if not os.environ.get("CI"):
+        pytest.importorskip("distributed", reason="the optional extra goroscope[dask] is not installed")
+    cmd = [sys.executable, "-m", "goroscope", "report", str(SERIES), "--executor", "dask", "--scheduler", "notaurl",
+           "--no-cache", "--output", str(tmp_path / "out")]
+    start = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)})
+    took = time.monotonic() - start
+    assert proc.returncode == exitcodes.USAGE, proc.stderr
+    assert "notaurl" in proc.stderr and "Traceback" not in proc.stderr
+    assert took < 15, f"lingered {took:.0f} s"
+
+
+# ------------------------------------------- row 9: outputs all or nothing, on a full disk too
+
+
+def test_a_full_disk_leaves_no_new_file_and_the_rerun_works(capsys, tmp_path, monkeypatch):
+    # GIVEN a disk that fills up while the second of three reports is written
+    import errno
+
+    real_fsync = os.fsync
+    calls = []
+
+    def fsync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    out = tmp_path / "out"
+    args = ["report", str(SERIES), "--format", "json,md,html", "--no-cache", "--output", str(out), "--name", "r", "-q"]
+    # WHEN the report runs
+    code, _, err = run(capsys, *args)
+    # THEN exit 4 with the reason, and nothing new in the folder (no report, no temporary file)
+    assert code == exitcodes.NO_DATA, err
+    assert "No space left on device" in err
+    assert list(out.iterdir()) == []
+    # WHEN the disk has room again, the same --name works
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    code, stdout, err = run(capsys, *args)
+    assert code == exitcodes.OK, err
+    assert sorted(p.name for p in out.iterdir()) == ["r.html", "r.json", "r.md"]
+
+
+# ------------------------------------- row 10: two runs aiming at the same names, without --force
+
+
+def test_a_name_taken_while_the_run_worked_is_not_overwritten(capsys, tmp_path, monkeypatch):
+    # GIVEN another run that writes r.md while this one renders
+    out = tmp_path / "out"
+    from goroscope import render
+
+    real = render.RENDERERS["md"]
+
+    def racing(report, view, config):
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "r.md").write_text("the other run's report\n")
+        return real.render(report, view, config)
+
+    monkeypatch.setitem(render.RENDERERS, "md", render.Renderer("md", "md", racing))
+    # WHEN this run writes json, md and html without --force
+    code, _, err = run(capsys, "report", str(SERIES), "--format", "json,md,html", "--no-cache", "--output", str(out), "--name", "r", "-q")
+    # THEN it fails naming the file, leaves the other run's file alone and no file of its own
+    assert code == exitcodes.NO_DATA, err
+    assert f"{out / 'r.md'}: already exists" in err
+    assert sorted(p.name for p in out.iterdir()) == ["r.md"]
+    assert (out / "r.md").read_text() == "the other run's report\n"
+
+
+def test_two_concurrent_runs_with_the_same_name_cannot_both_succeed(tmp_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    for attempt in range(2):
+        name = f"r{attempt}"
+        cmd = [sys.executable, "-m", "goroscope", "report", str(SERIES), "--jobs", "1", "--no-cache",
+               "--format", "json,md", "--output", str(out), "--name", name, "-q"]
+        procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+        codes = [p.wait(timeout=120) for p in procs]
+        assert sorted(codes) in ([0, 2], [0, 4]), [p.stderr.read() for p in procs]
+        assert sorted(p.name for p in out.glob(f"*{name}*")) == [f"{name}.json", f"{name}.md"]

@@ -257,6 +257,11 @@ class DaskExecutor(_ContextManager):
         self._distributed = distributed
         self.address = scheduler_address
         try:
+            # before Client(): a Client that fails on a malformed address lingers 60 s closing itself
+            distributed.comm.get_address_host_port(scheduler_address)
+        except (ValueError, TypeError) as e:
+            raise UsageError(f"--scheduler {scheduler_address!r}: not a scheduler address such as tcp://HOST:8786 ({e})") from None
+        try:
             self._client = distributed.Client(scheduler_address, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as e:
             raise UsageError(f"cannot reach the Dask scheduler at {scheduler_address}: {e}") from None

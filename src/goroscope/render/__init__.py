@@ -6,9 +6,12 @@ Contract: each Renderer has a `name`, the `suffix` of the file it writes, and
 summary does (render/terminal.summary_text), so every output says the same; JSON
 is built from the Report alone (`view` may then be None). `write_outputs()` builds
 the view once when a format needs it and none was given, checks every target
-before writing any, then writes each atomically (a temporary file in the target
-folder, then os.replace), so a run killed half way leaves the previous report intact.
-Renderers never re-parse: they read only the Report and its view.
+before writing any, then writes them all or none (`place_all`): every format to a
+temporary file beside its target, and only once all are written, each renamed into
+place; a run killed or failing half way (a full disk) leaves the previous report
+intact and nothing new. Without --force a name is claimed atomically (a hard link,
+which fails if the name exists), so of two runs aiming at the same names only one
+succeeds. Renderers never re-parse: they read only the Report and its view.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from goroscope.model import Report
 if TYPE_CHECKING:
     from goroscope.render.view import ReportView
 
-__all__ = ["Renderer", "RENDERERS", "DEFAULT_FORMATS", "parse_formats", "targets", "check_targets", "write_outputs", "write_atomic"]
+__all__ = ["Renderer", "RENDERERS", "DEFAULT_FORMATS", "parse_formats", "targets", "check_targets", "write_outputs", "write_atomic", "place_all"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +124,11 @@ def check_targets(output_dir: Path, stem: str, formats: Sequence[str], *, force:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    place_all([(path, data)], force=True)
+
+
+def _write_temp(path: Path, data: bytes) -> Path:
+    """Write `data` (synced to disk) to a new temporary file beside `path`; return its path."""
     # O_EXCL on a random name, as tempfile.mkstemp does, without importing tempfile
     # (random, shutil, bz2: a cached nightly run pays for every import); the mode is
     # an ordinary file's, 0666 less the umask
@@ -132,12 +139,64 @@ def write_atomic(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _unlink(tmp)
+        raise
+    return tmp
+
+
+def _unlink(path: Path) -> None:
+    """Remove `path` if it is there."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _claim(tmp: Path, path: Path) -> None:
+    """Give the written `tmp` the name `path`, which must not exist: FileExistsError if it does (even if made just now).
+
+    A hard link fails atomically on an existing name; where the file system has no
+    hard links, an exclusive create claims the name and the rename fills it."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        os.replace(tmp, path)
+        return
+    _unlink(tmp)
+
+
+def place_all(files: Sequence[tuple[Path, bytes]], *, force: bool) -> None:
+    """Write every (path, data) of `files`, all or none: each to a temporary file first, then each into place.
+
+    Without `force` no existing file is replaced, even one another run made while
+    this one worked (RenderError naming it); with `force` each rename replaces.
+    On any failure the temporary files, and the names this call already placed
+    without `force`, are removed: nothing new is left."""
+    temps: list[tuple[Path, Path]] = []
+    placed: list[Path] = []
+    try:
+        for path, data in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temps.append((_write_temp(path, data), path))
+        for tmp, path in temps:
+            if force:
+                os.replace(tmp, path)
+            else:
+                _claim(tmp, path)
+                placed.append(path)
+    except BaseException as e:
+        for tmp, _ in temps:
+            _unlink(tmp)
+        for path in placed:
+            _unlink(path)  # ours: without force no name that existed was taken
+        if isinstance(e, FileExistsError):
+            raise RenderError(
+                f"{e.filename2 or e.filename}: already exists: another run wrote it while this one worked (use --force to overwrite, or --name for another stem)"
+            ) from None
         raise
 
 
@@ -175,11 +234,9 @@ def write_outputs(
             raise
         except OSError as e:
             raise RenderError(f"{path}: cannot render {renderer.name}: {e}") from None
-    written = []
-    for path, data in rendered:
-        try:
-            write_atomic(path, data)
-        except OSError as e:
-            raise RenderError(f"{path}: cannot write: {e.strerror or e}") from None
-        written.append(path)
-    return written
+    try:
+        place_all(rendered, force=force)
+    except OSError as e:
+        where = e.filename or output_dir
+        raise RenderError(f"{where}: cannot write: {e.strerror or e}; no report file was written") from None
+    return [path for path, _ in rendered]
