@@ -115,6 +115,7 @@ class ProcessExecutor(_ContextManager):
             raise UsageError(f"--jobs must be at least 1, not {jobs}")
         self.jobs = jobs if jobs is not None else default_jobs()
         self._pool: ProcessPoolExecutor | None = None
+        self._stopped_early = False  # a map was left before its end: close() kills rather than waits
 
     def _get_pool(self) -> ProcessPoolExecutor:
         """Return the pool, starting it the first time."""
@@ -146,6 +147,7 @@ class ProcessExecutor(_ContextManager):
                     break
 
         finished = False
+        self._stopped_early = True
         try:
             refill()
             while pending:
@@ -161,6 +163,7 @@ class ProcessExecutor(_ContextManager):
                     yield result
                 refill()
             finished = True
+            self._stopped_early = False
         finally:
             for fut in pending:
                 fut.cancel()
@@ -169,7 +172,10 @@ class ProcessExecutor(_ContextManager):
                 self._kill()
 
     def close(self) -> None:
-        """Stop the workers, cancelling what has not started."""
+        """Stop the workers, cancelling what has not started (killing what runs, when a map was left before its end)."""
+        if self._stopped_early:
+            # e.g. Ctrl-C or SIGTERM while the caller handled a result: the generator is not closed yet
+            self._kill()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
@@ -258,7 +264,9 @@ class DaskExecutor(_ContextManager):
         self.address = scheduler_address
         try:
             # before Client(): a Client that fails on a malformed address lingers 60 s closing itself
-            distributed.comm.get_address_host_port(scheduler_address)
+            scheme, _ = distributed.comm.parse_address(scheduler_address)
+            if scheme != "inproc":  # an in-process cluster's address has no port
+                distributed.comm.get_address_host_port(scheduler_address)
         except (ValueError, TypeError) as e:
             raise UsageError(f"--scheduler {scheduler_address!r}: not a scheduler address such as tcp://HOST:8786 ({e})") from None
         try:
