@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -142,7 +143,8 @@ class ProcessExecutor(_ContextManager):
 
         def refill() -> None:
             for item in todo:
-                pending.add(pool.submit(fn, item))
+                with _signals_held():
+                    pending.add(pool.submit(fn, item))
                 if len(pending) >= window:
                     break
 
@@ -198,6 +200,23 @@ class ProcessExecutor(_ContextManager):
                 p.join(5)
             except (OSError, ValueError, AssertionError):
                 pass
+
+
+class _signals_held:
+    """Hold SIGINT and SIGTERM back (in the main thread) while a submit may start a worker.
+
+    An interrupt raised half way through starting one can leave a worker the pool
+    does not list, so that nothing kills it and the interpreter waits for it at exit;
+    held back, the signal is raised just after."""
+
+    def __enter__(self) -> None:
+        self._old = None
+        if hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread():
+            self._old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+    def __exit__(self, *exc: object) -> None:
+        if self._old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._old)
 
 
 _WATCH_POLL = 1.0  # seconds between looks at the parent where no pidfd is available
