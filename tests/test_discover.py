@@ -581,14 +581,14 @@ def test_walk_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     # GIVEN a file whose opening fails with EACCES (we may run as root, so the OS is told to refuse)
     make_dump(tmp_path, "ok.txt", DEBUG2)
     locked = make_dump(tmp_path, "locked.txt", DEBUG2)
-    real_open = open
+    real_open = os.open
 
     def refusing_open(file, *args, **kwargs):  # type: ignore[no-untyped-def]
         if str(file) == str(locked):
             raise PermissionError(13, "Permission denied", str(file))
         return real_open(file, *args, **kwargs)
 
-    monkeypatch.setattr(archive, "open", refusing_open, raising=False)
+    monkeypatch.setattr(os, "open", refusing_open)
     # WHEN walked
     sources, skipped = walk(tmp_path, CFG)
     # THEN it is one Skipped naming the OS error

@@ -422,3 +422,87 @@ def test_two_concurrent_runs_with_the_same_name_cannot_both_succeed(tmp_path):
         codes = [p.wait(timeout=120) for p in procs]
         assert sorted(codes) in ([0, 2], [0, 4]), [p.stderr.read() for p in procs]
         assert sorted(p.name for p in out.glob(f"*{name}*")) == [f"{name}.json", f"{name}.md"]
+
+
+# ------------------------------------ row 6: fifos, sockets and devices are refused at once
+
+
+def _goroscope(*args: str, tmp_path: Path, timeout: float = 30) -> subprocess.CompletedProcess:
+    """Run goroscope in a subprocess (a hang fails the test at `timeout`)."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    return subprocess.run([sys.executable, "-m", "goroscope", *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def _special(tmp_path: Path, kind: str) -> Path:
+    """Return a fifo or a socket made in tmp_path, or a device."""
+    if kind == "fifo":
+        p = tmp_path / "dump.fifo"
+        os.mkfifo(p)
+        return p
+    if kind == "socket":
+        import socket
+
+        p = tmp_path / "s.sock"
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(str(p))
+        s.close()
+        return p
+    return Path("/dev/zero")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no fifos here")
+@pytest.mark.parametrize("kind", ["fifo", "socket", "device"])
+@pytest.mark.parametrize("command", ["report", "inspect", "inspect --json", "diff"])
+def test_special_files_are_refused_at_once(tmp_path, kind, command):
+    special = _special(tmp_path, kind)
+    words = command.split()
+    args = {"report": [*words, str(special), "--no-cache", "--format", "json", "--output", str(tmp_path / "o")],
+            "diff": [*words, str(SERIES / sorted(os.listdir(SERIES))[0]), str(special)]}.get(command, [*words, str(special)])
+    proc = _goroscope(*args, tmp_path=tmp_path)
+    assert proc.returncode == exitcodes.NO_DATA, proc.stderr
+    assert "not a regular file" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ------------------------------------------- row 7: bounded effort on a stream of nothing
+
+
+def _dump_then_newlines(mib: int) -> bytes:
+    """Return a gzipped real dump followed by `mib` MiB of newlines."""
+    import zlib
+
+    co = zlib.compressobj(9, zlib.DEFLATED, 31)
+    out = [co.compress(good_dumps()[0][1])]
+    block = b"\n" * (1 << 20)
+    out += [co.compress(block) for _ in range(mib)]
+    out.append(co.flush())
+    return b"".join(out)
+
+
+def test_a_gz_of_mostly_newlines_is_refused_in_seconds(capsys, tmp_path):
+    # GIVEN a dump followed by 256 MiB of newlines, gzipped to a few hundred KB, beside good dumps
+    arch = tmp_path / "night"
+    shutil.copytree(SERIES, arch / "pod-a")
+    (arch / "pod-b").mkdir()
+    (arch / "pod-b" / "padded.txt.gz").write_bytes(_dump_then_newlines(256))
+    # WHEN the report runs
+    start = time.monotonic()
+    code, doc, err = report_json(capsys, tmp_path, arch, "--jobs", "1")
+    took = time.monotonic() - start
+    # THEN that file is refused as a bomb, quickly, and the good dumps are read
+    assert code == exitcodes.OK, err
+    (skip,) = doc["skipped"]
+    assert skip["path"] == "pod-b/padded.txt.gz" and "times its compressed size" in skip["reason"], skip
+    assert took < 20, f"took {took:.0f} s"
+
+
+def test_a_tar_gz_member_of_mostly_newlines_is_refused(capsys, tmp_path):
+    from helpers import build_tar
+
+    name, dump = good_dumps()[0]
+    padded = dump + b"\n" * (64 << 20)
+    t = tmp_path / "a.tar.gz"
+    t.write_bytes(build_tar([(name, dump), ("padded.txt", padded)]))
+    code, doc, err = report_json(capsys, tmp_path, t, "--jobs", "1")
+    assert code == exitcodes.OK, err
+    assert any("times its compressed size" in s["reason"] for s in doc["skipped"]), doc["skipped"]
+    assert [s["source"] for se in doc["series"] for s in se["snapshots"]] == [name]

@@ -203,7 +203,7 @@ def walk(archive: Path, config: Config) -> tuple[list[Source], list[Skipped]]:
         _guarded(w, archive.name or str(archive), _walk_file, w, str(archive), archive.name, st.st_size, st.st_mtime, root_archive=True)
     else:
         # a fifo would block the open, a device never end: refused before any read
-        w.skip(archive.name or str(archive), f"not a regular file ({_kind_of(st.st_mode)}): not read")
+        w.skip(archive.name or str(archive), f"not a regular file ({arc.file_kind(st.st_mode)}): not read")
     return w.sources, w.skipped
 
 
@@ -390,7 +390,7 @@ def _walk_entry(w: _Walk, full: Path, path: str, st: os.stat_result, name: str) 
         w.seen_files[key] = path
         _walk_file(w, str(full), path, st.st_size, st.st_mtime, root_archive=False)
     else:
-        w.skip(path, f"not a regular file ({_kind_of(st.st_mode)}): not read")
+        w.skip(path, f"not a regular file ({arc.file_kind(st.st_mode)}): not read")
 
 
 def _walk_file(
@@ -595,7 +595,7 @@ def _zip_special(info: zipfile.ZipInfo) -> str | None:
     kind = stat.S_IFMT(mode)
     if kind == 0 or kind == stat.S_IFREG:
         return None
-    return _kind_of(mode)
+    return arc.file_kind(mode)
 
 
 # ----------------------------------------------------------------------- reasons
@@ -612,17 +612,3 @@ def _refine_profile(found: Sniff, head: bytes) -> str:
         if first and b"runtime/pprof.writeGoroutineLeak(" in first.group(1):
             return PROFILE_GOROUTINELEAK
     return found.profile
-
-
-def _kind_of(mode: int) -> str:
-    """Return what kind of non-regular file `mode` is."""
-    if stat.S_ISFIFO(mode):
-        return "a fifo"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISLNK(mode):
-        return "a symbolic link"
-    return "a special file"
-
