@@ -304,7 +304,9 @@ def test_a_killed_report_leaves_no_process_behind(tmp_path, sig):
     env = {**os.environ, "PYTHONPATH": str(hook), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     cmd = [sys.executable, "-m", "goroscope", "report", str(SERIES), "--jobs", "2", "--no-cache",
            "--format", "json", "--output", str(tmp_path / "out"), "--name", "r"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # a background job's shell hands its children SIGINT ignored (as land.sh's suite runs): Python then keeps it so
+    default_int = (lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)) if sig == signal.SIGINT else None
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=default_int)
     try:
         seen: set[int] = set()
         deadline = time.monotonic() + 60
@@ -506,3 +508,39 @@ def test_a_tar_gz_member_of_mostly_newlines_is_refused(capsys, tmp_path):
     assert code == exitcodes.OK, err
     assert any("times its compressed size" in s["reason"] for s in doc["skipped"]), doc["skipped"]
     assert [s["source"] for se in doc["series"] for s in se["snapshots"]] == [name]
+
+
+# ------------------------------- row 8: memory for a dump of all-distinct goroutines is bounded
+
+
+def _distinct_dump(n: int) -> bytes:
+    """Return a debug=2 dump of `n` goroutines whose stacks all differ."""
+    parts = [b"goroutine 1 [running]:\nmain.main()\n\t/app/main.go:10 +0x1d\n\n"]
+    for i in range(2, n + 2):
+        parts.append(
+            f"goroutine {i} [chan receive]:\nmain.worker{i}(0xc000{i:06x})\n\t/app/gen/w{i % 100}.go:{i % 5000 + 1} +0x1d\n"
+            f"created by main.spawn in goroutine 1\n\t/app/main.go:20 +0x25\n\n".encode()
+        )
+    return b"".join(parts)
+
+
+def test_a_dump_of_too_many_distinct_stacks_is_refused_at_the_configured_bound(capsys, tmp_path):
+    # GIVEN a bound of 2000 distinct stacks, a dump of 3000 distinct ones beside the good dumps
+    arch = tmp_path / "night"
+    shutil.copytree(SERIES, arch / "pod-a")
+    (arch / "pod-b").mkdir()
+    (arch / "pod-b" / "wide.txt").write_bytes(_distinct_dump(3000))
+    cfg = tmp_path / "goroscope.yaml"
+    cfg.write_text("discovery:\n  max_stacks: 2000\n")
+    # WHEN the report runs
+    code, doc, err = report_json(capsys, tmp_path, arch, "--config", str(cfg), "--jobs", "1")
+    # THEN that dump is skipped naming the bound, and the rest is read
+    assert code == exitcodes.OK, err
+    (skip,) = doc["skipped"]
+    assert skip["path"] == "pod-b/wide.txt" and "more than 2000 distinct stacks" in skip["reason"], skip
+    assert "discovery.max_stacks" in skip["reason"]
+    # and under the bound it is read
+    cfg.write_text("discovery:\n  max_stacks: 4000\n")
+    shutil.rmtree(tmp_path / "out")
+    code, doc, err = report_json(capsys, tmp_path, arch, "--config", str(cfg), "--jobs", "1")
+    assert code == exitcodes.OK and doc["skipped"] == [], err
