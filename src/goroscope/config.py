@@ -61,6 +61,9 @@ class Discovery:
     series_pattern: str | None = None
     max_inflate_bytes: int = 4 * GiB  # bound on any decompressed file or member
     max_files: int = 1_000_000  # bound on files walked (a tar bomb of tiny members)
+    # bound on the distinct stacks of one debug=2 dump or traceback (memory: a few KB each,
+    # where identical stacks cost almost nothing); a dump with more is skipped with the reason
+    max_stacks: int = 100_000
     settle_seconds: float = 0.0  # leave files changed more recently for the next run
 
 
@@ -256,6 +259,8 @@ def _check(obj: Any, where: str, path: str | None) -> None:
             fail("timezone", f"unknown time zone {obj.timezone!r}")
         if obj.max_inflate_bytes <= 0:
             fail("max_inflate_bytes", "must be positive")
+        if obj.max_stacks <= 0:
+            fail("max_stacks", "must be positive")
         if obj.settle_seconds < 0:
             fail("settle_seconds", "must not be negative")
     elif isinstance(obj, RenderConfig):

@@ -138,7 +138,9 @@ def parse_one(
     from goroscope.aggregate import aggregate
     from goroscope.ingest import parse_stream
     from goroscope.ingest.archive import open_source
+    from goroscope.ingest.traceback import set_max_stacks
 
+    set_max_stacks(config.discovery.max_stacks)
     try:
         with open_source(source, config.discovery.max_inflate_bytes, span=span, digest=digest) as stream:
             snapshot = parse_stream(stream, source.path, _sniffed(source), source.part)
@@ -156,7 +158,9 @@ def parse_parts_one(source: Source, config: Config, parts: Sequence[int]) -> lis
     from goroscope.aggregate import aggregate
     from goroscope.ingest import parse_parts
     from goroscope.ingest.archive import open_source
+    from goroscope.ingest.traceback import set_max_stacks
 
+    set_max_stacks(config.discovery.max_stacks)
     wanted = set(parts)
     out: dict[int, Summary | Skipped] = {}
     try:

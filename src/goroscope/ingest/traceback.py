@@ -453,6 +453,18 @@ def _shared() -> _Shared:
     return _SHARED
 
 
+# How many distinct stacks one parse may meet before it refuses the dump (config
+# discovery.max_stacks; set_max_stacks). Identical stacks are counted, not stored again,
+# but every distinct one is kept: a dump of a million goroutines that are all different
+# would take gigabytes.
+_MAX_STACKS = [100_000]
+
+
+def set_max_stacks(n: int) -> None:
+    """Set how many distinct stacks a parse in this process accepts (discovery.max_stacks)."""
+    _MAX_STACKS[0] = n
+
+
 class _State:
     """Everything one parse accumulates: goroutines, problems; the caches it shares (_Shared)."""
 
@@ -477,6 +489,7 @@ class _State:
         self.body_misses = 0
         self.cur: _Builder | None = None
         self.end_line: int | None = None  # the data's last line, once known
+        self.stacks_left = _MAX_STACKS[0]  # new distinct stacks this parse may still meet
 
     # ------------------------------------------------------------------ helpers
 
@@ -508,7 +521,16 @@ class _State:
     def intern(self, frames: list[Frame] | tuple[Frame, ...]) -> tuple[Frame, ...]:
         """Return the one shared tuple equal to `frames`."""
         t = tuple(frames)
-        return self.tuples.setdefault(t, t)
+        got = self.tuples.setdefault(t, t)
+        if got is t:
+            self.stacks_left -= 1
+            if self.stacks_left < 0:
+                raise DumpError(
+                    self.path,
+                    f"more than {_MAX_STACKS[0]} distinct stacks in one dump: not read, to bound memory "
+                    "(discovery.max_stacks raises the bound)",
+                )
+        return got
 
     def header(self, rest: bytes) -> _Header | None:
         """Return the parsed header for `rest` (what follows `goroutine N `), cached."""
