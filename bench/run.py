@@ -173,6 +173,8 @@ def run_measured(argv: list[str], *, stdout=subprocess.PIPE, env: dict | None = 
         "tree_maxrss_mb": max(ru.ru_maxrss / 1024, watcher.tree_mb()),
         "peaks_sum_mb": max(ru.ru_maxrss / 1024, watcher.peaks_sum_mb()),
         "workers_maxrss_mb": max(workers.values(), default=0) / 1024,
+        # every process's peak summed: an upper bound of the tree's peak (peaks need not coincide)
+        "tree_hwm_mb": sum(watcher.hwm_kb.values()) / 1024,
         "processes": len(watcher.hwm_kb),
         "code": proc.returncode,
         "stdout": out.decode(errors="replace"),

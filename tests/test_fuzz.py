@@ -7,6 +7,7 @@ import gzip
 import io
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -80,3 +81,39 @@ def test_only_our_error_comes_out(data: bytes) -> None:
         return
     assert isinstance(snap, Snapshot)
     aggregate(snap)
+
+
+# Seeded mutations of real tar, tar.gz and zip archives, each beside a good dump, through
+# `goroscope report`: the run never fails and never loses the good dump (issue 15).
+ARCHIVE_SEEDS = range(36)
+
+
+@pytest.mark.parametrize("seed", ARCHIVE_SEEDS)
+def test_mutated_archives_never_cost_the_good_dump(tmp_path, seed: int) -> None:
+    import archfuzz
+
+    code, read, err = archfuzz.run(seed, tmp_path)
+    assert code == 0 and read, f"seed {seed}: exit {code}: {err}"
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_mutated_dumps_through_inspect_and_diff_give_no_foreign_error(tmp_path, capsys, seed: int) -> None:
+    import random
+
+    import archfuzz
+    from goroscope import cli
+
+    rng = random.Random(seed)
+    data = archfuzz.mutate(rng.choice(SEEDS), rng)
+    f = tmp_path / ("dump.txt.gz" if seed % 3 == 0 else "dump.txt")
+    f.write_bytes(gzip.compress(data) if seed % 3 == 0 else data)
+    for args in (["inspect", str(f)], ["inspect", "--json", str(f)], ["diff", str(f), str(f)]):
+        try:
+            cli.main(args)
+            code = 0
+        except SystemExit as e:
+            code = e.code
+        _, err = capsys.readouterr()
+        assert code in (0, 4), f"{args[0]} seed {seed}: exit {code}: {err}"
+        assert "Traceback" not in err
