@@ -302,7 +302,8 @@ def test_a_killed_report_leaves_no_process_behind(tmp_path, sig):
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(_SLOW_PARSE)
     env = {**os.environ, "PYTHONPATH": str(hook), "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    cmd = [sys.executable, "-m", "goroscope", "report", str(SERIES), "--jobs", "2", "--no-cache",
+    # every sample series: enough bytes (pipeline.SERIAL_BELOW_BYTES) and batches for a pool
+    cmd = [sys.executable, "-m", "goroscope", "report", str(REPO / "samples"), "--jobs", "2", "--no-cache",
            "--format", "json", "--output", str(tmp_path / "out"), "--name", "r"]
     # a background job's shell hands its children SIGINT ignored (as land.sh's suite runs): Python then keeps it so
     default_int = (lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)) if sig == signal.SIGINT else None
