@@ -3,7 +3,8 @@
 `make_dump(tmp_path, name, text)` writes a dedented dump (gzipped when the name ends
 in .gz); `build_tar(members)` / `build_zip(members)` return archive bytes built in
 memory from `Member`s (or plain `(name, data)` pairs), including the unsafe shapes
-(traversal names, links, devices) the bad-input tests need.
+(traversal names, links, devices) the bad-input tests need. `run(capsys, *args)` runs
+the CLI in-process and returns its exit code, stdout and stderr.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from goroscope import cli
 
 __all__ = ["Member", "make_dump", "build_tar", "build_zip", "dedent", "DEFAULT_MTIME", "REPO", "CORPUS", "CORPUS_SRC", "PEER", "need", "LEAK_DEBUG2"]
 
@@ -193,3 +196,13 @@ def read_pty(master: int) -> bytes:
             break
         chunks.append(data)
     return b"".join(chunks)
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    """Run `goroscope ARGS` in-process; return (exit code, stdout, stderr)."""
+    try:
+        cli.main(list(args))
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helpers import read_pty
+from helpers import read_pty, run
 import json
 import os
 import shutil
@@ -15,16 +15,6 @@ from goroscope import cli, exitcodes
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"
 
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    """Run `goroscope ARGS` in-process; return (exit code, stdout, stderr)."""
-    try:
-        cli.main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture()

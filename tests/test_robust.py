@@ -16,22 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from helpers import build_zip
-from goroscope import cli, exitcodes
+from helpers import build_zip, run
+from goroscope import exitcodes
 
 REPO = Path(__file__).resolve().parents[1]
 SERIES = REPO / "samples" / "tracing-collector"
 
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    """Run `goroscope ARGS` in-process; return (exit code, stdout, stderr)."""
-    try:
-        cli.main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def good_dumps() -> list[tuple[str, bytes]]:
