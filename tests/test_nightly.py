@@ -156,7 +156,7 @@ def test_readme_cron_line_tells_an_internal_error_from_a_leak(night, tmp_path):
         "import goroscope.rank\n"
         "def _broken(*a, **k):\n"
         "    raise ZeroDivisionError('a ranking bug')\n"
-        "goroscope.rank.rank = goroscope.rank.rank_all = _broken\n"
+        "goroscope.rank.rank = goroscope.rank.rank_all = goroscope.rank.Gathered.ranked = _broken\n"
     )
     night.env["PYTHONPATH"] = str(hook)  # type: ignore[attr-defined]
     # WHEN the night runs: exit 5, never 1

@@ -122,7 +122,7 @@ def test_an_error_outside_any_file_exits_5_naming_a_crash_file(capsys, tmp_path,
         raise ZeroDivisionError("a ranking bug")
 
     monkeypatch.setattr(rank, "rank", broken)
-    monkeypatch.setattr(rank, "rank_all", broken)  # what the pipeline calls (suspects and parked sets)
+    monkeypatch.setattr(rank.Gathered, "ranked", broken)  # what the pipeline calls (suspects and parked sets, across series)
     # WHEN the report runs
     code, doc, err = report_json(capsys, tmp_path, SERIES)
     # THEN exit 5 (never 1, the "leak" code), one line naming the crash file that holds the traceback
@@ -140,7 +140,7 @@ def test_verbose_also_prints_the_traceback(capsys, tmp_path, monkeypatch):
     from goroscope import rank
 
     monkeypatch.setattr(rank, "rank", lambda *a, **k: 1 / 0)
-    monkeypatch.setattr(rank, "rank_all", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(rank.Gathered, "ranked", lambda *a, **k: 1 / 0)
     code, _, err = report_json(capsys, tmp_path, SERIES, "-v")
     assert code == 5
     assert "Traceback (most recent call last)" in err and "ZeroDivisionError" in err

@@ -88,7 +88,11 @@ def analyze(archive: Path | str, config: Config, options: RunOptions = RunOption
         raise NoDataError(f"{archive}: no goroutine snapshot in the time window" if (options.since or options.until) else f"{archive}: no goroutine snapshot found")
 
     # rank, compare with the baseline, gather findings across series
-    ranked = rank.rank_all(done.series, config)
+    today = datetime.now(timezone.utc).date()  # (not the frozen run time: acknowledgements expire by the real date)
+    gathered = rank.Gathered()
+    for s in done.series:
+        gathered.add(rank.judge_series(s, config, today))
+    ranked = gathered.ranked(done.series, config)
     suspects, gone = baseline.mark(list(ranked.suspects), options.baseline)
     return Report(
         archive=str(archive),
@@ -103,7 +107,7 @@ def analyze(archive: Path | str, config: Config, options: RunOptions = RunOption
         gone=tuple(gone),
         config_digest=config.full_digest(),
         settled=settled,
-        stable=tuple(rank.stable(done.series, config, [*suspects, *ranked.parked])),
+        stable=tuple(gathered.stable(done.series, config, [*suspects, *ranked.parked])),
         parked=ranked.parked,
         warnings=warnings,
     )

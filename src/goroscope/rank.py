@@ -35,11 +35,11 @@ from datetime import date, datetime, timezone
 from goroscope import growth, stats, words
 from goroscope.config import Config
 from goroscope.ignore import is_ignored
-from goroscope.model import Frame, Kind, Pool, Series, Suspect, Timeline, Variant
+from goroscope.model import Frame, Kind, Pool, Series, Signature, Suspect, Timeline, Variant
 from goroscope.signature import fingerprint, leak_site
 from goroscope.stuck import stuck_ids, stuck_verdict
 
-__all__ = ["rank", "rank_all", "Ranked", "pooled", "stable", "size_class", "severity_key", "order_key", "pool_share", "POOL_WEIGHT"]
+__all__ = ["rank", "rank_all", "judge_series", "Judged", "Gathered", "Ranked", "pooled", "stable", "size_class", "severity_key", "order_key", "pool_share", "POOL_WEIGHT"]
 
 
 @dataclass(slots=True)
@@ -410,47 +410,120 @@ def rank(series: Sequence[Series], config: Config, today: date | None = None) ->
 def rank_all(series: Sequence[Series], config: Config, today: date | None = None) -> Ranked:
     """Return the suspects of every series (ranked within each, best first) and the parked sets.
 
-    Each series is judged on its own; then growing suspects must hold on the pooled
-    evidence of their service with the run's many tests accounted for (pooled()), and
-    a suspect without created-by borrows it from a series that has the same stack.
+    Each series is judged on its own (judge_series: the map a worker runs); then
+    growing suspects must hold on the pooled evidence of their service with the run's
+    many tests accounted for (pooled()), and a suspect without created-by borrows it
+    from a series that has the same stack (Gathered: the reduce).
     """
     today = today or datetime.now(timezone.utc).date()
-    per_series: list[list[Suspect]] = []
-    parked: list[Suspect] = []
-    tested: dict[str, dict[tuple[str, int], tuple[list[int], list[int]]]] = {}  # series id -> test key -> (counts, stuck ids), every group that varies
+    gathered = Gathered()
+    for i, s in enumerate(series):
+        gathered.add(judge_series(s, config, today), order=i)
+    return gathered.ranked(series, config)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Judged:
+    """One series judged on its own: all that ranking across series needs of it, not its timelines."""
+
+    series: str  # the series' id
+    found: tuple[Suspect, ...]  # its suspects, before the pooled evidence of its service (pooled())
+    parked: tuple[Suspect, ...]  # its sets parked since start-up (never suspects)
+    # every group that varies (what pooled() tests): (fingerprint, leak site line) -> (counts, stuck ids per snapshot)
+    tested: tuple[tuple[tuple[str, int], tuple[int, ...], tuple[int, ...]], ...]
+    # what a suspect of another series may borrow (_borrow_created_by): signature -> its created-by, and its states
+    creators: tuple[tuple[Signature, Frame], ...]
+    waits: tuple[tuple[Signature, tuple[tuple[str, int], ...]], ...]
+    # stable() candidates, biggest first: the steady timelines not parked, of which all that are
+    # variants of `found` (pooling may drop those suspects) and `config.render.max_stable` others
+    steady: tuple[tuple[float, Timeline], ...]
+
+
+def judge_series(s: Series, config: Config, today: date) -> Judged:
+    """Return what `s` gives on its own: its suspects and parked sets, its varying groups, lenders and steady timelines."""
     options = config.signature_options()
-    for s in series:
-        facts = _series_facts(s)
-        found = []
-        varying: dict[tuple[str, int], tuple[list[int], list[int]]] = {}
-        n = len(s.snapshots)
-        for g in _groups(s, config):
-            counts = g.counts(n)
-            held = stuck_ids(g.timelines, n)
-            if counts and (min(counts) != max(counts) or min(held) != max(held)) and not _turns_over(g.kept(n)):
-                varying[(fingerprint(g.timelines[0].signature, g.site, options), g.site.line)] = (counts, held)
-            x = _judge(s, g, config, today, facts)
-            if x is None:
-                continue
-            (parked if x.parked_since_start else found).append(x)
-        tested[s.id] = varying
-        per_series.append(found)
-    per_series = pooled(series, per_series, tested, config)
-    per_series = _borrow_created_by(series, per_series)
-    ranked = []
-    for found in per_series:
-        found.sort(key=order_key)
-        ranked.append([replace(x, rank=i + 1) for i, x in enumerate(found)])
-    where: dict[str, set[str]] = defaultdict(set)
-    for found in ranked:
-        for x in found:
-            where[x.fingerprint].add(x.series)
-    out = []
-    for found in ranked:
-        for x in found:
-            others = tuple(sorted(where[x.fingerprint] - {x.series}))
-            out.append(replace(x, also_in=others) if others else x)
-    return Ranked(suspects=tuple(out), parked=tuple(parked))
+    facts = _series_facts(s)
+    found: list[Suspect] = []
+    parked: list[Suspect] = []
+    tested = []
+    n = len(s.snapshots)
+    for g in _groups(s, config):
+        counts = g.counts(n)
+        held = stuck_ids(g.timelines, n)
+        if counts and (min(counts) != max(counts) or min(held) != max(held)) and not _turns_over(g.kept(n)):
+            tested.append(((fingerprint(g.timelines[0].signature, g.site, options), g.site.line), tuple(counts), tuple(held)))
+        x = _judge(s, g, config, today, facts)
+        if x is None:
+            continue
+        (parked if x.parked_since_start else found).append(x)
+    creators = tuple((t.signature, t.created_by) for t in s.timelines if t.created_by is not None)
+    waits = tuple((t.signature, t.states) for t in s.timelines if t.states)
+    variants = {v.signature for x in found for v in x.variants}
+    steady = _steady(s, config, {v.signature for x in parked for v in x.variants})
+    kept = [st for st in steady if st[1].signature in variants]
+    others = [st for st in steady if st[1].signature not in variants][: config.render.max_stable]
+    return Judged(
+        series=s.id, found=tuple(found), parked=tuple(parked), tested=tuple(tested), creators=creators, waits=waits,
+        steady=tuple(sorted(kept + others, key=_steady_order)),
+    )
+
+
+class Gathered:
+    """The reduce of ranking: every series' Judged, added in any order, then ranked across series.
+
+    Only the Judged are kept, and of their lenders only the first of each signature
+    (in series order), so what it holds follows the suspects and the distinct stacks,
+    not the files read.
+    """
+
+    def __init__(self) -> None:
+        """Start with no series."""
+        self._parts: dict[str, Judged] = {}
+        self._creators: dict[Signature, tuple[object, Frame, str]] = {}  # signature -> (order, created-by, series id)
+        self._waits: dict[Signature, tuple[object, tuple, str]] = {}  # signature -> (order, states, series id)
+
+    def add(self, judged: Judged, order: object = None) -> None:
+        """Take `judged` (its series' place in the series order is `order`: the series id when not given)."""
+        order = judged.series if order is None else order
+        self._parts[judged.series] = replace(judged, creators=(), waits=())
+        for table, rows in ((self._creators, judged.creators), (self._waits, judged.waits)):
+            for sig, value in rows:
+                had = table.get(sig)
+                if had is None or order < had[0]:  # type: ignore[operator]
+                    table[sig] = (order, value, judged.series)
+
+    def ranked(self, series: Sequence[Series], config: Config) -> Ranked:
+        """Return the Ranked of `series` (each added before), in their order: pooled evidence, borrowing, also_in."""
+        parts = [self._parts[s.id] for s in series]
+        per_series = [list(p.found) for p in parts]
+        tested = {p.series: {key: (list(c), list(h)) for key, c, h in p.tested} for p in parts}
+        per_series = pooled(series, per_series, tested, config)
+        creators = {sig: (v, sid) for sig, (_, v, sid) in self._creators.items()}
+        waits = {sig: (v, sid) for sig, (_, v, sid) in self._waits.items()}
+        per_series = _borrow_created_by(creators, waits, per_series)
+        ranked = []
+        for found in per_series:
+            found.sort(key=order_key)
+            ranked.append([replace(x, rank=i + 1) for i, x in enumerate(found)])
+        where: dict[str, set[str]] = defaultdict(set)
+        for found in ranked:
+            for x in found:
+                where[x.fingerprint].add(x.series)
+        out = []
+        for found in ranked:
+            for x in found:
+                others = tuple(sorted(where[x.fingerprint] - {x.series}))
+                out.append(replace(x, also_in=others) if others else x)
+        return Ranked(suspects=tuple(out), parked=tuple(p for part in parts for p in part.parked))
+
+    def stable(self, series: Sequence[Series], config: Config, suspects: Sequence[Suspect]) -> list[tuple[str, Timeline]]:
+        """Return stable() of `series` (each added before), given what was flagged (`suspects` and parked sets)."""
+        flagged = {(x.series, v.signature) for x in suspects for v in x.variants}
+        out: list[tuple[str, Timeline]] = []
+        for s in series:
+            picked = [(level, t) for level, t in self._parts[s.id].steady if (s.id, t.signature) not in flagged]
+            out.extend((s.id, t) for _, t in picked[: config.render.max_stable])
+        return out
 
 
 def _turns_over(kept: Sequence[int]) -> bool:
@@ -622,28 +695,19 @@ def _combined(tests: Sequence[tuple[float, float]]) -> float:
     return min(1.0, 2.0 * min(stats.fisher(ps), len(ps) * min(ps)))
 
 
-def _borrow_created_by(series: Sequence[Series], per_series: list[list[Suspect]]) -> list[list[Suspect]]:
+def _borrow_created_by(creators: dict, waits: dict, per_series: list[list[Suspect]]) -> list[list[Suspect]]:
     """Return `per_series` with created-by (and a state) filled in, where a suspect lacks it, from a series whose same stack has it.
 
     debug=1 and the protobuf carry no created-by, and debug=1 hides the runtime
     frames a channel wait is read from; a sibling pod of the same binary dumped as
     debug=2 (or as a protobuf) names them for the very same stack (same frames and
-    lines, so the same build). The suspect says where created-by was borrowed from
-    (created_by_from); a borrowed state is marked inferred.
+    lines, so the same build). `creators` and `waits` map a signature to (its
+    created-by or states, the first series in order that has them). The suspect says
+    where created-by was borrowed from (created_by_from); a borrowed state is marked inferred.
     """
     need = {v.signature for found in per_series for x in found if x.created_by is None or x.state is None for v in x.variants}
     if not need:
         return per_series
-    creators: dict = {}
-    waits: dict = {}
-    for s in series:
-        for t in s.timelines:
-            if t.signature not in need:
-                continue
-            if t.created_by is not None and t.signature not in creators:
-                creators[t.signature] = (t.created_by, s.id)
-            if t.states and t.signature not in waits:
-                waits[t.signature] = (t.states, s.id)
     out = []
     for found in per_series:
         done = []
@@ -681,16 +745,27 @@ def stable(series: Sequence[Series], config: Config, suspects: Sequence[Suspect]
     flagged = {(x.series, v.signature) for x in suspects for v in x.variants}
     out: list[tuple[str, Timeline]] = []
     for s in series:
-        picked = []
-        for t in s.timelines:
-            if (s.id, t.signature) in flagged or not t.counts:
-                continue
-            level = stats.median(t.counts)
-            if level < config.rank.stable_min_count:
-                continue
-            if min(t.counts) < 0.5 * level:
-                continue  # comes and goes: not a steady part of the process
-            picked.append((level, t))
-        picked.sort(key=lambda lt: (-lt[0], lt[1].signature.key()))
+        picked = _steady(s, config, {sig for sid, sig in flagged if sid == s.id})
         out.extend((s.id, t) for _, t in picked[: config.render.max_stable])
     return out
+
+
+def _steady(s: Series, config: Config, flagged: set) -> list[tuple[float, Timeline]]:
+    """Return (level, Timeline) of every large, steady signature of `s` not in `flagged`, biggest first."""
+    picked = []
+    for t in s.timelines:
+        if t.signature in flagged or not t.counts:
+            continue
+        level = stats.median(t.counts)
+        if level < config.rank.stable_min_count:
+            continue
+        if min(t.counts) < 0.5 * level:
+            continue  # comes and goes: not a steady part of the process
+        picked.append((level, t))
+    picked.sort(key=_steady_order)
+    return picked
+
+
+def _steady_order(lt: tuple[float, Timeline]) -> tuple:
+    """Return where a steady (level, Timeline) goes: biggest first, then by signature."""
+    return (-lt[0], lt[1].signature.key())
