@@ -24,6 +24,7 @@ from helpers import DEFAULT_MTIME, LEAK_DEBUG2, make_dump, need
 from goroscope import cache as cache_module
 from goroscope import codec, correlate, incremental, pipeline
 from goroscope.config import Config
+from goroscope.ingest import discover
 from goroscope.pipeline import RunOptions, analyze
 from goroscope.render.json import render_json
 
@@ -44,6 +45,7 @@ class Counts:
     parsed: list[str] = field(default_factory=list)  # display paths parsed
     correlated: list[str] = field(default_factory=list)  # series ids correlated
     loaded: list[str] = field(default_factory=list)  # display paths whose whole Summary was decoded
+    opened: list[str] = field(default_factory=list)  # display paths discovery opened (files and archive files)
 
 
 @pytest.fixture
@@ -66,6 +68,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
     cache_path = tmp_path / "cache" / "summaries.sqlite3"
     counts = Counts()
     real_parse, real_correlate, real_load = pipeline.parse_one, correlate.correlate, cache_module.SummaryCache.load
+    real_walk_file = discover._walk_file
 
     def parse_one(source, config, *args):  # type: ignore[no-untyped-def]
         counts.parsed.append(source.path)
@@ -81,17 +84,23 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
 
     monkeypatch.setattr(pipeline, "parse_one", parse_one)
     monkeypatch.setattr(correlate, "correlate", correlate_)
+    def walk_file(w, fs_path, path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        counts.opened.append(path)
+        return real_walk_file(w, fs_path, path, *args, **kwargs)
+
     monkeypatch.setattr(cache_module.SummaryCache, "load", load)
+    monkeypatch.setattr(discover, "_walk_file", walk_file)
 
     def go(root: Path, config: Config | None = None, **options) -> tuple[str, Counts]:  # type: ignore[no-untyped-def]
         counts.parsed.clear()
         counts.correlated.clear()
         counts.loaded.clear()
+        counts.opened.clear()
         config = config or Config()
         opts = RunOptions(jobs=1, cache_path=cache_path, settle_seconds=0, now=FROZEN_AT, command="goroscope report archive", **options)
         report = analyze(root, config, opts)
         assert report.warnings == (), report.warnings
-        return render_json(report, config), Counts(list(counts.parsed), list(counts.correlated), list(counts.loaded))
+        return render_json(report, config), Counts(*(list(v) for v in (counts.parsed, counts.correlated, counts.loaded, counts.opened)))
 
     go.cache_path = cache_path  # type: ignore[attr-defined]
     return go
@@ -109,21 +118,21 @@ def test_cold_cached_and_one_more_dump(archive: Path, run) -> None:  # type: ign
     cold, c = run(archive)
     files = len(c.parsed)
     assert files > 40 and sorted(c.correlated) == sorted(set(c.correlated)) and len(c.correlated) == 3
-    assert c.loaded == []
+    assert c.loaded == [] and len(c.opened) > 40 and "profile-cache.tar.gz" in c.opened
     assert "tracing-collector/goroutineleak.debug2.txt" in [
         p for series in json.loads(cold)["series"] for p in series["leak_profiles"]
     ]
     assert '"source": "tracing-collector/heap.txt"' in cold
     # WHEN run again over the unchanged tree
     warm, c = run(archive)
-    # THEN nothing is parsed, correlated or decoded, and the report is the same, byte for byte
-    assert (c.parsed, c.correlated, c.loaded) == ([], [], [])
+    # THEN nothing is opened, parsed, correlated or decoded, and the report is the same, byte for byte
+    assert (c.parsed, c.correlated, c.loaded, c.opened) == ([], [], [], [])
     assert warm == cold
     # WHEN one dump is added to one series
     shutil.copy2(SAMPLES / TRACING / SPARE, archive / TRACING / SPARE)
     plus, c = run(archive)
-    # THEN only that file is parsed, only its series correlated, only that series' summaries decoded
-    assert c.parsed == [f"{TRACING}/{SPARE}"]
+    # THEN only that file is opened and parsed, only its series correlated, only that series' summaries decoded
+    assert c.parsed == [f"{TRACING}/{SPARE}"] and c.opened == [f"{TRACING}/{SPARE}"]
     assert c.correlated == [TRACING]
     assert c.loaded and all(p.startswith(f"{TRACING}/") for p in c.loaded)
     assert f"{TRACING}/{SPARE}" not in c.loaded  # parsed this run: already whole
@@ -131,7 +140,7 @@ def test_cold_cached_and_one_more_dump(archive: Path, run) -> None:  # type: ign
     # AND the report equals a --no-cache run of the same tree, and a rerun of it
     assert plus == uncached(archive)
     again, c = run(archive)
-    assert (c.parsed, c.correlated, c.loaded) == ([], [], []) and again == plus
+    assert (c.parsed, c.correlated, c.loaded, c.opened) == ([], [], [], []) and again == plus
 
 
 def test_no_cache_equals_cold(archive: Path, run) -> None:  # type: ignore[no-untyped-def]
@@ -149,9 +158,37 @@ def test_touched_file_hits_by_content(archive: Path, run) -> None:  # type: igno
     os.utime(victim, (st.st_atime, st.st_mtime + 60))
     # WHEN run again
     warm, c = run(archive)
-    # THEN the summary is found by its content hash and the memoised series still fits
+    # THEN it is sniffed again (its mtime changed), its summary is found by its content hash and the memoised series still fits
+    assert c.opened == [f"{TRACING}/{victim.name}"]
     assert (c.parsed, c.correlated, c.loaded) == ([], [], [])
     assert warm == cold
+
+
+def test_a_file_changed_into_another_kind_is_sniffed_again(archive: Path, run) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN a cached archive, then its heap profile replaced by notes (another size) and a note made a dump
+    run(archive)
+    heap = archive / TRACING / "heap.txt"
+    heap.write_text("notes of the night shift\n")
+    os.utime(heap, (DEFAULT_MTIME + 1400, DEFAULT_MTIME + 1400))  # the mtime it had: the size tells
+    make_dump(archive, "notifier/more.txt", LEAK_DEBUG2.replace("goroutineleak", "goroutine"), mtime=DEFAULT_MTIME + 1600)
+    # WHEN run again
+    report, c = run(archive)
+    # THEN exactly those two are opened again, and the report is that of a run with no cache
+    assert sorted(c.opened) == ["notifier/more.txt", f"{TRACING}/heap.txt"]
+    assert [s for s in json.loads(report)["skipped"] if s["path"] == f"{TRACING}/heap.txt"]
+    assert report == uncached(archive)
+
+
+def test_an_archive_file_as_archive_and_inside_a_folder(archive: Path, run) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN the archive file alone, run with the cache (its members are then at its root)
+    tgz = archive / "profile-cache.tar.gz"
+    alone, _ = run(tgz)
+    # WHEN its folder is run with the same cache (the archive file has the same display path there)
+    folder, c = run(archive)
+    # THEN its members are named under it there: what the first run found is not taken for the second
+    assert "profile-cache.tar.gz" in c.opened
+    assert folder == uncached(archive) and alone == uncached(tgz)
+    assert run(tgz)[1].opened == [] and run(tgz)[0] == alone
 
 
 def test_removed_dump_recorrelates_its_series_only(archive: Path, run) -> None:  # type: ignore[no-untyped-def]

@@ -18,10 +18,11 @@ Contract:
   `scope` names the series (archive, series id, config, tool) so that a new state of a
   series supersedes its old ones: only the `SERIES_KEEP` most recently used of a scope
   are kept.
-- `get_listing(key)` / `put_listing(key, listing)` keep what discovery found in one
-  object of a store (its Sources, without their Store, and its Skipped), under a key
-  discovery makes from the object's URL, version and size: a nightly rerun lists the
-  bucket and reads no object it has seen.
+- `get_listing(key)` / `put_listings([(key, listing), ...])` keep what discovery found
+  in one file on disk or object of a store (its Sources, without their Store, and its
+  Skipped), under a key discovery makes from the file's path, size and mtime (an
+  object's URL, version and size): a nightly rerun stats the folder (lists the bucket)
+  and opens no file it has seen.
 - `close()` ends the connection; a SummaryCache is also a context manager.
 
 The key of an entry is the file (the real path of `Source.fs_path`, plus the archive
@@ -590,12 +591,13 @@ class SummaryCache:
         self._used_listings.add(key)
         return listing
 
-    def put_listing(self, key: str, listing: Listing) -> None:
-        """Store `listing` under `key`."""
-        if self._db is None:
+    def put_listings(self, items: list[tuple[str, Listing]]) -> None:
+        """Store each (key, listing) of `items`, in one transaction."""
+        if self._db is None or not items:
             return
-        blob = encode_listing(listing)
-        self._write([("INSERT OR REPLACE INTO listings (key, tool, used, value) VALUES (?, ?, ?, ?)", (key, TOOL_KEY, time.time(), blob))])
+        now = time.time()
+        sql = "INSERT OR REPLACE INTO listings (key, tool, used, value) VALUES (?, ?, ?, ?)"
+        self._write([(sql, (key, TOOL_KEY, now, encode_listing(listing))) for key, listing in items])
 
     def series_count(self) -> int:
         """Return the number of memoised series stored (all versions and configs)."""

@@ -65,7 +65,7 @@ def analyze(archive: Path | str, config: Config, options: RunOptions = RunOption
         config = replace(config, discovery=replace(config.discovery, settle_seconds=options.settle_seconds))
     cache = _open_cache(options, config)
     try:
-        # discover: the files, each classified by its first bytes (objects of a store the cache knows are not read)
+        # discover: the files, each classified by its first bytes (files and objects the cache knows are not opened)
         sources, skipped, archive = _discover(archive, config, cache)
         settled = tuple(s.path for s in skipped if s.reason.startswith("settling"))
         skipped = [s for s in skipped if not s.reason.startswith("settling")]
@@ -119,15 +119,16 @@ def _discover(archive: Path | str, config: Config, cache: SummaryCache | None) -
 
     from goroscope.ingest import discover, store
 
+    # files and objects the cache knows at their size and mtime (version) are not opened again
+    known = cache if cache is not None and cache.enabled else None
     if store.is_url(str(archive)):
         url = str(archive)
-        known = cache if cache is not None and cache.enabled else None
         sources, skipped = discover.walk_store(url, store.store_for(url, json.loads(config.storage)), config, known)
         return sources, skipped, store.display_url(url)
     archive = Path(archive)
     if not archive.exists():
         raise NoDataError(f"{archive}: no such file or directory")
-    sources, skipped = discover.walk(archive, config)
+    sources, skipped = discover.walk(archive, config, known)
     return sources, skipped, archive
 
 

@@ -10,6 +10,10 @@ Contract:
   objects in the store are read as files on disk are, through the same code. Given
   `known` (the summary cache), what one object gave is kept under its URL, version
   and size, so that a rerun lists the store and reads none of the objects it has seen.
+  `walk(archive, config, known)` does the same for the files on disk, under their
+  path, size and mtime: a rerun stats every file and opens only the new or changed
+  ones (a file whose size or mtime changed is read again; an archive file's listing
+  holds its members).
   Tar and zip archives found in the tree are read member by member, streamed, never
   extracted (through ingest.archive, which opens everything). Each file is
   classified by its first `SNIFF_BYTES` (decompressed) with `ingest.sniff`; what is
@@ -75,8 +79,12 @@ def _now() -> float:
 class _Walk:
     """The state of one walk: what was found, what was skipped, what was seen."""
 
-    def __init__(self, root: Path | str, config: Config, store: Store | None = None) -> None:
+    def __init__(self, root: Path | str, config: Config, store: Store | None = None, known: Known | None = None) -> None:
         self.root = root
+        self.known = known  # what earlier runs found in each file (the summary cache), None: look at every file
+        self.learned: list[tuple[str, Listing]] = []  # what this walk found in the files `known` lacked, stored at its end
+        self.shape = _shape(config)
+        self.cwd = os.getcwd() if known is not None and store is None else ""
         self.config = config
         self.store = store  # the object store every file of this walk is in, None: the local disk
         self.version: str | None = None  # the version (ETag) of the object being walked, in a store
@@ -183,15 +191,27 @@ class _Walk:
         )
 
 
-def walk(archive: Path, config: Config) -> tuple[list[Source], list[Skipped]]:
-    """Return every dump file under `archive` as a Source, and every other file as Skipped."""
+def walk(archive: Path, config: Config, known: Known | None = None) -> tuple[list[Source], list[Skipped]]:
+    """Return every dump file under `archive` as a Source, and every other file as Skipped.
+
+    A file `known` holds (by its path as given and as absolute, its size and mtime, its
+    display path and the discovery settings) is not opened again."""
     archive = Path(archive)
-    w = _Walk(archive, config)
+    w = _Walk(archive, config, known=known)
+    try:
+        _walk_root(w, archive)
+    finally:
+        _remember(w)
+    return w.sources, w.skipped
+
+
+def _walk_root(w: _Walk, archive: Path) -> None:
+    """Walk `archive` (a folder, or one file) into `w`."""
     try:
         st = os.stat(archive)
     except OSError as e:
         w.skip(archive.name or str(archive), f"cannot read: {read_error_reason(e)}")
-        return w.sources, w.skipped
+        return
     if stat.S_ISDIR(st.st_mode):
         w.seen_dirs[(st.st_dev, st.st_ino)] = "."
         _walk_dir(w, archive, "")
@@ -200,11 +220,10 @@ def walk(archive: Path, config: Config) -> tuple[list[Source], list[Skipped]]:
             full, path = w.deferred.pop(0)
             _guarded(w, path, _follow_link, w, full, path)
     elif stat.S_ISREG(st.st_mode):
-        _guarded(w, archive.name or str(archive), _walk_file, w, str(archive), archive.name, st.st_size, st.st_mtime, root_archive=True)
+        _guarded(w, archive.name or str(archive), _walk_local, w, str(archive), archive.name, st.st_size, st.st_mtime, root_archive=True)
     else:
         # a fifo would block the open, a device never end: refused before any read
         w.skip(archive.name or str(archive), f"not a regular file ({arc.file_kind(st.st_mode)}): not read")
-    return w.sources, w.skipped
 
 
 class Known(Protocol):
@@ -214,8 +233,8 @@ class Known(Protocol):
         """Return what was found in the object of `key`, or None."""
         ...
 
-    def put_listing(self, key: str, listing: Listing) -> None:
-        """Keep what was found in the object of `key`."""
+    def put_listings(self, items: list[tuple[str, Listing]]) -> None:
+        """Keep what was found in each object of `items` (key, listing), at once."""
         ...
 
 
@@ -227,25 +246,25 @@ def walk_store(url: str, store: Store, config: Config, known: Known | None = Non
     listing itself fails (a missing bucket, access denied, an unreachable endpoint)."""
     from goroscope.ingest import store as st
 
-    w = _Walk(url, config, store)
-    shape = _shape(config)
+    w = _Walk(url, config, store, known)
     todo: list[tuple[st.Object, str, str | None, Listing | None]] = []
     for obj in st.list_objects(url, store):
         root = obj.path == ""
         path = obj.path or PurePosixPath(obj.url.rstrip("/")).name
         if not root and (_in_vcs_dir(path) or PurePosixPath(path).name in VCS_DIRS):
             continue
-        key = _listing_key(obj.url, obj.version, obj.size, path, shape) if known is not None and obj.version else None
+        key = _listing_key(w, obj.url, obj.version, obj.size, path, root) if known is not None and obj.version else None
         todo.append((obj, path, key, known.get_listing(key) if key is not None else None))  # type: ignore[union-attr]
     try:
-        _walk_objects(w, todo, known)
+        _walk_objects(w, todo)
     finally:
+        _remember(w)
         for obj, *_ in todo:
             st.forget(obj.url, store)  # what a walk stopped early did not use
     return w.sources, w.skipped
 
 
-def _walk_objects(w: _Walk, todo: list, known: Known | None) -> None:
+def _walk_objects(w: _Walk, todo: list) -> None:
     """Walk the listed objects `todo` ((object, display path, listing key, what `known` holds of it)), in order."""
     from goroscope.ingest import store as st
 
@@ -257,22 +276,14 @@ def _walk_objects(w: _Walk, todo: list, known: Known | None) -> None:
         if i % _PREFETCH == 0:
             # the first bytes of the next objects to sniff, fetched at once
             st.prefetch([o for o, p, _, known_ in todo[i : i + _PREFETCH] if known_ is None and not w.settling_at(o.mtime)], store)
-        root = obj.path == ""
-        if listing is not None:
-            if not w.take_slot(path):
-                break
-            w.sources.extend(replace(s, store=store) for s in listing[0])
-            w.skipped.extend(listing[1])
-            w.count += max(0, len(listing[0]) + len(listing[1]) - 1)
+        if listing is not None and _reuse(w, path, listing):
             continue
         n_sources, n_skipped = len(w.sources), len(w.skipped)
         try:
-            _guarded(w, path, _walk_file, w, obj.url, path, obj.size, obj.mtime, root_archive=root, version=obj.version)
+            _guarded(w, path, _walk_file, w, obj.url, path, obj.size, obj.mtime, root_archive=obj.path == "", version=obj.version)
         finally:
             st.forget(obj.url, store)
-        found = (tuple(replace(s, store=None) for s in w.sources[n_sources:]), tuple(w.skipped[n_skipped:]))
-        if key is not None and not w.full and (found[0] or found[1]) and not any(_passing(s.reason) for s in found[1]):
-            known.put_listing(key, found)  # type: ignore[union-attr]
+        _learn(w, key, n_sources, n_skipped)
 
 
 _PREFETCH = 64  # objects whose first bytes are fetched at once (64 x SNIFF_BYTES in memory at most)
@@ -303,11 +314,64 @@ def _shape(config: Config) -> str:
     return repr((d.timestamp_pattern, d.timezone, d.series_pattern, d.max_inflate_bytes))
 
 
-def _listing_key(url: str, version: str | None, size: int, path: str, shape: str) -> str:
-    """Return the key under which what the object `url` (at `version`, of `size` bytes) gave is kept."""
+def _listing_key(w: _Walk, url: str, version: str | None, size: int, path: str, root: bool) -> str:
+    """Return the key under which what the object or file `url` (at `version`: an ETag, or a file's mtime; of
+    `size` bytes; display path `path`; `root`: ARCHIVE itself, whose members are not under its name) gave is kept."""
     import hashlib
 
-    return hashlib.sha256(repr(("goroscope.listing/1", url, version, size, path, shape)).encode("utf-8", "surrogatepass")).hexdigest()
+    key = ("goroscope.listing/2", url, version, size, path, root, w.shape)
+    return hashlib.sha256(repr(key).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _reuse(w: _Walk, path: str, listing: Listing) -> bool:
+    """Add what an earlier run found in the file or object at `path` (`listing`); return False, adding
+    nothing, when it would pass max_files (the file is then walked, and the walk stops where it must)."""
+    found = len(listing[0]) + len(listing[1])
+    if w.full or w.count + max(1, found) > w.disc.max_files:
+        return False
+    w.count += max(1, found)
+    if w.store is None:
+        w.sources.extend(listing[0])
+    else:
+        w.sources.extend(replace(s, store=w.store) for s in listing[0])
+    w.skipped.extend(listing[1])
+    return True
+
+
+def _learn(w: _Walk, key: str | None, n_sources: int, n_skipped: int) -> None:
+    """Keep under `key` what the walk of one file or object added past `n_sources` sources and `n_skipped`
+    skipped (for `_remember`), unless it holds a skip that a later run may not meet."""
+    if key is None or w.full:
+        return
+    found = (tuple(w.sources[n_sources:]), tuple(w.skipped[n_skipped:]))
+    if not (found[0] or found[1]) or any(_passing(s.reason) for s in found[1]):
+        return
+    if w.store is not None:
+        found = (tuple(replace(s, store=None) for s in found[0]), found[1])  # no credentials on disk
+    w.learned.append((key, found))
+
+
+def _remember(w: _Walk) -> None:
+    """Store in `w.known`, in one go, what the walk found in the files and objects it did not know."""
+    if w.known is not None and w.learned:
+        w.known.put_listings(w.learned)
+    w.learned = []
+
+
+def _walk_local(w: _Walk, fs_path: str, path: str, size: int, mtime: float, *, root_archive: bool) -> None:
+    """Add the regular file `fs_path` on disk (display path `path`) as `_walk_file` does; what `w.known` holds of
+    it at this size and mtime is taken instead of opening it, and what a walk of it finds is kept there."""
+    if w.known is None or w.settling_at(mtime):
+        _walk_file(w, fs_path, path, size, mtime, root_archive=root_archive)
+        return
+    # the path as given (what its Sources name) and as absolute (the same relative path elsewhere is another file)
+    key = _listing_key(w, f"{fs_path}\0{os.path.join(w.cwd, fs_path)}", repr(mtime), size, path, root_archive)
+    listing = w.known.get_listing(key)
+    if listing is not None and _reuse(w, path, listing):
+        return
+    n_sources, n_skipped = len(w.sources), len(w.skipped)
+    _walk_file(w, fs_path, path, size, mtime, root_archive=root_archive)
+    _learn(w, key, n_sources, n_skipped)
 
 
 def _passing(reason: str) -> bool:
@@ -388,7 +452,7 @@ def _walk_entry(w: _Walk, full: Path, path: str, st: os.stat_result, name: str) 
             w.skip(path, f"the same file as {seen!r} (a link): read once")
             return
         w.seen_files[key] = path
-        _walk_file(w, str(full), path, st.st_size, st.st_mtime, root_archive=False)
+        _walk_local(w, str(full), path, st.st_size, st.st_mtime, root_archive=False)
     else:
         w.skip(path, f"not a regular file ({arc.file_kind(st.st_mode)}): not read")
 
