@@ -92,13 +92,14 @@ def test_each_series_is_correlated_once_its_files_are_in(tmp_path: Path, monkeyp
     monkeypatch.setattr(incremental.SeriesStream, "result", result)
     # WHEN the report is made
     report = pipeline.analyze(root, Config(), pipeline.RunOptions(jobs=1, use_cache=False))
-    # THEN each series is correlated once its batch is in, before the series after the next is parsed
+    # THEN each series is correlated as soon as its files are parsed, before the next series is parsed (the map over series)
     series = sorted({e.split(" ", 1)[1] for e in events})
     assert len(series) == 6
-    for k, sid in enumerate(series[:-2]):
-        assert events.index("correlate " + sid) < events.index("parse " + series[k + 2])
-    # and no parsed summary outlives its series: the run keeps heads and results only
-    assert len(kept) == 36 and all(f.summary is None for f in kept)
+    for k, sid in enumerate(series[:-1]):
+        assert events.index("correlate " + sid) < events.index("parse " + series[k + 1])
+        assert max(i for i, e in enumerate(events) if e == "parse " + sid) < events.index("correlate " + sid)
+    # and no parsed file is held by the parent: the map keeps each series' result and its inputs' names
+    assert kept == [] and len(report.inputs) == 36
     # the leaks are found, on every pod
     assert {s.series for s in report.suspects if s.leak_site.function.startswith("main.leak")} == set(series)
 
@@ -121,3 +122,42 @@ def test_a_streamed_run_equals_one_correlating_everything_at_the_end(tmp_path: P
     assert streamed.series == at_once.series
     assert [f.source for f in streamed.files] == [f.source for f in at_once.files]
     assert (streamed.skipped, streamed.unused) == (at_once.skipped, at_once.unused)
+
+
+def _add_snapshot(root: Path, s: int, p: int, t: int) -> None:
+    """Write snapshot `t` of pod `p` of service `s` as _fleet does (steady pool, one leaked goroutine more)."""
+    blocks = [f"goroutine {1 + k} [select]:\nmain.pool{s}(0x{k:x})\n\t/src/svc{s}/pool.go:12 +0x1d\n"
+              f"created by main.main in goroutine 1\n\t/src/svc{s}/main.go:8 +0x2" for k in range(5)]
+    blocks += [f"goroutine {100 + k} [chan send, {(t - k) * 30} minutes]:\nmain.leak{s}(0xc{k:08x})\n"
+               f"\t/src/svc{s}/leak.go:20 +0x25\ncreated by main.serve in goroutine 1\n\t/src/svc{s}/main.go:9 +0x3"
+               for k in range(t + 1)]
+    make_dump(root, f"svc{s}/pod{p}/svc{s}-pod{p}-20261201T{t // 2:02d}{30 * (t % 2):02d}00Z.txt.gz", "\n\n".join(blocks) + "\n")
+
+
+def test_the_map_parses_only_new_files_and_memoises_what_it_correlates(tmp_path: Path, monkeypatch) -> None:
+    # GIVEN a fleet of 4 series reported once with a cache, then one new snapshot on 2 pods
+    root = _fleet(tmp_path / "fleet", services=2, pods=2, snapshots=4)
+    options = pipeline.RunOptions(jobs=1, cache_path=tmp_path / "cache.sqlite3")
+    pipeline.analyze(root, Config(), options)
+    _add_snapshot(root, 0, 0, 4)
+    _add_snapshot(root, 1, 1, 4)
+    parsed: list[str] = []
+    correlated: list[str] = []
+    real_parse, real_correlate = pipeline.parse_one, correlate.correlate
+    monkeypatch.setattr(pipeline, "parse_one", lambda src, *a, **k: parsed.append(src.path) or real_parse(src, *a, **k))
+    monkeypatch.setattr(correlate, "correlate", lambda sid, *a, **k: correlated.append(sid) or real_correlate(sid, *a, **k))
+    # WHEN the report runs again
+    again = pipeline.analyze(root, Config(), options)
+    # THEN only the new files are parsed and only their series correlated again (in the map)
+    assert sorted(parsed) == ["svc0/pod0/svc0-pod0-20261201T020000Z.txt.gz", "svc1/pod1/svc1-pod1-20261201T020000Z.txt.gz"]
+    assert sorted(correlated) == ["svc0/pod0", "svc1/pod1"]
+    # and the report is what a run without the cache gives
+    cold = pipeline.analyze(root, Config(), pipeline.RunOptions(jobs=1, use_cache=False))
+    assert again.series == cold.series and again.suspects == cold.suspects and again.inputs == cold.inputs
+    assert again.stable == cold.stable and again.findings == cold.findings
+    # WHEN it runs once more, nothing changed: nothing is parsed, and the series the map memoised are not correlated again
+    parsed.clear()
+    correlated.clear()
+    third = pipeline.analyze(root, Config(), options)
+    assert parsed == [] and correlated == []
+    assert third.series == cold.series and third.suspects == cold.suspects

@@ -76,7 +76,7 @@ from pathlib import Path
 
 import goroscope
 from goroscope import model
-from goroscope.codec import Listing, decode_listing, decode_series, decode_summary, encode_listing, encode_series, encode_summary, head_of
+from goroscope.codec import Listing, decode_listing, decode_series, decode_summary, encode_entry, encode_listing, encode_series, head_of
 from goroscope.errors import DumpError
 from goroscope.ingest.archive import DEFAULT_MAX_INFLATE, content_sha256
 from goroscope.model import Series, Source, Summary
@@ -496,20 +496,35 @@ class SummaryCache:
                 content_hash = None
             if not stat_matches(source):
                 return None
-        self._write(self._put_statements(source, config_digest, summary, content_hash))
+        self._write(self._put_statements(source, config_digest, *encode_entry(summary), content_hash))
         return content_hash if self._db is not None else None
 
     def put_many(self, items: list[tuple[Source, Summary, str]], config_digest: str) -> None:
         """Store each (source, summary, content hash) of `items` (hashes the caller took), in one transaction."""
+        self.put_encoded([(src, sha, *encode_entry(summary)) for src, summary, sha in items], config_digest)
+
+    def put_encoded(self, items: list[tuple[Source, str, bytes, bytes]], config_digest: str) -> None:
+        """Store each (source, content hash, encoded summary, encoded head) of `items`, in one transaction.
+
+        Workers encode what they parsed (codec.encode_summary), so the parent writes bytes without decoding them."""
         if self._db is None or not items:
             return
-        self._write([st for src, summary, sha in items for st in self._put_statements(src, config_digest, summary, sha)])
+        self._write([st for src, sha, blob, head in items for st in self._put_statements(src, config_digest, blob, head, sha)])
+
+    def raw(self, hit: Hit) -> bytes | None:
+        """Return the encoded Summary of the entry `hit`, not decoded (a worker decodes it), or None when it is gone."""
+        if self._db is None or hit.generation != self.generation:
+            return None
+        try:
+            row = self._db.execute("SELECT value FROM blobs WHERE id = ?", (hit.entry,)).fetchone()
+        except sqlite3.DatabaseError as e:
+            self._damaged(e)
+            return None
+        return None if row is None else bytes(row[0])
 
     @staticmethod
-    def _put_statements(source: Source, config_digest: str, summary: Summary, content_hash: str | None) -> list[tuple[str, tuple]]:
-        """Return the statements that store `summary` of `source` (its entry, then its blob)."""
-        blob = encode_summary(summary)
-        head = encode_summary(head_of(summary))
+    def _put_statements(source: Source, config_digest: str, blob: bytes, head: bytes, content_hash: str | None) -> list[tuple[str, tuple]]:
+        """Return the statements that store the encoded summary `blob` (and `head`) of `source` (its entry, then its blob)."""
         now = time.time()
         key = (_file_key(source), TOOL_KEY, config_digest)
         return [
@@ -554,6 +569,10 @@ class SummaryCache:
 
     def put_series(self, key: str, scope: str, series: Series) -> None:
         """Memoise `series` under `key`; keep only the SERIES_KEEP most recently used of `scope`."""
+        self.put_series_encoded(key, scope, encode_series(series))
+
+    def put_series_encoded(self, key: str, scope: str, blob: bytes) -> None:
+        """Memoise the encoded Series `blob` (codec.encode_series, done by a worker) as put_series does."""
         if self._db is None:
             return
         now = time.time()
@@ -561,7 +580,7 @@ class SummaryCache:
             [
                 (
                     "INSERT OR REPLACE INTO series (key, scope, tool, stored, used, value) VALUES (?, ?, ?, ?, ?, ?)",
-                    (key, scope, TOOL_KEY, now, now, encode_series(series)),
+                    (key, scope, TOOL_KEY, now, now, blob),
                 ),
                 (
                     "DELETE FROM series WHERE scope = ? AND key NOT IN"

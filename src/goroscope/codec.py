@@ -27,6 +27,7 @@ from goroscope.model import Series, Skipped, Source, Summary
 __all__ = [
     "encode_summary",
     "decode_summary",
+    "encode_entry",
     "encode_series",
     "decode_series",
     "encode_listing",
@@ -143,6 +144,11 @@ def encode_summary(summary: Summary) -> bytes:
     pickle packs at a few bytes an id and loads without building a record per goroutine.
     """
     return _encode(summary)
+
+
+def encode_entry(summary: Summary) -> tuple[bytes, bytes]:
+    """Return the bytes of `summary` and of its head (head_of): what a cache entry stores."""
+    return encode_summary(summary), encode_summary(head_of(summary))
 
 
 def decode_summary(blob: bytes) -> Summary:

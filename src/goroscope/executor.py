@@ -36,7 +36,7 @@ import multiprocessing
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol, TypeVar
@@ -131,8 +131,12 @@ class ProcessExecutor(_ContextManager):
         return self._pool
 
     def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-        """Yield `fn(item)` for each item as workers finish them (serially for one item or one job)."""
-        items = list(items)
+        """Yield `fn(item)` for each item as workers finish them (serially for one item or one job).
+
+        A Sequence is taken as it is and read one item at a time as workers free up (its
+        items may be built on access); other iterables are read whole first."""
+        if not isinstance(items, Sequence):
+            items = list(items)
         if self.jobs == 1 or len(items) <= 1:
             yield from SerialExecutor().map_unordered(fn, items)
             return

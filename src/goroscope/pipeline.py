@@ -17,18 +17,19 @@ import shlex
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from goroscope import __version__
 from goroscope.config import Config
 from goroscope.errors import DumpError, GoroscopeError, NoDataError, internal_reason
-from goroscope.model import Baseline, Report, Skipped, Source, Summary
+from goroscope.model import Baseline, Report, Series, Skipped, Source, Summary
 
 if TYPE_CHECKING:
     from goroscope.cache import SummaryCache
-    from goroscope.incremental import ParsedFile, SeriesStream
+    from goroscope.incremental import ParsedFile, SeriesStream, Window
+    from goroscope.rank import Gathered, Judged
     from goroscope.ingest.archive import ContentDigest
 
 __all__ = ["RunOptions", "Progress", "analyze", "parse_one", "summarize_file", "command_line"]
@@ -58,56 +59,75 @@ Progress = Callable[[int, int, int, int], None]
 def analyze(archive: Path | str, config: Config, options: RunOptions = RunOptions(), progress: Progress | None = None) -> Report:
     """Run every stage over `archive` (a path, or an object-store URL read with config.storage) and return the Report."""
     from goroscope import baseline, findings, rank
-    from goroscope.incremental import SeriesStream, Window
+    from goroscope.incremental import SeriesStream, Window, cached_heads
+    from goroscope.ingest.group import timing_notes
 
     now = options.now or datetime.now(timezone.utc)
+    today = datetime.now(timezone.utc).date()  # (not the frozen run time: acknowledgements expire by the real date)
     if options.settle_seconds is not None:
         config = replace(config, discovery=replace(config.discovery, settle_seconds=options.settle_seconds))
+    gathered = rank.Gathered()
     cache = _open_cache(options, config)
     try:
         # discover: the files, each classified by its first bytes (files and objects the cache knows are not opened)
         sources, skipped, archive = _discover(archive, config, cache)
         settled = tuple(s.path for s in skipped if s.reason.startswith("settling"))
         skipped = [s for s in skipped if not s.reason.startswith("settling")]
-        # parse and aggregate (what the cache holds is not parsed again), group and correlate:
-        # each series as soon as its files are in, keeping its result, not its summaries
+        # the map over series (a fleet's many small files): each parsed (its new files only),
+        # correlated and judged in a worker, of which the run keeps the result
         window = Window(since=options.since, until=options.until)
-        stream = SeriesStream(archive, sources, config, window, cache, lambda src: parse_one(src, config))
-        skipped.extend(_parse_all(sources, config, options, progress, cache, stream))
+        files, todo = cached_heads(sources, cache, config.digest())
+        size = sum(s.size for s in todo)  # what the run parses
+        works, files, todo = _map_plan(sources, files, todo, cache)
+        totals = (len(sources), sum(s.size for s in sources))
+        mapped = _Mapped()
+        if works:
+            common = dict(archive=archive, config=config, window=window, today=today, hash_it=cache is not None,
+                          memoise=cache is not None and cache.enabled)
+            mapped = _map_all(works, common, options, cache, gathered, progress, totals, size)
+        # the other series: parse and aggregate (what the cache holds is not parsed again), group and
+        # correlate each series as soon as its files are in, keeping its result, not its summaries
+        taken = {sid for sid, _, _ in works}
+        rest = [s for s in sources if s.series not in taken] if taken else sources
+        stream = SeriesStream(archive, rest, config, window, cache, lambda src: parse_one(src, config))
+        skipped.extend(mapped.skipped)
+        skipped.extend(_parse_all(rest, config, options, _shifted(progress, mapped, totals), cache, stream, (files, todo)))
         done = stream.result()
     finally:
         warnings = tuple(cache.warnings) if cache is not None else ()
         if cache is not None:
             cache.close()
     skipped.extend(done.skipped)
-    if not done.files:
+    inputs = [f.source.path for f in done.files] + mapped.inputs
+    if not inputs:
         raise NoDataError(f"{archive}: no goroutine dump could be read" + _skip_hint(skipped, settled, config))
     skipped.extend(done.unused)
-    warnings += done.notes
-    if not done.series:
+    skipped.extend(mapped.unused)
+    warnings += tuple(mapped.warnings)
+    warnings += timing_notes(done.wall + mapped.wall, config.discovery.timezone) if mapped.wall else done.notes
+    all_series = tuple(sorted((*done.series, *mapped.series), key=lambda s: s.id))
+    if not all_series:
         raise NoDataError(f"{archive}: no goroutine snapshot in the time window" if (options.since or options.until) else f"{archive}: no goroutine snapshot found")
 
-    # rank, compare with the baseline, gather findings across series
-    today = datetime.now(timezone.utc).date()  # (not the frozen run time: acknowledgements expire by the real date)
-    gathered = rank.Gathered()
+    # rank (the series the map took were judged by its workers), compare with the baseline, gather findings across series
     for s in done.series:
         gathered.add(rank.judge_series(s, config, today))
-    ranked = gathered.ranked(done.series, config)
+    ranked = gathered.ranked(all_series, config)
     suspects, gone = baseline.mark(list(ranked.suspects), options.baseline)
     return Report(
         archive=str(archive),
         generated_at=now.replace(microsecond=0),
         tool_version=__version__,
         command=options.command or "goroscope",
-        series=done.series,
+        series=all_series,
         suspects=tuple(suspects),
-        findings=findings.find(suspects, done.series, config),
+        findings=findings.find(suspects, all_series, config),
         skipped=tuple(sorted(skipped, key=lambda s: s.path)),
-        inputs=tuple(sorted(f.source.path for f in done.files)),
+        inputs=tuple(sorted(inputs)),
         gone=tuple(gone),
         config_digest=config.full_digest(),
         settled=settled,
-        stable=tuple(gathered.stable(done.series, config, [*suspects, *ranked.parked])),
+        stable=tuple(gathered.stable(all_series, config, [*suspects, *ranked.parked])),
         parked=ranked.parked,
         warnings=warnings,
     )
@@ -276,7 +296,13 @@ def _skip_hint(skipped: Sequence[Skipped], settled: Sequence[str] = (), config: 
 
 
 def _parse_all(
-    sources: Sequence[Source], config: Config, options: RunOptions, progress: Progress | None, cache: SummaryCache | None, stream: SeriesStream
+    sources: Sequence[Source],
+    config: Config,
+    options: RunOptions,
+    progress: Progress | None,
+    cache: SummaryCache | None,
+    stream: SeriesStream,
+    looked: tuple[list[ParsedFile], list[Source]] | None = None,
 ) -> list[Skipped]:
     """Hand `stream` a ParsedFile for every source that parsed or was cached, as they come in; return the skipped ones.
 
@@ -288,7 +314,7 @@ def _parse_all(
     """
     from goroscope.incremental import cached_heads
 
-    files, skipped = _parse_sources(sources, config, options, progress, cache, stream.add)
+    files, skipped = _parse_sources(sources, config, options, progress, cache, stream.add, looked)
     whole = [f for f in files if f.head.dumps > 1 and f.source.part is None]
     if not whole:
         return skipped
@@ -346,14 +372,16 @@ def _parse_sources(
     progress: Progress | None,
     cache: SummaryCache | None,
     sink: Callable[[Source, ParsedFile | None], None] | None = None,
+    looked: tuple[list[ParsedFile], list[Source]] | None = None,
 ) -> tuple[list[ParsedFile], list[Skipped]]:
     """Return a ParsedFile for every one of `sources` that parsed or was cached, and the skipped ones.
 
-    `sink(source, its ParsedFile or None when skipped)` is told of each source as soon as it is in."""
+    `sink(source, its ParsedFile or None when skipped)` is told of each source as soon as it is in;
+    `looked` is what cached_heads gave for `sources`, when the caller looked them up already."""
     from goroscope.incremental import cached_heads
 
     digest = config.digest()
-    files, todo = cached_heads(sources, cache, digest)
+    files, todo = looked if looked is not None else cached_heads(sources, cache, digest)
     if sink is not None:
         for f in files:
             sink(f.source, f)
@@ -559,6 +587,280 @@ def _parse_parts_task(item: tuple[Source, Config, str | None, tuple[int, ...]]) 
     src, config, sha256, parts = item
     results = parse_parts_one(src, config, parts)
     return results, sha256 if sha256 is not None and stat_matches(src) else None
+
+
+# ------------------------------------------------------------------ the map over series
+#
+# A fleet's archive is many series of small files (DESIGN.md "At fleet scale"): each
+# such series goes to a worker whole, which parses its new files, correlates and judges
+# it (rank.judge_series), and sends back its result: the Series, its Judged, the names
+# of its inputs, and the cache entries to write, already encoded. The parent keeps
+# those and ranks across series (rank.Gathered); it never holds a series' summaries.
+# Series that hold a big file (split in byte ranges, or alone in a task), archive
+# members (read in archive order by one cursor) or cached back-to-back dumps take the
+# path above; so does a run of fewer than MAP_MIN_SERIES series, which the map would
+# leave on one core.
+MAP_MIN_SERIES = 2
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SeriesWork:
+    """What a worker needs to map one series."""
+
+    series: str  # the series (Source.series)
+    todo: tuple[Source, ...]  # its files to parse
+    # its files the cache holds: (source, head, content hash, encoded Summary or None when unreadable)
+    cached: tuple[tuple[Source, Summary, str | None, bytes | None], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MapTask:
+    """A batch of series for one worker, with what every series of the run shares."""
+
+    archive: Path | str  # the archive as the report names it (cache scope of memoised series)
+    config: Config
+    window: Window  # --since/--until
+    today: date  # the date acknowledgements expire by
+    hash_it: bool  # take content hashes (the run has a cache)
+    memoise: bool  # memoise each Series in the cache
+    works: tuple[SeriesWork, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SeriesDone:
+    """What mapping one series gives the parent."""
+
+    series: tuple[Series, ...]  # in id order (grouping may find none in the window)
+    judged: tuple[Judged, ...]  # aligned with series
+    inputs: tuple[str, ...]  # every file read (a file of back-to-back dumps: its parts)
+    skipped: tuple[Skipped, ...]  # files that did not parse
+    unused: tuple[Skipped, ...]  # parsed files grouping found no use for
+    wall: int  # snapshots timed by a log's own clock
+    store: tuple[tuple[Source, str, bytes, bytes], ...]  # cache entries: source, content hash, encoded Summary, encoded head
+    memo: tuple[tuple[str, str, bytes], ...]  # memoised series: key, scope, encoded Series
+    warnings: tuple[str, ...]  # cached entries found unreadable (parsed again)
+    files: int  # files of the series done (progress)
+    stored_bytes: int  # their stored bytes (progress)
+
+
+def _map_batch(task: MapTask) -> list[SeriesDone]:
+    """Map each series of `task` in a worker (see SeriesWork): parse, correlate, judge; return their results."""
+    return [_map_series(task, work) for work in task.works]
+
+
+class _Memo:
+    """Stands for the cache in a worker's correlate_all: records the Series to memoise, encoded, for the parent to write."""
+
+    enabled = True
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, bytes]] = []
+
+    def get_series(self, key: str) -> None:
+        """Return None: a series with a file to parse has a new key (the parent looked the old ones up)."""
+        return None
+
+    def put_series(self, key: str, scope: str, series: Series) -> None:
+        """Record `series` to memoise under `key` in `scope`."""
+        from goroscope.codec import encode_series
+
+        self.rows.append((key, scope, encode_series(series)))
+
+
+def _map_series(task: MapTask, work: SeriesWork) -> SeriesDone:
+    """Parse the new files of one series, correlate it with its cached ones and judge it (runs in a worker)."""
+    from goroscope import rank
+    from goroscope.codec import decode_summary, encode_entry, head_of
+    from goroscope.incremental import ParsedFile, correlate_all
+
+    config = task.config
+    files: list[ParsedFile] = []
+    skipped: list[Skipped] = []
+    store: list[tuple[Source, str, bytes, bytes]] = []
+    warnings: list[str] = []
+    todo = list(work.todo)
+    for src, head, sha, blob in work.cached:
+        try:
+            if blob is None:
+                raise ValueError("its data is missing")
+            summary = decode_summary(blob)
+            if head_of(summary) != head:
+                raise ValueError("its data does not match its head")
+        except ValueError as e:
+            warnings.append(f"summary cache: entry for {src.path} unreadable ({e}); parsed the file again")
+            todo.append(src)
+            continue
+        files.append(ParsedFile(src, head, sha, summary, None))
+
+    def keep(src: Source, result: Summary | Skipped, sha: str | None) -> None:
+        if isinstance(result, Skipped):
+            skipped.append(result)
+            return
+        if sha is not None:
+            store.append((src, sha, *encode_entry(result)))
+        if result.dumps > 1 and src.part is None:
+            # back-to-back dumps (a collector appending to one file): the whole file's summary is
+            # cached (a rerun knows its parts from it), each dump is a snapshot of its own
+            from goroscope.cache import stat_matches
+
+            parts = parse_parts_one(src, config, range(1, result.dumps + 1))
+            part_sha = sha if sha is not None and stat_matches(src) else None
+            for part, got in parts:
+                keep(part, got, part_sha)
+            return
+        files.append(ParsedFile.parsed(src, result, sha))
+
+    for src in sorted(todo, key=lambda s: s.path):
+        _, _, result, sha = _parse_task((src, config, task.hash_it, None))
+        keep(src, result, sha)
+    memo = _Memo() if task.memoise else None
+    done = correlate_all(task.archive, files, config, task.window, memo, lambda src: parse_one(src, config))  # type: ignore[arg-type]
+    judged = tuple(rank.judge_series(s, config, task.today) for s in done.series)
+    return SeriesDone(
+        series=done.series, judged=judged, inputs=tuple(f.source.path for f in done.files),
+        skipped=tuple(skipped) + done.skipped, unused=done.unused, wall=done.wall, store=tuple(store),
+        memo=tuple(memo.rows) if memo is not None else (), warnings=tuple(warnings),
+        files=len(work.todo) + len(work.cached), stored_bytes=sum(s.size for s in work.todo) + sum(c[0].size for c in work.cached),
+    )
+
+
+def _map_plan(
+    sources: Sequence[Source], files: list[ParsedFile], todo: list[Source], cache: SummaryCache | None
+) -> tuple[list[tuple[str, list[Source], list[ParsedFile]]], list[ParsedFile], list[Source]]:
+    """Return the series the map takes, each (id, files to parse, cached files), and the cached files and sources left.
+
+    A series goes to the map when it has a file to parse and holds no big file, no
+    archive member and no cached file of back-to-back dumps (see MAP_MIN_SERIES)."""
+    if not todo:
+        return [], files, todo
+    other = {s.series for s in sources if s.member is not None or s.part is not None or s.size >= BATCH_BYTES}
+    other |= {f.source.series for f in files if f.head.dumps > 1 or f.source.part is not None}
+    if cache is not None and not cache.enabled:
+        other |= {f.source.series for f in files}  # hits of a cache that went away since
+    new = {s.series for s in todo} - other
+    if len(new) < MAP_MIN_SERIES:
+        return [], files, todo
+    works: dict[str, tuple[list[Source], list[ParsedFile]]] = {sid: ([], []) for sid in sorted(new)}
+    for s in todo:
+        if s.series in works:
+            works[s.series][0].append(s)
+    for f in files:
+        if f.source.series in works:
+            works[f.source.series][1].append(f)
+    return ([(sid, t, c) for sid, (t, c) in works.items()], [f for f in files if f.source.series not in works],
+            [s for s in todo if s.series not in works])
+
+
+class _MapTasks(Sequence):
+    """The map's tasks, each built when the executor takes it: cached entries are read then, not all at once."""
+
+    def __init__(self, common: dict, batches: list[list[tuple[str, list[Source], list[ParsedFile]]]], cache: SummaryCache | None) -> None:
+        self._common = common
+        self._batches = batches
+        self._cache = cache
+
+    def __len__(self) -> int:
+        return len(self._batches)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        works = []
+        for sid, todo, cached in self._batches[i]:
+            raw = self._cache.raw if self._cache is not None else (lambda hit: None)
+            rows = tuple((f.source, f.head, f.sha256, raw(f.hit) if f.hit is not None else None) for f in cached)
+            works.append(SeriesWork(series=sid, todo=tuple(todo), cached=rows))
+        return MapTask(works=tuple(works), **self._common)
+
+
+def _map_batches(works: list[tuple[str, list[Source], list[ParsedFile]]], jobs: int) -> list[list[tuple[str, list[Source], list[ParsedFile]]]]:
+    """Return `works` in batches of consecutive series of up to BATCH_FILES files (a bigger series alone),
+    at least BATCHES_PER_JOB a job where there are series enough."""
+    total = sum(len(t) + len(c) for _, t, c in works)
+    per_batch = max(1, min(BATCH_FILES, -(-total // (jobs * BATCHES_PER_JOB))))
+    out: list[list] = []
+    cur: list = []
+    n = 0
+    for w in works:
+        size = len(w[1]) + len(w[2])
+        if cur and n + size > per_batch:
+            out.append(cur)
+            cur, n = [], 0
+        cur.append(w)
+        n += size
+    if cur:
+        out.append(cur)
+    return out
+
+
+def _shifted(progress: Progress | None, mapped: _Mapped, totals: tuple[int, int]) -> Progress | None:
+    """Return `progress` for the files the map left: counted after the map's, out of the run's `totals`."""
+    if progress is None:
+        return None
+
+    def shifted(files: int, _files: int, stored: int, _stored: int) -> None:
+        progress(mapped.files + files, totals[0], mapped.stored_bytes + stored, totals[1])
+
+    return shifted
+
+
+class _Mapped:
+    """What the map gave, gathered as results come in (its encoded cache entries are written, not kept)."""
+
+    def __init__(self) -> None:
+        self.series: list[Series] = []
+        self.inputs: list[str] = []
+        self.skipped: list[Skipped] = []
+        self.unused: list[Skipped] = []
+        self.wall = 0
+        self.warnings: list[str] = []
+        self.files = 0
+        self.stored_bytes = 0
+
+
+def _map_all(
+    works: list[tuple[str, list[Source], list[ParsedFile]]],
+    common: dict,
+    options: RunOptions,
+    cache: SummaryCache | None,
+    gathered: Gathered,
+    progress: Progress | None,
+    totals: tuple[int, int],
+    size: int,
+) -> _Mapped:
+    """Run the map over `works` (see _map_plan) and return what it gave; each series' Judged goes to `gathered`.
+
+    `size` is the stored bytes the whole run parses (SERIAL_BELOW_BYTES)."""
+    from goroscope.executor import default_jobs, make_executor
+
+    batches = _map_batches(works, options.jobs or default_jobs())
+    jobs = options.jobs if len(batches) > 1 and size >= SERIAL_BELOW_BYTES else 1
+    digest = common["config"].digest()
+    out = _Mapped()
+    executor = make_executor(options.executor, jobs, options.scheduler)
+    try:
+        for dones in executor.map_unordered(_map_batch, _MapTasks(common, batches, cache)):
+            if cache is not None:
+                cache.put_encoded([row for d in dones for row in d.store], digest)
+                for d in dones:
+                    for key, scope, blob in d.memo:
+                        cache.put_series_encoded(key, scope, blob)
+            for d in dones:
+                out.series.extend(d.series)
+                for j in d.judged:
+                    gathered.add(j)
+                out.inputs.extend(d.inputs)
+                out.skipped.extend(d.skipped)
+                out.unused.extend(d.unused)
+                out.wall += d.wall
+                out.warnings.extend(d.warnings)
+                out.files += d.files
+                out.stored_bytes += d.stored_bytes
+            if progress:
+                progress(out.files, totals[0], out.stored_bytes, totals[1])
+    finally:
+        executor.close()
+    return out
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:
