@@ -394,13 +394,42 @@ def test_a_fixed_pool_blocked_from_the_first_snapshot_is_not_a_growing_number():
 
 
 def test_a_pool_whose_workers_get_stuck_one_by_one_in_a_receive_is_stuck():
-    # GIVEN workers that block one by one in a receive in their own loop and stay
+    # GIVEN a fixed pool of 8 workers, one by one blocking for good in a receive in their own
+    # loop (0 -> 6, the last 16 snapshots ago) while their siblings keep working elsewhere
+    n = 40
+    ids = [min(i // 4, 6) for i in range(n)]
+    made = frame("github.com/acme/app/internal/work.(*Pool).Start", 29)
+    t = tl(ids, fn="github.com/acme/app/internal/work.(*Pool).worker", line=41, state="chan receive",
+           stuck_ids=[max(0, k) for k in ids], stuck_minutes=[0.25 * i for i in range(n)], created_by=made)
+    working = tl([8 - k for k in ids], fn="github.com/acme/app/internal/work.(*Pool).handle", line=55, state="IO wait",
+                 created_by=made)
+    # THEN the growing number of stuck ids makes them stuck, sized by their pool
+    found = suspects(series(t, working, step=timedelta(seconds=15)))
+    assert [x.kind for x in found] == ["stuck"]
+    assert (found[0].pool.stuck, found[0].pool.size) == (6, 8)
+
+
+def test_an_idle_pool_that_grew_in_a_burst_and_idles_since_is_not_stuck():
+    # GIVEN the same shape with no sibling elsewhere: 6 workers (or keep-alive connections) of a
+    # pool that grew one by one and has been idle in its own receive since, waits growing
     n = 40
     ids = [min(i // 4, 6) for i in range(n)]
     t = tl(ids, fn="github.com/acme/app/internal/work.(*Pool).worker", line=41, state="chan receive",
            stuck_ids=[max(0, k) for k in ids], stuck_minutes=[0.25 * i for i in range(n)])
-    # THEN the growing number of stuck ids makes them stuck
-    assert [x.kind for x in suspects(series(t, step=timedelta(seconds=15)))] == ["stuck"]
+    # THEN its number stopped growing 16 snapshots ago and nothing else says it is lost: no suspect
+    assert suspects(series(t, step=timedelta(seconds=15))) == []
+
+
+def test_an_elastic_pool_whose_idle_number_wanders_with_load_is_not_stuck():
+    # GIVEN write loops of an elastic pool idle in select in their own function, whose
+    # number follows the day's load (up by half to the afternoon, part of the way back by night)
+    n = 48
+    level = [round(12 + 6 * math.sin(0.8 * math.pi * i / (n - 1)) + (1 if i % 5 == 0 else 0)) for i in range(n)]
+    t = tl(level, fn="net/http.(*persistConn).writeLoop", line=2833, state="select",
+           stuck_ids=[c - 1 for c in level], stuck_minutes=[30.0 * i for i in range(n)],
+           created_by=frame("net/http.(*Transport).dialConn", 2124, f"{GOROOT}/net/http/transport.go"))
+    # THEN a number that gives back what it gained is no growing number of stuck goroutines
+    assert suspects(series(t, step=timedelta(minutes=30))) == []
 
 
 def test_several_blocked_senders_with_the_same_ids_are_stuck():

@@ -602,8 +602,10 @@ def pooled(
     Over all the run's tests the Benjamini-Hochberg procedure keeps the false
     discovery rate at `rank.max_q_value`: a growing suspect is kept where its test's
     q-value is at most that, and where the service's pods, summed, grew materially and
-    still rise in their recent halves (_service_grows). Stuck and proven suspects
-    rest on goroutine ids and the runtime's proof, not on a trend.
+    still rise in their recent halves (_service_grows). A stuck suspect that is stuck
+    only because its number of stuck ids grows is held to the same test and the same
+    materiality on that number; other stuck and proven suspects rest on goroutine
+    ids and the runtime's proof, not on a trend.
     """
     from goroscope.findings import group_of
 
@@ -630,9 +632,10 @@ def pooled(
             pvalue[(g, fp, what)] = _combined([(t.z, t.p) for t in pods])
             persists[(g, fp, what)] = _service_grows(pods, rc)
         else:
-            # stuck only because the number of stuck ids grows: that trend, pooled the same way
+            # stuck only because the number of stuck ids grows: that trend, pooled the same way,
+            # and that number, summed over the pods, material and still rising like a growing count
             pvalue[(g, fp, what)] = _combined([_last_segment_trend(by_id[sid], held, rc) for sid, (_, held) in rows])
-            persists[(g, fp, what)] = True
+            persists[(g, fp, what)] = _service_grows([_pod_trend(by_id[sid], held, rc) for sid, (_, held) in rows], rc)
     qvalue = stats.benjamini_hochberg(pvalue, m)
     out = []
     for found in per_series:

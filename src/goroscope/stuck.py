@@ -6,9 +6,12 @@ Contract: `stuck_verdict(timelines, main, site, segment, rank_config, options)
 What the goroutines wait on (`state_class`) decides how many are needed: a sync wait
 (semacquire, Mutex, RWMutex, WaitGroup, Cond) needs one; a channel wait several
 (`stuck_min_channel_goroutines`) or a growing number; and a receive or select in the
-goroutine's own top-level function (an idle worker loop, `main` waiting for a
-signal) only a growing number, counted from how many were there at the segment's
-first snapshot (a fixed pool blocked from the start does not grow). Network poll,
+goroutine's own top-level function (an idle worker loop, a keep-alive connection's
+write loop, `main` waiting for a signal) only a growing number, counted from how
+many were there at the segment's first snapshot (a fixed pool blocked from the start
+does not grow). Where a set is stuck only by its growing number, that number must
+grow as growth.py requires of a leak's count (`_number_grows`): an elastic pool whose
+idle members follow load, or a pool that grew in a burst and idles since, is not stuck. Network poll,
 sleep, timers, syscalls and the runtime's own waits are normal for hours and never
 stuck. A goroutine whose own header minutes say it was woken since it was last seen
 waits anew (correlate.py), so a worker that takes a job now and then is not stuck.
@@ -33,7 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from goroscope import stats
+from goroscope import growth, stats
 from goroscope.config import RankConfig
 from goroscope.model import Frame, Signature, Timeline
 from goroscope.signature import Options, is_application
@@ -148,6 +151,33 @@ def _parked(
     return held and early and minutes * 60.0 >= 0.5 * life
 
 
+def _number_grows(
+    held: Sequence[float], times: Sequence[datetime], first: int, at: int, rc: RankConfig, lower: Sequence[bool] = (), siblings: int = 0
+) -> bool:
+    """Return True when the number of stuck ids over snapshots `first`..`at` (`held`) grows as growth.py requires of a leak.
+
+    A set that is stuck only because its number grows (an idle loop's receive or
+    select, a few channel waiters) rests on that number's trend alone, so the trend
+    must hold as a growing signature's does: material against its own step noise,
+    the end near the peak, nothing given back, and still rising in the recent half.
+    An elastic pool of idle connections or workers whose size follows load wanders,
+    rises and falls back; a pool that grew in a burst and has idled since holds a
+    plateau; a leak only adds (its goroutines never return). One exception to the
+    recent half: where the `go` statement's other goroutines (`siblings`) are
+    elsewhere, working, a set that got stuck one by one and has held every member
+    since (its number at its peak at the end) is workers lost to the pool, whenever
+    the last of them got stuck.
+    """
+    if len(times) <= at:  # no times given: one minute apart (the trend tests read only the order)
+        times = [datetime(2000, 1, 1) + timedelta(minutes=i) for i in range(at + 1)]
+    counts = [0] * first + [int(round(v)) for v in held]
+    verdict = growth.growth_verdict(counts, times[: at + 1], [(first, at)], rc, lower[: at + 1])
+    if verdict.growing:
+        return True
+    held_all = bool(held) and held[-1] >= max(held)
+    return siblings > 0 and held_all and verdict.best is not None and verdict.best.failed == "recent"
+
+
 def stuck_verdict(
     timelines: Sequence[Timeline],
     main: Timeline,
@@ -191,9 +221,9 @@ def stuck_verdict(
         seg_ids[0] = max(seg_ids[0], float(counts[first]))
     growing_number = False
     if len(seg_ids) >= rc.min_snapshots and seg_ids[-1] - seg_ids[0] >= 2:
-        if len(seg_ids) > stats.MAX_POINTS:
-            seg_ids = stats.thin(list(range(len(seg_ids))), seg_ids)[1]
-        growing_number = stats.mann_kendall(seg_ids).p_up <= rc.max_p_value
+        growing_number = stats.mann_kendall(stats.thin(list(range(len(seg_ids))), seg_ids)[1] if len(seg_ids) > stats.MAX_POINTS else seg_ids).p_up <= rc.max_p_value
+    # where the set is stuck only because its number grows, that number must grow like a leak
+    number_grows = growing_number and _number_grows(seg_ids, times, first, at, rc, main.lower_bound, siblings)
     reason = ""
     if cls is StateClass.IDLE:
         reason = f"state {state or 'unknown'} is an idle wait"
@@ -203,9 +233,9 @@ def stuck_verdict(
         if k < rc.stuck_min_sync_goroutines:
             reason = "too few"
     elif cls is StateClass.CHANNEL and state != "chan send" and _idle_loop(main.signature, site, options):
-        if not growing_number:
+        if not number_grows:
             reason = "an idle loop waiting for work"
-    elif k < rc.stuck_min_channel_goroutines and not growing_number:
+    elif k < rc.stuck_min_channel_goroutines and not number_grows:
         reason = "too few for a channel wait"
     if reason:
         return StuckVerdict(stuck=False, score=0.0, goroutines=k, minutes=minutes, growing_number=growing_number, reason=reason, **base)
