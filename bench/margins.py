@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Print, per truth set, the lowest score of a true leak beside the highest score of a benign signature (the margin).
 
-Usage: bench/margins.py [CORPUS] [--fleet SERVICESxPODSxSNAPSHOTS:SEED,SEED,...] ...
+Usage: bench/margins.py [CORPUS] [--fleet SERVICESxPODSxSNAPSHOTS:SEED,SEED,...] [--fleet-dir DIR[:TRUTH]] [--fleets-only] ...
 (CORPUS: default $GOROSCOPE_CORPUS or ../shared/corpus). Each --fleet also measures
-generated fleets (tests/fleetgen.py, its default leaks) of that shape, one per seed:
-there "benign flagged" is any finding that is not a planted leak.
+generated fleets (tests/fleetgen.py, its default leaks) of that shape, one per seed;
+each --fleet-dir a fleet fleetgen already wrote (its truth DIR/fleet-truth.yaml unless
+given, e.g. one written with --truth): there "benign flagged" is any finding that is
+not a planted leak. --fleets-only skips the truth sets.
 Each set is analysed with the default config. "leak min" is the lowest score among
 the true leaks found (and how many of them were found, of their number, with their
 kind); "benign flagged" the highest score of a benign signature that is a suspect
@@ -110,6 +112,20 @@ def fleet_margin(shape: str, seed: int, config: Config) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         truth = fleetgen.generate(tmp, seed=seed, services=services, pods=pods, snapshots=snapshots, interval_minutes=30)
         report = analyze(Path(tmp), config, RunOptions(use_cache=False, jobs=1))
+    return _fleet_line(f"fleet {shape} seed {seed:<3}     ", truth, report)
+
+
+def fleet_dir_margin(spec: str, config: Config) -> str:
+    """Return one line of the table for a fleet already generated: `spec` is 'DIR' or 'DIR:TRUTH' (default DIR/fleet-truth.yaml)."""
+    folder, _, truth_path = spec.partition(":")
+    truth = yaml.safe_load(Path(truth_path or Path(folder) / "fleet-truth.yaml").read_text(encoding="utf-8"))
+    shape = f"{truth['services']}x{truth['pods_per_service']}x{truth['snapshots']}"
+    report = analyze(Path(folder), config, RunOptions(use_cache=False, jobs=2))
+    return _fleet_line(f"fleet {shape} seed {truth['seed']:<3} (dir)", truth, report)
+
+
+def _fleet_line(name: str, truth: dict, report) -> str:
+    """Return the table line of a fleet's `report` against its fleetgen `truth`."""
     planted = {(x["function"], x["line"]) for x in truth["leaks"]}
     hits = [f for f in report.findings if (f.leak_site.function, f.leak_site.line) in planted]
     extra = [f for f in report.findings if (f.leak_site.function, f.leak_site.line) not in planted]
@@ -117,15 +133,19 @@ def fleet_margin(shape: str, seed: int, config: Config) -> str:
     low = f"{min(f.score for f in hits):.3f}" if hits else "-"
     hi = f"{max(f.score for f in extra):.3f}" if extra else "none"
     first = "planted" if report.findings and report.findings[0] in hits else ("-" if not report.findings else "EXTRA")
-    return f"fleet {shape} seed {seed:<3}      leaks {len(found):>2}/{len(planted):<2}  leak min {low}  benign flagged {hi} ({len(extra)})  finding #1 {first}"
+    return f"{name} leaks {len(found):>2}/{len(planted):<2}  leak min {low}  benign flagged {hi} ({len(extra)})  finding #1 {first}"
 
 
 def main() -> None:
-    fleets = []
-    while "--fleet" in sys.argv:
-        i = sys.argv.index("--fleet")
-        fleets.append(sys.argv[i + 1])
-        del sys.argv[i : i + 2]
+    fleets, dirs = [], []
+    for flag, into in (("--fleet-dir", dirs), ("--fleet", fleets)):
+        while flag in sys.argv:
+            i = sys.argv.index(flag)
+            into.append(sys.argv[i + 1])
+            del sys.argv[i : i + 2]
+    only_fleets = "--fleets-only" in sys.argv
+    if only_fleets:
+        sys.argv.remove("--fleets-only")
     corpus = Path(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("GOROSCOPE_CORPUS", ROOT.parent / "shared" / "corpus"))
     config = Config()
     sets = []
@@ -136,9 +156,12 @@ def main() -> None:
         ("lookalikes", DATA / "lookalikes", DATA / "lookalikes" / "truth.yaml"),
         ("loadramp", DATA / "loadramp" / "series", DATA / "loadramp" / "truth.yaml"),
         ("fleetshapes", DATA / "fleetshapes", DATA / "fleetshapes" / "truth.yaml"),
+        ("keepalive", DATA / "keepalive", DATA / "keepalive" / "truth.yaml"),
     ]
-    for name, root, truth in sets:
+    for name, root, truth in [] if only_fleets else sets:
         print(margin(name, root, yaml.safe_load(truth.read_text(encoding="utf-8")), config), flush=True)
+    for spec in dirs:
+        print(fleet_dir_margin(spec, config), flush=True)
     for spec in fleets:
         shape, _, seeds = spec.partition(":")
         for seed in (int(x) for x in (seeds or "1").split(",")):

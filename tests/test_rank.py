@@ -409,17 +409,6 @@ def test_a_pool_whose_workers_get_stuck_one_by_one_in_a_receive_is_stuck():
     assert (found[0].pool.stuck, found[0].pool.size) == (6, 8)
 
 
-def test_an_idle_pool_that_grew_in_a_burst_and_idles_since_is_not_stuck():
-    # GIVEN the same shape with no sibling elsewhere: 6 workers (or keep-alive connections) of a
-    # pool that grew one by one and has been idle in its own receive since, waits growing
-    n = 40
-    ids = [min(i // 4, 6) for i in range(n)]
-    t = tl(ids, fn="github.com/acme/app/internal/work.(*Pool).worker", line=41, state="chan receive",
-           stuck_ids=[max(0, k) for k in ids], stuck_minutes=[0.25 * i for i in range(n)])
-    # THEN its number stopped growing 16 snapshots ago and nothing else says it is lost: no suspect
-    assert suspects(series(t, step=timedelta(seconds=15))) == []
-
-
 def test_an_elastic_pool_whose_idle_number_wanders_with_load_is_not_stuck():
     # GIVEN write loops of an elastic pool idle in select in their own function, whose
     # number follows the day's load (up by half to the afternoon, part of the way back by night)

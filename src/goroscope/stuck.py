@@ -11,7 +11,7 @@ write loop, `main` waiting for a signal) only a growing number, counted from how
 many were there at the segment's first snapshot (a fixed pool blocked from the start
 does not grow). Where a set is stuck only by its growing number, that number must
 grow as growth.py requires of a leak's count (`_number_grows`): an elastic pool whose
-idle members follow load, or a pool that grew in a burst and idles since, is not stuck. Network poll,
+idle members follow load, rising and falling back, is not stuck. Network poll,
 sleep, timers, syscalls and the runtime's own waits are normal for hours and never
 stuck. A goroutine whose own header minutes say it was woken since it was last seen
 waits anew (correlate.py), so a worker that takes a job now and then is not stuck.
@@ -151,9 +151,7 @@ def _parked(
     return held and early and minutes * 60.0 >= 0.5 * life
 
 
-def _number_grows(
-    held: Sequence[float], times: Sequence[datetime], first: int, at: int, rc: RankConfig, lower: Sequence[bool] = (), siblings: int = 0
-) -> bool:
+def _number_grows(held: Sequence[float], times: Sequence[datetime], first: int, at: int, rc: RankConfig, lower: Sequence[bool] = ()) -> bool:
     """Return True when the number of stuck ids over snapshots `first`..`at` (`held`) grows as growth.py requires of a leak.
 
     A set that is stuck only because its number grows (an idle loop's receive or
@@ -161,12 +159,11 @@ def _number_grows(
     must hold as a growing signature's does: material against its own step noise,
     the end near the peak, nothing given back, and still rising in the recent half.
     An elastic pool of idle connections or workers whose size follows load wanders,
-    rises and falls back; a pool that grew in a burst and has idled since holds a
-    plateau; a leak only adds (its goroutines never return). One exception to the
-    recent half: where the `go` statement's other goroutines (`siblings`) are
-    elsewhere, working, a set that got stuck one by one and has held every member
-    since (its number at its peak at the end) is workers lost to the pool, whenever
-    the last of them got stuck.
+    rises and falls back: its members wake or close. One exception to the recent
+    half: a number that never fell at all (every goroutine that ever got stuck is
+    still stuck) has given nothing back whenever its last member joined (a pool
+    losing its workers one by one, a leak that paused); a count's plateau wanders,
+    a stuck number's does not.
     """
     if len(times) <= at:  # no times given: one minute apart (the trend tests read only the order)
         times = [datetime(2000, 1, 1) + timedelta(minutes=i) for i in range(at + 1)]
@@ -174,8 +171,8 @@ def _number_grows(
     verdict = growth.growth_verdict(counts, times[: at + 1], [(first, at)], rc, lower[: at + 1])
     if verdict.growing:
         return True
-    held_all = bool(held) and held[-1] >= max(held)
-    return siblings > 0 and held_all and verdict.best is not None and verdict.best.failed == "recent"
+    never_fell = all(b >= a for a, b in zip(held, held[1:]))
+    return never_fell and verdict.best is not None and verdict.best.failed == "recent"
 
 
 def stuck_verdict(
@@ -223,7 +220,7 @@ def stuck_verdict(
     if len(seg_ids) >= rc.min_snapshots and seg_ids[-1] - seg_ids[0] >= 2:
         growing_number = stats.mann_kendall(stats.thin(list(range(len(seg_ids))), seg_ids)[1] if len(seg_ids) > stats.MAX_POINTS else seg_ids).p_up <= rc.max_p_value
     # where the set is stuck only because its number grows, that number must grow like a leak
-    number_grows = growing_number and _number_grows(seg_ids, times, first, at, rc, main.lower_bound, siblings)
+    number_grows = growing_number and _number_grows(seg_ids, times, first, at, rc, main.lower_bound)
     reason = ""
     if cls is StateClass.IDLE:
         reason = f"state {state or 'unknown'} is an idle wait"

@@ -39,10 +39,9 @@ def goroutines(text):
         yield state, frames, created
 
 
-def main():
-    """Print the per-site counts of every debug=2 file under the given folder."""
-    folder = Path(sys.argv[1])
-    files = sorted(folder.glob("*.debug2.txt*"))
+def per_site(folder):
+    """Return (the debug=2 files of `folder` in order, {site: counts per file}, {site: (states seen, created-by)})."""
+    files = sorted(Path(folder).glob("*.debug2.txt*"))
     counts = defaultdict(lambda: [0] * len(files))
     info = {}
     for i, f in enumerate(files):
@@ -51,6 +50,12 @@ def main():
             site = app[0] if app else frames[-1]
             counts[site][i] += 1
             info.setdefault(site, (set(), created))[0].add(state)
+    return files, dict(counts), info
+
+
+def main():
+    """Print the per-site counts of every debug=2 file under the given folder."""
+    files, counts, info = per_site(sys.argv[1])
     for site, c in sorted(counts.items()):
         states, created = info[site]
         print(f"{site[0]} {site[1]}:{site[2]} {sorted(states)} created_by={created} counts={c}")
