@@ -12,6 +12,7 @@ import pytest
 pypdf = pytest.importorskip("pypdf")
 
 from goroscope.config import Config, RenderConfig
+from goroscope.errors import RenderError
 from goroscope.render import pdf
 from goroscope.resources import templates_dir
 
@@ -223,3 +224,105 @@ def test_the_whole_corpus_findings_table_is_on_page_one(corpus_dir):
     for f in report.findings:
         site = f.leak_site
         assert squash(f"{site.file.rsplit('/', 1)[-1]}:{site.line}") in page1, f"{site.function} not on page one"
+
+
+# ------------------------------------------------- the printer: the PDF in a process of its own
+
+
+def _fake_printer(code: str):  # type: ignore[no-untyped-def]
+    """Return a Printer whose child is `python -c code` (reads its page like the real one)."""
+    from goroscope.render.printer import Printer
+
+    return Printer(subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+
+
+def test_the_printer_prints_what_pdf_of_view_prints():
+    from goroscope.render.context import build_view
+    from goroscope.render.html import html_of_view
+    from goroscope.render.printer import Printer
+
+    # GIVEN a printer started before the page exists, and the print page of a report
+    config = Config(render=RenderConfig(redact_labels=("tenant",)))
+    with Printer.start(templates_dir()) as printer:
+        view = build_view(make_report(), config, None)
+        # WHEN it is handed the page
+        printer.submit(html_of_view(view, config, "print"))
+        printed = printer.result()
+    # THEN it gives the PDF this process prints, page for page
+    assert printed is not None and printed.startswith(b"%PDF")
+    here = pdf.pdf_of_view(view, config)
+    texts = [[p.extract_text() for p in pypdf.PdfReader(io.BytesIO(b)).pages] for b in (printed, here)]
+    assert texts[0] == texts[1] and "transport.go:2616" in squash(texts[0][0])
+
+
+def test_a_printer_that_fails_on_the_page_fails_the_run_with_its_message():
+    # GIVEN a child that says weasyprint failed, as printer.main does
+    code = "import sys; sys.stdin.read(); sys.stderr.write('PDF rendering failed: ValueError: bad page\\n'); sys.exit(65)"
+    with _fake_printer(code) as printer:
+        printer.submit("<p>x</p>")
+        # THEN its message is the run's RenderError
+        with pytest.raises(RenderError, match="^PDF rendering failed: ValueError: bad page$"):
+            printer.result()
+
+
+@pytest.mark.parametrize("code", ["import os; os.kill(os.getpid(), 9)", "raise SystemExit(1)"], ids=["killed", "crashed"])
+def test_a_printer_that_cannot_print_leaves_the_pdf_to_this_process(tmp_path, code):
+    from goroscope.render import write_outputs
+
+    # GIVEN a printer whose child is killed, or crashes without a word
+    with _fake_printer(code) as printer:
+        # WHEN the outputs are written with it
+        written = write_outputs(make_report(suspects=()), Config(), tmp_path, "r", ["json", "pdf"], printer=printer)
+    # THEN the PDF is printed here instead, and every file is written
+    assert [p.name for p in written] == ["r.json", "r.pdf"]
+    text = pypdf.PdfReader(io.BytesIO((tmp_path / "r.pdf").read_bytes())).pages[0].extract_text()
+    assert "goroscope · /var/dumps/fleet-2026-12-01" in text
+
+
+def test_closing_an_unused_printer_ends_its_child():
+    from goroscope.render.printer import Printer
+
+    printer = Printer.start(templates_dir())
+    assert printer is not None
+    printer.close()
+    assert printer.proc.returncode is not None
+
+
+def test_the_child_prints_stdin_to_stdout_and_says_why_it_failed(monkeypatch, capsysbinary):
+    from goroscope.render import printer as printer_mod
+
+    # GIVEN the child's main with a page on stdin
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"<p>one page</p>")))
+    # WHEN it prints it
+    assert printer_mod.main([str(templates_dir())]) == 0
+    # THEN stdout holds the PDF alone
+    assert capsysbinary.readouterr().out.startswith(b"%PDF")
+    # AND a page weasyprint fails on is exit code 65 and one line on stderr
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"<p>two</p>")))
+
+    def failing(page, root):  # type: ignore[no-untyped-def]
+        if "two" in page:
+            raise RenderError("PDF rendering failed: OSError: no\nmore")
+        return b"%PDF-warm"
+
+    monkeypatch.setattr(pdf, "pdf_of_page", failing)
+    assert printer_mod.main([str(templates_dir())]) == 65
+    captured = capsysbinary.readouterr()
+    assert captured.out == b"" and captured.err == b"PDF rendering failed: OSError: no more\n"
+
+
+def test_the_command_line_prints_the_pdf_in_the_printer(tmp_path):
+    from pathlib import Path
+
+    # GIVEN a report run by the command line, PDF included
+    samples = Path(__file__).resolve().parents[1] / "samples" / "notifier"
+    code = (
+        "import sys\nfrom goroscope import cli\n"
+        f"try:\n    cli.main(['report', {str(samples)!r}, '--format', 'json,pdf', '--no-cache', '--output', {str(tmp_path)!r}, '--name', 'r', '-q'])\n"
+        "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+        "print('weasyprint' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # THEN the PDF is written, and weasyprint was never loaded by the run's own process
+    assert out.stdout.strip().splitlines()[-1] == "False", out.stderr
+    assert (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF")

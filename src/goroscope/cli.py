@@ -236,26 +236,32 @@ def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_pa
         now=now,
     )
     progress = _Progress() if (sys.stderr.isatty() and not quiet) else None
+    # weasyprint loads in a process of its own while the run works; it prints the PDF at the end
+    printer = _start_printer(config) if "pdf" in names else None
     try:
-        rep = analyze(archive, config, options, progress)
+        try:
+            rep = analyze(archive, config, options, progress)
+        finally:
+            if progress is not None:
+                progress.finish()
+        if notes:
+            rep = replace(rep, warnings=rep.warnings + tuple(notes))
+        for w in rep.warnings:
+            _warn(w)
+        # the one view of this run: the terminal summary and every file format render it
+        view = None
+        if not quiet or any(RENDERERS[n].uses_view for n in names):
+            from goroscope.render.context import build_view
+
+            view = build_view(rep, config, source_root)
+        if not quiet:
+            from goroscope.render.terminal import summary_text
+
+            click.echo(summary_text(view, verbose=verbose, width=_stdout_width()))
+        written = write_outputs(rep, config, out, stem, names, force=force, source_root=source_root, view=view, printer=printer)
     finally:
-        if progress is not None:
-            progress.finish()
-    if notes:
-        rep = replace(rep, warnings=rep.warnings + tuple(notes))
-    for w in rep.warnings:
-        _warn(w)
-    # the one view of this run: the terminal summary and every file format render it
-    view = None
-    if not quiet or any(RENDERERS[n].uses_view for n in names):
-        from goroscope.render.context import build_view
-
-        view = build_view(rep, config, source_root)
-    if not quiet:
-        from goroscope.render.terminal import summary_text
-
-        click.echo(summary_text(view, verbose=verbose, width=_stdout_width()))
-    written = write_outputs(rep, config, out, stem, names, force=force, source_root=source_root, view=view)
+        if printer is not None:
+            printer.close()
     for path in written:
         click.echo(str(path))
     if rep.skipped and strict:
@@ -266,6 +272,18 @@ def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_pa
         live = [f for f in rep.findings if not f.acknowledged and f.status == "new"]
     if (fail_on_suspects or fail_on_new) and live:
         raise _Exit(exitcodes.SUSPECTS)
+
+
+def _start_printer(config: Config):  # type: ignore[no-untyped-def]
+    """Return a PDF printer started now (render/printer.py), so that weasyprint loads while the run works; None if none starts."""
+    from goroscope.render.printer import Printer
+    from goroscope.resources import templates_dir
+
+    try:
+        root = templates_dir(config.render.templates_dir)
+    except GoroscopeError:
+        return None  # the PDF renderer names what is wrong with the folder, at its turn
+    return Printer.start(root)
 
 
 @cli.command()

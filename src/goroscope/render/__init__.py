@@ -27,6 +27,7 @@ from goroscope.errors import RenderError, UsageError
 from goroscope.model import Report
 
 if TYPE_CHECKING:
+    from goroscope.render.printer import Printer
     from goroscope.render.view import ReportView
 
 __all__ = ["Renderer", "RENDERERS", "DEFAULT_FORMATS", "parse_formats", "targets", "check_targets", "write_outputs", "write_atomic", "place_all"]
@@ -200,6 +201,19 @@ def place_all(files: Sequence[tuple[Path, bytes]], *, force: bool) -> None:
         raise
 
 
+def _render_one(name: str, path: Path, render: Callable[..., bytes], *args: object) -> bytes:
+    """Return `render(*args)`, the content of the `name` file `path`; an OSError becomes a RenderError naming it."""
+    try:
+        return render(*args)
+    except OSError as e:
+        raise RenderError(f"{path}: cannot render {name}: {e}") from None
+
+
+def _printed(printer: Printer, report: Report, view: ReportView | None, config: Config) -> bytes:
+    """Return the PDF `printer` printed; printed here when it could not (it did not start, or died)."""
+    return printer.result() or _pdf(report, view, config)
+
+
 def write_outputs(
     report: Report,
     config: Config,
@@ -210,6 +224,7 @@ def write_outputs(
     force: bool = False,
     source_root: Path | None = None,
     view: ReportView | None = None,
+    printer: Printer | None = None,
 ) -> list[Path]:
     """Render `report` in every format and write the files; return their paths.
 
@@ -219,21 +234,32 @@ def write_outputs(
     written (check_targets(), which the command line also runs before the
     analysis): an existing one is an error unless `force`. Every format is
     rendered before the first file is written, so a failing renderer leaves no
-    partial set behind.
+    partial set behind. With a `printer` (render/printer.py, started by the caller
+    when the run began) the PDF is printed in that process while the other formats
+    are rendered here; where it cannot print, the PDF is printed here.
     """
     planned = check_targets(output_dir, stem, formats, force=force)
     if view is None and any(r.uses_view for r, _ in planned):
         from goroscope.render.context import build_view
 
         view = build_view(report, config, source_root)
+    printing = printer is not None and view is not None and any(r.name == "pdf" and r.render is _pdf for r, _ in planned)
+    if printing:
+        from goroscope.render.html import html_of_view
+
+        # the PDF is laid out in the printer's process while this one renders the other formats
+        printer.submit(html_of_view(view, config, "print"))  # type: ignore[union-attr]
     rendered: list[tuple[Path, bytes]] = []
+    printed_at: int | None = None  # where the printer's PDF goes in `rendered`
     for renderer, path in planned:
-        try:
-            rendered.append((path, renderer.render(report, view, config)))
-        except RenderError:
-            raise
-        except OSError as e:
-            raise RenderError(f"{path}: cannot render {renderer.name}: {e}") from None
+        if printing and renderer.name == "pdf":
+            printed_at = len(rendered)
+            rendered.append((path, b""))
+            continue
+        rendered.append((path, _render_one(renderer.name, path, renderer.render, report, view, config)))
+    if printed_at is not None:
+        path = rendered[printed_at][0]
+        rendered[printed_at] = (path, _render_one("pdf", path, _printed, printer, report, view, config))
     try:
         place_all(rendered, force=force)
     except OSError as e:

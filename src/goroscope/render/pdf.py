@@ -1,8 +1,9 @@
 """The PDF report: weasyprint's rendering of the HTML report with its @media print rules.
 
 Contract: `pdf_of_view(view, config)` returns the PDF bytes of the run's ReportView
-(its HTML page in its print form, printed); the registry writes them. `render_pdf(report, config,
-source_root)` builds the view first, for callers that have only a Report.
+(its HTML page in its print form, printed: `pdf_of_page`); the registry writes them.
+`render_pdf(report, config, source_root)` builds the view first, for callers that
+have only a Report. The command line prints in a process of its own (render/printer.py).
 weasyprint is imported inside `pdf_of_view` only: it is slow
 to import, and a nightly run that asks for JSON alone must not pay for it.
 
@@ -26,7 +27,7 @@ from goroscope.model import Report
 from goroscope.render.view import ReportView
 from goroscope.resources import templates_dir
 
-__all__ = ["allowed_url", "pdf_of_view", "render_pdf"]
+__all__ = ["allowed_url", "pdf_of_page", "pdf_of_view", "render_pdf"]
 
 
 def allowed_url(url: str, root: Path) -> bool:
@@ -68,12 +69,15 @@ def _fetcher_class():
 
 def pdf_of_view(view: ReportView, config: Config) -> bytes:
     """Return the PDF report of `view`: its HTML page, printed."""
-    import weasyprint
-
     from goroscope.render.html import html_of_view
 
-    root = templates_dir(config.render.templates_dir)
-    page = html_of_view(view, config, "print")
+    return pdf_of_page(html_of_view(view, config, "print"), templates_dir(config.render.templates_dir))
+
+
+def pdf_of_page(page: str, root: Path) -> bytes:
+    """Return the print HTML `page` printed as PDF, fetching nothing but data: URIs and files under `root`."""
+    import weasyprint
+
     fetcher = _fetcher_class()(root)
     # weasyprint and fontTools log every subset and refused fetch at INFO/WARNING;
     # keep them out of a cron job's mail.
