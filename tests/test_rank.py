@@ -409,6 +409,16 @@ def test_a_pool_whose_workers_get_stuck_one_by_one_in_a_receive_is_stuck():
     assert (found[0].pool.stuck, found[0].pool.size) == (6, 8)
 
 
+def test_goroutines_that_got_stuck_and_stopped_coming_are_still_stuck():
+    # GIVEN a per-request goroutine that blocks for good in a receive in its own function,
+    # four of them in the first three snapshots half an hour apart, then none for 1.5 h
+    held = [1, 4, 4, 5, 5, 5]
+    t = tl(held, fn="github.com/acme/app/internal/bus.awaitAck", line=181, state="chan receive",
+           stuck_ids=held, stuck_minutes=[30.0 * i + 10 for i in range(len(held))])
+    # THEN a number of stuck ids that never fell is stuck, though it no longer rises
+    assert [x.kind for x in suspects(series(t, step=timedelta(minutes=30)))] == ["stuck"]
+
+
 def test_an_elastic_pool_whose_idle_number_wanders_with_load_is_not_stuck():
     # GIVEN write loops of an elastic pool idle in select in their own function, whose
     # number follows the day's load (up by half to the afternoon, part of the way back by night)

@@ -159,11 +159,12 @@ def _number_grows(held: Sequence[float], times: Sequence[datetime], first: int, 
     must hold as a growing signature's does: material against its own step noise,
     the end near the peak, nothing given back, and still rising in the recent half.
     An elastic pool of idle connections or workers whose size follows load wanders,
-    rises and falls back: its members wake or close. One exception to the recent
-    half: a number that never fell at all (every goroutine that ever got stuck is
-    still stuck) has given nothing back whenever its last member joined (a pool
-    losing its workers one by one, a leak that paused); a count's plateau wanders,
-    a stuck number's does not.
+    rises and falls back: its members wake or close. Or the number never fell at
+    all and rose by `rank.min_net_growth`: every goroutine that ever got stuck is
+    still stuck, whenever the last one joined (a pool losing its workers one by
+    one, a leak that paused). Those tests of a count's trend (its recent half, its
+    fitted slope) are there for plateaus that wander; a stuck number's plateau is
+    the same ids held.
     """
     if len(times) <= at:  # no times given: one minute apart (the trend tests read only the order)
         times = [datetime(2000, 1, 1) + timedelta(minutes=i) for i in range(at + 1)]
@@ -172,7 +173,7 @@ def _number_grows(held: Sequence[float], times: Sequence[datetime], first: int, 
     if verdict.growing:
         return True
     never_fell = all(b >= a for a, b in zip(held, held[1:]))
-    return never_fell and verdict.best is not None and verdict.best.failed == "recent"
+    return never_fell and held[-1] - held[0] >= rc.min_net_growth
 
 
 def stuck_verdict(

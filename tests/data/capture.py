@@ -24,7 +24,7 @@ program's stderr is kept as written (`NAME.stderr.log`) and as journald shows it
 (`NAME.journal.log`: `Mon DD HH:MM:SS HOST SVC[PID]: ` before every line, the time
 each line arrived, local time as journalctl prints it); both gzipped with --gzip.
 
-Used by tests/data/newshapes, lookalikes, loadramp, fleetshapes and selfdump (see their README.md).
+Used by tests/data/newshapes, lookalikes, loadramp, fleetshapes, keepalive and selfdump (see their README.md).
 """
 import argparse
 import gzip

@@ -2,7 +2,8 @@
 """Count goroutines per leak site in the debug=2 files of a series folder, independently of goroscope.
 
 Usage: counts.py SERIES_FOLDER (the debug=2 files may be gzipped). Used by
-tests/data/newshapes and tests/data/lookalikes to write their truth.yaml.
+tests/data/newshapes and tests/data/lookalikes to write their truth.yaml; the
+truth scripts of fleetshapes and keepalive read it too (`per_site`).
 
 The leak site is the first frame whose function is in package main (every frame of
 this program is); a goroutine with no such frame is counted under its bottom frame.
