@@ -544,12 +544,17 @@ def test_goroutines_as_rows_read_as_records() -> None:
     snap = parse(text)
     rows = snap.goroutines
     # WHEN its columns are taken (as aggregate does), and then its records made
-    ids, headers, frames, cbs = rows.columns()
+    ids, headers, stacks = rows.columns()
     records = tuple(rows)
     # THEN both say the same of every goroutine, in dump order
     assert isinstance(rows, tb.Goroutines) and len(rows) == len(records) == 6
-    assert ids == [g.id for g in records] and frames == [g.frames for g in records] and cbs == [g.created_by for g in records]
+    assert ids == [g.id for g in records]
+    assert [s.frames for s in stacks] == [g.frames for g in records] and [s.created_by for s in stacks] == [g.created_by for g in records]
     assert [(h.state, h.minutes, h.flags, h.labels) for h in headers] == [(g.state, g.wait_minutes, g.flags, g.labels) for g in records]
+    assert [(h.detail.state, h.detail.flags, h.detail.labels) for h in headers] == [(g.state, g.flags, g.labels) for g in records]
+    # what aggregate counts by: the goroutines of one stack and created-by position are one group
+    assert stacks[0].group is stacks[2].group and stacks[0].group is not stacks[1].group
+    assert stacks[0].group.at == ("main.start", "/app/w.go", 3) and stacks[4].group.at is None
     assert records[-1].frames_elided and rows.columns()[0] == ids  # the same after the records were made
     # and they compare, hash and pickle as the tuple of records
     import pickle

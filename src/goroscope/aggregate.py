@@ -20,9 +20,9 @@ from operator import attrgetter, itemgetter
 from goroscope.errors import DumpError
 from goroscope.ingest.archive import DEFAULT_MAX_INFLATE, GZIP_MAGIC, open_source
 from goroscope.ingest.parts import all_unique, count_dumps
+from goroscope.ingest.traceback import Goroutines
 from goroscope.model import (
     PROFILE_GOROUTINELEAK,
-    CreatedBy,
     Frame,
     Goroutine,
     Problem,
@@ -42,13 +42,9 @@ __all__ = ["aggregate", "merge", "floor_counts", "split_points", "merge_parts", 
 # service otherwise keeps one core busy while the other idles.
 SPLIT_MIN_PART_BYTES = 32 * 1024 * 1024
 
-_FRAMES = attrgetter("frames")
-_ID = attrgetter("id")
-_WAIT = attrgetter("wait_minutes")
-_CREATED = attrgetter("created_by")
-_DETAIL = attrgetter("state", "labels", "flags")
-_CB_AT = attrgetter("function", "file", "line")
-_MINUTES = attrgetter("minutes")  # of a parser's header row (a Goroutine's wait_minutes)
+_GROUP = attrgetter("group")  # of a parser's stack (ingest.traceback.Goroutines)
+_DETAIL = attrgetter("detail")  # of a parser's header
+_MINUTES = attrgetter("minutes")  # of a parser's header
 _COUNT = itemgetter(1)
 # signature options -> {id(frames tuple): (the tuple, its Signature)}: what aggregate() learnt, kept
 # for the next dump this process reads (bounded)
@@ -68,14 +64,12 @@ def _frame_at(function: str, file: str, line: int) -> Frame:
 
 
 class _Acc:
-    __slots__ = ("count", "states", "created", "labels", "leaked", "max_wait", "ids", "waits")
+    __slots__ = ("count", "states", "labels", "leaked", "max_wait", "ids", "waits")
 
     def __init__(self) -> None:
         self.count = 0
-        # plain int dicts, not Counters (whose Python __init__ costs more than a small dump's signature)
-        self.states: defaultdict[str, int] = defaultdict(int)
-        self.created: defaultdict[Frame, int] = defaultdict(int)
-        self.labels: defaultdict[tuple, int] = defaultdict(int)
+        self.states: dict[str, int] = {}
+        self.labels: dict[tuple, int] = {}
         self.leaked = 0
         self.max_wait: int | None = None
         self.ids: list[int] = []
@@ -84,7 +78,6 @@ class _Acc:
 
 def aggregate(snapshot: Snapshot, options: Options = DEFAULT_OPTIONS) -> Summary:
     """Return the Summary of `snapshot` under signature `options`."""
-    accs: dict[Signature, _Acc] = defaultdict(_Acc)
     # frames tuples are shared between identical goroutines (the parsers intern them, across
     # the dumps a process reads), so the signature is computed once per distinct stack
     sig_cache = _SIG_BY_ID.get(options)
@@ -102,29 +95,9 @@ def aggregate(snapshot: Snapshot, options: Options = DEFAULT_OPTIONS) -> Summary
         return sig
 
     text_form = bool(snapshot.goroutines)
-    max_id = _add_goroutines(snapshot.goroutines, accs, sig_for) if text_form else None
-    leak_profile = snapshot.profile == PROFILE_GOROUTINELEAK
-    waits: dict[int, str | None] = {}
-    for r in snapshot.records:
-        sig = sig_for(r.frames)
-        a = accs[sig]
-        a.count += r.count
-        # debug=1 and the protobuf print no state: the wait reason their frames tell
-        # (signature.inferred_state) stands in, and the report marks it as inferred
-        fid = id(r.frames)
-        if fid not in waits:
-            waits[fid] = inferred_state(r.frames, options)
-        if w := waits[fid]:
-            a.states[w] += r.count
-        if r.labels:
-            a.labels[r.labels] += r.count
-        if leak_profile:
-            # the goroutineleak profile lists only goroutines the runtime proved leaked
-            a.leaked += r.count
-
-    # the most common created-by, the first seen among equals (as Counter.most_common(1))
-    created = {sig: max(a.created.items(), key=_COUNT)[0] for sig, a in accs.items() if a.created}
-    stacks = _stack_counts(accs, created, text_form)
+    stacks, max_id = _goroutine_stacks(snapshot.goroutines, sig_for) if text_form else ((), None)
+    if snapshot.records:
+        stacks = _record_stacks(snapshot, stacks, sig_for, options, text_form)
     counted = sum(s.count for s in stacks)
     return Summary(
         format=snapshot.format,
@@ -143,85 +116,125 @@ def aggregate(snapshot: Snapshot, options: Options = DEFAULT_OPTIONS) -> Summary
     )
 
 
-def _add_goroutines(goroutines: tuple[Goroutine, ...], accs: dict[Signature, _Acc], sig_for) -> int | None:
-    """Add `goroutines` to `accs` (by signature) and return the highest id, None if none.
+def _record_stacks(snapshot: Snapshot, stacks: tuple[StackCount, ...], sig_for, options: Options, text_form: bool) -> tuple[StackCount, ...]:
+    """Return the StackCounts of `snapshot`'s aggregated records (debug=1, protobuf), added to `stacks`
+    (those of its goroutines: none, as no parser gives both)."""
+    accs: dict[Signature, _Acc] = defaultdict(_Acc)
+    best: dict[Signature, tuple[int, Frame | None]] = {}
+    _add_stacks(accs, best, stacks)
+    leak_profile = snapshot.profile == PROFILE_GOROUTINELEAK
+    waits: dict[int, str | None] = {}
+    for r in snapshot.records:
+        sig = sig_for(r.frames)
+        a = accs[sig]
+        a.count += r.count
+        # debug=1 and the protobuf print no state: the wait reason their frames tell
+        # (signature.inferred_state) stands in, and the report marks it as inferred
+        fid = id(r.frames)
+        if fid not in waits:
+            waits[fid] = inferred_state(r.frames, options)
+        if w := waits[fid]:
+            a.states[w] = a.states.get(w, 0) + r.count
+        if r.labels:
+            a.labels[r.labels] = a.labels.get(r.labels, 0) + r.count
+        if leak_profile:
+            # the goroutineleak profile lists only goroutines the runtime proved leaked
+            a.leaked += r.count
+    return _stack_counts(accs, {sig: frame for sig, (_, frame) in best.items()}, text_form)
+
+
+def _goroutine_stacks(goroutines: Sequence[Goroutine], sig_for) -> tuple[tuple[StackCount, ...], int | None]:
+    """Return the StackCounts of `goroutines`, largest first (ties by signature key), and the highest id (None if none).
 
     Hundreds of thousands of goroutines share a few hundred stacks, so nothing here
-    is done per goroutine in Python: the columns are pulled out with `map`, counted
-    with Counter over zipped tuples (identity stands for the shared frames and
-    created-by objects), and each signature's ids are a slice of the ids put in
-    signature order by one stable sort. The result is the one a loop over the
-    goroutines in dump order gives, tie order of created-by counts included.
+    is done per goroutine in Python: the parser's columns (ingest.traceback.Goroutines:
+    ids, headers and stacks) are counted with Counter per stack group (frames and
+    created-by position) and per (signature, header detail: state, labels, flags),
+    objects shared by the goroutines printed alike; each signature's ids are a slice
+    of the ids put in signature order by one stable sort. The result is the one a
+    loop over the goroutines in dump order gives, tie order of created-by counts
+    included: a signature's created-by is its most common position, the first seen
+    among equals (as Counter.most_common(1)).
     """
-    columns = getattr(goroutines, "columns", None)
-    if columns is not None:
-        # a parser's rows (ingest.traceback.Goroutines): the columns without a record per goroutine
-        ids, headers, frames, created = columns()
-        waits = list(map(_MINUTES, headers))
-    else:
-        headers = goroutines
-        ids = list(map(_ID, goroutines))
-        waits = list(map(_WAIT, goroutines))
-        frames = list(map(_FRAMES, goroutines))
-        created = list(map(_CREATED, goroutines))
-    fids = list(map(id, frames))  # the goroutines hold them: ids are stable here
-    slot: dict[int, int] = {}  # id(frames) -> signature number
-    sigs: list[Signature] = []
+    ids, headers, stacks = Goroutines.of(goroutines).columns()
+    groups = list(map(_GROUP, stacks))
+    slot: dict[object, int] = {}  # stack group -> signature number
     numbers: dict[Signature, int] = {}
-    for fid, fr in dict(zip(fids, frames)).items():
-        sig = sig_for(fr)
+    sigs: list[Signature] = []  # by signature number, in first-seen order
+    sizes: list[int] = []  # goroutines per signature number
+    created: list[dict[tuple[str, str, int], int]] = []  # per signature number: created-by position -> goroutines
+    for group, c in Counter(groups).items():  # each distinct group, in first-seen order
+        sig = sig_for(group.frames)
         k = numbers.get(sig)
         if k is None:
             k = numbers[sig] = len(sigs)
             sigs.append(sig)
-        slot[fid] = k
-    nums = list(map(slot.__getitem__, fids))
-    cids = list(map(id, created))
-    by_cid: dict[int, CreatedBy | None] = dict(zip(cids, created))
-    # a created-by counts by its position (function, file, line), whatever the parent id: one
-    # key tuple per distinct CreatedBy object, counted per signature at C speed, and made a
-    # Frame once per signature and position (in first-seen order, which breaks count ties)
-    where = {cid: None if cb is None else _CB_AT(cb) for cid, cb in by_cid.items()}
-    targets = [accs[sig] for sig in sigs]
-    at_counts: defaultdict[tuple, int] = defaultdict(int)  # (signature number, position) -> goroutines
-    for (k, cid), c in Counter(zip(nums, cids)).items():
-        at = where[cid]
-        if at is not None:
-            at_counts[(k, at)] += c
-    for (k, (function, file, line)), c in at_counts.items():
-        targets[k].created[_frame_at(function, file, line)] += c
-    # state, labels and flags: counted per header object (shared by goroutines printed alike), read once each
-    hids = list(map(id, headers))
-    by_hid = dict(zip(hids, headers))
-    for (k, hid), c in Counter(zip(nums, hids)).items():
-        state, labels, flags = _DETAIL(by_hid[hid])
-        a = targets[k]
-        a.states[state] += c
-        if labels:
-            a.labels[labels] += c
-        if "leaked" in flags:
-            a.leaked += c
-    order = sorted(range(len(nums)), key=nums.__getitem__)  # stable: dump order within a signature
-    ids = list(map(ids.__getitem__, order))
-    waits = list(map(waits.__getitem__, order))
+            sizes.append(c)
+            created.append({})
+        else:
+            sizes[k] += c
+        slot[group] = k
+        at = group.at
+        if at is not None:  # a created-by counts by its position, whatever the parent id
+            cr = created[k]
+            cr[at] = cr.get(at, 0) + c
+    nums = list(map(slot.__getitem__, groups))
+    # state, labels and flags: counted per signature and detail, read once each
+    states: list[dict[str, int]] = [{} for _ in sigs]
+    labels: list[dict[tuple, int]] = [{} for _ in sigs]
+    leaked = [0] * len(sigs)
+    for (k, d), c in Counter(zip(nums, map(_DETAIL, headers))).items():
+        st = states[k]
+        st[d.state] = st.get(d.state, 0) + c
+        if d.labels:
+            lb = labels[k]
+            lb[d.labels] = lb.get(d.labels, 0) + c
+        if "leaked" in d.flags:
+            leaked[k] += c
+    waits = list(map(_MINUTES, headers))
+    if len(sigs) > 1:
+        order = sorted(range(len(nums)), key=nums.__getitem__)  # stable: dump order within a signature
+        ids = list(map(ids.__getitem__, order))
+        waits = list(map(waits.__getitem__, order))
     has_none = None in ids
-    pos = 0
-    for k, n in sorted(Counter(nums).items()):
-        a = targets[k]
-        a.count += n
-        w = waits[pos : pos + n]
+    starts = [0]
+    for n in sizes:
+        starts.append(starts[-1] + n)
+    out = []
+    for k in sorted(range(len(sigs)), key=lambda k: (-sizes[k], sigs[k].key())):
+        i, w = ids[starts[k] : starts[k + 1]], waits[starts[k] : starts[k + 1]]
         top = max(w)
-        a.max_wait = top if a.max_wait is None else max(a.max_wait, top)
-        i = ids[pos : pos + n]
         if has_none:
             pairs = [(gid, wt) for gid, wt in zip(i, w) if gid is not None]
             i = [gid for gid, _ in pairs]
             w = [wt for _, wt in pairs]
-        a.ids.extend(i)
-        a.waits.extend(w)
-        pos += n
+        cr = created[k]
+        out.append(
+            _stack_count(
+                sigs[k], sizes[k], _most_first(states[k]), _frame_at(*max(cr.items(), key=_COUNT)[0]) if cr else None,
+                _most_first(labels[k]), leaked[k], top, tuple(i), tuple(w),
+            )
+        )
     known = [gid for gid in ids if gid is not None] if has_none else ids
-    return max(known) if known else None
+    return tuple(out), (max(known) if known else None)
+
+
+def _add_stacks(accs: dict[Signature, _Acc], best: dict[Signature, tuple[int, Frame | None]], stacks: Sequence[StackCount]) -> None:
+    """Add `stacks` (of one dump, or one part of it) to `accs`; `best`: each signature's created-by of the largest count so far."""
+    for sc in stacks:
+        a = accs[sc.signature]
+        a.count += sc.count
+        for state, n in sc.states:
+            a.states[state] = a.states.get(state, 0) + n
+        for labels, n in sc.labels:
+            a.labels[labels] = a.labels.get(labels, 0) + n
+        a.leaked += sc.leaked
+        if sc.max_wait_minutes is not None:
+            a.max_wait = sc.max_wait_minutes if a.max_wait is None else max(a.max_wait, sc.max_wait_minutes)
+        a.ids.extend(sc.ids)
+        a.waits.extend(sc.waits)
+        if sc.created_by is not None and sc.count > best.get(sc.signature, (0, None))[0]:
+            best[sc.signature] = (sc.count, sc.created_by)
 
 
 def merge(parts: Sequence[Summary], line_offsets: Sequence[int] | None = None) -> Summary:
@@ -241,20 +254,7 @@ def merge(parts: Sequence[Summary], line_offsets: Sequence[int] | None = None) -
     best: dict[Signature, tuple[int, Frame | None]] = {}
     text_form = any(p.max_id is not None for p in parts)
     for part in parts:
-        for sc in part.stacks:
-            a = accs[sc.signature]
-            a.count += sc.count
-            for state, n in sc.states:
-                a.states[state] += n
-            for labels, n in sc.labels:
-                a.labels[labels] += n
-            a.leaked += sc.leaked
-            if sc.max_wait_minutes is not None:
-                a.max_wait = sc.max_wait_minutes if a.max_wait is None else max(a.max_wait, sc.max_wait_minutes)
-            a.ids.extend(sc.ids)
-            a.waits.extend(sc.waits)
-            if sc.created_by is not None and sc.count > best.get(sc.signature, (0, None))[0]:
-                best[sc.signature] = (sc.count, sc.created_by)
+        _add_stacks(accs, best, part.stacks)
     stacks = _stack_counts(accs, {sig: frame for sig, (_, frame) in best.items()}, text_form)
     first = parts[0]
     ids = [p.max_id for p in parts if p.max_id is not None]
@@ -304,23 +304,28 @@ def floor_counts(primary: Summary, complete: Summary) -> Summary:
     return replace(primary, stacks=tuple(stacks), total=sum(sc.count for sc in stacks), header_total=primary.header_total or complete.header_total)
 
 
+def _most_first(counts: dict) -> tuple:
+    """Return the (key, count) pairs of `counts`, largest count first (ties by key)."""
+    if len(counts) < 2:
+        return tuple(counts.items())
+    return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def _stack_counts(accs: dict[Signature, _Acc], created: dict[Signature, Frame | None], text_form: bool) -> tuple[StackCount, ...]:
     """Return the StackCounts of `accs`, largest first (ties by signature key); `created`: each one's created-by."""
     ordered = sorted(accs.items(), key=lambda kv: (-kv[1].count, kv[0].key()))
     return tuple(
-        StackCount(
-            signature=sig,
-            count=a.count,
-            states=tuple(sorted(a.states.items(), key=lambda kv: (-kv[1], kv[0]))),
-            created_by=created.get(sig),
-            labels=tuple(sorted(a.labels.items(), key=lambda kv: (-kv[1], kv[0]))),
-            leaked=a.leaked,
-            max_wait_minutes=a.max_wait if text_form else None,
-            ids=tuple(a.ids),
-            waits=tuple(a.waits),
-        )
+        _stack_count(sig, a.count, _most_first(a.states), created.get(sig), _most_first(a.labels), a.leaked,
+                     a.max_wait if text_form else None, tuple(a.ids), tuple(a.waits))
         for sig, a in ordered
     )
+
+
+def _stack_count(signature: Signature, count: int, states: tuple, created_by: Frame | None, labels: tuple, leaked: int,
+                 max_wait: int | None, ids: tuple[int, ...], waits: tuple[int, ...]) -> StackCount:
+    """Return the StackCount of these fields (in its fields' order)."""
+    return StackCount(signature=signature, count=count, states=states, created_by=created_by, labels=labels, leaked=leaked,
+                      max_wait_minutes=max_wait, ids=ids, waits=waits)
 
 
 # ------------------------------------------------------------------ byte ranges

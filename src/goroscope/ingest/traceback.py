@@ -41,6 +41,8 @@ import re
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import compress, count, repeat
+from operator import attrgetter, not_
 from typing import BinaryIO
 
 from goroscope import words
@@ -87,9 +89,39 @@ _ANCESTOR = re.compile(rb"\[originating from goroutine (\d+)\]:")
 _UNAVAILABLE = b"goroutine running on other thread; stack unavailable"
 
 
-@dataclass(frozen=True, slots=True)
+class _Detail:
+    """What aggregate counts of a header: its state, labels and flags, one object for each
+    distinct three (headers differ mostly in their minutes). Hashed by identity."""
+
+    __slots__ = ("state", "labels", "flags")
+
+    def __init__(self, state: str, labels: tuple[tuple[str, str], ...], flags: tuple[str, ...]) -> None:
+        """Hold one header's `state`, `labels` and `flags`."""
+        self.state = state
+        self.labels = labels
+        self.flags = flags
+
+
+_DETAILS: dict[tuple, _Detail] = {}  # (state, labels, flags) -> its one _Detail (bounded)
+
+
+def _detail(state: str, labels: tuple[tuple[str, str], ...], flags: tuple[str, ...]) -> _Detail:
+    """Return the one _Detail of (`state`, `labels`, `flags`) in this process."""
+    k = (state, labels, flags)
+    d = _DETAILS.get(k)
+    if d is None:
+        if len(_DETAILS) >= 100_000:
+            _DETAILS.clear()  # (a fresh object for a known three only splits a count in two: still right)
+        d = _DETAILS[k] = _Detail(state, labels, flags)
+    return d
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class _Header:
-    """What a header says besides the id; shared by every header printed alike."""
+    """What a header says besides the id; shared by every header printed alike.
+
+    Compared and hashed by identity: headers printed alike are one object (the
+    header cache)."""
 
     state: str
     minutes: int
@@ -98,12 +130,49 @@ class _Header:
     labels: tuple[tuple[str, str], ...]
     extra: str
     problem: str | None  # set when part of the header could not be read
+    detail: _Detail  # state, labels and flags as one shared object (what aggregate counts by)
+
+
+class _Stack:
+    """One goroutine's stack as the fast path reads it: its frames and created-by, shared by
+    every goroutine of one regular stack and parent id (the column `Goroutines` keeps).
+
+    `group` is what aggregate counts by, shared by the stacks that differ only in the
+    created-by's parent id: an object with `frames` and `at`, the created-by position
+    (function, file, line) or None."""
+
+    __slots__ = ("frames", "created_by", "step", "group")
+
+    def __init__(self, frames: tuple[Frame, ...], created_by: CreatedBy | None, step: int, group) -> None:  # type: ignore[no-untyped-def]
+        """Hold `frames` (interned), `created_by`, `step` (the lines of a block with this stack and the blank line
+        after it) and `group`."""
+        self.frames = frames
+        self.created_by = created_by
+        self.step = step
+        self.group = group
+
+
+class _Own:
+    """The stack column's item for a goroutine the line parser read: its own record (see `_Stack`)."""
+
+    __slots__ = ("record", "frames", "created_by", "group", "at")
+
+    def __init__(self, record: Goroutine) -> None:
+        """Stand for `record`, as its own group."""
+        self.record = record
+        self.frames = record.frames
+        cb = self.created_by = record.created_by
+        self.group = self
+        self.at = None if cb is None else (cb.function, cb.file, cb.line)
+
+
+_STEP = attrgetter("step")
 
 
 class _Entry:
-    """One distinct regular stack: its parsed frames and how to recognise it again."""
+    """One distinct regular stack: its parsed frames and how to recognise it again (the group of its `_Stack`s)."""
 
-    __slots__ = ("nlines", "prefixes", "frames", "cb_len", "cb_function", "cb_file", "cb_line", "cbs", "cb_lines")
+    __slots__ = ("nlines", "prefixes", "frames", "cb_len", "at", "plain", "cbs", "cb_lines")
 
     def __init__(self, nlines, prefixes, frames, cb_len, cb_function, cb_file, cb_line):
         """Store what `_State.entry_for` parsed from one block."""
@@ -111,11 +180,10 @@ class _Entry:
         self.prefixes = prefixes  # per even line: `name(` or `created by name`
         self.frames = frames  # interned frames tuple
         self.cb_len = cb_len  # len of the `created by name` prefix, 0 when none
-        self.cb_function = cb_function
-        self.cb_file = cb_file
-        self.cb_line = cb_line
-        self.cbs: dict[int | None, CreatedBy] = {}  # parent id -> shared CreatedBy
-        self.cb_lines: dict[bytes, CreatedBy] = {}  # created-by line -> the same, looked up first
+        self.at = (cb_function, cb_file, cb_line) if cb_len else None  # the created-by position
+        self.plain = None if cb_len else _Stack(frames, None, nlines + 2, self)  # the stack, when it has no created-by
+        self.cbs: dict[int | None, _Stack] = {}  # parent id -> the stack with that created-by
+        self.cb_lines: dict[bytes, _Stack] = {}  # created-by line -> the same, looked up first
 
 
 def _unquote(token: bytes) -> str:
@@ -202,6 +270,7 @@ def _parse_header_rest(rest: bytes) -> _Header | None:
         labels=labels,
         extra=", ".join(extra),
         problem=problem,
+        detail=_detail(status, labels, tuple(flags)),
     )
 
 
@@ -299,45 +368,62 @@ _make_goroutine = _goroutine_factory()
 class Goroutines(Sequence):
     """The goroutines of a dump as the parser keeps them: Goroutine records made only when looked at.
 
-    The fast path reads a goroutine as a row (id, header, shared frames, shared
-    created-by), a tuple; making it a Goroutine record costs several times that, and
-    a report never looks at one goroutine: aggregate counts the rows' columns
-    (`columns()`). Anything else (iterating, indexing, comparing) sees the tuple of
-    Goroutine records, made once, in dump order. Goroutines the line parser read are
-    records already and stay as they are.
+    The fast path reads a goroutine as three columns: its id, its header (shared by
+    every header printed alike) and its stack (a `_Stack`: frames and created-by,
+    shared by every goroutine of one stack and parent); making it a Goroutine record
+    costs several times that, and a report never looks at one goroutine: aggregate
+    counts the columns (`columns()`). Anything else (iterating, indexing, comparing)
+    sees the tuple of Goroutine records, made once, in dump order. A goroutine the
+    line parser read keeps its record in the stack column (`_Own`).
     """
 
-    __slots__ = ("_rows", "_made", "_records", "_columns")
+    __slots__ = ("_ids", "_headers", "_stacks", "_made")
 
-    def __init__(self, rows: list, records: bool = True) -> None:
-        """Hold `rows`: tuples (id, _Header, frames, created-by) and, when `records`, Goroutine records, in dump order."""
-        self._rows = rows
+    def __init__(self, ids: list[int | None], headers: list[_Header], stacks: list) -> None:
+        """Hold the columns, one item per goroutine in dump order: `ids`, `headers`, `stacks` (`_Stack` or Goroutine)."""
+        self._ids = ids
+        self._headers = headers
+        self._stacks = stacks
         self._made: tuple[Goroutine, ...] | None = None
-        self._records = records  # some rows are Goroutine records already
-        self._columns: tuple | None = None  # columns(), once taken
 
     def records(self) -> tuple[Goroutine, ...]:
         """Return every goroutine as a Goroutine record (made on the first call)."""
         if self._made is None:
             make = _make_goroutine
-            self._made = tuple(r if type(r) is not tuple else make(*r) for r in self._rows)
-            self._rows, self._records = self._made, True  # the records stand for the rows from now on
+            self._made = tuple(
+                s.record if type(s) is _Own else make(gid, h, s.frames, s.created_by)
+                for gid, h, s in zip(self._ids, self._headers, self._stacks)
+            )
         return self._made
 
-    def columns(self) -> tuple[list[int | None], list[_Header], list[tuple[Frame, ...]], list[CreatedBy | None]]:
-        """Return (ids, headers, frames, created-bys), one item per goroutine in dump order, without making records.
+    def columns(self) -> tuple[list[int | None], list[_Header], list]:
+        """Return (ids, headers, stacks), one item per goroutine in dump order, without making records.
 
-        A goroutine the line parser read gets a header of its own fields (its state,
-        minutes, flags, labels)."""
-        if self._columns is None:
-            rows = self._rows
-            if self._records:
-                rows = [r if type(r) is tuple else (r.id, _header_of(r), r.frames, r.created_by) for r in rows]
-            self._columns = tuple(map(list, zip(*rows))) if rows else ([], [], [], [])
-        return self._columns  # type: ignore[return-value]
+        A header has `minutes` and `detail` (`state`, `labels`, `flags`); a stack has
+        `frames`, `created_by` and `group` (`frames` and `at`, the created-by position
+        or None). Details and groups are shared by the goroutines printed alike, and
+        hash by identity."""
+        return self._ids, self._headers, self._stacks
+
+    @classmethod
+    def of(cls, goroutines: Sequence[Goroutine]) -> Goroutines:
+        """Return `goroutines` as Goroutines: as they are when they are, else made from their records."""
+        if isinstance(goroutines, Goroutines):
+            return goroutines
+        made = cls(
+            [g.id for g in goroutines],
+            [
+                _Header(state=g.state, minutes=g.wait_minutes, flags=g.flags, locked=g.locked_to_thread, labels=g.labels,
+                        extra=g.header_extra, problem=None, detail=_detail(g.state, g.labels, g.flags))
+                for g in goroutines
+            ],
+            [_Own(g) for g in goroutines],
+        )
+        made._made = tuple(goroutines)
+        return made
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._ids)
 
     def __getitem__(self, i):  # type: ignore[no-untyped-def]
         return self.records()[i]
@@ -358,12 +444,6 @@ class Goroutines(Sequence):
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         return (tuple, (self.records(),))  # pickled as the plain tuple of records
-
-
-def _header_of(g: Goroutine) -> _Header:
-    """Return a header saying what `g`'s own header said (for Goroutines.columns)."""
-    return _Header(state=g.state, minutes=g.wait_minutes, flags=g.flags, locked=g.locked_to_thread, labels=g.labels,
-                   extra=g.header_extra, problem=None)
 
 
 class _Builder:
@@ -390,7 +470,7 @@ class _Builder:
         self.content = False  # any line after the header was read
 
 
-_BAD_HEADER = _Header(state="", minutes=0, flags=(), locked=False, labels=(), extra="", problem=None)
+_BAD_HEADER = _Header(state="", minutes=0, flags=(), locked=False, labels=(), extra="", problem=None, detail=_Detail("", (), ()))
 
 
 # What the stack caches of one process may hold before the next parse starts them
@@ -424,17 +504,20 @@ class _Shared:
     the bodies are dropped at the next parse's start.
     """
 
-    __slots__ = ("hcache", "cache", "frame_cache", "tuples", "bodies", "bytes", "body_bytes")
+    __slots__ = ("hcache", "good", "cache", "frame_cache", "tuples", "versions", "bodies", "bytes", "body_bytes")
 
     def __init__(self) -> None:
         """Start empty."""
         self.hcache: dict[bytes, _Header | None] = {}  # header after `goroutine N ` -> parsed
+        self.good: dict[bytes, _Header] = {}  # the same, only those read without a problem (what the fast path takes)
         self.cache: dict[bytes, list[_Entry]] = {}  # a block's file lines -> the stacks with them
         self.frame_cache: dict[tuple[bytes, bytes, int], Frame] = {}  # (function, file, line) -> shared Frame
         self.tuples: dict[tuple[Frame, ...], tuple[Frame, ...]] = {}  # interned frames tuples
-        # a whole block body (the lines after the header) -> its frames, created-by and line count:
+        # id of an interned frames tuple -> (the tuple, the Go version its GOROOT paths name): see _version_in_paths
+        self.versions: dict[int, tuple[tuple[Frame, ...], str | None]] = {}
+        # a whole block body (the lines after the header) -> its stack:
         # a goroutine still blocked where it was prints the same body at every snapshot
-        self.bodies: dict[bytes, tuple[tuple[Frame, ...], CreatedBy | None, int]] = {}
+        self.bodies: dict[bytes, _Stack] = {}
         self.bytes = 0  # estimated size of the above but bodies
         self.body_bytes = 0  # estimated size of bodies
 
@@ -471,8 +554,10 @@ class _State:
     def __init__(self, path: str) -> None:
         """Start an empty parse of `path`."""
         self.path = path
-        self.goroutines: list[Goroutine | tuple] = []  # rows and Goroutines, in dump order (see Goroutines)
-        self.records = False  # some of them are Goroutine records (the line parser's)
+        # the goroutines read, in dump order, as columns (see Goroutines): ids, headers, stacks
+        self.ids: list[int | None] = []
+        self.headers: list[_Header] = []
+        self.stacks: list[_Stack | Goroutine] = []
         self.problems: list[Problem] = []
         self.truncated = False
         self.crash = False
@@ -481,6 +566,7 @@ class _State:
         self.go_version: str | None = None
         self.shared = sh = _shared()
         self.hcache = sh.hcache
+        self.good_get = sh.good.get
         self.cache = sh.cache
         self.frame_cache = sh.frame_cache
         self.tuples = sh.tuples
@@ -539,6 +625,8 @@ class _State:
             h = _parse_header_rest(rest)
             if not rest.startswith(b"gp="):
                 self.hcache[rest] = h
+                if h is not None and h.problem is None:
+                    self.shared.good[rest] = h
                 self.shared.bytes += len(rest) + 200
             elif rest.startswith(b"gp="):
                 self.gp_headers = True
@@ -630,27 +718,31 @@ class _State:
         return ent
 
     @staticmethod
-    def created_by(ent: _Entry, line: bytes) -> CreatedBy | None | bool:
-        """Return the CreatedBy of `ent` for the created-by `line` (parent id), False if it differs."""
-        cb = ent.cb_lines.get(line)
-        if cb is not None:
-            return cb
+    def stack_of(ent: _Entry, line: bytes) -> _Stack | None:
+        """Return the stack of `ent` for its block's last function line `line` (a created-by names the parent id),
+        None if that line differs from `ent`'s."""
+        if not ent.cb_len:
+            return ent.plain
+        st = ent.cb_lines.get(line)
+        if st is not None:
+            return st
         rem = line[ent.cb_len :]
         if not rem:
             parent = None
         elif rem.startswith(b" in goroutine ") and rem[14:].isdigit():
             parent = int(rem[14:])
         else:
-            return False
-        cb = ent.cbs.get(parent)
-        if cb is None:
-            cb = CreatedBy(function=ent.cb_function, file=ent.cb_file, line=ent.cb_line, goroutine=parent)
+            return None
+        st = ent.cbs.get(parent)
+        if st is None:
+            function, file, at = ent.at  # type: ignore[misc]
+            st = _Stack(ent.frames, CreatedBy(function=function, file=file, line=at, goroutine=parent), ent.nlines + 2, ent)
             if len(ent.cbs) < 100_000:
-                ent.cbs[parent] = cb
+                ent.cbs[parent] = st
         if len(ent.cb_lines) < 100_000:
-            ent.cb_lines[line] = cb
+            ent.cb_lines[line] = st
             _SHARED.bytes += len(line) + 100
-        return cb
+        return st
 
     # ------------------------------------------------------------ line parser
 
@@ -690,22 +782,22 @@ class _State:
     def emit(self, b: _Builder) -> None:
         """Add the goroutine `b` read."""
         h = b.hdr
-        self.records = True
-        self.goroutines.append(
-            Goroutine(
-                id=b.gid,
-                state=h.state,
-                wait_minutes=h.minutes,
-                flags=h.flags,
-                locked_to_thread=h.locked,
-                labels=h.labels,
-                frames=self.intern(b.frames),
-                frames_elided=b.elided,
-                created_by=b.created_by,
-                ancestors=tuple(b.ancestors),
-                header_extra=h.extra,
-            )
+        g = Goroutine(
+            id=b.gid,
+            state=h.state,
+            wait_minutes=h.minutes,
+            flags=h.flags,
+            locked_to_thread=h.locked,
+            labels=h.labels,
+            frames=self.intern(b.frames),
+            frames_elided=b.elided,
+            created_by=b.created_by,
+            ancestors=tuple(b.ancestors),
+            header_extra=h.extra,
         )
+        self.ids.append(g.id)
+        self.headers.append(h)  # says what the record says
+        self.stacks.append(_Own(g))
 
     def start(self, line: bytes, lno: int) -> bool:
         """Start a goroutine if `line` is a header; return whether it was one."""
@@ -867,20 +959,83 @@ class _State:
         return self.blocks(region.split(_SEP), base, final, open_end)
 
     def blocks(self, blocks: list[bytes], base: int, final: bool, open_end: bool) -> int:
-        """Read a region already split at `\\n\\ngoroutine ` (see `region`); return its line ends."""
+        """Read a region already split at `\\n\\ngoroutine ` (see `region`); return its line ends.
+
+        A goroutine whose header and whole body were read before (in this dump or an
+        earlier one) costs a few C-level operations, done for all the region's blocks
+        at once: the two partitions that cut its id, header and body, two dict
+        lookups and the id's conversion. The others are read one by one (`each`)."""
         blocks[0] = blocks[0][10:]  # the region starts with `goroutine `
-        last = len(blocks) - 1
+        self.finish(base, True)  # a goroutine an open region left (a header follows)
+        n = len(blocks)
+        bget = self.bodies_get
+        last = blocks[-1]
+        if final and last.endswith(b"\n"):
+            # the data's last block, when it ends with a line end, reads as any other: its
+            # body without that line end (one never cached misses, and goes to last_block)
+            blocks[-1] = last[:-1]
+            fast = n
+        else:
+            fast = n if not (final or open_end) else n - 1  # a block cut short or going on is read line by line
+        if bget is None or not fast:
+            blocks[-1] = last
+            return self.each(blocks, 0, n, base, final, open_end) - base - 2
+        heads, _, bodies = zip(*map(bytes.partition, blocks if fast == n else blocks[:fast], repeat(b"\n")))
+        idbs, _, rests = zip(*map(bytes.partition, heads, repeat(b" ")))
+        headers = list(map(self.good_get, rests))
+        if None in headers:
+            # headers not seen before (a wait of one more minute): each read once, then looked up again
+            for rest in set(compress(rests, map(not_, headers))):
+                self.header(rest)
+            headers = list(map(self.good_get, rests))
+        stacks = list(map(bget, bodies))
+        blocks[-1] = last
+        misses = set(compress(count(), map(not_, stacks)))
+        self.body_misses += len(misses)
+        misses.update(compress(count(), map(not_, headers)))
+        misses.update(compress(count(), map(not_, map(bytes.isdigit, idbs))))
+        if fast < n:
+            misses.add(n - 1)
+        ids_extend, headers_extend, stacks_extend = self.ids.extend, self.headers.extend, self.stacks.extend
         lno = base  # the line the current block starts at
+        at = 0  # the first block not yet read
+        for i in sorted(misses):
+            if i > at:
+                ids_extend(map(int, idbs[at:i]))
+                headers_extend(headers[at:i])
+                hit = stacks[at:i]
+                stacks_extend(hit)
+                lno += sum(map(_STEP, hit))
+            lno = self.each(blocks, i, i + 1, lno, final, open_end)
+            at = i + 1
+        if at < n:
+            ids_extend(map(int, idbs[at:]))
+            headers_extend(headers[at:])
+            hit = stacks[at:]
+            stacks_extend(hit)
+            lno += sum(map(_STEP, hit))
+            if final:
+                self.end_line = lno - 2  # (the last goroutine's last line: see last_block)
+        if self.body_misses > BODY_MISSES_TRIED and 2 * self.body_misses > len(self.ids):
+            # most bodies here are new (arguments differ): stop looking them up in this dump
+            self.bodies_get = None
+        return lno - base - 2  # no blank line after the last block
+
+    def each(self, blocks: list[bytes], start: int, stop: int, lno: int, final: bool, open_end: bool) -> int:
+        """Read `blocks[start:stop]` one by one (the first at line `lno`; see `region` for `final` and
+        `open_end`, which concern the last of `blocks`); return the line after them."""
+        last = len(blocks) - 1
         hget = self.hcache.get
         get = self.cache.get
         bget = self.bodies_get
         shared = self.shared
         startswith = bytes.startswith
-        append = self.goroutines.append  # a row (id, header, frames, created-by): see Goroutines
+        ids_append, headers_append, stacks_append = self.ids.append, self.headers.append, self.stacks.append
         fast_last = not (final or open_end)
-        for bi, blk in enumerate(blocks):
+        for bi in range(start, stop):
+            blk = blocks[bi]
             if fast_last or bi != last:
-                # the fast path: a cached header and a regular body seen before
+                # the fast path: a cached header and a regular body (seen before, or parsed and cached now)
                 h, _, body = blk.partition(b"\n")  # the header line (less `goroutine `), then the body
                 sp = h.find(b" ")
                 if sp > 0 and body:
@@ -890,44 +1045,34 @@ class _State:
                         hdr = self.header(rest)
                     idb = h[:sp]
                     if hdr is not None and hdr.problem is None and idb.isdigit():
-                        seen = bget(body) if bget is not None else None
-                        if seen is not None:
-                            # this very body was read before (in this dump or an earlier one)
+                        stack = bget(body) if bget is not None else None
+                        if stack is None:
+                            lines = blk.split(b"\n")
+                            funcs = lines[1::2]
+                            key = b"\n".join(lines[2::2])
+                            ent = None
+                            ents = get(key)
+                            if ents is not None:
+                                n = len(lines) - 1
+                                for e in ents:
+                                    if e.nlines == n and all(map(startswith, funcs, e.prefixes)):
+                                        ent = e
+                                        break
+                            if ent is None:
+                                ent = self.lookup(lines[1:], funcs, key)
+                            if ent is not None:
+                                stack = self.stack_of(ent, funcs[-1])
+                                if stack is not None and bget is not None and shared.body_bytes < BODY_CACHE_BYTES:
+                                    self.bodies[body] = stack
+                                    shared.body_bytes += len(body) + 100
+                        if stack is not None:
                             if self.cur is not None:
                                 self.finish(0, True)
-                            append((int(idb), hdr, seen[0], seen[1]))
-                            lno += seen[2]
+                            ids_append(int(idb))
+                            headers_append(hdr)
+                            stacks_append(stack)
+                            lno += stack.step
                             continue
-                        if bget is not None:
-                            self.body_misses += 1
-                            if self.body_misses > BODY_MISSES_TRIED and 2 * self.body_misses > len(self.goroutines):
-                                # most bodies here are new (arguments differ): stop looking them up in this dump
-                                bget = self.bodies_get = None
-                        lines = blk.split(b"\n")
-                        funcs = lines[1::2]
-                        key = b"\n".join(lines[2::2])
-                        ent = None
-                        ents = get(key)
-                        if ents is not None:
-                            n = len(lines) - 1
-                            for e in ents:
-                                if e.nlines == n and all(map(startswith, funcs, e.prefixes)):
-                                    ent = e
-                                    break
-                        if ent is None:
-                            ent = self.lookup(lines[1:], funcs, key)
-                        if ent is not None:
-                            cb = self.created_by(ent, funcs[-1]) if ent.cb_len else None
-                            if cb is not False:
-                                if self.cur is not None:
-                                    self.finish(0, True)
-                                append((int(idb), hdr, ent.frames, cb))
-                                step = len(lines) + 1  # its line ends and the blank line after it
-                                lno += step
-                                if shared.body_bytes < BODY_CACHE_BYTES:
-                                    self.bodies[body] = (ent.frames, cb, step)
-                                    shared.body_bytes += len(body) + 100
-                                continue
             self.finish(lno, True)
             body = b"goroutine " + blk
             if final and bi == last:
@@ -938,7 +1083,7 @@ class _State:
                 self.lines(body.split(b"\n"), lno)
                 self.finish(0, True)
             lno += blk.count(b"\n") + 2
-        return lno - base - 2  # no blank line after the last block
+        return lno
 
     def last_block(self, body: bytes, base: int) -> None:
         """Read the data's last block (first line at `base`): decide truncation, skip trailing junk."""
@@ -1029,7 +1174,7 @@ def _parse(stream: BinaryIO, path: str) -> Snapshot:
             eof = True
         total += len(data)
         buf += data
-        if b"\r\n" in buf:
+        if b"\r" in buf and b"\r\n" in buf:  # (memchr first: a two-byte search costs 100 times more)
             buf = buf.replace(b"\r\n", b"\n")
         start = 0
         if mid_line:
@@ -1112,7 +1257,7 @@ def _parse(stream: BinaryIO, path: str) -> Snapshot:
         buf = b""
         skipping_line = True
 
-    if not st.goroutines:
+    if not st.ids:
         reason = "no goroutine could be read"
         if st.problems:
             reason += f": {st.problems[0].message} (line {st.problems[0].line})"
@@ -1123,48 +1268,62 @@ def _parse(stream: BinaryIO, path: str) -> Snapshot:
     return _snapshot(st)
 
 
-def _version_in_paths(frames: list[tuple[Frame, ...]]) -> str | None:
-    """Return the Go version a GOROOT path of a runtime frame of the stacks `frames` names (`…/go1.27.3/src/runtime/…`), None if none."""
-    for fr in dict(zip(map(id, frames), frames)).values():  # each distinct stack once
-        for f in fr:
-            if "/src/runtime/" in f.file or f.file.startswith("runtime/"):
-                m = _GO_VERSION.search(f.file)
-                if m:
-                    return m.group(1)
+def _version_in_paths(stacks: list, versions: dict[int, tuple[tuple[Frame, ...], str | None]]) -> str | None:
+    """Return the Go version a GOROOT path of a runtime frame of `stacks` names (`…/go1.27.3/src/runtime/…`), None if none.
+
+    `versions` remembers the answer per interned frames tuple (_Shared.versions)."""
+    distinct = dict(zip(map(id, stacks), stacks)).values()
+    for fr in {id(s.frames): s.frames for s in distinct}.values():  # each distinct stack once
+        got = versions.get(id(fr))
+        if got is None or got[0] is not fr:
+            got = versions[id(fr)] = (fr, _version_in_frames(fr))
+        if got[1] is not None:
+            return got[1]
     return None
 
 
-def _dump_starts(ids: list[int | None], running: list[int], frames: list[tuple[Frame, ...]]) -> list[int]:
-    """Return the indices of the goroutines (`ids`, `frames`; `running`: the indices of those `[running]`)
+def _version_in_frames(frames: tuple[Frame, ...]) -> str | None:
+    """Return the Go version a GOROOT path of a runtime frame of `frames` names, None if none."""
+    for f in frames:
+        if "/src/runtime/" in f.file or f.file.startswith("runtime/"):
+            m = _GO_VERSION.search(f.file)
+            if m:
+                return m.group(1)
+    return None
+
+
+def _dump_starts(ids: list[int | None], running: list[int], stacks: list) -> list[int]:
+    """Return the indices of the goroutines (`ids`, `stacks`; `running`: the indices of those `[running]`)
     where a dump begins (ingest.parts.DumpCuts)."""
-    openers = [i for i in running if frames[i]]
-    writers = [i for i in openers if frames[i][0].function == DEBUG2_WRITER]
+    openers = [i for i in running if stacks[i].frames]
+    writers = [i for i in openers if stacks[i].frames[0].function == DEBUG2_WRITER]
     return dump_starts(ids, openers, writers)  # type: ignore[arg-type]
 
 
 def _snapshot(st: _State) -> Snapshot:
     """Assemble the Snapshot from what `st` read."""
-    goroutines = Goroutines(st.goroutines, st.records)
-    ids, headers, frames, _ = goroutines.columns()
+    ids, headers, stacks = st.ids, st.headers, st.stacks
     has_g0 = 0 in ids
-    running = [i for i, h in enumerate(headers) if h.state == "running"]
-    leak = any(f.function == _LEAK_WRITER for i in running for f in frames[i])
+    # the goroutines `[running]`: headers printed alike are one object, so each is looked at once
+    run = {h for h in set(headers) if h.state == "running"}
+    running = list(compress(count(), map(run.__contains__, headers))) if run else []
+    leak = any(f.function == _LEAK_WRITER for i in running for f in stacks[i].frames)
     crash = st.junk_crash or has_g0
-    starts = [] if crash else _dump_starts(ids, running, frames)
+    starts = [] if crash else _dump_starts(ids, running, stacks)
     if len(starts) > 1:
         # back-to-back dumps (a collector appending to one file, a daemon dumping itself
-        # on a signal): the last is read here; `goroscope report` reads each as a
-        # snapshot of its own (ingest.parts)
-        goroutines = Goroutines(st.goroutines[starts[-1] :], st.records)
-        frames = frames[starts[-1] :]
+        # on a signal): the last is read here; `goroscope report` reads each as a snapshot
+        # of its own (ingest.parts)
+        k = starts[-1]
+        ids, headers, stacks = ids[k:], headers[k:], stacks[k:]
         st.problem(None, f"{len(starts)} goroutine dumps back to back: the last is read (`goroscope report` reads each as a snapshot)")
     if st.go_version is None:
-        st.go_version = _version_in_paths(frames)
+        st.go_version = _version_in_paths(stacks, st.shared.versions)
     return Snapshot(
         format="traceback" if crash else "debug2",
         profile=PROFILE_GOROUTINELEAK if leak else PROFILE_GOROUTINE,
         go_version=st.go_version,
-        goroutines=goroutines,  # type: ignore[arg-type]  # a Sequence of Goroutine records, made on demand
+        goroutines=Goroutines(ids, headers, stacks),  # type: ignore[arg-type]  # a Sequence of Goroutine records, made on demand
         truncated=st.truncated,
         crash=crash,
         problems=tuple(st.problems),
