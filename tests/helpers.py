@@ -167,6 +167,20 @@ def suspect_sites(report) -> dict[tuple[str, str, int], object]:
     return out
 
 
+def whole_series(folder: Path, config=None) -> tuple:
+    """Return every Series of the archive `folder` with all of its timelines, as correlation makes them
+    (a report keeps of each series the timelines it shows, and a digest of the rest)."""
+    from goroscope import incremental, pipeline
+    from goroscope.config import Config
+    from goroscope.ingest import discover
+
+    config = config or Config()
+    sources, _ = discover.walk(folder, config)
+    files = [incremental.ParsedFile.parsed(src, s, None) for src in sources
+             if not isinstance(s := pipeline.parse_one(src, config), pipeline.Skipped)]
+    return incremental.correlate_all(folder, files, config, incremental.Window(), None, lambda src: pipeline.parse_one(src, config)).series
+
+
 def truth_site(entry: dict) -> tuple[str, str, int]:
     """Return the (function, file, line) of a truth.yaml entry."""
     return (entry["function"], entry["file"], entry["line"])

@@ -22,7 +22,7 @@ from goroscope import growth
 from goroscope.config import Config
 from goroscope.pipeline import RunOptions, analyze
 from goroscope.signature import leak_site
-from helpers import one_form, suspect_sites, truth_site
+from helpers import one_form, suspect_sites, truth_site, whole_series
 
 HERE = Path(__file__).resolve().parent / "data" / "lookalikes"
 TRUTHS = yaml.safe_load((HERE / "truth.yaml").read_text(encoding="utf-8"))["series"]
@@ -35,6 +35,7 @@ LEAKS = TRUTH["expected_leaks"]
 BENIGN = {(b["function"], b["line"]): b for b in TRUTH["benign"]}
 FORMS = ["all", ".debug1.txt.gz", ".pb.gz"]
 _REPORTS: dict[tuple[str, str], object] = {}
+_WHOLE: dict[str, tuple] = {}  # archive -> its series with every timeline
 
 
 def _cases(kinds=("growing", "stuck")):
@@ -65,9 +66,10 @@ def forms(tmp_path_factory) -> Path:
 
 
 def _timeline(report, entry):
-    """Return the largest timeline of the series whose leak site is the truth entry's."""
+    """Return the largest timeline of the series (all of its timelines: whole_series) whose leak site is the truth entry's."""
     options = Config().signature_options()
-    series = report.series[0]
+    (series,) = _WHOLE.get(report.archive) or _WHOLE.setdefault(report.archive, whole_series(Path(report.archive)))
+    assert series.id == report.series[0].id
     found = [t for t in series.timelines if t.signature.frames and (s := leak_site(t.signature.frames, options)) is not None
              and (s.function, s.file, s.line) == truth_site(entry)]
     return max(found, key=lambda t: sum(t.counts))

@@ -13,6 +13,7 @@ from goroscope.config import Config
 from goroscope.pipeline import RunOptions, analyze
 from goroscope.render.context import build_view
 from goroscope.render.html import render_html
+from helpers import whole_series
 
 
 @pytest.fixture(scope="module")
@@ -20,11 +21,14 @@ def samples_report(samples_dir):
     return analyze(samples_dir, Config(), RunOptions(use_cache=False))
 
 
-def test_rows_are_every_signature_of_the_last_snapshot(samples_report):
+def test_rows_are_every_signature_of_the_last_snapshot(samples_dir, samples_report):
     view = build_view(samples_report, Config())
     opts = Config().signature_options()
-    for se, sv in zip(samples_report.series, view.series):
-        present = [t for t in se.timelines if t.counts and t.counts[-1] > 0]
+    wholes = whole_series(samples_dir)  # every timeline: the report keeps those it shows, and a digest of all
+    assert [se.id for se in wholes] == [se.id for se in samples_report.series]
+    assert sum(len(se.timelines) for se in samples_report.series) < sum(len(se.timelines) for se in wholes)
+    for se, whole, sv in zip(samples_report.series, wholes, view.series):
+        present = [t for t in whole.timelines if t.counts and t.counts[-1] > 0]
         assert sv.signatures_count == f"{len(present):,}" and len(sv.signatures) == min(len(present), 300)
         # the counts add up to the last snapshot's goroutines
         assert sum(r.count_value for r in sv.signatures) == sum(t.counts[-1] for t in present)

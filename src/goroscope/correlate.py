@@ -37,10 +37,12 @@ from goroscope.model import (
     EVIDENCE_IDS,
     PROFILE_GOROUTINELEAK,
     Frame,
+    LastRow,
     MemoryPoint,
     Moment,
     Segment,
     Series,
+    SeriesDigest,
     Signature,
     SnapshotInfo,
     Source,
@@ -48,7 +50,7 @@ from goroscope.model import (
     Timeline,
 )
 
-__all__ = ["correlate", "find_segments", "without_cut_stacks", "RESET_TOTAL_DROP", "RESET_GROWTH_LOST", "RESET_MIN_RUN"]
+__all__ = ["correlate", "digest", "digest_of", "trimmed", "LAST_ROWS", "find_segments", "without_cut_stacks", "RESET_TOTAL_DROP", "RESET_GROWTH_LOST", "RESET_MIN_RUN"]
 
 # Forms without ids: a restart is read when the total falls by at least this share...
 RESET_TOTAL_DROP = 0.3
@@ -95,6 +97,7 @@ def correlate(
     }
     leak_profiles = tuple(sorted(when))
     return Series(
+        digest=digest_of(timelines),
         id=series_id,
         snapshots=snapshots,
         segments=segments,
@@ -105,6 +108,42 @@ def correlate(
         leak_profile_times=tuple(when[p] for p in leak_profiles),
         time_uncertain=times_uncertain(snapshots, [m.primary.part is not None for m, _ in ordered]),
     )
+
+
+# ------------------------------------------------------------------- digest
+
+# The signatures of a series' last snapshot its digest lists (the HTML's all-signatures
+# table shows at most this many: a 200k-goroutine dump has thousands).
+LAST_ROWS = 300
+
+
+def digest_of(timelines: Sequence[Timeline]) -> SeriesDigest:
+    """Return what the reports read of every one of `timelines` (a series'): states, label sets, the last snapshot's rows."""
+    states: Counter[str] = Counter()
+    label_sets: dict = {}
+    for t in timelines:
+        for st, n in t.states:
+            states[st] += n
+        for ls, _ in t.labels:
+            label_sets[ls] = None
+    present = sorted((t for t in timelines if t.counts and t.counts[-1] > 0), key=lambda t: (-t.counts[-1], t.signature.key()))
+    last = []
+    for t in present[:LAST_ROWS]:
+        st = t.states_last or t.states
+        last.append(LastRow(signature=t.signature, count=t.counts[-1], state=st[0][0] if st else None))
+    return SeriesDigest(
+        states=tuple(sorted(states.items(), key=lambda kv: (-kv[1], kv[0]))), label_sets=tuple(label_sets), last=tuple(last), present=len(present),
+    )
+
+
+def digest(series: Series) -> SeriesDigest:
+    """Return the digest of `series`: as correlate() made it, else (a Series built by hand) read from its timelines."""
+    return series.digest if series.digest is not None else digest_of(series.timelines)
+
+
+def trimmed(series: Series, keep: set[Signature]) -> Series:
+    """Return `series` holding only the timelines of `keep` (what its reports show: suspects, parked and stable sets), with its digest."""
+    return replace(series, digest=digest(series), timelines=tuple(t for t in series.timelines if t.signature in keep))
 
 
 # Snapshots a person or a cron job takes are seconds apart at least; file mtimes

@@ -163,9 +163,20 @@ class SeriesStream:
     `resume` gives it the file's parts. `result()` gathers every series.
     """
 
-    def __init__(self, archive: Path, sources: Sequence[Source], config: Config, window: Window, cache: SummaryCache | None, parse: Parse) -> None:
-        """Prepare to correlate the series of `sources` (see correlate_all for the other arguments)."""
+    def __init__(
+        self,
+        archive: Path,
+        sources: Sequence[Source],
+        config: Config,
+        window: Window,
+        cache: SummaryCache | None,
+        parse: Parse,
+        then: Callable[[Series], Series] | None = None,
+    ) -> None:
+        """Prepare to correlate the series of `sources` (see correlate_all for the other arguments); `then(series)`
+        gives what is kept of each series once correlated (the series itself when not given)."""
         self._args = (archive, config, window, cache, parse)
+        self._then = then
         self._left: dict[str, int] = {}
         for src in sources:
             self._left[src.series] = self._left.get(src.series, 0) + 1
@@ -202,7 +213,7 @@ class SeriesStream:
         done = correlate_all(*self._args[:1], files, *self._args[1:])  # type: ignore[arg-type]
         for f in done.files:
             f.summary = None  # its series is correlated: the head is all the run still reads
-        self._series.extend(done.series)
+        self._series.extend(done.series if self._then is None else map(self._then, done.series))
         self._done.extend(done.files)
         self._skipped.extend(done.skipped)
         self._unused.extend(done.unused)

@@ -25,6 +25,8 @@ from enum import StrEnum
 __all__ = [
     "Frame",
     "CreatedBy",
+    "LastRow",
+    "SeriesDigest",
     "Goroutine",
     "Record",
     "Problem",
@@ -378,6 +380,25 @@ class Timeline:
     last_ids: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LastRow:
+    """One signature of a series' last snapshot, as its all-signatures table shows it. Set by correlate.py."""
+
+    signature: Signature  # identity
+    count: int  # goroutines at the last snapshot
+    state: str | None  # the most common state there (else over the series); None where the form carries none
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SeriesDigest:
+    """What the reports read of every signature of a series, so that a series keeps only some Timelines. Set by correlate.py."""
+
+    states: tuple[tuple[str, int], ...]  # states summed over every signature and snapshot, most common first
+    label_sets: tuple[tuple[tuple[str, str], ...], ...]  # every label set seen (what redaction masks)
+    last: tuple[LastRow, ...]  # signatures present in the last snapshot, most goroutines first (at most correlate.LAST_ROWS)
+    present: int  # how many signatures the last snapshot holds (last may list fewer)
+
+
 EVIDENCE_IDS = 8  # goroutine ids a report names per suspect (the oldest: lowest ids)
 
 
@@ -396,6 +417,8 @@ class Series:
     # every snapshot is timed by its file's mtime, each under a second after the one
     # before (files copied or unpacked together): no rate can be read from the times
     time_uncertain: bool = False
+    # what the reports read of every signature; timelines may then hold only those a report shows (correlate.trimmed)
+    digest: SeriesDigest | None = None
 
 
 # --------------------------------------------------------------------------- rank

@@ -89,7 +89,8 @@ def analyze(archive: Path | str, config: Config, options: RunOptions = RunOption
         # correlate each series as soon as its files are in, keeping its result, not its summaries
         taken = {sid for sid, _, _ in works}
         rest = [s for s in sources if s.series not in taken] if taken else sources
-        stream = SeriesStream(archive, rest, config, window, cache, lambda src: parse_one(src, config))
+        stream = SeriesStream(archive, rest, config, window, cache, lambda src: parse_one(src, config),
+                              lambda s: _judge_here(s, config, today, gathered))
         skipped.extend(mapped.skipped)
         skipped.extend(_parse_all(rest, config, options, _shifted(progress, mapped, totals), cache, stream, (files, todo)))
         done = stream.result()
@@ -109,9 +110,7 @@ def analyze(archive: Path | str, config: Config, options: RunOptions = RunOption
     if not all_series:
         raise NoDataError(f"{archive}: no goroutine snapshot in the time window" if (options.since or options.until) else f"{archive}: no goroutine snapshot found")
 
-    # rank (the series the map took were judged by its workers), compare with the baseline, gather findings across series
-    for s in done.series:
-        gathered.add(rank.judge_series(s, config, today))
+    # rank across series (each was judged on its own as it was correlated), compare with the baseline, gather findings
     ranked = gathered.ranked(all_series, config)
     suspects, gone = baseline.mark(list(ranked.suspects), options.baseline)
     return Report(
@@ -131,6 +130,16 @@ def analyze(archive: Path | str, config: Config, options: RunOptions = RunOption
         parked=ranked.parked,
         warnings=warnings,
     )
+
+
+def _judge_here(series: Series, config: Config, today: date, gathered: Gathered) -> Series:
+    """Judge `series` in this process (as the map's workers do theirs), give `gathered` its part; return it trimmed to what the reports show."""
+    from goroscope import rank
+    from goroscope.correlate import trimmed
+
+    judged = rank.judge_series(series, config, today)
+    gathered.add(judged)
+    return trimmed(series, judged.shown())
 
 
 def _discover(archive: Path | str, config: Config, cache: SummaryCache | None) -> tuple[list[Source], list[Skipped], Path | str]:
@@ -671,6 +680,7 @@ def _map_series(task: MapTask, work: SeriesWork) -> SeriesDone:
     """Parse the new files of one series, correlate it with its cached ones and judge it (runs in a worker)."""
     from goroscope import rank
     from goroscope.codec import decode_summary, encode_entry, head_of
+    from goroscope.correlate import trimmed
     from goroscope.incremental import ParsedFile, correlate_all
 
     config = task.config
@@ -717,7 +727,7 @@ def _map_series(task: MapTask, work: SeriesWork) -> SeriesDone:
     done = correlate_all(task.archive, files, config, task.window, memo, lambda src: parse_one(src, config))  # type: ignore[arg-type]
     judged = tuple(rank.judge_series(s, config, task.today) for s in done.series)
     return SeriesDone(
-        series=done.series, judged=judged, inputs=tuple(f.source.path for f in done.files),
+        series=tuple(trimmed(s, j.shown()) for s, j in zip(done.series, judged)), judged=judged, inputs=tuple(f.source.path for f in done.files),
         skipped=tuple(skipped) + done.skipped, unused=done.unused, wall=done.wall, store=tuple(store),
         memo=tuple(memo.rows) if memo is not None else (), warnings=tuple(warnings),
         files=len(work.todo) + len(work.cached), stored_bytes=sum(s.size for s in work.todo) + sum(c[0].size for c in work.cached),

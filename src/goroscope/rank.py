@@ -438,6 +438,10 @@ class Judged:
     # variants of `found` (pooling may drop those suspects) and `config.render.max_stable` others
     steady: tuple[tuple[float, Timeline], ...]
 
+    def shown(self) -> set[Signature]:
+        """Return the signatures whose timelines a report may show: its suspects' and parked sets' variants, its steady ones."""
+        return {v.signature for x in (*self.found, *self.parked) for v in x.variants} | {t.signature for _, t in self.steady}
+
 
 def judge_series(s: Series, config: Config, today: date) -> Judged:
     """Return what `s` gives on its own: its suspects and parked sets, its varying groups, lenders and steady timelines."""

@@ -24,6 +24,7 @@ from pathlib import Path
 from goroscope import signature as sig
 from goroscope import words
 from goroscope.config import Config
+from goroscope.correlate import digest
 from goroscope.model import BaselineSuspect, Report
 from goroscope.verdict import verdict as verdict_of
 from goroscope.render.redact import REDACTED, Redactor
@@ -49,7 +50,7 @@ def _redactor(report: Report, config: Config) -> Redactor:
     """Return the redactor for every label set the report carries."""
     label_sets = [ls for s in report.suspects for ls, _ in s.labels]
     label_sets += [ls for _, t in report.stable for ls, _ in t.labels]
-    label_sets += [ls for se in report.series for t in se.timelines for ls, _ in t.labels]
+    label_sets += [ls for se in report.series for ls in digest(se).label_sets]
     return Redactor(tuple(config.render.redact_labels), label_sets)
 
 

@@ -9,13 +9,13 @@ the series). `stable_views(report, config)` lists the large steady signatures.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
 from goroscope import signature as sig
 from goroscope import words
 from goroscope.config import Config
+from goroscope.correlate import LAST_ROWS, digest
 from goroscope.findings import group_of
 from goroscope.model import Report, Series, Signature, Suspect, Timeline
 from goroscope.render import charts
@@ -54,10 +54,7 @@ def _snapshot_rows(series: Series) -> tuple[SnapshotRow, ...]:
 
 def series_facts(series: Series) -> str:
     """Return one line of a series' facts: snapshots, totals and their rate, share parked, restarts."""
-    states: Counter[str] = Counter()
-    for t in series.timelines:
-        for st, n in t.states:
-            states[st] += n
+    states = dict(digest(series).states)
     totals = series.totals or tuple(s.goroutines for s in series.snapshots)
     facts = [words.plural(len(series.snapshots), "snapshot")]
     if len(totals) >= 2:
@@ -119,38 +116,37 @@ def _legend_with_overlaps(legend: list[LegendEntry], chart: charts.Chart) -> lis
     return out
 
 
-MAX_SIGNATURES = 300  # rows of a series' all-signatures table (a 200k-goroutine dump has thousands)
+MAX_SIGNATURES = LAST_ROWS  # rows of a series' all-signatures table (a 200k-goroutine dump has thousands)
 MAX_SIGNATURES_FLEET = 15  # the same where more than FLEET_SECTIONS series have suspects (a section each)
 FLEET_SECTIONS = 6
 
 
 def _signature_rows(se: Series, local: Sequence[tuple[Suspect, SuspectView]], config: Config, cap: int = MAX_SIGNATURES) -> tuple[tuple[SignatureRow, ...], int, int]:
-    """Return the all-signatures rows of the last snapshot of `se` (from its timelines), how many there are, how many more.
+    """Return the all-signatures rows of the last snapshot of `se` (from its digest), how many there are, how many more.
 
-    The analysis already holds them: each Timeline's last count and last-snapshot
-    states; the frame shown is the one the leak-site rule picks (the first
+    The analysis already holds them: each signature's last count and last-snapshot
+    state (correlate.digest_of); the frame shown is the one the leak-site rule picks (the first
     application frame that is not a configured wrapper, else the entry frame).
     """
     if not se.snapshots:
         return (), 0, 0
     opts = config.signature_options()
     suspect_of = {Signature(frames=tuple(s.stack)): f"#{s.rank}" for s, _ in local}
-    present = sorted((t for t in se.timelines if t.counts and t.counts[-1] > 0), key=lambda t: (-t.counts[-1], t.signature.key()))
+    d = digest(se)
     rows = []
-    for t in present[:cap]:
-        site = sig.leak_site(t.signature.frames, opts)
-        states = t.states_last or t.states
+    for r in d.last[:cap]:
+        site = sig.leak_site(r.signature.frames, opts)
         rows.append(
             SignatureRow(
-                count=words.num(t.counts[-1]),
-                count_value=t.counts[-1],
-                state=states[0][0] if states else "—",
+                count=words.num(r.count),
+                count_value=r.count,
+                state=r.state or "—",
                 function=site.function if site else "—",
                 location=site.location if site else "—",
-                suspect=suspect_of.get(t.signature),
+                suspect=suspect_of.get(r.signature),
             )
         )
-    return tuple(rows), len(present), max(len(present) - cap, 0)
+    return tuple(rows), d.present, max(d.present - cap, 0)
 
 
 def _role(local: Sequence[tuple[Suspect, SuspectView]], alone: set[str]) -> str:
