@@ -97,7 +97,7 @@ def correlate(
     }
     leak_profiles = tuple(sorted(when))
     return Series(
-        digest=digest_of(timelines),
+        digest=digest_of(timelines, config),
         id=series_id,
         snapshots=snapshots,
         segments=segments,
@@ -117,8 +117,11 @@ def correlate(
 LAST_ROWS = 300
 
 
-def digest_of(timelines: Sequence[Timeline]) -> SeriesDigest:
+def digest_of(timelines: Sequence[Timeline], config: Config) -> SeriesDigest:
     """Return what the reports read of every one of `timelines` (a series'): states, label sets, the last snapshot's rows."""
+    from goroscope.signature import leak_site
+
+    options = config.signature_options()
     states: Counter[str] = Counter()
     label_sets: dict = {}
     for t in timelines:
@@ -130,20 +133,25 @@ def digest_of(timelines: Sequence[Timeline]) -> SeriesDigest:
     last = []
     for t in present[:LAST_ROWS]:
         st = t.states_last or t.states
-        last.append(LastRow(signature=t.signature, count=t.counts[-1], state=st[0][0] if st else None))
+        site = leak_site(t.signature.frames, options)
+        last.append(LastRow(function=site.function if site else None, location=site.location if site else None,
+                            count=t.counts[-1], state=st[0][0] if st else None, signature=t.signature))
     return SeriesDigest(
         states=tuple(sorted(states.items(), key=lambda kv: (-kv[1], kv[0]))), label_sets=tuple(label_sets), last=tuple(last), present=len(present),
     )
 
 
-def digest(series: Series) -> SeriesDigest:
+def digest(series: Series, config: Config) -> SeriesDigest:
     """Return the digest of `series`: as correlate() made it, else (a Series built by hand) read from its timelines."""
-    return series.digest if series.digest is not None else digest_of(series.timelines)
+    return series.digest if series.digest is not None else digest_of(series.timelines, config)
 
 
-def trimmed(series: Series, keep: set[Signature]) -> Series:
-    """Return `series` holding only the timelines of `keep` (what its reports show: suspects, parked and stable sets), with its digest."""
-    return replace(series, digest=digest(series), timelines=tuple(t for t in series.timelines if t.signature in keep))
+def trimmed(series: Series, keep: set[Signature], config: Config) -> Series:
+    """Return `series` holding only the timelines of `keep` (what its reports show: suspects, parked and stable sets),
+    with its digest, whose rows name their signature only where it is kept."""
+    d = digest(series, config)
+    last = tuple(r if r.signature is None or r.signature in keep else replace(r, signature=None) for r in d.last)
+    return replace(series, digest=replace(d, last=last), timelines=tuple(t for t in series.timelines if t.signature in keep))
 
 
 # Snapshots a person or a cron job takes are seconds apart at least; file mtimes

@@ -384,9 +384,13 @@ class Timeline:
 class LastRow:
     """One signature of a series' last snapshot, as its all-signatures table shows it. Set by correlate.py."""
 
-    signature: Signature  # identity
+    # the frame the table names: the leak-site rule's pick (signature.leak_site), None where there is none
+    function: str | None
+    location: str | None  # its file:line
     count: int  # goroutines at the last snapshot
     state: str | None  # the most common state there (else over the series); None where the form carries none
+    # identity, kept only where the series keeps the signature's timeline (correlate.trimmed): what marks a suspect's row
+    signature: Signature | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -59,6 +59,7 @@ Progress = Callable[[int, int, int, int], None]
 def analyze(archive: Path | str, config: Config, options: RunOptions = RunOptions(), progress: Progress | None = None) -> Report:
     """Run every stage over `archive` (a path, or an object-store URL read with config.storage) and return the Report."""
     from goroscope import baseline, findings, rank
+    from goroscope.executor import default_jobs
     from goroscope.incremental import SeriesStream, Window, cached_heads
     from goroscope.ingest.group import timing_notes
 
@@ -80,15 +81,18 @@ def analyze(archive: Path | str, config: Config, options: RunOptions = RunOption
         size = sum(s.size for s in todo)  # what the run parses
         works, files, todo = _map_plan(sources, files, todo, cache)
         totals = (len(sources), sum(s.size for s in sources))
+        taken = {sid for sid, _, _ in works}
+        rest = [s for s in sources if s.series not in taken] if taken else sources
+        del sources
         mapped = _Mapped()
         if works:
             common = dict(archive=archive, config=config, window=window, today=today, hash_it=cache is not None,
                           memoise=cache is not None and cache.enabled)
-            mapped = _map_all(works, common, options, cache, gathered, progress, totals, size)
+            tasks = _MapTasks(common, _map_batches(works, options.jobs or default_jobs()), cache)
+            del works  # each task holds its own series' sources until it is sent (_MapTasks)
+            mapped = _map_all(tasks, options, gathered, cache, progress, totals, size)
         # the other series: parse and aggregate (what the cache holds is not parsed again), group and
         # correlate each series as soon as its files are in, keeping its result, not its summaries
-        taken = {sid for sid, _, _ in works}
-        rest = [s for s in sources if s.series not in taken] if taken else sources
         stream = SeriesStream(archive, rest, config, window, cache, lambda src: parse_one(src, config),
                               lambda s: _judge_here(s, config, today, gathered))
         skipped.extend(mapped.skipped)
@@ -139,7 +143,7 @@ def _judge_here(series: Series, config: Config, today: date, gathered: Gathered)
 
     judged = rank.judge_series(series, config, today)
     gathered.add(judged)
-    return trimmed(series, judged.shown())
+    return trimmed(series, judged.shown(), config)
 
 
 def _discover(archive: Path | str, config: Config, cache: SummaryCache | None) -> tuple[list[Source], list[Skipped], Path | str]:
@@ -727,7 +731,7 @@ def _map_series(task: MapTask, work: SeriesWork) -> SeriesDone:
     done = correlate_all(task.archive, files, config, task.window, memo, lambda src: parse_one(src, config))  # type: ignore[arg-type]
     judged = tuple(rank.judge_series(s, config, task.today) for s in done.series)
     return SeriesDone(
-        series=tuple(trimmed(s, j.shown()) for s, j in zip(done.series, judged)), judged=judged, inputs=tuple(f.source.path for f in done.files),
+        series=tuple(trimmed(s, j.shown(), config) for s, j in zip(done.series, judged)), judged=judged, inputs=tuple(f.source.path for f in done.files),
         skipped=tuple(skipped) + done.skipped, unused=done.unused, wall=done.wall, store=tuple(store),
         memo=tuple(memo.rows) if memo is not None else (), warnings=tuple(warnings),
         files=len(work.todo) + len(work.cached), stored_bytes=sum(s.size for s in work.todo) + sum(c[0].size for c in work.cached),
@@ -762,10 +766,12 @@ def _map_plan(
 
 
 class _MapTasks(Sequence):
-    """The map's tasks, each built when the executor takes it: cached entries are read then, not all at once."""
+    """The map's tasks, each built when the executor takes it (once): cached entries are read then, not all at once."""
 
     def __init__(self, common: dict, batches: list[list[tuple[str, list[Source], list[ParsedFile]]]], cache: SummaryCache | None) -> None:
+        """Hold `batches` (_map_batches) to send with `common` (MapTask's other fields), reading cached entries from `cache`."""
         self._common = common
+        self.config: Config = common["config"]
         self._batches = batches
         self._cache = cache
 
@@ -776,7 +782,8 @@ class _MapTasks(Sequence):
         if isinstance(i, slice):
             return [self[k] for k in range(*i.indices(len(self)))]
         works = []
-        for sid, todo, cached in self._batches[i]:
+        batch, self._batches[i] = self._batches[i], []  # taken once: its sources need not outlive its task
+        for sid, todo, cached in batch:
             raw = self._cache.raw if self._cache is not None else (lambda hit: None)
             rows = tuple((f.source, f.head, f.sha256, raw(f.hit) if f.hit is not None else None) for f in cached)
             works.append(SeriesWork(series=sid, todo=tuple(todo), cached=rows))
@@ -829,27 +836,25 @@ class _Mapped:
 
 
 def _map_all(
-    works: list[tuple[str, list[Source], list[ParsedFile]]],
-    common: dict,
+    tasks: _MapTasks,
     options: RunOptions,
-    cache: SummaryCache | None,
     gathered: Gathered,
+    cache: SummaryCache | None,
     progress: Progress | None,
     totals: tuple[int, int],
     size: int,
 ) -> _Mapped:
-    """Run the map over `works` (see _map_plan) and return what it gave; each series' Judged goes to `gathered`.
+    """Run the map's `tasks` and return what they gave; each series' Judged goes to `gathered`.
 
     `size` is the stored bytes the whole run parses (SERIAL_BELOW_BYTES)."""
-    from goroscope.executor import default_jobs, make_executor
+    from goroscope.executor import make_executor
 
-    batches = _map_batches(works, options.jobs or default_jobs())
-    jobs = options.jobs if len(batches) > 1 and size >= SERIAL_BELOW_BYTES else 1
-    digest = common["config"].digest()
+    jobs = options.jobs if len(tasks) > 1 and size >= SERIAL_BELOW_BYTES else 1
+    digest = tasks.config.digest()
     out = _Mapped()
     executor = make_executor(options.executor, jobs, options.scheduler)
     try:
-        for dones in executor.map_unordered(_map_batch, _MapTasks(common, batches, cache)):
+        for dones in executor.map_unordered(_map_batch, tasks):
             if cache is not None:
                 cache.put_encoded([row for d in dones for row in d.store], digest)
                 for d in dones:

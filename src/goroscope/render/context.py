@@ -50,7 +50,7 @@ def _redactor(report: Report, config: Config) -> Redactor:
     """Return the redactor for every label set the report carries."""
     label_sets = [ls for s in report.suspects for ls, _ in s.labels]
     label_sets += [ls for _, t in report.stable for ls, _ in t.labels]
-    label_sets += [ls for se in report.series for ls in digest(se).label_sets]
+    label_sets += [ls for se in report.series for ls in digest(se, config).label_sets]
     return Redactor(tuple(config.render.redact_labels), label_sets)
 
 

@@ -52,9 +52,9 @@ def _snapshot_rows(series: Series) -> tuple[SnapshotRow, ...]:
     return tuple(rows)
 
 
-def series_facts(series: Series) -> str:
+def series_facts(series: Series, config: Config) -> str:
     """Return one line of a series' facts: snapshots, totals and their rate, share parked, restarts."""
-    states = dict(digest(series).states)
+    states = dict(digest(series, config).states)
     totals = series.totals or tuple(s.goroutines for s in series.snapshots)
     facts = [words.plural(len(series.snapshots), "snapshot")]
     if len(totals) >= 2:
@@ -130,20 +130,18 @@ def _signature_rows(se: Series, local: Sequence[tuple[Suspect, SuspectView]], co
     """
     if not se.snapshots:
         return (), 0, 0
-    opts = config.signature_options()
     suspect_of = {Signature(frames=tuple(s.stack)): f"#{s.rank}" for s, _ in local}
-    d = digest(se)
+    d = digest(se, config)
     rows = []
     for r in d.last[:cap]:
-        site = sig.leak_site(r.signature.frames, opts)
         rows.append(
             SignatureRow(
                 count=words.num(r.count),
                 count_value=r.count,
                 state=r.state or "—",
-                function=site.function if site else "—",
-                location=site.location if site else "—",
-                suspect=suspect_of.get(r.signature),
+                function=r.function or "—",
+                location=r.location or "—",
+                suspect=suspect_of.get(r.signature) if r.signature is not None else None,
             )
         )
     return tuple(rows), d.present, max(d.present - cap, 0)
@@ -202,7 +200,7 @@ def series_views(report: Report, paired: Sequence[tuple[Suspect, SuspectView]], 
                 rows=_snapshot_rows(se),
                 leak_profiles=tuple(se.leak_profiles),
                 flags=_flags(se),
-                facts=series_facts(se),
+                facts=series_facts(se, config),
                 signatures=sig_rows,
                 signatures_count=words.num(sig_count),
                 signatures_more=sig_more,
