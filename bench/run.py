@@ -625,14 +625,32 @@ print(n)
 """
 
 
-def _fleet_report(arch: Path, name: str, jobs: int | None, formats: str = "json", cache: Path | None = None) -> dict:
-    """Run `goroscope report` on the fleet `arch` (--no-cache unless `cache`) and return its measurement."""
+def _trees(args: argparse.Namespace) -> list[tuple[str, dict | None]]:
+    """Return (label, environment) of each source tree to time: each --src (its folder's parent's name, put first on
+    PYTHONPATH), or the installed goroscope alone."""
+    if not args.src:
+        return [("installed", None)]
+    trees = []
+    for src in args.src:
+        src = Path(src).resolve()
+        if not (src / "goroscope" / "__init__.py").is_file():
+            sys.exit(f"--src {src}: not a source tree's src folder (no goroscope/__init__.py)")
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPATH"] = str(src)
+        trees.append((src.parent.name, env))
+    if len({label for label, _ in trees}) != len(trees):
+        sys.exit("--src: give trees whose folders have different names (they label the figures)")
+    return trees
+
+
+def _fleet_report(arch: Path, name: str, jobs: int | None, formats: str = "json", cache: Path | None = None, env: dict | None = None) -> dict:
+    """Run `goroscope report` on the fleet `arch` (--no-cache unless `cache`; `env`: the tree's) and return its measurement."""
     argv = [PY, "-m", "goroscope", "report", str(arch), "--format", formats, "--output", str(OUT / "reports"),
             "--name", name, "--force", "-q"]
     argv += ["--cache", str(cache)] if cache is not None else ["--no-cache"]
     if jobs:
         argv += ["--jobs", str(jobs)]
-    res = checked(run_measured(argv), f"goroscope report ({name})", ok=(0, 1))
+    res = checked(run_measured(argv, env=env), f"goroscope report ({name})", ok=(0, 1))
     res["report"] = OUT / "reports" / f"{name}.json"
     return res
 
@@ -668,43 +686,50 @@ def fleet(args: argparse.Namespace) -> dict:
         for f in files:  # page cache warm for every run alike
             f.read_bytes()
         stored = sum(f.stat().st_size for f in files)
-        runs: dict[str, list[dict]] = {"floor": [], "jobs1": [], "default": []}
-        for _ in range(max(1, args.repeat)):  # alternated, so that load falls on every side alike
+        trees = _trees(args)
+        runs: dict[str, list[dict]] = {"floor": []}
+        for _ in range(max(1, args.repeat)):  # alternated, so that load falls on every side (and tree) alike
             runs["floor"].append(checked(run_measured([PY, "-c", FLOOR_LOOP, str(arch)]), "floor loop"))
-            runs["jobs1"].append(_fleet_report(arch, f"fleet-{size}-jobs1", 1))
-            runs["default"].append(_fleet_report(arch, f"fleet-{size}-default", None))
-            log(f"fleet {size}: floor {runs['floor'][-1]['wall_s']:.2f} s, --jobs 1 {runs['jobs1'][-1]['wall_s']:.2f} s, "
-                f"default {runs['default'][-1]['wall_s']:.2f} s (load {os.getloadavg()[0]:.1f})")
+            for label, env in trees:
+                for k, jobs in (("jobs1", 1), ("default", None)):
+                    runs.setdefault(f"{label}/{k}", []).append(_fleet_report(arch, f"fleet-{size}-{k}-{label}", jobs, env=env))
+                log(f"fleet {size} ({label}): floor {runs['floor'][-1]['wall_s']:.2f} s, --jobs 1 {runs[label + '/jobs1'][-1]['wall_s']:.2f} s, "
+                    f"default {runs[label + '/default'][-1]['wall_s']:.2f} s (load {os.getloadavg()[0]:.1f})")
         best = {k: min(v, key=lambda r: r["wall_s"]) for k, v in runs.items()}
         floor_s, floor_cpu = best["floor"]["wall_s"], min(r["cpu_s"] for r in runs["floor"])
         text = int(best["floor"]["stdout"].strip() or 0)
-        wrong, other = _planted_found(best["default"]["report"], OUT / f"fleet-{size}-truth.yaml")
-        one = {
+        one: dict = {
             "files": len(files),
             "stored_mb": mb(stored),
             "text_mb": mb(text),
             "floor_s": floor_s,
             "floor_cpu_s": floor_cpu,
-            "planted_wrong": wrong,
-            "other_findings": other,
+            "trees": {},
         }
-        for k in ("jobs1", "default"):
-            r = best[k]
-            cpu = min(x["cpu_s"] for x in runs[k])
-            one[k] = {"wall_s": r["wall_s"], "ratio": r["wall_s"] / floor_s, "cpu_s": cpu, "cpu_ratio": cpu / floor_cpu,
-                      "ms_per_file": 1000 * r["wall_s"] / len(files), "cpu_ms_per_file": 1000 * cpu / len(files),
-                      "tree_rss_mb": min(x["tree_maxrss_mb"] for x in runs[k]), "largest_rss_mb": r["maxrss_mb"], "processes": r["processes"]}
-        one["default_over_jobs1"] = best["default"]["wall_s"] / best["jobs1"]["wall_s"]
-        res["sizes"][size] = one
         print(f"== fleet {size}: {len(files)} files, {one['stored_mb']:.0f} MB gzipped, {one['text_mb']:.0f} MB of text; "
               f"floor loop {floor_s:.2f} s ({floor_cpu:.2f} s CPU)")
-        for k, label in (("jobs1", "--jobs 1"), ("default", "default jobs")):
-            o = one[k]
-            print(f"   report --format json --no-cache, {label:12} {o['wall_s']:7.2f} s  {o['ratio']:5.1f}x floor  {o['ms_per_file']:.2f} ms/file  "
-                  f"CPU {o['cpu_s']:6.1f} s ({o['cpu_ratio']:.1f}x the floor's, {o['cpu_ms_per_file']:.2f} ms/file)  "
-                  f"peak RSS of the tree {o['tree_rss_mb']:5.0f} MiB (largest process {o['largest_rss_mb']:.0f})")
-        print(f"   default / --jobs 1: {one['default_over_jobs1']:.2f}; planted leaks: {'found, on their pods' if not wrong else wrong}; "
-              f"other findings: {other or 'none'}")
+        for label, _ in trees:
+            wrong, other = _planted_found(best[f"{label}/default"]["report"], OUT / f"fleet-{size}-truth.yaml")
+            mine: dict = {"planted_wrong": wrong, "other_findings": other}
+            for k in ("jobs1", "default"):
+                r = best[f"{label}/{k}"]
+                cpu = min(x["cpu_s"] for x in runs[f"{label}/{k}"])
+                mine[k] = {"wall_s": r["wall_s"], "ratio": r["wall_s"] / floor_s, "cpu_s": cpu, "cpu_ratio": cpu / floor_cpu,
+                           "ms_per_file": 1000 * r["wall_s"] / len(files), "cpu_ms_per_file": 1000 * cpu / len(files),
+                           "tree_rss_mb": min(x["tree_maxrss_mb"] for x in runs[f"{label}/{k}"]), "largest_rss_mb": r["maxrss_mb"],
+                           "processes": r["processes"]}
+            mine["default_over_jobs1"] = best[f"{label}/default"]["wall_s"] / best[f"{label}/jobs1"]["wall_s"]
+            one["trees"][label] = mine
+            if len(trees) == 1:
+                one.update(mine)  # the figures of the one tree at the top, as before
+            for k, what in (("jobs1", "--jobs 1"), ("default", "default jobs")):
+                o = mine[k]
+                print(f"   [{label}] report --format json --no-cache, {what:12} {o['wall_s']:7.2f} s  {o['ratio']:5.1f}x floor  {o['ms_per_file']:.2f} ms/file  "
+                      f"CPU {o['cpu_s']:6.1f} s ({o['cpu_ratio']:.1f}x the floor's, {o['cpu_ms_per_file']:.2f} ms/file)  "
+                      f"peak RSS of the tree {o['tree_rss_mb']:5.0f} MiB (largest process {o['largest_rss_mb']:.0f})")
+            print(f"   [{label}] default / --jobs 1: {mine['default_over_jobs1']:.2f}; planted leaks: {'found, on their pods' if not wrong else wrong}; "
+                  f"other findings: {other or 'none'}")
+        res["sizes"][size] = one
     if "10k" in sizes and not args.no_incremental:
         res["incremental"] = _fleet_incremental(args)
     print(f"({res['machine']}, best of {args.repeat} alternated)")
@@ -713,49 +738,67 @@ def fleet(args: argparse.Namespace) -> dict:
 
 
 def _fleet_incremental(args: argparse.Namespace) -> dict:
-    """Cold run of the 10k fleet with every format and the cache, the cached rerun, and one more snapshot on 20 pods."""
+    """Cold run of the 10k fleet with every format and the cache, the cached rerun, and one more snapshot on 20 pods;
+    each step for every tree (--src) in turn, each tree with a cache of its own."""
     arch = fleet_dir("10k")
     spare = OUT / "fleet-10k-spare"
-    cache = OUT / "fleet-cache.sqlite3"
+    trees = _trees(args)
+    caches = {label: OUT / f"fleet-cache-{label}.sqlite3" for label, _ in trees}
     added = sorted(spare.glob("*/*/*.txt.gz"))[:FLEET_ADDED_PODS]
     for f in added:
         (arch / f.relative_to(spare)).unlink(missing_ok=True)  # a previous run stopped before taking them out
-    for extra in ("", "-wal", "-shm", ".lock"):
-        Path(str(cache) + extra).unlink(missing_ok=True)
+    for cache in caches.values():
+        for extra in ("", "-wal", "-shm", ".lock"):
+            Path(str(cache) + extra).unlink(missing_ok=True)
     formats = "html,pdf,json,md"
-    cold = _fleet_report(arch, "fleet-cold", None, formats, cache)
-    log(f"fleet 10k cold, all formats: {cold['wall_s']:.2f} s")
-    warm = _fleet_report(arch, "fleet-warm", None, formats, cache)
-    log(f"fleet 10k cached rerun: {warm['wall_s']:.2f} s")
-    warm_json = _fleet_report(arch, "fleet-warm-json", None, "json", cache)
-    rows_warm = _cache_rows(cache)
+    steps: dict[str, dict[str, dict]] = {label: {} for label, _ in trees}
+
+    def each(step: str, name: str, formats: str) -> None:
+        """Run `step` for every tree in turn."""
+        for label, env in trees:
+            r = _fleet_report(arch, f"{name}-{label}", None, formats, caches[label], env)
+            steps[label][step] = r
+            log(f"fleet 10k {step} ({label}): {r['wall_s']:.2f} s (load {os.getloadavg()[0]:.1f})")
+
+    each("cold", "fleet-cold", formats)
+    each("warm", "fleet-warm", formats)
+    each("warm_json", "fleet-warm-json", "json")
+    rows_warm = {label: _cache_rows(caches[label]) for label, _ in trees}
     for f in added:
         shutil.copy2(f, arch / f.relative_to(spare))
     try:
-        plus = _fleet_report(arch, "fleet-plus", None, formats, cache)
-        log(f"fleet 10k with one more snapshot on {len(added)} pods: {plus['wall_s']:.2f} s")
+        each("plus", "fleet-plus", formats)
     finally:
         for f in added:
             (arch / f.relative_to(spare)).unlink(missing_ok=True)
-    rows_plus = _cache_rows(cache)
-    new_rows = sorted(set(rows_plus) - set(rows_warm))
-    rewritten = sorted(p for p in rows_warm if rows_plus.get(p) != rows_warm[p])
-    res = {
-        "cold_s": cold["wall_s"], "cold_tree_rss_mb": cold["tree_maxrss_mb"],
-        "cached_s": warm["wall_s"], "cached_ratio": warm["wall_s"] / cold["wall_s"],
-        "cached_json_s": warm_json["wall_s"],
-        "cached_report_identical": _comparable(cold["report"]) == _comparable(warm["report"]),
-        "plus_s": plus["wall_s"], "plus_ratio": plus["wall_s"] / cold["wall_s"],
-        "plus_new_cache_rows": len(new_rows), "plus_rewritten_rows": len(rewritten),
-    }
-    print(
-        textwrap.dedent(
-            f"""            == fleet 10k, every format (html,pdf,json,md), with the cache
-            cold run                          {res['cold_s']:7.2f} s  peak RSS of the tree {res['cold_tree_rss_mb']:.0f} MiB
-            cached rerun                      {res['cached_s']:7.2f} s  ratio {res['cached_ratio']:.3f}  (JSON alone {res['cached_json_s']:.2f} s)  same report: {res['cached_report_identical']}
-            one more snapshot on {len(added)} pods     {res['plus_s']:7.2f} s  ratio {res['plus_ratio']:.3f}  new cache entries {res['plus_new_cache_rows']}, rewritten {res['plus_rewritten_rows']}"""
+    res: dict = {"trees": {}}
+    print("== fleet 10k, every format (html,pdf,json,md), with the cache")
+    for label, _ in trees:
+        st = steps[label]
+        rows_plus = _cache_rows(caches[label])
+        new_rows = sorted(set(rows_plus) - set(rows_warm[label]))
+        rewritten = sorted(p for p in rows_warm[label] if rows_plus.get(p) != rows_warm[label][p])
+        cold, warm, warm_json, plus = st["cold"], st["warm"], st["warm_json"], st["plus"]
+        mine = {
+            "cold_s": cold["wall_s"], "cold_cpu_s": cold["cpu_s"], "cold_tree_rss_mb": cold["tree_maxrss_mb"],
+            "cached_s": warm["wall_s"], "cached_cpu_s": warm["cpu_s"], "cached_ratio": warm["wall_s"] / cold["wall_s"],
+            "cached_cpu_ratio": warm["cpu_s"] / cold["cpu_s"],
+            "cached_json_s": warm_json["wall_s"],
+            "cached_report_identical": _comparable(cold["report"]) == _comparable(warm["report"]),
+            "plus_s": plus["wall_s"], "plus_ratio": plus["wall_s"] / cold["wall_s"],
+            "plus_new_cache_rows": len(new_rows), "plus_rewritten_rows": len(rewritten),
+        }
+        res["trees"][label] = mine
+        if len(trees) == 1:
+            res.update(mine)
+        print(
+            textwrap.dedent(
+                f"""                [{label}]
+                cold run                          {mine['cold_s']:7.2f} s  CPU {mine['cold_cpu_s']:6.1f} s  peak RSS of the tree {mine['cold_tree_rss_mb']:.0f} MiB
+                cached rerun                      {mine['cached_s']:7.2f} s  CPU {mine['cached_cpu_s']:6.1f} s  ratio {mine['cached_ratio']:.3f} (CPU {mine['cached_cpu_ratio']:.3f})  (JSON alone {mine['cached_json_s']:.2f} s)  same report: {mine['cached_report_identical']}
+                one more snapshot on {len(added)} pods     {mine['plus_s']:7.2f} s  ratio {mine['plus_ratio']:.3f}  new cache entries {mine['plus_new_cache_rows']}, rewritten {mine['plus_rewritten_rows']}"""
+            )
         )
-    )
     return res
 
 
@@ -772,6 +815,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cli", action="store_true", help="single: also time `goroscope inspect FILE --json > /dev/null`")
     ap.add_argument("--sizes", default="1k,4k,10k,40k", help="fleet: which fleets (1k, 4k, 10k, 40k files)")
     ap.add_argument("--no-incremental", action="store_true", help="fleet: skip the cached and incremental runs of the 10k fleet")
+    ap.add_argument("--src", action="append", default=[], help="fleet: a source tree's src folder to time (repeatable: alternated, "
+                    "labelled by the tree's folder name; default: the installed goroscope)")
     args = ap.parse_args(argv)
     if args.what in ("gen", "all"):
         gen(args)
