@@ -384,3 +384,31 @@ def test_inspect_and_diff_keep_file_names_of_long_paths(capsys, tmp_path):
         if "…" in line and ".go:" in line:
             loc = line.split()[-1]
             assert loc.startswith("…/") and loc[2:].split(":")[0].rsplit("/", 1)[-1] in names, line
+
+
+def test_compiled_templates_are_kept_beside_the_cache_and_only_there(capsys, tmp_path, archive):
+    import re
+
+    from goroscope.render.html import get_environment
+
+    def outputs(*args: str) -> list[str]:
+        """Return the HTML and Markdown a report run writes, less the run's time."""
+        code, _, err = run(capsys, "report", str(archive), "--format", "html,md", "--output", str(tmp_path / "o"), "--name", "r", "--force", *args)
+        assert code == exitcodes.OK, err
+        return [re.sub(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d)?( UTC|Z)?", "T", (tmp_path / "o" / f"r.{x}").read_text()) for x in ("html", "md")]
+
+    # GIVEN a run with a cache
+    cache = tmp_path / "c" / "s.sqlite3"
+    first = outputs("--cache", str(cache))
+    # THEN the compiled templates are beside it, the HTML and the Markdown ones apart
+    kept = sorted(p.relative_to(tmp_path / "c") for p in (tmp_path / "c").rglob("*.cache"))
+    assert {p.parts[0] for p in kept} == {"s.sqlite3.templates"} and {p.parts[1][:3] for p in kept} == {"htm", "md-"}
+    # AND a second run reads them and writes the same reports, as does one whose files are junk
+    assert outputs("--cache", str(cache)) == first
+    for p in kept:
+        (tmp_path / "c" / p).write_bytes(b"junk")
+    assert outputs("--cache", str(cache)) == first
+    # AND a run without the cache writes none, and leaves the templates compiled nowhere
+    assert outputs("--no-cache") == first
+    assert sorted(p.relative_to(tmp_path / "c") for p in (tmp_path / "c").rglob("*.cache")) == kept
+    assert get_environment().bytecode_cache is None

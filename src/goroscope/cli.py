@@ -238,6 +238,8 @@ def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_pa
     progress = _Progress() if (sys.stderr.isatty() and not quiet) else None
     # weasyprint loads in a process of its own while the run works; it prints the PDF at the end
     printer = _start_printer(config) if "pdf" in names else None
+    # the report templates compiled once, kept beside the summary cache (--no-cache neither reads nor writes them)
+    compiled = _keep_compiled(config, names, None if no_cache else _compiled_folder(cache_path))
     try:
         try:
             rep = analyze(archive, config, options, progress)
@@ -262,6 +264,8 @@ def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_pa
     finally:
         if printer is not None:
             printer.close()
+        if compiled:
+            _keep_compiled(config, names, None)
     for path in written:
         click.echo(str(path))
     if rep.skipped and strict:
@@ -272,6 +276,27 @@ def report(archive: Path, output_dir, stem, formats, config_path, jobs, cache_pa
         live = [f for f in rep.findings if not f.acknowledged and f.status == "new"]
     if (fail_on_suspects or fail_on_new) and live:
         raise _Exit(exitcodes.SUSPECTS)
+
+
+def _compiled_folder(cache_path: Path | None) -> Path:
+    """Return where the compiled report templates are kept: beside the summary cache at `cache_path` (None: its default place)."""
+    from goroscope.cache import default_cache_path
+
+    return Path(str(cache_path or default_cache_path()) + ".templates")
+
+
+def _keep_compiled(config: Config, names: tuple[str, ...], folder: Path | None) -> bool:
+    """Keep the report templates compiled under `folder` (None: nowhere) when the formats `names` need them; return
+    True when they are kept there."""
+    if not any(n in ("html", "pdf", "md") for n in names):
+        return False
+    from goroscope.render import keep_compiled_templates
+
+    try:
+        keep_compiled_templates(config, folder)
+    except GoroscopeError:
+        return False  # the renderer names what is wrong with the templates folder, at its turn
+    return folder is not None
 
 
 def _start_printer(config: Config):  # type: ignore[no-untyped-def]
