@@ -397,7 +397,11 @@ def test_compiled_templates_are_kept_beside_the_cache_and_only_there(capsys, tmp
         assert code == exitcodes.OK, err
         return [re.sub(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d)?( UTC|Z)?", "T", (tmp_path / "o" / f"r.{x}").read_text()) for x in ("html", "md")]
 
-    # GIVEN a run with a cache
+    # GIVEN a run with a cache, in a process that has compiled no template yet (as a command's has not)
+    from goroscope.render.markdown import get_markdown_environment
+
+    for env in (get_environment(), get_markdown_environment()):
+        env.cache.clear()  # type: ignore[union-attr]
     cache = tmp_path / "c" / "s.sqlite3"
     first = outputs("--cache", str(cache))
     # THEN the compiled templates are beside it, the HTML and the Markdown ones apart
