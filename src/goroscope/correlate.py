@@ -331,9 +331,13 @@ def find_segments(summaries: Sequence[Summary]) -> tuple[Segment, ...]:
     last_whole: int | None = None  # the last snapshot of the segment that was not truncated
     lows: dict[Signature, int] = {}
     runs: dict[Signature, int] = {}
+    # counts tell a restart only where ids cannot (_restart_by_ids gives None): with ids in
+    # every snapshot, the lows and runs _restart_by_counts reads are never needed
+    counted = any(s.max_id is None for s in summaries)
     if not summaries[0].truncated:
         last_whole = 0
-        _update_lows(lows, runs, summaries[0], True)
+        if counted:
+            _update_lows(lows, runs, summaries[0], True)
     for i in range(1, len(summaries)):
         cur = summaries[i]
         restart = None
@@ -346,7 +350,8 @@ def find_segments(summaries: Sequence[Summary]) -> tuple[Segment, ...]:
             seg_start = i
             last_whole = None
         if not cur.truncated:
-            _update_lows(lows, runs, cur, last_whole is None)
+            if counted:
+                _update_lows(lows, runs, cur, last_whole is None)
             last_whole = i
         if cur.max_id is not None:
             last_with_ids = i
@@ -489,6 +494,7 @@ def _follow_ids(summaries: Sequence[Summary], times: Sequence[datetime], segment
     goroutines cost a fraction of a second.
     """
     comparable = [False] * len(summaries)
+    slack = 60.0 * WAIT_STAMP_SLACK_MINUTES
     for seg in segments:
         # signature -> {goroutine id: since when it is known blocked there (epoch s)}
         track: dict[Signature, dict[int, float]] = {}
@@ -506,28 +512,30 @@ def _follow_ids(summaries: Sequence[Summary], times: Sequence[datetime], segment
                 if not sc.ids:
                     continue
                 sig = sc.signature
-                before = track.get(sig, _EMPTY)
+                get = track.get(sig, _EMPTY).get
                 here: dict[int, float] = {}
                 stuck = 0
                 oldest = t
                 kept = 0
                 for gid, wait in zip(sc.ids, sc.waits):
                     since = t - 60.0 * wait
-                    prev = before.get(gid)
+                    prev = get(gid)
                     if prev is not None:
                         kept += 1
-                    if prev is not None and stamped and wait < (t - prev) / 60.0 - WAIT_STAMP_SLACK_MINUTES:
-                        prev = None  # its own minutes say it was woken since: the same id, a new wait
-                    if prev is not None:
-                        if prev < since:
-                            since = prev
-                    elif wait < 1:
-                        here[gid] = since
-                        continue
+                        # its own minutes say it was woken since (wait < minutes followed - slack): a new wait
+                        if not (stamped and prev < since - slack):
+                            if prev < since:
+                                since = prev
+                            here[gid] = since
+                            stuck += 1
+                            if since < oldest:
+                                oldest = since
+                            continue
                     here[gid] = since
-                    stuck += 1
-                    if since < oldest:
-                        oldest = since
+                    if wait >= 1:
+                        stuck += 1
+                        if since < oldest:
+                            oldest = since
                 seen[sig] = here
                 if kept:
                     acc(sig).kept[i] += kept
@@ -550,4 +558,4 @@ _EMPTY: dict[int, float] = {}
 
 def _stamps_waits(summary: Summary) -> bool:
     """Return True when some goroutine of the dump prints its wait minutes (the runtime stamps waits)."""
-    return any(w >= 1 for sc in summary.stacks for w in sc.waits)
+    return any(sc.waits and max(sc.waits) >= 1 for sc in summary.stacks)
