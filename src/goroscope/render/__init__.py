@@ -47,9 +47,9 @@ class Renderer:
 
 
 def _json(report: Report, view: ReportView | None, config: Config) -> bytes:
-    from goroscope.render.json import render_json
+    from goroscope.render.json import json_bytes
 
-    return render_json(report, config).encode("utf-8")
+    return json_bytes(report, config)
 
 
 def _html(report: Report, view: ReportView | None, config: Config) -> bytes:

@@ -205,7 +205,8 @@ def report_dict(report: Report, config: Config) -> dict:
         "generated_at": iso(report.generated_at),
         "tool": {"version": report.tool_version, "command": report.command, "config_digest": report.config_digest},
         "archive": report.archive,
-        "series": [_series(s, by_series.get(s.id, []), redact, red, report.archive) for s in report.series],
+        # every file of every series is listed: one series' dict at a time (json_bytes)
+        "series": _Each(report.series, lambda s: _series(s, by_series.get(s.id, []), redact, red, report.archive)),
         "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
         # additions to the contract
         "inputs": list(report.inputs),
@@ -224,8 +225,47 @@ def report_dict(report: Report, config: Config) -> dict:
 
 
 def render_json(report: Report, config: Config) -> str:
-    """Return the JSON text of `report` (UTF-8, newline at the end): see dumps()."""
-    return dumps(report_dict(report, config)) + "\n"
+    """Return the JSON text of `report` (newline at the end): see dumps()."""
+    return json_bytes(report, config).decode("utf-8")
+
+
+def json_bytes(report: Report, config: Config) -> bytes:
+    """Return the JSON of `report` in UTF-8 (newline at the end), as dumps() lays it out.
+
+    Its largest part lists every file of every series (the contract): it is made a
+    series at a time, and each piece encoded at once, so that no whole tree of dicts
+    nor several copies of the text are held (tens of MB at a fleet's 40,000 files)."""
+    doc = report_dict(report, config)
+    out: list[bytes] = []
+    for i, (key, value) in enumerate(doc.items()):
+        head = ("{\n" if i == 0 else ",\n") + f"  {_compact(key)}: "
+        if not isinstance(value, _Each):
+            out.append((head + dumps(value, "  ", "  ")).encode("utf-8"))
+            continue
+        if not value.items:
+            out.append((head + "[]").encode("utf-8"))
+            continue
+        out.append((head + "[").encode("utf-8"))
+        for k, item in enumerate(value.items):
+            out.append(((",\n" if k else "\n") + "    " + dumps(value.make(item), "  ", "    ")).encode("utf-8"))
+        out.append(b"\n  ]")
+    out.append(b"\n}\n" if doc else b"{}\n")
+    return b"".join(out)
+
+
+class _Each:
+    """A list whose items dumps() renders each from `make(item)`, made just then (a fleet's series: one dict at a time)."""
+
+    __slots__ = ("items", "make")
+
+    def __init__(self, items, make) -> None:  # type: ignore[no-untyped-def]
+        """Hold `items` and how each becomes what dumps() renders."""
+        self.items = items
+        self.make = make
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        """Yield each item made."""
+        return (self.make(x) for x in self.items)
 
 
 _compact = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
@@ -245,6 +285,8 @@ def dumps(obj, indent: str = "  ", _at: str = "") -> str:
         inner = _at + indent
         items = [f"{inner}{_compact(str(k))}: {dumps(v, indent, inner)}" for k, v in obj.items()]
         return "{\n" + ",\n".join(items) + "\n" + _at + "}"
+    if isinstance(obj, _Each):
+        obj = list(obj)
     if isinstance(obj, (list, tuple)):
         if not obj or all(isinstance(v, _SCALARS) for v in obj):
             return _compact(list(obj))
