@@ -40,12 +40,18 @@ def _entries(truth: dict) -> list[tuple[str, list, list]]:
     return [(".", truth.get("leaks") or [], truth.get("benign") or [])]
 
 
-def _candidate_scores(report, config: Config) -> dict:
-    """Return {(series id, function, line): the best growth or stuck score its group reaches, pass or not}."""
+def _candidate_scores(root: Path, config: Config) -> dict:
+    """Return {(series id, function, line): the best growth or stuck score its group reaches, pass or not}.
+
+    Read from every timeline of every series, as correlation makes them (a report
+    keeps of a series only the timelines it shows)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from helpers import whole_series
+
     out = {}
     rc = config.rank
     options = config.signature_options()
-    for s in report.series:
+    for s in whole_series(root, config):
         facts = _series_facts(s)
         n = len(s.snapshots)
         times = [x.time for x in s.snapshots]
@@ -68,7 +74,7 @@ def _match(series_id: str, path: str, root_is_series: bool) -> bool:
 def margin(name: str, root: Path, truth: dict, config: Config) -> str:
     """Return one line of the table for the set at `root`."""
     report = analyze(root, config, RunOptions(use_cache=False, jobs=1))
-    cand = _candidate_scores(report, config)
+    cand = _candidate_scores(root, config)
     found = {}
     for x in report.suspects:
         for v in x.variants:
