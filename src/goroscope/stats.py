@@ -98,13 +98,12 @@ def step_noise(values: Sequence[float]) -> float:
 def theil_sen(xs: Sequence[float], ys: Sequence[float]) -> float:
     """Return the Theil-Sen slope of ys against xs (median of pairwise slopes; 0.0 if undefined)."""
     n = min(len(xs), len(ys))
-    slopes = []
-    for i in range(n):
+    xs, ys = list(xs[:n]), list(ys[:n])
+    slopes: list[float] = []
+    for i in range(n - 1):
         xi, yi = xs[i], ys[i]
-        for j in range(i + 1, n):
-            dx = xs[j] - xi
-            if dx != 0:
-                slopes.append((ys[j] - yi) / dx)
+        # (x != xi is dx != 0 for finite floats; the same slopes in the same order as a pair loop, built in C)
+        slopes += [(y - yi) / (x - xi) for x, y in zip(xs[i + 1 :], ys[i + 1 :]) if x != xi]
     return median(slopes) if slopes else 0.0
 
 
@@ -144,12 +143,11 @@ def mann_kendall(ys: Sequence[float], xs: Sequence[float] | None = None) -> Tren
     if n < 2:
         return TrendTest(n=n, s=0, tau=0.0, z=0.0, p_up=1.0, p_two_sided=1.0)
     s = 0
-    for i in range(n):
-        for j in range(i + 1, n):
-            dx = xs[j] - xs[i]
-            dy = ys[j] - ys[i]
-            if dx and dy:
-                s += 1 if (dx > 0) == (dy > 0) else -1
+    xl, yl = list(xs), list(ys)
+    for i in range(n - 1):
+        xi, yi = xl[i], yl[i]
+        # each pair whose x and y both differ: +1 concordant, -1 discordant
+        s += sum(1 if (x > xi) == (y > yi) else -1 for x, y in zip(xl[i + 1 :], yl[i + 1 :]) if x != xi and y != yi)
     n0 = n * (n - 1) // 2
     ty_pairs, ty_var = _tie_sums(ys)
     tx_pairs, _ = _tie_sums(xs)
