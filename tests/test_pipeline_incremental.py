@@ -191,6 +191,46 @@ def test_an_archive_file_as_archive_and_inside_a_folder(archive: Path, run) -> N
     assert run(tgz)[1].opened == [] and run(tgz)[0] == alone
 
 
+def test_a_cached_rerun_judges_no_series(archive: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from goroscope import rank
+
+    judged: list[str] = []
+    real = rank.judge_series
+
+    def judge_series(s, *args):  # type: ignore[no-untyped-def]
+        judged.append(s.id)
+        return real(s, *args)
+
+    monkeypatch.setattr(rank, "judge_series", judge_series)
+    # GIVEN a cold run, which judged every series
+    cold, _ = run(archive)
+    assert sorted(judged) == ["notifier", "profile-cache.tar.gz/profile-cache", TRACING]
+    # WHEN run again
+    judged.clear()
+    warm, _ = run(archive)
+    # THEN no series is judged again, and the report is the same
+    assert judged == [] and warm == cold
+    # AND a new dump judges its series only, as a run without the cache would
+    shutil.copy2(SAMPLES / TRACING / SPARE, archive / TRACING / SPARE)
+    plus, _ = run(archive)
+    assert judged == [TRACING] and plus == uncached(archive)
+
+
+def test_judged_key_follows_the_series_and_the_acknowledgements_in_force() -> None:
+    from datetime import date
+
+    from goroscope.config import Acknowledged
+
+    dated = Config(acknowledged=(Acknowledged(fingerprint="f", until=date(2026, 12, 1)),))
+    always = Config(acknowledged=(Acknowledged(fingerprint="f"),))
+    key = pipeline.judged_key
+    # the date counts only where an acknowledgement ends
+    assert key("s", Config(), date(2026, 1, 1)) == key("s", Config(), date(2027, 1, 1))
+    assert key("s", always, date(2026, 1, 1)) == key("s", always, date(2027, 1, 1))
+    assert key("s", dated, date(2026, 11, 1)) == key("s", dated, date(2026, 12, 1)) != key("s", dated, date(2026, 12, 2))
+    assert key("s", Config(), date(2026, 1, 1)) != key("t", Config(), date(2026, 1, 1))
+
+
 def test_removed_dump_recorrelates_its_series_only(archive: Path, run) -> None:  # type: ignore[no-untyped-def]
     run(archive)
     (archive / "notifier" / "20261201-082240.debug1.txt").unlink()

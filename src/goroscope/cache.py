@@ -23,6 +23,9 @@ Contract:
   Skipped), under a key discovery makes from the file's path, size and mtime (an
   object's URL, version and size): a nightly rerun stats the folder (lists the bucket)
   and opens no file it has seen.
+- `get_judged(key, cls)` / `put_judged([(key, series key, blob), ...])` keep rank's
+  judgement of a memoised series (pipeline.judged_key), so that a cached rerun judges
+  no series again; `series_key_of(series id)` names the memoised series of this run.
 - `close()` ends the connection; a SummaryCache is also a context manager.
 
 The key of an entry is the file (the real path of `Source.fs_path`, plus the archive
@@ -76,7 +79,7 @@ from pathlib import Path
 
 import goroscope
 from goroscope import model
-from goroscope.codec import Listing, decode_listing, decode_series, decode_summary, encode_entry, encode_listing, encode_series, head_of
+from goroscope.codec import Listing, decode_fields, decode_listing, decode_series, decode_summary, encode_entry, encode_listing, encode_series, head_of
 from goroscope.errors import DumpError
 from goroscope.ingest.archive import DEFAULT_MAX_INFLATE, content_sha256
 from goroscope.model import Series, Source, Summary
@@ -131,9 +134,18 @@ _SCHEMA = (
         used REAL NOT NULL,        -- time.time() of the last run that stored or read it
         value BLOB NOT NULL        -- encode_listing()
     )""",
+    # rank.judge_series' Judged of a memoised series, by a digest of its series key, the judging code and the
+    # acknowledgements in force: a cached rerun judges no series again
+    """CREATE TABLE IF NOT EXISTS judged (
+        key TEXT PRIMARY KEY,      -- the caller's digest (pipeline.judged_key)
+        series TEXT NOT NULL,      -- the key of the memoised series it judges: gone with it
+        tool TEXT NOT NULL,        -- TOOL_KEY
+        used REAL NOT NULL,        -- time.time() of the last run that stored or read it
+        value BLOB NOT NULL        -- codec.encode_fields()
+    )""",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)  -- pruned_at",
 )
-_TABLES = {"entries", "blobs", "series", "meta", "listings"}
+_TABLES = {"entries", "blobs", "series", "meta", "listings", "judged"}
 
 
 def _model_fingerprint() -> str:
@@ -235,6 +247,8 @@ class SummaryCache:
         self._used: set[int] = set()  # entry ids read this run: their `used` time is set at close
         self._used_series: set[str] = set()  # series keys read this run: the same
         self._used_listings: set[str] = set()  # listing keys read this run: the same
+        self._used_judged: set[str] = set()  # judged keys read this run: the same
+        self._series_keys: dict[str, str] = {}  # series id -> the key its Series was memoised or found under, this run
         self.generation = 0  # how many times this handle replaced a damaged database mid-run
 
     # ---------------------------------------------------------------- opening
@@ -392,6 +406,7 @@ class SummaryCache:
         self._used.clear()
         self._used_series.clear()
         self._used_listings.clear()
+        self._used_judged.clear()
         # another run may have replaced it already: only a file that fails now is set aside
         self._open_checked(f"{e}")
 
@@ -564,12 +579,33 @@ class SummaryCache:
             self.series_misses += 1
             return None
         self._used_series.add(key)
+        self._series_keys[series.id] = key
         self.series_hits += 1
         return series
 
     def put_series(self, key: str, scope: str, series: Series) -> None:
         """Memoise `series` under `key`; keep only the SERIES_KEEP most recently used of `scope`."""
+        self._series_keys[series.id] = key
         self.put_series_encoded(key, scope, encode_series(series))
+
+    def series_key_of(self, series_id: str) -> str | None:
+        """Return the key the Series of `series_id` was found or memoised under in this run, None if neither."""
+        return self._series_keys.get(series_id)
+
+    def get_judged(self, key: str, cls: type) -> object | None:
+        """Return the `cls` record (rank.Judged) stored under `key`, or None (an unreadable one is deleted, with a warning)."""
+        return self._get_value("judged", key, lambda blob: decode_fields(blob, cls), "a stored judgement of a series", self._used_judged)
+
+    def put_judged(self, items: list[tuple[str, str, bytes]]) -> None:
+        """Store each (key, key of the memoised series it judges, codec.encode_fields() of it) of `items`, in one
+        transaction; what judges a series no longer memoised goes."""
+        if self._db is None or not items:
+            return
+        now = time.time()
+        self._write(
+            [("INSERT OR REPLACE INTO judged (key, series, tool, used, value) VALUES (?, ?, ?, ?, ?)", (k, sk, TOOL_KEY, now, v)) for k, sk, v in items]
+            + [("DELETE FROM judged WHERE series NOT IN (SELECT key FROM series)", ())]
+        )
 
     def put_series_encoded(self, key: str, scope: str, blob: bytes) -> None:
         """Memoise the encoded Series `blob` (codec.encode_series, done by a worker) as put_series does."""
@@ -592,23 +628,28 @@ class SummaryCache:
 
     def get_listing(self, key: str) -> Listing | None:
         """Return the Listing stored under `key`, or None (an unreadable one is deleted with a warning)."""
+        return self._get_value("listings", key, decode_listing, "a stored listing", self._used_listings)  # type: ignore[return-value]
+
+    def _get_value(self, table: str, key: str, decode, what: str, used: set[str]) -> object | None:  # type: ignore[no-untyped-def]
+        """Return the value stored under `key` in `table`, decoded by `decode`, or None; an unreadable one (`what`)
+        is deleted with a warning. A value read is marked used (`used`) at close."""
         if self._db is None:
             return None
         try:
-            row = self._db.execute("SELECT value FROM listings WHERE key = ? AND tool = ?", (key, TOOL_KEY)).fetchone()
+            row = self._db.execute(f"SELECT value FROM {table} WHERE key = ? AND tool = ?", (key, TOOL_KEY)).fetchone()
         except sqlite3.DatabaseError as e:
             self._damaged(e)
             return None
         if row is None:
             return None
         try:
-            listing = decode_listing(row[0])
+            value = decode(row[0])
         except ValueError as e:
-            self.warnings.append(f"summary cache {self.path}: a stored listing is unreadable ({e}); removed it")
-            self._write([("DELETE FROM listings WHERE key = ?", (key,))])
+            self.warnings.append(f"summary cache {self.path}: {what} is unreadable ({e}); removed it")
+            self._write([(f"DELETE FROM {table} WHERE key = ?", (key,))])
             return None
-        self._used_listings.add(key)
-        return listing
+        used.add(key)
+        return value
 
     def put_listings(self, items: list[tuple[str, Listing]]) -> None:
         """Store each (key, listing) of `items`, in one transaction."""
@@ -675,6 +716,7 @@ class SummaryCache:
                 ("DELETE FROM entries WHERE tool <> ? OR used < ?", (TOOL_KEY, cutoff)),
                 ("DELETE FROM series WHERE tool <> ? OR used < ?", (TOOL_KEY, cutoff)),
                 ("DELETE FROM listings WHERE tool <> ? OR used < ?", (TOOL_KEY, cutoff)),
+                ("DELETE FROM judged WHERE tool <> ? OR used < ? OR series NOT IN (SELECT key FROM series)", (TOOL_KEY, cutoff)),
                 ("INSERT OR REPLACE INTO meta (key, value) VALUES ('pruned_at', ?)", (repr(now),)),
             ]
         )
@@ -683,13 +725,15 @@ class SummaryCache:
 
     def close(self) -> None:
         """Record which entries and series this run used, and close (SQLite checkpoints the WAL on the last close)."""
-        if self._db is not None and (self._used or self._used_series or self._used_listings):
+        if self._db is not None and (self._used or self._used_series or self._used_listings or self._used_judged):
             ids = sorted(self._used)
             keys = sorted(self._used_series)
             listed = sorted(self._used_listings)
+            judged = sorted(self._used_judged)
             self._used.clear()
             self._used_series.clear()
             self._used_listings.clear()
+            self._used_judged.clear()
             now = time.time()
             self._write(
                 [
@@ -703,6 +747,10 @@ class SummaryCache:
                 + [
                     (f"UPDATE listings SET used = ? WHERE key IN ({','.join('?' * len(chunk))})", (now, *chunk))
                     for chunk in (listed[i : i + 500] for i in range(0, len(listed), 500))
+                ]
+                + [
+                    (f"UPDATE judged SET used = ? WHERE key IN ({','.join('?' * len(chunk))})", (now, *chunk))
+                    for chunk in (judged[i : i + 500] for i in range(0, len(judged), 500))
                 ]
             )
         self._drop_connection()

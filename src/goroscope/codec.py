@@ -31,6 +31,8 @@ __all__ = [
     "encode_series",
     "decode_series",
     "encode_listing",
+    "encode_fields",
+    "decode_fields",
     "decode_listing",
     "Listing",
     "head_of",
@@ -108,8 +110,11 @@ class _ModelUnpickler(pickle.Unpickler):
         """Return the builder or class `module.name` if it is one we write; refuse anything else."""
         if module == __name__ and name in _BUILDER_NAMES:
             return globals()[name]
-        if module == "goroscope.model" and name in model.__all__:
-            return getattr(model, name)
+        if module == "goroscope.model":
+            found = getattr(model, name, None)
+            # a record or enum of model.py (Suspect.pool's Pool is one not exported)
+            if isinstance(found, type) and found.__module__ == "goroscope.model":
+                return found
         if (module, name) in self._ALLOWED:
             import datetime as _dt
 
@@ -183,6 +188,30 @@ def decode_listing(blob: bytes) -> Listing:
     ):
         raise ValueError("cache entry is not a listing")
     return value  # type: ignore[return-value]
+
+
+def encode_fields(record: object) -> bytes:
+    """Return the bytes of a dataclass `record` of another module (rank.Judged): its class name, field names and
+    values, which must be model records, datetimes and plain values."""
+    import dataclasses
+
+    names = tuple(f.name for f in dataclasses.fields(record))  # type: ignore[arg-type]
+    return _encode((type(record).__name__, names, tuple(getattr(record, n) for n in names)))
+
+
+def decode_fields(blob: bytes, cls: type) -> object:
+    """Return the `cls` record encoded in `blob` by encode_fields; raise ValueError if it cannot be read, or was
+    written for a `cls` of other fields."""
+    import dataclasses
+
+    value = _decode(blob, tuple)
+    names = tuple(f.name for f in dataclasses.fields(cls))
+    if len(value) != 3 or value[0] != cls.__name__ or value[1] != names or len(value[2]) != len(names):  # type: ignore[arg-type,index]
+        raise ValueError(f"cache entry is not a {cls.__name__} of these fields")
+    try:
+        return cls(**dict(zip(names, value[2])))  # type: ignore[index]
+    except TypeError as e:
+        raise ValueError(f"cache entry is not a {cls.__name__}: {e}") from None
 
 
 def head_of(summary: Summary) -> Summary:

@@ -91,13 +91,16 @@ def analyze(archive: Path | str, config: Config, options: RunOptions = RunOption
             tasks = _MapTasks(common, _map_batches(works, options.jobs or default_jobs()), cache)
             del works  # each task holds its own series' sources until it is sent (_MapTasks)
             mapped = _map_all(tasks, options, gathered, cache, progress, totals, size)
+        judged_rows: list[tuple[str, str, bytes]] = []  # judgements of memoised series, to store (judged_key)
         # the other series: parse and aggregate (what the cache holds is not parsed again), group and
         # correlate each series as soon as its files are in, keeping its result, not its summaries
         stream = SeriesStream(archive, rest, config, window, cache, lambda src: parse_one(src, config),
-                              lambda s: _judge_here(s, config, today, gathered))
+                              lambda s: _judge_here(s, config, today, gathered, cache, judged_rows))
         skipped.extend(mapped.skipped)
         skipped.extend(_parse_all(rest, config, options, _shifted(progress, mapped, totals), cache, stream, (files, todo)))
         done = stream.result()
+        if cache is not None:
+            cache.put_judged(judged_rows)
     finally:
         warnings = tuple(cache.warnings) if cache is not None else ()
         if cache is not None:
@@ -136,14 +139,53 @@ def analyze(archive: Path | str, config: Config, options: RunOptions = RunOption
     )
 
 
-def _judge_here(series: Series, config: Config, today: date, gathered: Gathered) -> Series:
-    """Judge `series` in this process (as the map's workers do theirs), give `gathered` its part; return it trimmed to what the reports show."""
+def _judge_here(
+    series: Series, config: Config, today: date, gathered: Gathered, cache: SummaryCache | None = None, rows: list | None = None
+) -> Series:
+    """Judge `series` in this process (as the map's workers do theirs), give `gathered` its part; return it trimmed to what the reports show.
+
+    A series memoised in `cache` takes its judgement from there (judged_key); one judged here is added to `rows`
+    (judged_key, series key, encoded) for the cache."""
     from goroscope import rank
     from goroscope.correlate import trimmed
 
-    judged = rank.judge_series(series, config, today)
-    gathered.add(judged)
-    return trimmed(series, judged.shown(), config)
+    series_key = cache.series_key_of(series.id) if cache is not None and cache.enabled else None
+    key = judged_key(series_key, config, today) if series_key is not None else None
+    judged = cache.get_judged(key, rank.Judged) if key is not None else None  # type: ignore[union-attr]
+    if judged is None:
+        judged = rank.judge_series(series, config, today)
+        if key is not None and rows is not None:
+            from goroscope.codec import encode_fields
+
+            rows.append((key, series_key, encode_fields(judged)))
+    gathered.add(judged)  # type: ignore[arg-type]
+    return trimmed(series, judged.shown(), config)  # type: ignore[union-attr]
+
+
+# what rank.judge_series reads besides the Series and the config: a change to any of these judges again
+_JUDGING_CODE = ("rank.py", "growth.py", "stuck.py", "stats.py", "ignore.py", "signature.py", "words.py", "hints.py")
+_JUDGING_DIGEST: list[str] = []  # their digest, read once
+
+
+def judged_key(series_key: str, config: Config, today: date) -> str:
+    """Return the key of rank's judgement of the series memoised under `series_key`.
+
+    The series key names the series' inputs, the tool (version, model records) and the
+    whole config; to it come the source of the judging modules (a change without a new
+    version) and which acknowledgements are in force `today`, the only way the date
+    enters a judgement (rank._acknowledged)."""
+    import hashlib
+
+    if not _JUDGING_DIGEST:
+        h = hashlib.sha256(__version__.encode())
+        for name in _JUDGING_CODE:
+            try:
+                h.update((Path(__file__).with_name(name)).read_bytes())
+            except OSError:
+                h.update(name.encode())  # an install without sources: the version stands for it
+        _JUDGING_DIGEST.append(h.hexdigest()[:16])
+    in_force = tuple(i for i, a in enumerate(config.acknowledged) if a.until is None or a.until >= today)
+    return hashlib.sha256(repr(("goroscope.judged/1", series_key, _JUDGING_DIGEST[0], in_force)).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _discover(archive: Path | str, config: Config, cache: SummaryCache | None) -> tuple[list[Source], list[Skipped], Path | str]:
@@ -651,6 +693,7 @@ class SeriesDone:
     wall: int  # snapshots timed by a log's own clock
     store: tuple[tuple[Source, str, bytes, bytes], ...]  # cache entries: source, content hash, encoded Summary, encoded head
     memo: tuple[tuple[str, str, bytes], ...]  # memoised series: key, scope, encoded Series
+    judged_memo: tuple[tuple[str, str, bytes], ...]  # their judgements: judged_key, series key, encoded Judged
     warnings: tuple[str, ...]  # cached entries found unreadable (parsed again)
     files: int  # files of the series done (progress)
     stored_bytes: int  # their stored bytes (progress)
@@ -668,6 +711,7 @@ class _Memo:
 
     def __init__(self) -> None:
         self.rows: list[tuple[str, str, bytes]] = []
+        self.keys: dict[str, str] = {}  # series id -> its key
 
     def get_series(self, key: str) -> None:
         """Return None: a series with a file to parse has a new key (the parent looked the old ones up)."""
@@ -678,6 +722,7 @@ class _Memo:
         from goroscope.codec import encode_series
 
         self.rows.append((key, scope, encode_series(series)))
+        self.keys[series.id] = key
 
 
 def _map_series(task: MapTask, work: SeriesWork) -> SeriesDone:
@@ -730,10 +775,16 @@ def _map_series(task: MapTask, work: SeriesWork) -> SeriesDone:
     memo = _Memo() if task.memoise else None
     done = correlate_all(task.archive, files, config, task.window, memo, lambda src: parse_one(src, config))  # type: ignore[arg-type]
     judged = tuple(rank.judge_series(s, config, task.today) for s in done.series)
+    judged_memo = ()
+    if memo is not None:
+        from goroscope.codec import encode_fields
+
+        keyed = [(memo.keys[j.series], j) for j in judged if j.series in memo.keys]
+        judged_memo = tuple((judged_key(k, config, task.today), k, encode_fields(j)) for k, j in keyed)
     return SeriesDone(
         series=tuple(trimmed(s, j.shown(), config) for s, j in zip(done.series, judged)), judged=judged, inputs=tuple(f.source.path for f in done.files),
         skipped=tuple(skipped) + done.skipped, unused=done.unused, wall=done.wall, store=tuple(store),
-        memo=tuple(memo.rows) if memo is not None else (), warnings=tuple(warnings),
+        memo=tuple(memo.rows) if memo is not None else (), judged_memo=judged_memo, warnings=tuple(warnings),
         files=len(work.todo) + len(work.cached), stored_bytes=sum(s.size for s in work.todo) + sum(c[0].size for c in work.cached),
     )
 
@@ -860,6 +911,7 @@ def _map_all(
                 for d in dones:
                     for key, scope, blob in d.memo:
                         cache.put_series_encoded(key, scope, blob)
+                cache.put_judged([row for d in dones for row in d.judged_memo])  # after the series they judge
             for d in dones:
                 out.series.extend(d.series)
                 for j in d.judged:
