@@ -491,9 +491,13 @@ def test_shared_caches_are_bounded(monkeypatch) -> None:
     monkeypatch.setattr(tb, "BODY_CACHE_BYTES", 200)
     # WHEN several dumps are read
     snaps = [parse(_fleet_dump(100 * k, k)) for k in range(1, 4)]
-    # THEN every goroutine is still read, and the caches started again empty instead of growing
+    # THEN every goroutine is still read, and the caches started again empty instead of growing:
+    # they hold what the last dump alone puts in a fresh cache
     assert [len(s.goroutines) for s in snaps] == [5, 5, 5]
-    assert tb._SHARED.bytes < 300 + 2 * 1000 and tb._SHARED.body_bytes < 200 + 1000
+    last = tb._SHARED
+    monkeypatch.setattr(tb, "_SHARED", tb._Shared())
+    parse(_fleet_dump(300, 3))
+    assert 0 < last.bytes <= tb._SHARED.bytes < 300 + 2 * 1000 + 300 and last.body_bytes <= tb._SHARED.body_bytes < 200 + 1000
     assert snaps == [parse(_fleet_dump(100 * k, k)) for k in range(1, 4)]
 
 
@@ -982,3 +986,25 @@ def test_mutated_dumps_give_a_snapshot_or_a_dump_error(data: bytes) -> None:
         assert all(isinstance(f.line, int) and isinstance(f.function, str) for f in g.frames)
     # (a goroutine id seen again begins another dump: that note is about the file, not a line)
     assert all(isinstance(p.line, int) and p.line >= 1 for p in snap.problems if "back to back" not in p.message)
+
+
+def test_headers_that_differ_in_their_minutes_read_as_each_alone(monkeypatch) -> None:
+    # GIVEN headers read before, then the same with other minutes (one more minute of waiting),
+    # and look-alikes: a minutes-like label value, two minutes parts, flags and a locked thread
+    rests = [
+        "[IO wait, 5 minutes]:", "[IO wait, 6 minutes]:", "[IO wait, 1 minute]:", "[IO wait, 007 minutes]:",
+        "[chan receive (nil chan) (leaked), 12 minutes, locked to thread]:", "[chan receive (nil chan) (leaked), 13 minutes, locked to thread]:",
+        '[select, 4 minutes] {"k": "a, 9 minutes]"}:', '[select, 5 minutes] {"k": "a, 9 minutes]"}:',
+        "[sleep, 3 minutes, 4 minutes]:", "[sleep, 3 minutes, 5 minutes]:", "[5 minutes]:", "[6 minutes]:",
+    ]
+    monkeypatch.setattr(tb, "_SHARED", tb._Shared())
+    st = tb._State("x")
+    # WHEN each is read through the header cache, one after another
+    got = [st.header(r.encode()) for r in rests]
+    # THEN each says what parsing it alone says
+    for r, h in zip(rests, got):
+        alone = tb._parse_header_rest(r.encode())
+        assert (h.state, h.minutes, h.flags, h.locked, h.labels, h.extra, h.problem) == (
+            alone.state, alone.minutes, alone.flags, alone.locked, alone.labels, alone.extra, alone.problem
+        ), r
+    assert [h.minutes for h in got[:4]] == [5, 6, 1, 7] and got[0].detail is got[1].detail

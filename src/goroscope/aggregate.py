@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
-from operator import attrgetter, itemgetter
+from itertools import accumulate
+from operator import attrgetter, itemgetter, methodcaller, neg
 
 from goroscope.errors import DumpError
 from goroscope.ingest.archive import DEFAULT_MAX_INFLATE, GZIP_MAGIC, open_source
@@ -45,6 +46,7 @@ SPLIT_MIN_PART_BYTES = 32 * 1024 * 1024
 _GROUP = attrgetter("group")  # of a parser's stack (ingest.traceback.Goroutines)
 _DETAIL = attrgetter("detail")  # of a parser's header
 _MINUTES = attrgetter("minutes")  # of a parser's header
+_KEY = methodcaller("key")  # of a Signature
 _COUNT = itemgetter(1)
 # signature options -> {id(frames tuple): (the tuple, its Signature)}: what aggregate() learnt, kept
 # for the next dump this process reads (bounded)
@@ -197,11 +199,11 @@ def _goroutine_stacks(goroutines: Sequence[Goroutine], sig_for) -> tuple[tuple[S
         ids = list(map(ids.__getitem__, order))
         waits = list(map(waits.__getitem__, order))
     has_none = None in ids
-    starts = [0]
-    for n in sizes:
-        starts.append(starts[-1] + n)
+    starts = list(accumulate(sizes, initial=0))
     out = []
-    for k in sorted(range(len(sigs)), key=lambda k: (-sizes[k], sigs[k].key())):
+    make = _stack_count
+    # largest first, ties by signature key
+    for _, _, k in sorted(zip(map(neg, sizes), map(_KEY, sigs), range(len(sigs)))):
         i, w = ids[starts[k] : starts[k + 1]], waits[starts[k] : starts[k + 1]]
         top = max(w)
         if has_none:
@@ -209,10 +211,13 @@ def _goroutine_stacks(goroutines: Sequence[Goroutine], sig_for) -> tuple[tuple[S
             i = [gid for gid, _ in pairs]
             w = [wt for _, wt in pairs]
         cr = created[k]
+        at = (next(iter(cr)) if len(cr) == 1 else max(cr.items(), key=_COUNT)[0]) if cr else None
+        st = states[k]
+        lb = labels[k]
         out.append(
-            _stack_count(
-                sigs[k], sizes[k], _most_first(states[k]), _frame_at(*max(cr.items(), key=_COUNT)[0]) if cr else None,
-                _most_first(labels[k]), leaked[k], top, tuple(i), tuple(w),
+            make(
+                sigs[k], sizes[k], tuple(st.items()) if len(st) < 2 else _most_first(st), None if at is None else _frame_at(*at),
+                tuple(lb.items()) if len(lb) < 2 else _most_first(lb), leaked[k], top, tuple(i), tuple(w),
             )
         )
     known = [gid for gid in ids if gid is not None] if has_none else ids
@@ -321,11 +326,50 @@ def _stack_counts(accs: dict[Signature, _Acc], created: dict[Signature, Frame | 
     )
 
 
-def _stack_count(signature: Signature, count: int, states: tuple, created_by: Frame | None, labels: tuple, leaked: int,
-                 max_wait: int | None, ids: tuple[int, ...], waits: tuple[int, ...]) -> StackCount:
-    """Return the StackCount of these fields (in its fields' order)."""
-    return StackCount(signature=signature, count=count, states=states, created_by=created_by, labels=labels, leaked=leaked,
-                      max_wait_minutes=max_wait, ids=ids, waits=waits)
+_SC_FIELDS = ("signature", "count", "states", "created_by", "labels", "leaked", "max_wait_minutes", "ids", "waits")
+
+
+def _stack_count_maker():
+    """Return a maker of StackCount records from their fields in order (`_SC_FIELDS`).
+
+    A frozen record's dataclass __init__ sets each field through object.__setattr__;
+    filling the slots through their descriptors costs a third of that, which matters
+    at the dozens of signatures of each of ten thousand small dumps (as for
+    ingest.traceback's Goroutine records). Falls back to the constructor if the
+    record's fields ever differ from these.
+    """
+    import dataclasses
+
+    names = tuple(f.name for f in dataclasses.fields(StackCount))
+    if names != _SC_FIELDS or tuple(getattr(StackCount, "__slots__", ())) != _SC_FIELDS:
+
+        def slow(*values) -> StackCount:  # type: ignore[no-untyped-def]
+            """Return the StackCount of `values` (the constructor way)."""
+            return StackCount(**dict(zip(_SC_FIELDS, values)))
+
+        return slow
+    s_sig, s_n, s_st, s_cb, s_lb, s_lk, s_mw, s_ids, s_w = (StackCount.__dict__[n].__set__ for n in _SC_FIELDS)
+    new = object.__new__
+
+    def fast(signature: Signature, count: int, states: tuple, created_by: Frame | None, labels: tuple, leaked: int,
+             max_wait: int | None, ids: tuple[int, ...], waits: tuple[int, ...]) -> StackCount:
+        """Return the StackCount of these fields (the slot-descriptor way)."""
+        sc = new(StackCount)
+        s_sig(sc, signature)
+        s_n(sc, count)
+        s_st(sc, states)
+        s_cb(sc, created_by)
+        s_lb(sc, labels)
+        s_lk(sc, leaked)
+        s_mw(sc, max_wait)
+        s_ids(sc, ids)
+        s_w(sc, waits)
+        return sc
+
+    return fast
+
+
+_stack_count = _stack_count_maker()
 
 
 # ------------------------------------------------------------------ byte ranges

@@ -114,8 +114,11 @@ class DumpCuts:
 
 
 def all_unique(ids: Iterable[int]) -> bool:
-    """Return whether no id of `ids` comes twice. A sorted copy, not a set: a dump's ids are mostly
-    ascending (timsort runs through them), and a list of 200k ints is a fifth of such a set's memory."""
+    """Return whether no id of `ids` comes twice. A sorted copy, not a set, for many ids: a dump's ids are
+    mostly ascending (timsort runs through them), and a list of 200k ints is a fifth of such a set's memory;
+    a small dump's ids (a fleet's: in no order) take a set, at a third of the sort's cost."""
+    if isinstance(ids, list) and len(ids) < 10_000:
+        return len(set(ids)) == len(ids)
     s = sorted(ids)
     return not any(map(operator.eq, s, islice(s, 1, None)))
 

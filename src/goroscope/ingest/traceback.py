@@ -40,7 +40,6 @@ import gc
 import re
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from itertools import compress, count, repeat
 from operator import attrgetter, not_
 from typing import BinaryIO
@@ -75,6 +74,8 @@ _HEADER_START = re.compile(rb"^goroutine \d+ (?:gp=\S+ m=\S+(?: mp=\S+)? )?\[", 
 # The part of a header after `goroutine N `: optional gp/m words, the bracket, labels.
 _HEADER_REST = re.compile(rb"(?:([^\[]*?) )?\[([^\]]*)\](?: (\{.*\}))?:[ \t]*")
 _MINUTES = re.compile(r"(\d+) minutes?")
+# The `, N minutes` of a header's bracket, a whole comma-separated part (what _MINUTES reads).
+_WAIT_MINUTES = re.compile(rb", (\d+) minutes?(?=, |\])")
 # Flags the runtime appends to the status inside the bracket, in print order.
 _FLAGS = (" (leaked)", " (scan)", " (durable)")
 # One `key: value` of a Go 1.27 header label set; a token is bare or Go-quoted.
@@ -116,21 +117,27 @@ def _detail(state: str, labels: tuple[tuple[str, str], ...], flags: tuple[str, .
     return d
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class _Header:
     """What a header says besides the id; shared by every header printed alike.
 
     Compared and hashed by identity: headers printed alike are one object (the
-    header cache)."""
+    header cache). Never changed once made."""
 
-    state: str
-    minutes: int
-    flags: tuple[str, ...]
-    locked: bool
-    labels: tuple[tuple[str, str], ...]
-    extra: str
-    problem: str | None  # set when part of the header could not be read
-    detail: _Detail  # state, labels and flags as one shared object (what aggregate counts by)
+    __slots__ = ("state", "minutes", "flags", "locked", "labels", "extra", "problem", "detail")
+
+    def __init__(
+        self, state: str, minutes: int, flags: tuple[str, ...], locked: bool, labels: tuple[tuple[str, str], ...],
+        extra: str, problem: str | None, detail: _Detail,
+    ) -> None:
+        """Hold what one header says."""
+        self.state = state
+        self.minutes = minutes
+        self.flags = flags
+        self.locked = locked
+        self.labels = labels
+        self.extra = extra
+        self.problem = problem  # set when part of the header could not be read
+        self.detail = detail  # state, labels and flags as one shared object (what aggregate counts by)
 
 
 class _Stack:
@@ -155,7 +162,7 @@ class _Stack:
 class _Own:
     """The stack column's item for a goroutine the line parser read: its own record (see `_Stack`)."""
 
-    __slots__ = ("record", "frames", "created_by", "group", "at")
+    __slots__ = ("record", "frames", "created_by", "group", "at", "version")
 
     def __init__(self, record: Goroutine) -> None:
         """Stand for `record`, as its own group."""
@@ -164,15 +171,17 @@ class _Own:
         cb = self.created_by = record.created_by
         self.group = self
         self.at = None if cb is None else (cb.function, cb.file, cb.line)
+        self.version = _version_in_frames(record.frames)
 
 
 _STEP = attrgetter("step")
+_GROUP = attrgetter("group")
 
 
 class _Entry:
     """One distinct regular stack: its parsed frames and how to recognise it again (the group of its `_Stack`s)."""
 
-    __slots__ = ("nlines", "prefixes", "frames", "cb_len", "at", "plain", "cbs", "cb_lines")
+    __slots__ = ("nlines", "prefixes", "frames", "cb_len", "at", "version", "plain", "cbs", "cb_lines")
 
     def __init__(self, nlines, prefixes, frames, cb_len, cb_function, cb_file, cb_line):
         """Store what `_State.entry_for` parsed from one block."""
@@ -181,6 +190,7 @@ class _Entry:
         self.frames = frames  # interned frames tuple
         self.cb_len = cb_len  # len of the `created by name` prefix, 0 when none
         self.at = (cb_function, cb_file, cb_line) if cb_len else None  # the created-by position
+        self.version = _version_in_frames(frames)  # the Go version its GOROOT paths name, None if none
         self.plain = None if cb_len else _Stack(frames, None, nlines + 2, self)  # the stack, when it has no created-by
         self.cbs: dict[int | None, _Stack] = {}  # parent id -> the stack with that created-by
         self.cb_lines: dict[bytes, _Stack] = {}  # created-by line -> the same, looked up first
@@ -504,17 +514,16 @@ class _Shared:
     the bodies are dropped at the next parse's start.
     """
 
-    __slots__ = ("hcache", "good", "cache", "frame_cache", "tuples", "versions", "bodies", "bytes", "body_bytes")
+    __slots__ = ("hcache", "good", "templates", "cache", "frame_cache", "tuples", "bodies", "bytes", "body_bytes")
 
     def __init__(self) -> None:
         """Start empty."""
         self.hcache: dict[bytes, _Header | None] = {}  # header after `goroutine N ` -> parsed
         self.good: dict[bytes, _Header] = {}  # the same, only those read without a problem (what the fast path takes)
+        self.templates: dict[bytes, _Header | None] = {}  # a header with its `N minutes` made `0 minutes` -> parsed
         self.cache: dict[bytes, list[_Entry]] = {}  # a block's file lines -> the stacks with them
         self.frame_cache: dict[tuple[bytes, bytes, int], Frame] = {}  # (function, file, line) -> shared Frame
         self.tuples: dict[tuple[Frame, ...], tuple[Frame, ...]] = {}  # interned frames tuples
-        # id of an interned frames tuple -> (the tuple, the Go version its GOROOT paths name): see _version_in_paths
-        self.versions: dict[int, tuple[tuple[Frame, ...], str | None]] = {}
         # a whole block body (the lines after the header) -> its stack:
         # a goroutine still blocked where it was prints the same body at every snapshot
         self.bodies: dict[bytes, _Stack] = {}
@@ -622,15 +631,32 @@ class _State:
         """Return the parsed header for `rest` (what follows `goroutine N `), cached."""
         h = self.hcache.get(rest, False)
         if h is False:
-            h = _parse_header_rest(rest)
-            if not rest.startswith(b"gp="):
-                self.hcache[rest] = h
-                if h is not None and h.problem is None:
-                    self.shared.good[rest] = h
-                self.shared.bytes += len(rest) + 200
-            elif rest.startswith(b"gp="):
+            if rest.startswith(b"gp="):
                 self.gp_headers = True
+                return _parse_header_rest(rest)  # (never cached: gp= differs at every goroutine)
+            h = self.waiting(rest)
+            self.hcache[rest] = h
+            if h is not None and h.problem is None:
+                self.shared.good[rest] = h
+            self.shared.bytes += len(rest) + 200
         return h  # type: ignore[return-value]
+
+    def waiting(self, rest: bytes) -> _Header | None:
+        """Parse `rest` (see `header`): one that differs from a header read before only in its
+        `N minutes` (a goroutine waiting one more minute) is that header with other minutes."""
+        k = rest.find(b"]")  # the end of the bracket: the only `]` of the status, before any labels
+        m = _WAIT_MINUTES.search(rest, 0, k + 1) if k > 0 else None
+        if m is None or _WAIT_MINUTES.search(rest, m.end(), k + 1) is not None:
+            return _parse_header_rest(rest)
+        shape = rest[: m.start(1)] + b"0" + rest[m.end(1) :]
+        templates = self.shared.templates
+        proto = templates.get(shape, False)
+        if proto is False:
+            proto = templates[shape] = _parse_header_rest(shape)
+            self.shared.bytes += len(shape) + 200
+        if proto is None:
+            return None
+        return _Header(proto.state, int(m.group(1)), proto.flags, proto.locked, proto.labels, proto.extra, proto.problem, proto.detail)
 
     def junk(self, text: bytes) -> None:
         """Look at text around the dump for crash markers and a Go version."""
@@ -698,6 +724,24 @@ class _State:
         if not frames:
             return None
         return _Entry(n, tuple(prefixes), self.intern(frames), cb_len, *cb)
+
+    def stack_for(self, body: bytes) -> _Stack | None:
+        """Return the stack of a block whose lines after the header are `body`, None unless it is a regular one.
+
+        Its file lines are the key of the stacks seen before (arguments never defeat
+        it); the body is remembered too, within its budget, while this dump looks
+        bodies up."""
+        lines = body.split(b"\n")
+        funcs = lines[0::2]
+        ent = self.lookup(lines, funcs, b"\n".join(lines[1::2]))
+        if ent is None:
+            return None
+        stack = self.stack_of(ent, funcs[-1])
+        shared = self.shared
+        if stack is not None and self.bodies_get is not None and shared.body_bytes < BODY_CACHE_BYTES:
+            self.bodies[body] = stack
+            shared.body_bytes += len(body) + 100
+        return stack
 
     def lookup(self, lines: list[bytes], funcs: list[bytes], key: bytes) -> _Entry | None:
         """Return the cache entry for a block body split into `lines`, parsing it on a miss."""
@@ -990,10 +1034,15 @@ class _State:
             headers = list(map(self.good_get, rests))
         stacks = list(map(bget, bodies))
         blocks[-1] = last
+        digits = list(map(bytes.isdigit, idbs))
+        missed = list(compress(count(), map(not_, stacks)))
+        self.body_misses += len(missed)
+        for i in missed:
+            if headers[i] is not None and digits[i] and bodies[i]:
+                stacks[i] = self.stack_for(bodies[i])  # a new body (arguments differ) of a stack seen before
         misses = set(compress(count(), map(not_, stacks)))
-        self.body_misses += len(misses)
         misses.update(compress(count(), map(not_, headers)))
-        misses.update(compress(count(), map(not_, map(bytes.isdigit, idbs))))
+        misses.update(compress(count(), map(not_, digits)))
         if fast < n:
             misses.add(n - 1)
         ids_extend, headers_extend, stacks_extend = self.ids.extend, self.headers.extend, self.stacks.extend
@@ -1026,10 +1075,7 @@ class _State:
         `open_end`, which concern the last of `blocks`); return the line after them."""
         last = len(blocks) - 1
         hget = self.hcache.get
-        get = self.cache.get
         bget = self.bodies_get
-        shared = self.shared
-        startswith = bytes.startswith
         ids_append, headers_append, stacks_append = self.ids.append, self.headers.append, self.stacks.append
         fast_last = not (final or open_end)
         for bi in range(start, stop):
@@ -1047,24 +1093,7 @@ class _State:
                     if hdr is not None and hdr.problem is None and idb.isdigit():
                         stack = bget(body) if bget is not None else None
                         if stack is None:
-                            lines = blk.split(b"\n")
-                            funcs = lines[1::2]
-                            key = b"\n".join(lines[2::2])
-                            ent = None
-                            ents = get(key)
-                            if ents is not None:
-                                n = len(lines) - 1
-                                for e in ents:
-                                    if e.nlines == n and all(map(startswith, funcs, e.prefixes)):
-                                        ent = e
-                                        break
-                            if ent is None:
-                                ent = self.lookup(lines[1:], funcs, key)
-                            if ent is not None:
-                                stack = self.stack_of(ent, funcs[-1])
-                                if stack is not None and bget is not None and shared.body_bytes < BODY_CACHE_BYTES:
-                                    self.bodies[body] = stack
-                                    shared.body_bytes += len(body) + 100
+                            stack = self.stack_for(body)
                         if stack is not None:
                             if self.cur is not None:
                                 self.finish(0, True)
@@ -1268,17 +1297,11 @@ def _parse(stream: BinaryIO, path: str) -> Snapshot:
     return _snapshot(st)
 
 
-def _version_in_paths(stacks: list, versions: dict[int, tuple[tuple[Frame, ...], str | None]]) -> str | None:
-    """Return the Go version a GOROOT path of a runtime frame of `stacks` names (`…/go1.27.3/src/runtime/…`), None if none.
-
-    `versions` remembers the answer per interned frames tuple (_Shared.versions)."""
-    distinct = dict(zip(map(id, stacks), stacks)).values()
-    for fr in {id(s.frames): s.frames for s in distinct}.values():  # each distinct stack once
-        got = versions.get(id(fr))
-        if got is None or got[0] is not fr:
-            got = versions[id(fr)] = (fr, _version_in_frames(fr))
-        if got[1] is not None:
-            return got[1]
+def _version_in_paths(stacks: list) -> str | None:
+    """Return the Go version a GOROOT path of a runtime frame of `stacks` names (`…/go1.27.3/src/runtime/…`), None if none."""
+    for group in dict.fromkeys(map(_GROUP, stacks)):  # each distinct group once, in first-seen order
+        if group.version is not None:
+            return group.version
     return None
 
 
@@ -1300,13 +1323,24 @@ def _dump_starts(ids: list[int | None], running: list[int], stacks: list) -> lis
     return dump_starts(ids, openers, writers)  # type: ignore[arg-type]
 
 
+def _running(headers: list[_Header]) -> list[int]:
+    """Return the indices of the goroutines `[running]`, ascending (headers printed alike are one object:
+    each distinct one is looked at once, and its goroutines found by identity at C speed)."""
+    out: list[int] = []
+    for h in set(headers):
+        if h.state == "running":
+            i = -1
+            for _ in range(headers.count(h)):
+                i = headers.index(h, i + 1)
+                out.append(i)
+    return sorted(out)
+
+
 def _snapshot(st: _State) -> Snapshot:
     """Assemble the Snapshot from what `st` read."""
     ids, headers, stacks = st.ids, st.headers, st.stacks
     has_g0 = 0 in ids
-    # the goroutines `[running]`: headers printed alike are one object, so each is looked at once
-    run = {h for h in set(headers) if h.state == "running"}
-    running = list(compress(count(), map(run.__contains__, headers))) if run else []
+    running = _running(headers)
     leak = any(f.function == _LEAK_WRITER for i in running for f in stacks[i].frames)
     crash = st.junk_crash or has_g0
     starts = [] if crash else _dump_starts(ids, running, stacks)
@@ -1318,7 +1352,7 @@ def _snapshot(st: _State) -> Snapshot:
         ids, headers, stacks = ids[k:], headers[k:], stacks[k:]
         st.problem(None, f"{len(starts)} goroutine dumps back to back: the last is read (`goroscope report` reads each as a snapshot)")
     if st.go_version is None:
-        st.go_version = _version_in_paths(stacks, st.shared.versions)
+        st.go_version = _version_in_paths(stacks)
     return Snapshot(
         format="traceback" if crash else "debug2",
         profile=PROFILE_GOROUTINELEAK if leak else PROFILE_GOROUTINE,
