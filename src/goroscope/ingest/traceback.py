@@ -514,12 +514,12 @@ class _Shared:
     the bodies are dropped at the next parse's start.
     """
 
-    __slots__ = ("hcache", "good", "templates", "cache", "frame_cache", "tuples", "bodies", "bytes", "body_bytes")
+    __slots__ = ("hcache", "bad", "templates", "cache", "frame_cache", "tuples", "bodies", "bytes", "body_bytes")
 
     def __init__(self) -> None:
         """Start empty."""
         self.hcache: dict[bytes, _Header | None] = {}  # header after `goroutine N ` -> parsed
-        self.good: dict[bytes, _Header] = {}  # the same, only those read without a problem (what the fast path takes)
+        self.bad: set[_Header] = set()  # the headers in hcache read with a problem (the fast path leaves them)
         self.templates: dict[bytes, _Header | None] = {}  # a header with its `N minutes` made `0 minutes` -> parsed
         self.cache: dict[bytes, list[_Entry]] = {}  # a block's file lines -> the stacks with them
         self.frame_cache: dict[tuple[bytes, bytes, int], Frame] = {}  # (function, file, line) -> shared Frame
@@ -575,7 +575,6 @@ class _State:
         self.go_version: str | None = None
         self.shared = sh = _shared()
         self.hcache = sh.hcache
-        self.good_get = sh.good.get
         self.cache = sh.cache
         self.frame_cache = sh.frame_cache
         self.tuples = sh.tuples
@@ -636,8 +635,8 @@ class _State:
                 return _parse_header_rest(rest)  # (never cached: gp= differs at every goroutine)
             h = self.waiting(rest)
             self.hcache[rest] = h
-            if h is not None and h.problem is None:
-                self.shared.good[rest] = h
+            if h is not None and h.problem is not None:
+                self.shared.bad.add(h)
             self.shared.bytes += len(rest) + 200
         return h  # type: ignore[return-value]
 
@@ -1026,12 +1025,16 @@ class _State:
             return self.each(blocks, 0, n, base, final, open_end) - base - 2
         heads, _, bodies = zip(*map(bytes.partition, blocks if fast == n else blocks[:fast], repeat(b"\n")))
         idbs, _, rests = zip(*map(bytes.partition, heads, repeat(b" ")))
-        headers = list(map(self.good_get, rests))
+        hget = self.hcache.get
+        headers = list(map(hget, rests))
         if None in headers:
             # headers not seen before (a wait of one more minute): each read once, then looked up again
             for rest in set(compress(rests, map(not_, headers))):
                 self.header(rest)
-            headers = list(map(self.good_get, rests))
+            headers = list(map(hget, rests))
+        bad = self.shared.bad
+        if bad and not bad.isdisjoint(headers):
+            headers = [None if h in bad else h for h in headers]  # read line by line, which says what was wrong
         stacks = list(map(bget, bodies))
         blocks[-1] = last
         digits = list(map(bytes.isdigit, idbs))
