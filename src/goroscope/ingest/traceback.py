@@ -140,17 +140,28 @@ class _Header:
         self.detail = detail  # state, labels and flags as one shared object (what aggregate counts by)
 
 
+class _Group:
+    """What aggregate counts goroutines by: a stack's frames and its created-by position, whatever the
+    parent id; shared by every goroutine of one regular stack. Hashed by identity."""
+
+    __slots__ = ("frames", "at", "version")
+
+    def __init__(self, frames: tuple[Frame, ...], created_by: CreatedBy | None) -> None:
+        """Hold `frames` and the position of `created_by`."""
+        self.frames = frames
+        self.at = None if created_by is None else (created_by.function, created_by.file, created_by.line)
+        self.version = _version_in_frames(frames)  # the Go version its GOROOT paths name, None if none
+
+
 class _Stack:
     """One goroutine's stack as the fast path reads it: its frames and created-by, shared by
-    every goroutine of one regular stack and parent id (the column `Goroutines` keeps).
-
-    `group` is what aggregate counts by, shared by the stacks that differ only in the
-    created-by's parent id: an object with `frames` and `at`, the created-by position
-    (function, file, line) or None."""
+    every goroutine of one regular stack and parent id (the column `Goroutines` keeps), and
+    its `_Group`. (No stack refers back to its entry: a dropped cache is freed at once, not
+    by the cycle collector.)"""
 
     __slots__ = ("frames", "created_by", "step", "group")
 
-    def __init__(self, frames: tuple[Frame, ...], created_by: CreatedBy | None, step: int, group) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, frames: tuple[Frame, ...], created_by: CreatedBy | None, step: int, group: _Group) -> None:
         """Hold `frames` (interned), `created_by`, `step` (the lines of a block with this stack and the blank line
         after it) and `group`."""
         self.frames = frames
@@ -160,18 +171,16 @@ class _Stack:
 
 
 class _Own:
-    """The stack column's item for a goroutine the line parser read: its own record (see `_Stack`)."""
+    """The stack column's item for a goroutine the line parser read: its own record and group (see `_Stack`)."""
 
-    __slots__ = ("record", "frames", "created_by", "group", "at", "version")
+    __slots__ = ("record", "frames", "created_by", "group")
 
     def __init__(self, record: Goroutine) -> None:
-        """Stand for `record`, as its own group."""
+        """Stand for `record`."""
         self.record = record
         self.frames = record.frames
-        cb = self.created_by = record.created_by
-        self.group = self
-        self.at = None if cb is None else (cb.function, cb.file, cb.line)
-        self.version = _version_in_frames(record.frames)
+        self.created_by = record.created_by
+        self.group = _Group(record.frames, record.created_by)
 
 
 _STEP = attrgetter("step")
@@ -179,9 +188,9 @@ _GROUP = attrgetter("group")
 
 
 class _Entry:
-    """One distinct regular stack: its parsed frames and how to recognise it again (the group of its `_Stack`s)."""
+    """One distinct regular stack: its parsed frames and how to recognise it again."""
 
-    __slots__ = ("nlines", "prefixes", "frames", "cb_len", "at", "version", "plain", "cbs", "cb_lines")
+    __slots__ = ("nlines", "prefixes", "frames", "cb_len", "cb", "group", "plain", "cbs", "cb_lines")
 
     def __init__(self, nlines, prefixes, frames, cb_len, cb_function, cb_file, cb_line):
         """Store what `_State.entry_for` parsed from one block."""
@@ -189,9 +198,9 @@ class _Entry:
         self.prefixes = prefixes  # per even line: `name(` or `created by name`
         self.frames = frames  # interned frames tuple
         self.cb_len = cb_len  # len of the `created by name` prefix, 0 when none
-        self.at = (cb_function, cb_file, cb_line) if cb_len else None  # the created-by position
-        self.version = _version_in_frames(frames)  # the Go version its GOROOT paths name, None if none
-        self.plain = None if cb_len else _Stack(frames, None, nlines + 2, self)  # the stack, when it has no created-by
+        self.cb = (cb_function, cb_file, cb_line) if cb_len else None  # the created-by position
+        self.group = _Group(frames, CreatedBy(function=cb_function, file=cb_file, line=cb_line) if cb_len else None)
+        self.plain = None if cb_len else _Stack(frames, None, nlines + 2, self.group)  # the stack, when it has no created-by
         self.cbs: dict[int | None, _Stack] = {}  # parent id -> the stack with that created-by
         self.cb_lines: dict[bytes, _Stack] = {}  # created-by line -> the same, looked up first
 
@@ -778,13 +787,13 @@ class _State:
             return None
         st = ent.cbs.get(parent)
         if st is None:
-            function, file, at = ent.at  # type: ignore[misc]
-            st = _Stack(ent.frames, CreatedBy(function=function, file=file, line=at, goroutine=parent), ent.nlines + 2, ent)
+            function, file, at = ent.cb  # type: ignore[misc]
+            st = _Stack(ent.frames, CreatedBy(function=function, file=file, line=at, goroutine=parent), ent.nlines + 2, ent.group)
             if len(ent.cbs) < 100_000:
                 ent.cbs[parent] = st
         if len(ent.cb_lines) < 100_000:
             ent.cb_lines[line] = st
-            _SHARED.bytes += len(line) + 100
+            _SHARED.bytes += len(line) + 200  # the line, its CreatedBy and its stack
         return st
 
     # ------------------------------------------------------------ line parser
