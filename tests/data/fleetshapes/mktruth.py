@@ -1,5 +1,5 @@
 """Write tests/data/fleetshapes/truth.yaml from the debug=2 files (tests/data/counts.py's reading), per pod. Run from the repository root."""
-import gzip, sys, re
+import sys
 from pathlib import Path
 sys.path.insert(0, 'tests/data')
 import counts as C
@@ -25,24 +25,12 @@ LEAKS = {
     ('main.(*pool).apply', FILE, 186): ('stuck', '-poison', 'a job returns with its account locked; the retry strands one worker of the fixed pool of 12 in sync.Mutex.Lock, one every 40-90 s, while the others keep working'),
 }
 
-def per_site(folder):
-    files = sorted(folder.glob('*.debug2.txt*'))
-    out, info = {}, {}
-    for i, f in enumerate(files):
-        text = gzip.decompress(f.read_bytes()).decode()
-        for state, frames, created in C.goroutines(text):
-            app = [fr for fr in frames if fr[0].startswith('main.')]
-            site = app[0] if app else frames[-1]
-            out.setdefault(site, [0] * len(files))[i] += 1
-            info.setdefault(site, [set(), created])[0].add(state)
-    return files, out, info
-
 series = []
 for path, flags in FLAGS.items():
     folder = ROOT / path
     if not folder.is_dir():
         continue
-    files, counts, info = per_site(folder)
+    files, counts, info = C.per_site(folder)
     entry = {'path': path, 'flags': flags, 'snapshot_count': len(files), 'expected_leaks': [], 'parked': [], 'benign': []}
     for site, c in sorted(counts.items()):
         fn, file, line = site
