@@ -31,7 +31,7 @@ from goroscope.errors import DumpError
 from goroscope.ingest.archive import DEFAULT_MAX_INFLATE, SNIFF_BYTES, open_source
 from goroscope.model import PROFILE_GOROUTINE, PROFILE_GOROUTINELEAK, PROFILE_HEAP, Problem, Snapshot, Source
 
-__all__ = ["Sniff", "sniff", "parse_stream", "parse_parts", "load", "member_source", "SNIFF_BYTES"]
+__all__ = ["Sniff", "sniff", "sniff_settled", "parse_stream", "parse_parts", "load", "member_source", "SNIFF_BYTES"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +72,24 @@ def sniff(head: bytes) -> Sniff | None:
     if found is None or found.format not in ("debug2", "traceback", "debug1"):
         return None
     return replace(found, prefix=lp.pattern)
+
+
+def sniff_settled(head: bytes) -> Sniff | None:
+    """Return sniff(head + more) when the first bytes `head` (at least 4 KB) settle it whatever `more` is,
+    else None (sniff more of the file): a debug=1 header in the first 4 KB, or a goroutine header with
+    no gp= in it (sniff looks for crash markers only before it then). Discovery sniffs a small
+    dump from its first bytes so, without inflating SNIFF_BYTES of every file."""
+    if len(head) < 4096:
+        return None
+    found = _sniff_plain(head)
+    if found is None or found.format not in ("debug1", "debug2", "traceback"):
+        return None  # (a later goroutine header would outrank a heap or other profile's)
+    if found.format != "debug1" and b" gp=" in _GOROUTINE_HDR.search(head).group(0):  # type: ignore[union-attr]
+        return None  # crash markers may follow the first goroutine
+    # debug=1 is decided by head[:4096]; a goroutine header found in `head` is the first in any longer
+    # one (headers are whole lines, so none can begin before it and end past `head`), and what sniff
+    # reads before it lies in `head`
+    return found
 
 
 def _marker_only(before: bytes) -> bool:

@@ -62,6 +62,7 @@ __all__ = [
     "open_zip",
     "zip_member",
     "archive_kind",
+    "peek_kind",
     "is_archive_head",
     "safe_member_name",
     "tar_kind",
@@ -572,43 +573,64 @@ def open_zip(fs_path: str, store: Store | None = None) -> zipfile.ZipFile:
 
 def archive_kind(fs_path: str, store: Store | None = None) -> str | None:
     """Return 'zip' or 'tar' when the file (or object) at `fs_path` is an archive, else None (content first, then name)."""
+    return peek_kind(fs_path, store)[0]
+
+
+def peek_kind(fs_path: str, store: Store | None = None, n: int = 512) -> tuple[str | None, bytes]:
+    """Return what archive_kind says of the file (or object) at `fs_path`, and up to its first `n` bytes
+    of content (at least 512): inflated when it is gzipped, b"" when it is an archive or compressed
+    otherwise. Discovery sniffs a small dump from these bytes, in the same one open (sniff_settled)."""
     with open_raw(fs_path, store, block=SNIFF_BYTES) as raw:
         magic = raw.read(8)
         if magic.startswith(ZIP_MAGICS):
-            return "zip"
+            return "zip", b""
         raw.seek(0)
         if magic.startswith(GZIP_MAGIC):
-            head = _gunzip_head(raw, 512)
+            first, head = _gunzip_head(raw, 512, n)
+            if _is_tar_head(first):
+                return "tar", b""
         elif magic.startswith(BZ2_MAGIC) or magic.startswith(XZ_MAGIC):
-            return "tar" if fs_path.lower().endswith(words.TAR_SUFFIXES) else None
+            return ("tar" if fs_path.lower().endswith(words.TAR_SUFFIXES) else None), b""
         else:
-            head = raw.read(512)
+            head = raw.read(max(n, 512))
     if _is_tar_head(head):
-        return "tar"
+        return "tar", b""
     lower = fs_path.lower()
     if lower.endswith(words.ZIP_SUFFIXES):
-        return "zip"
+        return "zip", b""
     if lower.endswith(words.TAR_SUFFIXES):
-        return "tar"
-    return None
+        return "tar", b""
+    return None, head
 
 
-def _gunzip_head(raw: BinaryIO, n: int) -> bytes:
+def _gunzip_head(raw: BinaryIO, n: int, more: int = 0) -> tuple[bytes, bytes]:
     """Return the first `n` inflated bytes of the gzip stream `raw` (fewer when it is shorter, b"" when it is
-    damaged): what archive_kind looks at in every gzipped file, so zlib in one call, not gzip.GzipFile."""
+    damaged there), and up to `more` (b"" when that far is damaged): what discovery looks at in every
+    gzipped file, so zlib in one call, not gzip.GzipFile."""
     z = zlib.decompressobj(31)
     out = b""
-    try:
-        while len(out) < n:
+
+    def inflate(upto: int) -> bytes:
+        nonlocal out
+        while len(out) < upto:
             data = z.unconsumed_tail or raw.read(16 * 1024)
             if not data:
                 break
-            out += z.decompress(data, n - len(out))
+            out += z.decompress(data, upto - len(out))
             if z.eof:
                 break
+        return out[:upto]
+
+    try:
+        first = inflate(n)
     except zlib.error:
-        return b""
-    return out[:n]
+        return b"", b""
+    if more <= n or len(first) < n or z.eof:
+        return first, first
+    try:
+        return first, inflate(more)
+    except zlib.error:
+        return first, b""
 
 
 def _is_tar_head(head: bytes) -> bool:

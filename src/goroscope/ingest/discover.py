@@ -16,7 +16,8 @@ Contract:
   holds its members).
   Tar and zip archives found in the tree are read member by member, streamed, never
   extracted (through ingest.archive, which opens everything). Each file is
-  classified by its first `SNIFF_BYTES` (decompressed) with `ingest.sniff`; what is
+  classified by its first `SNIFF_BYTES` (decompressed) with `ingest.sniff` (by its
+  first PEEK_BYTES when they settle it: ingest.sniff_settled); what is
   not a goroutine dump, goroutineleak or heap profile (or a protobuf profile of still
   unknown kind) is returned as Skipped with a reason a person understands. VCS folders
   (.git, .hg, .svn) are passed over silently; symbolic links are followed once (a
@@ -54,7 +55,7 @@ from typing import TYPE_CHECKING, Protocol
 from goroscope import words
 from goroscope.config import Config
 from goroscope.errors import DumpError, internal_reason
-from goroscope.ingest import Sniff, sniff
+from goroscope.ingest import Sniff, sniff, sniff_settled
 from goroscope.ingest import archive as arc
 from goroscope.ingest.archive import InflateBoundError, read_error_reason
 from goroscope.model import PROFILE_GOROUTINE, PROFILE_GOROUTINELEAK, PROFILE_HEAP, Skipped, Source, Store
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
 __all__ = ["walk", "walk_store", "walk_object", "VCS_DIRS"]
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn", ".bzr"})  # passed over without a word
+PEEK_BYTES = 8 * 1024  # a local file's first bytes, read in the open that tells an archive: most dumps are told by them
 
 
 # --------------------------------------------------------------------------- walk
@@ -467,7 +469,7 @@ def _walk_file(
     if w.settling(path, mtime):
         return
     try:
-        kind = arc.archive_kind(fs_path, w.store)
+        kind, peek = arc.peek_kind(fs_path, w.store, PEEK_BYTES if w.store is None else 512)
     except OSError as e:
         w.skip(path, f"cannot read: {read_error_reason(e)}")
         return
@@ -484,6 +486,9 @@ def _walk_file(
         return
     draft = w.draft(path, fs_path, None, size, mtime)
     bound = w.disc.max_inflate_bytes
+    if len(peek) == PEEK_BYTES and bound >= PEEK_BYTES and _settled(peek):
+        w.add(draft, peek, None)  # what SNIFF_BYTES would say (most small dumps: no more is inflated)
+        return
     head, error = arc.read_head(lambda: arc.open_source(draft, bound, buffer_size=arc.SNIFF_BYTES))
     w.add(draft, head, error)
 
@@ -665,6 +670,21 @@ def _zip_special(info: zipfile.ZipInfo) -> str | None:
 # ----------------------------------------------------------------------- reasons
 
 
+def _settled(head: bytes) -> bool:
+    """Return True when a file's first bytes `head` settle what _classify makes of it, however it goes on."""
+    found = sniff_settled(head)
+    if found is None:
+        return False
+    if found.format == "debug2" and found.profile == PROFILE_GOROUTINE:
+        # _refine_profile reads the first stack: whole when a blank line ends it within `head`
+        first = _FIRST_STACK.search(head)
+        return first is not None and first.end() < len(head) and head[first.end()] == 0x0A
+    return True
+
+
+_FIRST_STACK = re.compile(rb"^goroutine \d+ [^\n]*\n((?:[^\n]+\n)*)", re.M)  # a dump's first goroutine, header and frames
+
+
 def _refine_profile(found: Sniff, head: bytes) -> str:
     """Return the profile kind, telling a goroutineleak debug=2 dump from a goroutine one.
 
@@ -672,7 +692,7 @@ def _refine_profile(found: Sniff, head: bytes) -> str:
     taken by its writer goroutine, whose own (first, running) stack names
     `runtime/pprof.writeGoroutineLeak`."""
     if found.format == "debug2" and found.profile == PROFILE_GOROUTINE:
-        first = re.search(rb"^goroutine \d+ [^\n]*\n((?:[^\n]+\n)*)", head, re.M)
+        first = _FIRST_STACK.search(head)
         if first and b"runtime/pprof.writeGoroutineLeak(" in first.group(1):
             return PROFILE_GOROUTINELEAK
     return found.profile
