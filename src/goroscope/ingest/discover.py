@@ -150,24 +150,25 @@ class _Walk:
         self.skip(path, f"settling: modified {when}, less than settle_seconds ({settle:g}s); read on a later run")
         return True
 
-    def add(self, draft: Source, head: bytes | None, error: str | None) -> None:
-        """Classify `draft` from its first bytes and add it as a Source or a Skipped (whatever sniffing raises)."""
+    def add(self, draft: Source, head: bytes | None, error: str | None, found: Sniff | None = None) -> None:
+        """Classify `draft` from its first bytes and add it as a Source or a Skipped (whatever sniffing raises);
+        `found`: what sniffing them says, when known."""
         if error is not None:
             self.skip(draft.path, error)
             return
         assert head is not None
         try:
-            self._classify(draft, head)
+            self._classify(draft, head, found)
         except Exception as e:  # noqa: BLE001 - a sniffing bug costs this file, never the run
             self.skip(draft.path, internal_reason(e))
 
-    def _classify(self, draft: Source, head: bytes) -> None:
-        """Add `draft` as a Source or a Skipped by what its first bytes `head` are."""
+    def _classify(self, draft: Source, head: bytes, found: Sniff | None = None) -> None:
+        """Add `draft` as a Source or a Skipped by what its first bytes `head` are (`found`: sniff(head), when known)."""
         if arc.is_archive_head(head):
             # (a tar's first member may well be a dump that sniffing would see)
             self.skip(draft.path, words.ARCHIVE_IN_ARCHIVE)
             return
-        found = sniff(head)
+        found = found or sniff(head)
         if found is None:
             self.skip(draft.path, words.not_a_dump(head))
             return
@@ -486,8 +487,9 @@ def _walk_file(
         return
     draft = w.draft(path, fs_path, None, size, mtime)
     bound = w.disc.max_inflate_bytes
-    if len(peek) == PEEK_BYTES and bound >= PEEK_BYTES and _settled(peek):
-        w.add(draft, peek, None)  # what SNIFF_BYTES would say (most small dumps: no more is inflated)
+    found = _settled(peek) if len(peek) == PEEK_BYTES and bound >= PEEK_BYTES else None
+    if found is not None:
+        w.add(draft, peek, None, found)  # what SNIFF_BYTES would say (most small dumps: no more is inflated)
         return
     head, error = arc.read_head(lambda: arc.open_source(draft, bound, buffer_size=arc.SNIFF_BYTES))
     w.add(draft, head, error)
@@ -670,16 +672,16 @@ def _zip_special(info: zipfile.ZipInfo) -> str | None:
 # ----------------------------------------------------------------------- reasons
 
 
-def _settled(head: bytes) -> bool:
-    """Return True when a file's first bytes `head` settle what _classify makes of it, however it goes on."""
+def _settled(head: bytes) -> Sniff | None:
+    """Return what sniffing a file's first bytes `head` says when they settle what _classify makes of it,
+    however it goes on; None: sniff more of it."""
     found = sniff_settled(head)
-    if found is None:
-        return False
-    if found.format == "debug2" and found.profile == PROFILE_GOROUTINE:
+    if found is not None and found.format == "debug2" and found.profile == PROFILE_GOROUTINE:
         # _refine_profile reads the first stack: whole when a blank line ends it within `head`
         first = _FIRST_STACK.search(head)
-        return first is not None and first.end() < len(head) and head[first.end()] == 0x0A
-    return True
+        if first is None or first.end() >= len(head) or head[first.end()] != 0x0A:
+            return None
+    return found
 
 
 _FIRST_STACK = re.compile(rb"^goroutine \d+ [^\n]*\n((?:[^\n]+\n)*)", re.M)  # a dump's first goroutine, header and frames
