@@ -104,6 +104,34 @@ def test_failing_renderer_leaves_previous_report_intact(capsys, tmp_path, archiv
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_json_is_written_as_it_is_made_and_a_failure_half_way_leaves_nothing(capsys, tmp_path, archive, monkeypatch):
+    # the JSON (tens of MB for a fleet) goes to its temporary file a piece at a time, never held whole
+    from goroscope import render
+    from goroscope.render import json as json_mod
+
+    (tmp_path / "r.json").write_text("previous")
+    real_write = render._write_temp
+    made: list[int] = []
+
+    def chunks(report, config):
+        for k, piece in enumerate(json_mod.json_chunks(report, config)):
+            made.append(k)
+            yield piece
+            if k == 3:
+                raise OSError("disk on fire")
+
+    def write_temp(path, data):
+        assert not isinstance(data, (bytes, bytearray)) or not path.name.endswith(".json")
+        return real_write(path, data)
+
+    monkeypatch.setattr(render, "_write_temp", write_temp)
+    monkeypatch.setitem(render.RENDERERS, "json", render.Renderer("json", "json", lambda r, v, c: chunks(r, c), uses_view=False))
+    code, _, err = run(capsys, "report", str(archive), "--format", "md,json", "--no-cache", "--output", str(tmp_path), "--name", "r", "--force")
+    assert code == exitcodes.NO_DATA and "disk on fire" in err
+    assert made == [0, 1, 2, 3]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["r.json"] and (tmp_path / "r.json").read_text() == "previous"
+
+
 @pytest.fixture()
 def no_analysis(monkeypatch):
     """Make any analysis fail the test: output checks must come before the work."""

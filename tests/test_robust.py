@@ -89,17 +89,19 @@ def test_any_error_while_reading_one_file_skips_that_file(capsys, tmp_path, monk
     victim = sorted(SERIES.glob("*.gz"))[2].name
     from goroscope.ingest import discover
 
-    real = discover.sniff
+    def buggy(real):
+        def sniff(head: bytes):
+            if b"goroutine 1 [" in head and calls[0] == 2:
+                calls[0] += 1
+                raise KeyError("a parser bug")
+            calls[0] += 1
+            return real(head)
 
-    def buggy(head: bytes):
-        if b"goroutine 1 [" in head and buggy.calls == 2:
-            buggy.calls += 1
-            raise KeyError("a parser bug")
-        buggy.calls += 1
-        return real(head)
+        return sniff
 
-    buggy.calls = 0
-    monkeypatch.setattr(discover, "sniff", buggy)
+    calls = [0]
+    monkeypatch.setattr(discover, "sniff", buggy(discover.sniff))
+    monkeypatch.setattr(discover, "sniff_settled", buggy(discover.sniff_settled))  # (a file's first 8 KB)
     # WHEN the report runs
     code, doc, err = report_json(capsys, tmp_path, arch)
     # THEN that one file is skipped as an internal error, and the run goes on

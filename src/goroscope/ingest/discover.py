@@ -150,17 +150,23 @@ class _Walk:
         self.skip(path, f"settling: modified {when}, less than settle_seconds ({settle:g}s); read on a later run")
         return True
 
-    def add(self, draft: Source, head: bytes | None, error: str | None, found: Sniff | None = None) -> None:
-        """Classify `draft` from its first bytes and add it as a Source or a Skipped (whatever sniffing raises);
-        `found`: what sniffing them says, when known."""
+    def add(self, draft: Source, head: bytes | None, error: str | None, *, peek: bool = False) -> bool:
+        """Classify `draft` from its first bytes and add it as a Source or a Skipped (whatever sniffing raises).
+
+        With `peek`, `head` is only the file's first PEEK_BYTES: return False, adding
+        nothing, when they do not settle what it is (_settled)."""
         if error is not None:
             self.skip(draft.path, error)
-            return
+            return True
         assert head is not None
         try:
+            found = _settled(head) if peek else None
+            if peek and found is None:
+                return False
             self._classify(draft, head, found)
         except Exception as e:  # noqa: BLE001 - a sniffing bug costs this file, never the run
             self.skip(draft.path, internal_reason(e))
+        return True
 
     def _classify(self, draft: Source, head: bytes, found: Sniff | None = None) -> None:
         """Add `draft` as a Source or a Skipped by what its first bytes `head` are (`found`: sniff(head), when known)."""
@@ -487,10 +493,8 @@ def _walk_file(
         return
     draft = w.draft(path, fs_path, None, size, mtime)
     bound = w.disc.max_inflate_bytes
-    found = _settled(peek) if len(peek) == PEEK_BYTES and bound >= PEEK_BYTES else None
-    if found is not None:
-        w.add(draft, peek, None, found)  # what SNIFF_BYTES would say (most small dumps: no more is inflated)
-        return
+    if len(peek) == PEEK_BYTES and bound >= PEEK_BYTES and w.add(draft, peek, None, peek=True):
+        return  # told as SNIFF_BYTES would tell it (most small dumps: no more is inflated)
     head, error = arc.read_head(lambda: arc.open_source(draft, bound, buffer_size=arc.SNIFF_BYTES))
     w.add(draft, head, error)
 

@@ -1,7 +1,8 @@
 """The render stage: one Renderer per output format, chosen by `--format`.
 
 Contract: each Renderer has a `name`, the `suffix` of the file it writes, and
-`render(report, view, config) -> bytes`. The view is the run's one ReportView
+`render(report, view, config) -> bytes` (or an iterable of bytes, made as the file is
+written: the JSON, the biggest, is never held whole). The view is the run's one ReportView
 (render/context.build_view): HTML, PDF and Markdown render it, as the terminal
 summary does (render/terminal.summary_text), so every output says the same; JSON
 is built from the Report alone (`view` may then be None). `write_outputs()` builds
@@ -17,7 +18,7 @@ succeeds. Renderers never re-parse: they read only the Report and its view.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -29,6 +30,8 @@ from goroscope.model import Report
 if TYPE_CHECKING:
     from goroscope.render.printer import Printer
     from goroscope.render.view import ReportView
+
+    Content = bytes | Iterable[bytes]  # a file's content: bytes, or pieces made as they are written
 
 __all__ = [
     "Renderer", "RENDERERS", "DEFAULT_FORMATS", "parse_formats", "targets", "check_targets", "write_outputs", "write_atomic", "place_all",
@@ -42,14 +45,14 @@ class Renderer:
 
     name: str  # as given to --format
     suffix: str  # file extension, without the dot
-    render: Callable[[Report, "ReportView | None", Config], bytes]  # (report, its view, config) -> file content
+    render: Callable[[Report, "ReportView | None", Config], "Content"]  # (report, its view, config) -> file content
     uses_view: bool = True  # False: built from the Report alone (JSON), no view needed
 
 
-def _json(report: Report, view: ReportView | None, config: Config) -> bytes:
-    from goroscope.render.json import json_bytes
+def _json(report: Report, view: ReportView | None, config: Config) -> Iterator[bytes]:
+    from goroscope.render.json import json_chunks
 
-    return json_bytes(report, config)
+    return json_chunks(report, config)  # made as it is written (place_all): a fleet's JSON is tens of MB
 
 
 def _html(report: Report, view: ReportView | None, config: Config) -> bytes:
@@ -131,7 +134,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     place_all([(path, data)], force=True)
 
 
-def _write_temp(path: Path, data: bytes) -> Path:
+def _write_temp(path: Path, data: Content) -> Path:
     """Write `data` (synced to disk) to a new temporary file beside `path`; return its path."""
     # O_EXCL on a random name, as tempfile.mkstemp does, without importing tempfile
     # (random, shutil, bz2: a cached nightly run pays for every import); the mode is
@@ -140,7 +143,11 @@ def _write_temp(path: Path, data: bytes) -> Path:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            if isinstance(data, (bytes, bytearray)):
+                f.write(data)
+            else:
+                for chunk in data:  # made as it is written
+                    f.write(chunk)
             f.flush()
             os.fsync(f.fileno())
     except BaseException:
@@ -173,8 +180,11 @@ def _claim(tmp: Path, path: Path) -> None:
     _unlink(tmp)
 
 
-def place_all(files: Sequence[tuple[Path, bytes]], *, force: bool) -> None:
+def place_all(files: Sequence[tuple[Path, Content]], *, force: bool) -> None:
     """Write every (path, data) of `files`, all or none: each to a temporary file first, then each into place.
+
+    `data` is bytes, or an iterable of bytes made as they are written (the JSON), which
+    may raise as it is made: then too nothing is left.
 
     Without `force` no existing file is replaced, even one another run made while
     this one worked (RenderError naming it); with `force` each rename replaces.
@@ -204,7 +214,7 @@ def place_all(files: Sequence[tuple[Path, bytes]], *, force: bool) -> None:
         raise
 
 
-def _render_one(name: str, path: Path, render: Callable[..., bytes], *args: object) -> bytes:
+def _render_one(name: str, path: Path, render: Callable[..., Content], *args: object) -> Content:
     """Return `render(*args)`, the content of the `name` file `path`; an OSError becomes a RenderError naming it."""
     try:
         return render(*args)
@@ -298,7 +308,7 @@ def write_outputs(
 
         # the PDF is laid out in the printer's process while this one renders the other formats
         printer.submit(html_of_view(view, config, "print"))  # type: ignore[union-attr]
-    rendered: list[tuple[Path, bytes]] = []
+    rendered: list[tuple[Path, Content]] = []
     printed_at: int | None = None  # where the printer's PDF goes in `rendered`
     for renderer, path in planned:
         if printing and renderer.name == "pdf":

@@ -9,6 +9,7 @@ each object only where the contract does not fix an order; output is determinist
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timezone
 
 from goroscope.config import Config
@@ -230,27 +231,31 @@ def render_json(report: Report, config: Config) -> str:
 
 
 def json_bytes(report: Report, config: Config) -> bytes:
-    """Return the JSON of `report` in UTF-8 (newline at the end), as dumps() lays it out.
+    """Return the JSON of `report` in UTF-8 (newline at the end), as dumps() lays it out (see json_chunks)."""
+    return b"".join(json_chunks(report, config))
+
+
+def json_chunks(report: Report, config: Config) -> Iterator[bytes]:
+    """Yield the JSON of `report` in UTF-8 (newline at the end), as dumps() lays it out, a piece at a time.
 
     Its largest part lists every file of every series (the contract): it is made a
-    series at a time, and each piece encoded at once, so that no whole tree of dicts
-    nor several copies of the text are held (tens of MB at a fleet's 40,000 files)."""
+    series at a time, and each piece encoded and yielded at once, so that no whole tree
+    of dicts nor any copy of the text is held when it is written as made (tens of MB
+    at a fleet's 40,000 files: render.write_outputs)."""
     doc = report_dict(report, config)
-    out: list[bytes] = []
     for i, (key, value) in enumerate(doc.items()):
         head = ("{\n" if i == 0 else ",\n") + f"  {_compact(key)}: "
         if not isinstance(value, _Each):
-            out.append((head + dumps(value, "  ", "  ")).encode("utf-8"))
+            yield (head + dumps(value, "  ", "  ")).encode("utf-8")
             continue
         if not value.items:
-            out.append((head + "[]").encode("utf-8"))
+            yield (head + "[]").encode("utf-8")
             continue
-        out.append((head + "[").encode("utf-8"))
+        yield (head + "[").encode("utf-8")
         for k, item in enumerate(value.items):
-            out.append(((",\n" if k else "\n") + "    " + dumps(value.make(item), "  ", "    ")).encode("utf-8"))
-        out.append(b"\n  ]")
-    out.append(b"\n}\n" if doc else b"{}\n")
-    return b"".join(out)
+            yield ((",\n" if k else "\n") + "    " + dumps(value.make(item), "  ", "    ")).encode("utf-8")
+        yield b"\n  ]"
+    yield b"\n}\n" if doc else b"{}\n"
 
 
 class _Each:
