@@ -699,9 +699,42 @@ class SeriesDone:
     stored_bytes: int  # their stored bytes (progress)
 
 
-def _map_batch(task: MapTask) -> list[SeriesDone]:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatchDone:
+    """What mapping a batch of series gives the parent: its cache rows to write at once, the rest packed.
+
+    The rest (each SeriesDone but its cache rows) is what the report keeps of the
+    series: the parent holds it packed (zlib'd pickle, a fifth of it unpacked) while
+    the workers live, and unpacks it once they are gone, so that the process tree's
+    peak is not the workers' and a fleet's every series at once (_map_all)."""
+
+    store: tuple[tuple[Source, str, bytes, bytes], ...]  # SeriesDone.store of every series of the batch
+    memo: tuple[tuple[str, str, bytes], ...]  # SeriesDone.memo of every series
+    judged_memo: tuple[tuple[str, str, bytes], ...]  # SeriesDone.judged_memo of every series
+    files: int  # files of the batch's series (progress)
+    stored_bytes: int  # their stored bytes (progress)
+    packed: bytes  # the batch's SeriesDone without their cache rows (unpack())
+
+    def unpack(self) -> list[SeriesDone]:
+        """Return the batch's SeriesDone (without their cache rows)."""
+        import pickle
+        import zlib
+
+        return pickle.loads(zlib.decompress(self.packed))
+
+
+def _map_batch(task: MapTask) -> BatchDone:
     """Map each series of `task` in a worker (see SeriesWork): parse, correlate, judge; return their results."""
-    return [_map_series(task, work) for work in task.works]
+    import pickle
+    import zlib
+
+    dones = [_map_series(task, work) for work in task.works]
+    rest = [replace(d, store=(), memo=(), judged_memo=()) for d in dones]
+    return BatchDone(
+        store=tuple(row for d in dones for row in d.store), memo=tuple(row for d in dones for row in d.memo),
+        judged_memo=tuple(row for d in dones for row in d.judged_memo), files=sum(d.files for d in dones),
+        stored_bytes=sum(d.stored_bytes for d in dones), packed=zlib.compress(pickle.dumps(rest, pickle.HIGHEST_PROTOCOL), 1),
+    )
 
 
 class _Memo:
@@ -903,30 +936,34 @@ def _map_all(
     jobs = options.jobs if len(tasks) > 1 and size >= SERIAL_BELOW_BYTES else 1
     digest = tasks.config.digest()
     out = _Mapped()
+    packs: list[BatchDone | None] = []
     executor = make_executor(options.executor, jobs, options.scheduler)
     try:
-        for dones in executor.map_unordered(_map_batch, tasks):
+        for batch in executor.map_unordered(_map_batch, tasks):
             if cache is not None:
-                cache.put_encoded([row for d in dones for row in d.store], digest)
-                for d in dones:
-                    for key, scope, blob in d.memo:
-                        cache.put_series_encoded(key, scope, blob)
-                cache.put_judged([row for d in dones for row in d.judged_memo])  # after the series they judge
-            for d in dones:
-                out.series.extend(d.series)
-                for j in d.judged:
-                    gathered.add(j)
-                out.inputs.extend(d.inputs)
-                out.skipped.extend(d.skipped)
-                out.unused.extend(d.unused)
-                out.wall += d.wall
-                out.warnings.extend(d.warnings)
-                out.files += d.files
-                out.stored_bytes += d.stored_bytes
+                cache.put_encoded(list(batch.store), digest)
+                for key, scope, blob in batch.memo:
+                    cache.put_series_encoded(key, scope, blob)
+                cache.put_judged(list(batch.judged_memo))  # after the series they judge
+            packs.append(replace(batch, store=(), memo=(), judged_memo=()))
+            out.files += batch.files
+            out.stored_bytes += batch.stored_bytes
             if progress:
                 progress(out.files, totals[0], out.stored_bytes, totals[1])
     finally:
         executor.close()
+    # the workers are gone: what the report keeps of each series is unpacked now (BatchDone)
+    for i, batch in enumerate(packs):
+        packs[i] = None
+        for d in batch.unpack():  # type: ignore[union-attr]
+            out.series.extend(d.series)
+            for j in d.judged:
+                gathered.add(j)
+            out.inputs.extend(d.inputs)
+            out.skipped.extend(d.skipped)
+            out.unused.extend(d.unused)
+            out.wall += d.wall
+            out.warnings.extend(d.warnings)
     return out
 
 
