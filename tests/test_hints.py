@@ -52,7 +52,8 @@ def test_every_format_says_the_same_verdict_and_hints():
     report, config = make_report(), Config()
     view = build_view(report, config)
     said = verdict(report, config).text
-    outputs = {name: RENDERERS[name].render(report, view, config).decode("utf-8") for name in ("json", "html", "md")}
+    made = {name: RENDERERS[name].render(report, view, config) for name in ("json", "html", "md")}
+    outputs = {name: (c if isinstance(c, bytes) else b"".join(c)).decode("utf-8") for name, c in made.items()}  # (JSON: pieces)
     doc = json.loads(outputs["json"])
     # THEN the verdict reads the same everywhere
     assert view.verdict == doc["verdict"] == said
