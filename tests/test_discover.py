@@ -20,7 +20,7 @@ from helpers import LEAK_DEBUG2, Member, build_tar, build_zip, dedent, make_dump
 from goroscope.config import Config, Discovery
 from goroscope.errors import DumpError
 from goroscope.ingest import archive, parse_stream
-from goroscope.ingest.discover import walk
+from goroscope.ingest.discover import FolderWalk, walk
 from goroscope.ingest.group import group, stem_of
 from goroscope.model import MemoryPoint, Skipped, Source, Summary
 from goroscope.timestamps import name_time
@@ -128,6 +128,43 @@ def test_walk_folder_tree_series_paths_and_formats(tmp_path: Path) -> None:
     assert (crash.format, crash.crash, crash.name_time) == ("traceback", True, None)
     assert all(s.member is None and Path(s.fs_path).is_file() for s in sources)
     assert by_path["pods/b/crash.txt"].size == (tmp_path / "pods/b/crash.txt").stat().st_size
+
+
+def test_folder_walk_hands_each_series_over_whole_once_its_folder_is_walked(tmp_path: Path) -> None:
+    # a folder's files before and after a subfolder, the root's own files, a link to a file and one
+    # to a folder (followed last), a hard link, an archive member
+    dump = dedent(DEBUG2)
+    for rel in ("a.txt", "svc/a.txt", "svc/p1/a.txt", "svc/p1/b.txt", "svc/p2/a.txt", "svc/z.txt", "w/a.txt", "w/q/a.txt",
+                "x/a.txt", "x/deep/er/a.txt", "x/deep/er/b.txt"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(dump)
+    os.symlink(tmp_path / "x" / "a.txt", tmp_path / "w" / "link.txt")
+    os.symlink(tmp_path / "svc" / "p1", tmp_path / "x" / "p1-again")
+    os.link(tmp_path / "svc" / "p2" / "a.txt", tmp_path / "x" / "hard.txt")
+    (tmp_path / "svc" / "p2" / "more.tar").write_bytes(build_tar([("m/a.txt", dump)], ""))
+    whole, whole_skipped = walk(tmp_path, CFG)
+    fw = FolderWalk(tmp_path, CFG)
+    handed = list(fw.series())
+    # THEN every source comes once, handed over or left at the end, as walk() finds them
+    got = [s for chunk in handed for s in chunk] + fw.rest
+    assert sorted(got, key=lambda s: s.path) == sorted(whole, key=lambda s: s.path)
+    assert sorted(fw.skipped, key=lambda k: k.path) == sorted(whole_skipped, key=lambda k: k.path)
+    # and each series handed over is whole, in one piece, none of it left for the end
+    for chunk in handed:
+        assert len({s.series for s in chunk}) == 1
+    series = [chunk[0].series for chunk in handed]
+    assert len(series) == len(set(series)) and not set(series) & {s.series for s in fw.rest}
+    assert series == ["svc/p1", "svc/p2", "svc", "w/q", "x/deep/er"]  # as the walk leaves each folder
+    assert {s.series for s in fw.rest} == {".", "w", "x", "svc/p2/more.tar/m"}  # the root, folders with a link, a member
+
+
+def test_folder_walk_under_a_series_pattern_hands_nothing_over_early(tmp_path: Path) -> None:
+    for rel in ("pod-a/x.txt", "pod-b/x.txt"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(dedent(DEBUG2))
+    config = replace(CFG, discovery=replace(CFG.discovery, series_pattern=r"pod-[ab]"))
+    fw = FolderWalk(tmp_path, config)
+    assert list(fw.series()) == [] and len(fw.rest) == 2
 
 
 def test_walk_one_dump_file(tmp_path: Path) -> None:

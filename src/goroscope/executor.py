@@ -134,10 +134,12 @@ class ProcessExecutor(_ContextManager):
         """Yield `fn(item)` for each item as workers finish them (serially for one item or one job).
 
         A Sequence is taken as it is and read one item at a time as workers free up (its
-        items may be built on access); other iterables are read whole first."""
-        if not isinstance(items, Sequence):
+        items may be built on access), as is an iterator (its items may be made as the
+        work goes: the pipeline's map while the walk goes on); other iterables are read
+        whole first."""
+        if not isinstance(items, (Sequence, Iterator)):
             items = list(items)
-        if self.jobs == 1 or len(items) <= 1:
+        if self.jobs == 1 or (isinstance(items, Sequence) and len(items) <= 1):
             yield from SerialExecutor().map_unordered(fn, items)
             return
         pool = self._get_pool()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -59,8 +59,7 @@ Progress = Callable[[int, int, int, int], None]
 def analyze(archive: Path | str, config: Config, options: RunOptions = RunOptions(), progress: Progress | None = None) -> Report:
     """Run every stage over `archive` (a path, or an object-store URL read with config.storage) and return the Report."""
     from goroscope import baseline, findings, rank
-    from goroscope.executor import default_jobs
-    from goroscope.incremental import SeriesStream, Window, cached_heads
+    from goroscope.incremental import SeriesStream, Window
     from goroscope.ingest.group import timing_notes
 
     now = options.now or datetime.now(timezone.utc)
@@ -70,27 +69,16 @@ def analyze(archive: Path | str, config: Config, options: RunOptions = RunOption
     gathered = rank.Gathered()
     cache = _open_cache(options, config)
     try:
-        # discover: the files, each classified by its first bytes (files and objects the cache knows are not opened)
-        sources, skipped, archive = _discover(archive, config, cache)
+        # discover the files, each classified by its first bytes (files and objects the cache knows are not
+        # opened), and map the series (a fleet's many small files): each parsed (its new files only),
+        # correlated and judged in a worker, of which the run keeps the result; the map starts while
+        # the walk of a local folder goes on
+        window = Window(since=options.since, until=options.until)
+        archive, skipped, plan, mapped = _discover_and_map(archive, config, options, gathered, cache, progress, window, today)
         settled = tuple(s.path for s in skipped if s.reason.startswith("settling"))
         skipped = [s for s in skipped if not s.reason.startswith("settling")]
-        # the map over series (a fleet's many small files): each parsed (its new files only),
-        # correlated and judged in a worker, of which the run keeps the result
-        window = Window(since=options.since, until=options.until)
-        files, todo = cached_heads(sources, cache, config.digest())
-        size = sum(s.size for s in todo)  # what the run parses
-        works, files, todo = _map_plan(sources, files, todo, cache)
-        totals = (len(sources), sum(s.size for s in sources))
-        taken = {sid for sid, _, _ in works}
-        rest = [s for s in sources if s.series not in taken] if taken else sources
-        del sources
-        mapped = _Mapped()
-        if works:
-            common = dict(archive=archive, config=config, window=window, today=today, hash_it=cache is not None,
-                          memoise=cache is not None and cache.enabled)
-            tasks = _MapTasks(common, _map_batches(works, options.jobs or default_jobs()), cache)
-            del works  # each task holds its own series' sources until it is sent (_MapTasks)
-            mapped = _map_all(tasks, options, gathered, cache, progress, totals, size)
+        rest, files, todo, totals = plan.rest, plan.files, plan.todo, (plan.totals[0], plan.totals[1])
+        del plan
         judged_rows: list[tuple[str, str, bytes]] = []  # judgements of memoised series, to store (judged_key)
         # the other series: parse and aggregate (what the cache holds is not parsed again), group and
         # correlate each series as soon as its files are in, keeping its result, not its summaries
@@ -823,12 +811,13 @@ def _map_series(task: MapTask, work: SeriesWork) -> SeriesDone:
 
 
 def _map_plan(
-    sources: Sequence[Source], files: list[ParsedFile], todo: list[Source], cache: SummaryCache | None
+    sources: Sequence[Source], files: list[ParsedFile], todo: list[Source], cache: SummaryCache | None, min_series: int = MAP_MIN_SERIES
 ) -> tuple[list[tuple[str, list[Source], list[ParsedFile]]], list[ParsedFile], list[Source]]:
     """Return the series the map takes, each (id, files to parse, cached files), and the cached files and sources left.
 
     A series goes to the map when it has a file to parse and holds no big file, no
-    archive member and no cached file of back-to-back dumps (see MAP_MIN_SERIES)."""
+    archive member and no cached file of back-to-back dumps; none does when fewer than
+    `min_series` would (see MAP_MIN_SERIES)."""
     if not todo:
         return [], files, todo
     other = {s.series for s in sources if s.member is not None or s.part is not None or s.size >= BATCH_BYTES}
@@ -836,7 +825,7 @@ def _map_plan(
     if cache is not None and not cache.enabled:
         other |= {f.source.series for f in files}  # hits of a cache that went away since
     new = {s.series for s in todo} - other
-    if len(new) < MAP_MIN_SERIES:
+    if len(new) < min_series:
         return [], files, todo
     works: dict[str, tuple[list[Source], list[ParsedFile]]] = {sid: ([], []) for sid in sorted(new)}
     for s in todo:
@@ -849,29 +838,139 @@ def _map_plan(
             [s for s in todo if s.series not in works])
 
 
-class _MapTasks(Sequence):
-    """The map's tasks, each built when the executor takes it (once): cached entries are read then, not all at once."""
+class _Plan:
+    """What the map takes of the sources discovery hands over (_map_plan, a series at a time or all at once), and what it leaves."""
 
-    def __init__(self, common: dict, batches: list[list[tuple[str, list[Source], list[ParsedFile]]]], cache: SummaryCache | None) -> None:
-        """Hold `batches` (_map_batches) to send with `common` (MapTask's other fields), reading cached entries from `cache`."""
-        self._common = common
-        self.config: Config = common["config"]
-        self._batches = batches
-        self._cache = cache
+    def __init__(self, cache: SummaryCache | None, digest: str, jobs: int) -> None:
+        """Plan for `jobs` workers, looking each source up in `cache` (under the config `digest`)."""
+        self.cache = cache
+        self.digest = digest
+        self.jobs = jobs
+        self.works: list[tuple[str, list[Source], list[ParsedFile]]] = []  # series taken, not yet in batches
+        self.series = 0  # series taken
+        self.size = 0  # stored bytes the run parses (SERIAL_BELOW_BYTES)
+        self.totals = [0, 0]  # files and their stored bytes handed over (progress)
+        # what the map leaves to the rest of the run: sources, those the cache holds, those to parse
+        self.rest: list[Source] = []
+        self.files: list[ParsedFile] = []
+        self.todo: list[Source] = []
 
-    def __len__(self) -> int:
-        return len(self._batches)
+    def take(self, sources: Sequence[Source]) -> None:
+        """Take `sources` (every file of each of their series)."""
+        from goroscope.incremental import cached_heads
 
-    def __getitem__(self, i):  # type: ignore[override]
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self)))]
+        files, todo = cached_heads(sources, self.cache, self.digest)
+        self.totals[0] += len(sources)
+        self.totals[1] += sum(s.size for s in sources)
+        self.size += sum(s.size for s in todo)
+        works, files, todo = _map_plan(sources, files, todo, self.cache, min_series=1)
+        taken = {sid for sid, _, _ in works}
+        self.rest.extend(s for s in sources if s.series not in taken)
+        self.files.extend(files)
+        self.todo.extend(todo)
+        self.works.extend(works)
+        self.series += len(works)
+
+    def batches(self) -> list[list[tuple[str, list[Source], list[ParsedFile]]]]:
+        """Return the series taken since the last call, in batches (_map_batches)."""
+        works, self.works = self.works, []
+        return _map_batches(works, self.jobs) if works else []
+
+    def give_back(self) -> None:
+        """Leave the series taken to the rest of the run (fewer than MAP_MIN_SERIES: no map)."""
+        for _, todo, cached in self.works:
+            self.rest.extend(todo)
+            self.rest.extend(f.source for f in cached)
+            self.todo.extend(todo)
+            self.files.extend(cached)
+        self.works = []
+        self.series = 0
+
+
+def _discover_and_map(
+    archive: Path | str,
+    config: Config,
+    options: RunOptions,
+    gathered: Gathered,
+    cache: SummaryCache | None,
+    progress: Progress | None,
+    window: Window,
+    today: date,
+) -> tuple[Path | str, list[Skipped], _Plan, _Mapped]:
+    """Discover the files of `archive` and map the series the map takes; return the archive as the report
+    names it, every file skipped (settling ones too), the plan (what the map left) and what the map gave.
+
+    A local folder with jobs to spare is walked an entry at a time (discover.FolderWalk):
+    once the series walked hold MAP_MIN_SERIES and SERIAL_BELOW_BYTES to parse, the map
+    starts, and each series the walk passes goes to the workers as they free up, so that
+    discovery (a second or more for a fleet's 10,000 files) runs beside the map, not before
+    it. Otherwise, or when the walk ends first, everything is planned as one."""
+    from goroscope.executor import default_jobs
+    from goroscope.ingest import discover, store
+
+    jobs = options.jobs or default_jobs()
+    plan = _Plan(cache, config.digest(), jobs)
+    walk: discover.FolderWalk | None = None
+    chunks: Iterator[list[Source]] | None = None
+    skipped: list[Skipped] = []
+    if jobs > 1 and options.executor in ("local", "process") and not store.is_url(str(archive)) and Path(archive).is_dir():
+        archive = Path(archive)
+        walk = discover.FolderWalk(archive, config, cache if cache is not None and cache.enabled else None)
+        chunks = walk.series()
+        for chunk in chunks:
+            plan.take(chunk)
+            if plan.series >= MAP_MIN_SERIES and plan.size >= SERIAL_BELOW_BYTES:
+                break  # the map starts; the walk goes on beside it
+        else:
+            chunks = None  # walked whole: planned as one
+            plan.take(walk.rest)
+        skipped = walk.skipped
+    else:
+        sources, skipped, archive = _discover(archive, config, cache)
+        plan.take(sources)
+        del sources
+    common = dict(archive=archive, config=config, window=window, today=today, hash_it=cache is not None,
+                  memoise=cache is not None and cache.enabled)
+    if chunks is not None:
+
+        def streamed() -> Iterator[list]:
+            yield from plan.batches()
+            for chunk in chunks:  # type: ignore[union-attr]
+                plan.take(chunk)
+                yield from plan.batches()
+            plan.take(walk.rest)  # type: ignore[union-attr]
+            yield from plan.batches()
+
+        return archive, skipped, plan, _map_all(_map_tasks(common, streamed(), cache), jobs, plan.digest, options, gathered, cache, progress, plan.totals)
+    if plan.series < MAP_MIN_SERIES:
+        plan.give_back()
+    batches = plan.batches()
+    if not batches:
+        return archive, skipped, plan, _Mapped()
+    jobs = options.jobs if len(batches) > 1 and plan.size >= SERIAL_BELOW_BYTES else 1  # type: ignore[assignment]
+    return archive, skipped, plan, _map_all(_map_tasks(common, batches, cache), jobs, plan.digest, options, gathered, cache, progress, plan.totals)
+
+
+def _map_tasks(common: dict, batches: Iterable[list[tuple[str, list[Source], list[ParsedFile]]]], cache: SummaryCache | None) -> Iterator[MapTask]:
+    """Yield the map's task of each of `batches` (_map_batches) with `common` (MapTask's other fields), built when
+    the executor takes it: cached entries are read from `cache` then, and a batch's sources are let go once sent."""
+    raw = cache.raw if cache is not None else (lambda hit: None)
+    if isinstance(batches, list):
+        batches = _taking(batches)
+    for batch in batches:
         works = []
-        batch, self._batches[i] = self._batches[i], []  # taken once: its sources need not outlive its task
         for sid, todo, cached in batch:
-            raw = self._cache.raw if self._cache is not None else (lambda hit: None)
             rows = tuple((f.source, f.head, f.sha256, raw(f.hit) if f.hit is not None else None) for f in cached)
             works.append(SeriesWork(series=sid, todo=tuple(todo), cached=rows))
-        return MapTask(works=tuple(works), **self._common)
+        del batch
+        yield MapTask(works=tuple(works), **common)
+
+
+def _taking(items: list) -> Iterator:
+    """Yield the items of `items`, in order, each dropped from it as it is taken."""
+    items.reverse()
+    while items:
+        yield items.pop()
 
 
 def _map_batches(works: list[tuple[str, list[Source], list[ParsedFile]]], jobs: int) -> list[list[tuple[str, list[Source], list[ParsedFile]]]]:
@@ -920,21 +1019,20 @@ class _Mapped:
 
 
 def _map_all(
-    tasks: _MapTasks,
+    tasks: Iterator[MapTask],
+    jobs: int | None,
+    digest: str,
     options: RunOptions,
     gathered: Gathered,
     cache: SummaryCache | None,
     progress: Progress | None,
-    totals: tuple[int, int],
-    size: int,
+    totals: Sequence[int],
 ) -> _Mapped:
-    """Run the map's `tasks` and return what they gave; each series' Judged goes to `gathered`.
-
-    `size` is the stored bytes the whole run parses (SERIAL_BELOW_BYTES)."""
+    """Run the map's `tasks` on `jobs` workers (None: all cores) and return what they gave, storing their
+    summaries in `cache` under the config `digest`; each series' Judged goes to `gathered`. `totals`
+    (files, stored bytes) is what discovery has found so far, for `progress`."""
     from goroscope.executor import make_executor
 
-    jobs = options.jobs if len(tasks) > 1 and size >= SERIAL_BELOW_BYTES else 1
-    digest = tasks.config.digest()
     out = _Mapped()
     packs: list[BatchDone | None] = []
     executor = make_executor(options.executor, jobs, options.scheduler)

@@ -50,7 +50,7 @@ import zlib
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Iterator, Protocol
 
 from goroscope import words
 from goroscope.config import Config
@@ -64,7 +64,7 @@ from goroscope.timestamps import name_time
 if TYPE_CHECKING:
     from goroscope.codec import Listing
 
-__all__ = ["walk", "walk_store", "walk_object", "VCS_DIRS"]
+__all__ = ["walk", "FolderWalk", "walk_store", "walk_object", "VCS_DIRS"]
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn", ".bzr"})  # passed over without a word
 PEEK_BYTES = 8 * 1024  # a local file's first bytes, read in the open that tells an archive: most dumps are told by them
@@ -208,14 +208,51 @@ def walk(archive: Path, config: Config, known: Known | None = None) -> tuple[lis
     archive = Path(archive)
     w = _Walk(archive, config, known=known)
     try:
-        _walk_root(w, archive)
+        for _ in _walk_root(w, archive):
+            pass
     finally:
         _remember(w)
     return w.sources, w.skipped
 
 
-def _walk_root(w: _Walk, archive: Path) -> None:
-    """Walk `archive` (a folder, or one file) into `w`."""
+class FolderWalk:
+    """The walk of a local folder (or file) as walk() makes it, handed over as it goes.
+
+    `series()` yields the sources of each folder's series as soon as the walk is
+    through the folder (a series is a folder's files: the pipeline maps each while the
+    walk goes on); once it is through, `rest` holds the sources not yielded (the root
+    folder's own files, archive members, those of a folder with a symbolic link in it,
+    which is followed last, or all of them under a series_pattern) and `skipped` every
+    skip. The sources yielded and `rest` are walk()'s, each series whole."""
+
+    def __init__(self, archive: Path, config: Config, known: Known | None = None) -> None:
+        """Prepare the walk of `archive` (a path on disk); `known` as for walk()."""
+        self.archive = Path(archive)
+        self._w = _Walk(self.archive, config, known=known)
+        self.rest: list[Source] = []
+        self.skipped: list[Skipped] = self._w.skipped
+
+    def series(self) -> Iterator[list[Source]]:
+        """Walk, yielding the sources of a folder's series once the walk is through the folder (see the class)."""
+        w = self._w
+        try:
+            for folder in _walk_root(w, self.archive):
+                if w._series_re is not None or folder == ".":
+                    continue  # (a pattern may join any files into a series: all of them at the end)
+                if any(PurePosixPath(path).parent.as_posix() == folder for _, path in w.deferred):
+                    continue  # a symbolic link in it: followed at the end
+                done = [s for s in w.sources if s.series == folder]
+                if done:
+                    w.sources = [s for s in w.sources if s.series != folder]
+                    yield done
+        finally:
+            _remember(w)
+        self.rest = w.sources
+
+
+def _walk_root(w: _Walk, archive: Path) -> Iterator[str]:
+    """Walk `archive` (a folder, or one file) into `w`, yielding the display path of each folder walked
+    through (_walk_dir: FolderWalk)."""
     try:
         st = os.stat(archive)
     except OSError as e:
@@ -223,11 +260,11 @@ def _walk_root(w: _Walk, archive: Path) -> None:
         return
     if stat.S_ISDIR(st.st_mode):
         w.seen_dirs[(st.st_dev, st.st_ino)] = "."
-        _walk_dir(w, archive, "")
+        yield from _walk_dir(w, archive, "")
         # symbolic links last, so that what they lead to is known by its own path first
         while w.deferred and not w.full:
             full, path = w.deferred.pop(0)
-            _guarded(w, path, _follow_link, w, full, path)
+            yield from _guarded_steps(w, path, _follow_link(w, full, path))
     elif stat.S_ISREG(st.st_mode):
         _guarded(w, archive.name or str(archive), _walk_local, w, str(archive), archive.name, st.st_size, st.st_mtime, root_archive=True)
     else:
@@ -396,9 +433,18 @@ def _guarded(w: _Walk, path: str, step, *args, **kwargs) -> None:
         w.skip(path, internal_reason(e))
 
 
-def _walk_dir(w: _Walk, folder: Path, prefix: str) -> None:
-    """Walk `folder` (display prefix `prefix`, '' for the root) depth first, in name order;
-    symbolic links are put aside for later."""
+def _guarded_steps(w: _Walk, path: str, steps: Iterator[str]) -> Iterator[str]:
+    """Run the walk `steps` (of one entry) as _guarded runs a step, yielding what it yields."""
+    try:
+        yield from steps
+    except Exception as e:  # noqa: BLE001 - one bad file never costs the run
+        w.skip(path, internal_reason(e))
+
+
+def _walk_dir(w: _Walk, folder: Path, prefix: str) -> Iterator[str]:
+    """Walk `folder` (display prefix `prefix`, '' for the root) depth first, in name order, yielding the
+    display path of each folder walked through ('.' for the root; this one last); symbolic links are
+    put aside for later."""
     try:
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
@@ -418,10 +464,11 @@ def _walk_dir(w: _Walk, folder: Path, prefix: str) -> None:
         except OSError as e:
             w.skip(path, f"cannot read: {read_error_reason(e)}")
             continue
-        _guarded(w, path, _walk_entry, w, full, path, st, entry.name)
+        yield from _guarded_steps(w, path, _walk_entry(w, full, path, st, entry.name))
+    yield prefix.rstrip("/") or "."
 
 
-def _follow_link(w: _Walk, full: Path, path: str) -> None:
+def _follow_link(w: _Walk, full: Path, path: str) -> Iterator[str]:
     """Walk what the symbolic link `full` (display path `path`) leads to, unless known or broken."""
     try:
         st = os.stat(full)
@@ -437,10 +484,10 @@ def _follow_link(w: _Walk, full: Path, path: str) -> None:
         else:
             w.skip(path, f"cannot follow symbolic link: {read_error_reason(e)}")
         return
-    _walk_entry(w, full, path, st, full.name)
+    yield from _walk_entry(w, full, path, st, full.name)
 
 
-def _walk_entry(w: _Walk, full: Path, path: str, st: os.stat_result, name: str) -> None:
+def _walk_entry(w: _Walk, full: Path, path: str, st: os.stat_result, name: str) -> Iterator[str]:
     """Walk one folder entry: a folder (once), a regular file (once), or skip it."""
     key = (st.st_dev, st.st_ino)
     if stat.S_ISDIR(st.st_mode):
@@ -454,7 +501,7 @@ def _walk_entry(w: _Walk, full: Path, path: str, st: os.stat_result, name: str) 
                 w.skip(path, f"the same folder as {seen!r} (through a link): read once")
             return
         w.seen_dirs[key] = path
-        _walk_dir(w, full, path + "/")
+        yield from _walk_dir(w, full, path + "/")
     elif stat.S_ISREG(st.st_mode):
         seen = w.seen_files.get(key)
         if seen is not None:
