@@ -10,6 +10,7 @@ same tree.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -400,3 +401,24 @@ def test_key_base_follows_config_and_tool() -> None:
     other = replace(config, rank=replace(config.rank, min_snapshots=config.rank.min_snapshots + 1))
     assert incremental.key_base(config) == incremental.key_base(Config()) != incremental.key_base(other)
     assert cache_module.TOOL_KEY in incremental.key_base(config)
+
+
+def test_the_map_leaves_no_reference_cycle(tmp_path: Path) -> None:
+    # GIVEN two series of a few debug=2 dumps each, run once already (what importing leaves behind is not the map's)
+    need(SAMPLES, "the samples/ folder")
+    archive = tmp_path / "archive"
+    for pod in ("a", "b"):
+        (archive / pod).mkdir(parents=True)
+        for dump in sorted((SAMPLES / TRACING).glob("*.txt.gz"))[:4]:
+            shutil.copy2(dump, archive / pod / dump.name)
+    uncached(archive)
+    gc.collect()
+    gc.disable()
+    try:
+        # WHEN it runs again with the cycle collector off
+        uncached(archive)
+        # THEN every parsed file, summary and series was freed as soon as it was done with:
+        # a cycle among them would hold them all until the collector walked the heap
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

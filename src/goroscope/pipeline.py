@@ -775,27 +775,31 @@ def _map_series(task: MapTask, work: SeriesWork) -> SeriesDone:
             continue
         files.append(ParsedFile(src, head, sha, summary, None))
 
-    def keep(src: Source, result: Summary | Skipped, sha: str | None) -> None:
+    # (not a function calling itself: that closure would be a reference cycle holding every parsed
+    # file of the series until the cycle collector came by, which then walked them all over again)
+    def keep(src: Source, result: Summary | Skipped, sha: str | None) -> int:
+        """Keep what parsing `src` gave; return how many back-to-back dumps it holds, to read one by one (0: none)."""
         if isinstance(result, Skipped):
             skipped.append(result)
-            return
+            return 0
         if sha is not None:
             store.append((src, sha, *encode_entry(result)))
         if result.dumps > 1 and src.part is None:
+            return result.dumps
+        files.append(ParsedFile.parsed(src, result, sha))
+        return 0
+
+    for src in sorted(todo, key=lambda s: s.path):
+        _, _, result, sha = _parse_task((src, config, task.hash_it, None))
+        dumps = keep(src, result, sha)
+        if dumps:
             # back-to-back dumps (a collector appending to one file): the whole file's summary is
             # cached (a rerun knows its parts from it), each dump is a snapshot of its own
             from goroscope.cache import stat_matches
 
-            parts = parse_parts_one(src, config, range(1, result.dumps + 1))
             part_sha = sha if sha is not None and stat_matches(src) else None
-            for part, got in parts:
+            for part, got in parse_parts_one(src, config, range(1, dumps + 1)):
                 keep(part, got, part_sha)
-            return
-        files.append(ParsedFile.parsed(src, result, sha))
-
-    for src in sorted(todo, key=lambda s: s.path):
-        _, _, result, sha = _parse_task((src, config, task.hash_it, None))
-        keep(src, result, sha)
     memo = _Memo() if task.memoise else None
     done = correlate_all(task.archive, files, config, task.window, memo, lambda src: parse_one(src, config))  # type: ignore[arg-type]
     judged = tuple(rank.judge_series(s, config, task.today) for s in done.series)
