@@ -222,6 +222,11 @@ def _render_one(name: str, path: Path, render: Callable[..., Content], *args: ob
         raise RenderError(f"{path}: cannot render {name}: {e}") from None
 
 
+def _later(make: Callable[[], bytes]) -> Iterator[bytes]:
+    """Yield `make()` when the file is written (place_all), not before."""
+    yield make()
+
+
 def _printed(printer: Printer, report: Report, view: ReportView | None, config: Config) -> bytes:
     """Return the PDF `printer` printed; printed here when it could not (it did not start, or died)."""
     return printer.result() or _pdf(report, view, config)
@@ -316,11 +321,14 @@ def write_outputs(
             rendered.append((path, b""))
             continue
         rendered.append((path, _render_one(renderer.name, path, renderer.render, report, view, config)))
+    written = list(rendered)
     if printed_at is not None:
+        # the printer's PDF is waited for as the last file is written, so that the JSON is made while it prints
         path = rendered[printed_at][0]
-        rendered[printed_at] = (path, _render_one("pdf", path, _printed, printer, report, view, config))
+        del written[printed_at]
+        written.append((path, _later(lambda: _render_one("pdf", path, _printed, printer, report, view, config))))
     try:
-        place_all(rendered, force=force)
+        place_all(written, force=force)
     except OSError as e:
         where = e.filename or output_dir
         raise RenderError(f"{where}: cannot write: {e.strerror or e}; no report file was written") from None
