@@ -719,3 +719,19 @@ def test_an_inflation_bomb_member_is_refused_by_the_cache_naming_the_member(tmp_
         assert cache.put(bomb, DIGEST, make_summary()) is None
         assert cache.get(bomb, DIGEST) is not None
         assert cache.get(replace(bomb, mtime=1.8e9), DIGEST) is None  # changed, and no hash to tell it is the same
+
+
+def test_a_file_is_named_by_its_real_path_with_its_folder_resolved_once(tmp_path, monkeypatch):
+    # what the cache keys a file by is os.path.realpath's answer, through links and '..' after a link
+    from goroscope.cache import _REAL_FOLDERS, _real_path
+
+    (tmp_path / "real" / "deep").mkdir(parents=True)
+    for name in ("real/f.gz", "real/deep/g.gz"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "to-deep").symlink_to(tmp_path / "real" / "deep")
+    (tmp_path / "real" / "link.gz").symlink_to(tmp_path / "real" / "f.gz")
+    monkeypatch.chdir(tmp_path)
+    _REAL_FOLDERS.clear()
+    for p in ("real/f.gz", "to-deep/g.gz", "to-deep/../f.gz", "real/link.gz", str(tmp_path / "to-deep" / "g.gz"), "real/./f.gz", "real/deep/..", "."):
+        assert _real_path(p) == os.path.realpath(p), p
+        assert _real_path(p) == os.path.realpath(p), p  # the folder now known

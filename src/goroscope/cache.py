@@ -194,9 +194,24 @@ def _file_key(source: Source) -> str:
         # what the listing says of the object, so that a rerun needs no request to know it
         real = f"{source.fs_path}\0{source.version}"
     else:
-        real = os.path.realpath(source.fs_path)
+        real = _real_path(source.fs_path)
     key = real if source.member is None else f"{real}\0{source.member}"
     return key if source.part is None else f"{key}\0#{source.part}"  # one of a file's back-to-back profiles
+
+
+_REAL_FOLDERS: dict[str, str] = {}  # absolute folder -> its real path, this run (SummaryCache.__init__ empties it)
+
+
+def _real_path(fs_path: str) -> str:
+    """Return os.path.realpath(fs_path), resolving its folder once a run: a fleet's 10,000 files lie
+    in a few hundred folders, and realpath costs an lstat a component (0.05 ms a file)."""
+    folder, name = os.path.split(os.path.join(os.getcwd(), fs_path))  # (not normalised: '..' after a link is the link's)
+    if name in ("", ".", "..") or os.path.islink(fs_path):
+        return os.path.realpath(fs_path)
+    real = _REAL_FOLDERS.get(folder)
+    if real is None:
+        real = _REAL_FOLDERS[folder] = os.path.realpath(folder)
+    return os.path.join(real, name)
 
 
 def stat_matches(source: Source) -> bool:
@@ -249,6 +264,7 @@ class SummaryCache:
         self._used_listings: set[str] = set()  # listing keys read this run: the same
         self._used_judged: set[str] = set()  # judged keys read this run: the same
         self._series_keys: dict[str, str] = {}  # series id -> the key its Series was memoised or found under, this run
+        _REAL_FOLDERS.clear()  # (a folder's real path may change between runs)
         self.generation = 0  # how many times this handle replaced a damaged database mid-run
 
     # ---------------------------------------------------------------- opening
