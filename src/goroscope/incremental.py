@@ -115,8 +115,8 @@ def cached_heads(
     """Return (a ParsedFile for every source the cache holds, the sources left to parse), in the order given."""
     files: list[ParsedFile] = []
     todo: list[Source] = []
-    for src in sources:
-        hit = cache.get_head(src, config_digest) if cache is not None else None
+    hits = cache.get_heads(sources, config_digest) if cache is not None else [None] * len(sources)
+    for src, hit in zip(sources, hits):
         if hit is not None:
             files.append(ParsedFile(src, hit.head, hit.sha256, None, hit))
         else:
