@@ -217,6 +217,34 @@ def test_a_cached_rerun_judges_no_series(archive: Path, run, monkeypatch: pytest
     assert judged == [TRACING] and plus == uncached(archive)
 
 
+def test_a_cached_rerun_decodes_no_whole_series(archive: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    # what the run keeps of a memoised series is stored beside its judgement: the whole Series (every
+    # signature's timelines) is decoded only when the series must be judged again
+    from goroscope import cache as cache_mod
+
+    decoded: list[str] = []
+    real = cache_mod.decode_series
+
+    def decode_series(blob):  # type: ignore[no-untyped-def]
+        s = real(blob)
+        decoded.append(s.id)
+        return s
+
+    monkeypatch.setattr(cache_mod, "decode_series", decode_series)
+    # GIVEN a cold run
+    cold, _ = run(archive)
+    # WHEN run again
+    warm, _ = run(archive)
+    # THEN no Series is decoded, and the report is the same
+    assert decoded == [] and warm == cold
+    # AND with a judgement no longer kept (another day's acknowledgements, a new judging code), the whole Series is
+    # decoded and judged again, to the same report
+    with sqlite3.connect(run.cache_path) as db:
+        db.execute("DELETE FROM judged")
+    again, _ = run(archive)
+    assert sorted(decoded) == ["notifier", "profile-cache.tar.gz/profile-cache", TRACING] and again == cold
+
+
 def test_judged_key_follows_the_series_and_the_acknowledgements_in_force() -> None:
     from datetime import date
 
@@ -269,10 +297,12 @@ def test_config_change_recorrelates_without_reparsing(archive: Path, run) -> Non
 
 @pytest.mark.parametrize("junk", [b"\x00junk", bytes([codec.ENCODING]) + b"junk"], ids=["encoding", "data"])
 def test_damaged_memo_row_is_recomputed(archive: Path, run, junk: bytes) -> None:  # type: ignore[no-untyped-def]
-    # GIVEN a cached archive whose memoised series hold junk
+    # GIVEN a cached archive whose memoised series hold junk, and no judgement kept beside them (with one, the
+    # series as the run keeps it comes from there and the whole Series is not decoded)
     cold, _ = run(archive)
     with sqlite3.connect(run.cache_path) as db:
         db.execute("UPDATE series SET value = ?", (junk,))
+        db.execute("DELETE FROM judged")
     # WHEN run again
     report = analyze(archive, Config(), RunOptions(jobs=1, cache_path=run.cache_path, settle_seconds=0, now=FROZEN_AT, command="goroscope report archive"))
     # THEN each is named in a warning, recomputed from the cached summaries, and the report is the same

@@ -24,8 +24,10 @@ Contract:
   object's URL, version and size): a nightly rerun stats the folder (lists the bucket)
   and opens no file it has seen.
 - `get_judged(key, cls)` / `put_judged([(key, series key, blob), ...])` keep rank's
-  judgement of a memoised series (pipeline.judged_key), so that a cached rerun judges
-  no series again; `series_key_of(series id)` names the memoised series of this run.
+  judgement of a memoised series (pipeline.judged_key) and the series as a run keeps
+  it, so that a cached rerun judges no series again, nor decodes the whole series
+  (`keep_series(key, series id)` then marks it used); `series_key_of(series id)`
+  names the memoised series of this run.
 - `close()` ends the connection; a SummaryCache is also a context manager.
 
 The key of an entry is the file (the real path of `Source.fs_path`, plus the archive
@@ -141,7 +143,7 @@ _SCHEMA = (
         series TEXT NOT NULL,      -- the key of the memoised series it judges: gone with it
         tool TEXT NOT NULL,        -- TOOL_KEY
         used REAL NOT NULL,        -- time.time() of the last run that stored or read it
-        value BLOB NOT NULL        -- codec.encode_fields()
+        value BLOB NOT NULL        -- codec.encode_fields(): the Judged, and the series as the run keeps it
     )""",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)  -- pruned_at",
 )
@@ -637,9 +639,27 @@ class SummaryCache:
         """Return the key the Series of `series_id` was found or memoised under in this run, None if neither."""
         return self._series_keys.get(series_id)
 
-    def get_judged(self, key: str, cls: type) -> object | None:
-        """Return the `cls` record (rank.Judged) stored under `key`, or None (an unreadable one is deleted, with a warning)."""
-        return self._get_value("judged", key, lambda blob: decode_fields(blob, cls), "a stored judgement of a series", self._used_judged)
+    def get_judged(self, key: str, cls: type) -> tuple[object, Series | None] | None:
+        """Return the `cls` record (rank.Judged) stored under `key` and the Series kept beside it, or None (an
+        unreadable one is deleted, with a warning)."""
+        return self._get_value("judged", key, lambda blob: decode_fields(blob, cls), "a stored judgement of a series", self._used_judged)  # type: ignore[return-value]
+
+    def keep_series(self, key: str, series_id: str) -> bool:
+        """Count the Series memoised under `key` (of `series_id`) as found, without decoding it, as get_series
+        does; return False when it is not there."""
+        if self._db is None:
+            return False
+        try:
+            row = self._db.execute("SELECT 1 FROM series WHERE key = ? AND tool = ?", (key, TOOL_KEY)).fetchone()
+        except sqlite3.DatabaseError as e:
+            self._damaged(e)
+            return False
+        if row is None:
+            return False
+        self._used_series.add(key)
+        self._series_keys[series_id] = key
+        self.series_hits += 1
+        return True
 
     def put_judged(self, items: list[tuple[str, str, bytes]]) -> None:
         """Store each (key, key of the memoised series it judges, codec.encode_fields() of it) of `items`, in one

@@ -190,26 +190,30 @@ def decode_listing(blob: bytes) -> Listing:
     return value  # type: ignore[return-value]
 
 
-def encode_fields(record: object) -> bytes:
+def encode_fields(record: object, kept: Series | None = None) -> bytes:
     """Return the bytes of a dataclass `record` of another module (rank.Judged): its class name, field names and
-    values, which must be model records, datetimes and plain values."""
+    values, which must be model records, datetimes and plain values; with `kept`, a Series to keep beside it
+    (what a run keeps of the series the Judged judges)."""
     import dataclasses
 
     names = tuple(f.name for f in dataclasses.fields(record))  # type: ignore[arg-type]
-    return _encode((type(record).__name__, names, tuple(getattr(record, n) for n in names)))
+    return _encode((type(record).__name__, names, tuple(getattr(record, n) for n in names), kept))
 
 
-def decode_fields(blob: bytes, cls: type) -> object:
-    """Return the `cls` record encoded in `blob` by encode_fields; raise ValueError if it cannot be read, or was
-    written for a `cls` of other fields."""
+def decode_fields(blob: bytes, cls: type) -> tuple[object, Series | None]:
+    """Return the `cls` record encoded in `blob` by encode_fields, and the Series kept beside it (None: none);
+    raise ValueError if it cannot be read, or was written for a `cls` of other fields."""
     import dataclasses
 
     value = _decode(blob, tuple)
     names = tuple(f.name for f in dataclasses.fields(cls))
-    if len(value) != 3 or value[0] != cls.__name__ or value[1] != names or len(value[2]) != len(names):  # type: ignore[arg-type,index]
+    if len(value) != 4 or value[0] != cls.__name__ or value[1] != names or len(value[2]) != len(names):  # type: ignore[arg-type,index]
         raise ValueError(f"cache entry is not a {cls.__name__} of these fields")
+    kept = value[3]  # type: ignore[index]
+    if kept is not None and not isinstance(kept, Series):
+        raise ValueError("cache entry keeps no Series")
     try:
-        return cls(**dict(zip(names, value[2])))  # type: ignore[index]
+        return cls(**dict(zip(names, value[2]))), kept  # type: ignore[index]
     except TypeError as e:
         raise ValueError(f"cache entry is not a {cls.__name__}: {e}") from None
 

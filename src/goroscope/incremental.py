@@ -53,6 +53,7 @@ T = TypeVar("T")
 
 # parse(source) -> its Summary, or Skipped: how a file is parsed again when its cache entry is unreadable
 Parse = Callable[[Source], "Summary | Skipped"]
+Kept = Callable[[str, str], "Series | None"]  # (series id, series key) -> what the run keeps of that memoised series, or None
 
 
 class ParsedFile:
@@ -99,6 +100,7 @@ class Correlated:
     unused: tuple[Skipped, ...] = ()  # parsed files grouping found no use for (Grouping.skipped)
     wall: int = 0  # snapshots timed by a log's own clock (Grouping.wall)
     notes: tuple[str, ...] = ()  # what the user should know about how the snapshots were timed (Grouping.notes)
+    kept: frozenset[str] = frozenset()  # series given as the run keeps them (`kept`), not as correlated
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,15 +133,20 @@ def correlate_all(
     window: Window,
     cache: SummaryCache | None,
     parse: Parse,
+    kept: Kept | None = None,
 ) -> Correlated:
-    """Return the Series of every series in `window`, taking memoised ones from `cache` (see the module docstring)."""
+    """Return the Series of every series in `window`, taking memoised ones from `cache` (see the module docstring).
+
+    `kept(series id, series key)`, when given, is asked first for a memoised series: what
+    the run keeps of it (Correlated.kept names those), or None to take the whole Series."""
     files = sorted(files, key=lambda f: f.source.path)
     skipped: list[Skipped] = []
     while True:
-        grouping, done = _correlate_once(archive, files, config, window, cache, parse)
+        grouping, done = _correlate_once(archive, files, config, window, cache, parse, kept)
         if not isinstance(done, _Changed):
-            return Correlated(series=tuple(done), files=tuple(files), skipped=tuple(skipped), unused=grouping.skipped,
-                              wall=grouping.wall, notes=grouping.notes)
+            series, kept_ids = done
+            return Correlated(series=tuple(series), files=tuple(files), skipped=tuple(skipped), unused=grouping.skipped,
+                              wall=grouping.wall, notes=grouping.notes, kept=frozenset(kept_ids))
         # group again: the file is what it parses to now
         files = [f for f in files if f is not done.file]
         if isinstance(done.result, Skipped):
@@ -172,11 +179,14 @@ class SeriesStream:
         cache: SummaryCache | None,
         parse: Parse,
         then: Callable[[Series], Series] | None = None,
+        kept: Kept | None = None,
     ) -> None:
         """Prepare to correlate the series of `sources` (see correlate_all for the other arguments); `then(series)`
-        gives what is kept of each series once correlated (the series itself when not given)."""
+        gives what is kept of each series once correlated (the series itself when not given); `kept` is
+        correlate_all's (what is kept of a memoised series, given before its whole Series is decoded)."""
         self._args = (archive, config, window, cache, parse)
         self._then = then
+        self._kept = kept
         self._left: dict[str, int] = {}
         for src in sources:
             self._left[src.series] = self._left.get(src.series, 0) + 1
@@ -210,10 +220,11 @@ class SeriesStream:
         """Correlate `files` (whole series) and keep their result, the files without their stacks."""
         if not files:
             return
-        done = correlate_all(*self._args[:1], files, *self._args[1:])  # type: ignore[arg-type]
+        done = correlate_all(*self._args[:1], files, *self._args[1:], kept=self._kept)  # type: ignore[arg-type]
         for f in done.files:
             f.summary = None  # its series is correlated: the head is all the run still reads
-        self._series.extend(done.series if self._then is None else map(self._then, done.series))
+        then = self._then
+        self._series.extend(done.series if then is None else (s if s.id in done.kept else then(s) for s in done.series))
         self._done.extend(done.files)
         self._skipped.extend(done.skipped)
         self._unused.extend(done.unused)
@@ -283,9 +294,11 @@ class _Loader:
 
 
 def _correlate_once(
-    archive: Path, files: Sequence[ParsedFile], config: Config, window: Window, cache: SummaryCache | None, parse: Parse
-) -> tuple[Grouping, list[Series] | _Changed]:
-    """Return (the grouping of `files`, the Series of every series in the window), or _Changed for the first file that reads otherwise."""
+    archive: Path, files: Sequence[ParsedFile], config: Config, window: Window, cache: SummaryCache | None, parse: Parse,
+    kept: Kept | None = None,
+) -> tuple[Grouping, tuple[list[Series], set[str]] | _Changed]:
+    """Return (the grouping of `files`, (the Series of every series in the window, the ids of those `kept` gave)),
+    or _Changed for the first file that reads otherwise."""
     from goroscope.ingest.group import group
 
     grouping = group([(f.source, f.head) for f in files], config)
@@ -295,6 +308,7 @@ def _correlate_once(
     base = key_base(config) if memoise else ""
     shas = {p: f.sha256 for p, f in loader.by_path.items()} if memoise else {}
     all_series: list[Series] = []
+    kept_ids: set[str] = set()
     for series_id in sorted(grouping.moments):
         moments = [m for m, _ in grouping.moments[series_id] if window.holds(m.time)]
         if not moments:
@@ -302,6 +316,12 @@ def _correlate_once(
         evidence = [src for src, _ in grouping.leak_evidence.get(series_id, ())]
         memory = grouping.memory.get(series_id, ())
         key = series_key(series_id, moments, evidence, memory, shas, base) if memoise else None
+        if key is not None and kept is not None:
+            series = kept(series_id, key)
+            if series is not None:
+                all_series.append(series)
+                kept_ids.add(series_id)
+                continue
         series = cache.get_series(key) if key is not None else None  # type: ignore[union-attr]
         if series is None:
             loader.reparsed.clear()
@@ -317,7 +337,7 @@ def _correlate_once(
             if key is not None and not loader.reparsed:
                 cache.put_series(key, _scope(scope_root, series_id, config), series)  # type: ignore[union-attr]
         all_series.append(series)
-    return grouping, all_series
+    return grouping, (all_series, kept_ids)
 
 
 def _each(items: Sequence[T], load: Callable[[T], Summary | _Changed]) -> list[tuple[T, Summary]] | _Changed:

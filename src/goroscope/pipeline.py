@@ -85,8 +85,9 @@ def analyze(archive: Path | str, config: Config, options: RunOptions = RunOption
         judged_rows: list[tuple[str, str, bytes]] = []  # judgements of memoised series, to store (judged_key)
         # the other series: parse and aggregate (what the cache holds is not parsed again), group and
         # correlate each series as soon as its files are in, keeping its result, not its summaries
+        kept = (lambda sid, key: _kept_memo(sid, key, config, today, gathered, cache)) if cache is not None and cache.enabled else None
         stream = SeriesStream(archive, rest, config, window, cache, lambda src: parse_one(src, config),
-                              lambda s: _judge_here(s, config, today, gathered, cache, judged_rows))
+                              lambda s: _judge_here(s, config, today, gathered, cache, judged_rows), kept)
         skipped.extend(mapped.skipped)
         skipped.extend(_parse_all(rest, config, options, _shifted(progress, mapped, totals), cache, stream, (files, todo)))
         done = stream.result()
@@ -136,21 +137,33 @@ def _judge_here(
     """Judge `series` in this process (as the map's workers do theirs), give `gathered` its part; return it trimmed to what the reports show.
 
     A series memoised in `cache` takes its judgement from there (judged_key); one judged here is added to `rows`
-    (judged_key, series key, encoded) for the cache."""
+    (judged_key, series key, encoded with what is kept of the series) for the cache."""
     from goroscope import rank
     from goroscope.correlate import trimmed
 
     series_key = cache.series_key_of(series.id) if cache is not None and cache.enabled else None
     key = judged_key(series_key, config, today) if series_key is not None else None
-    judged = cache.get_judged(key, rank.Judged) if key is not None else None  # type: ignore[union-attr]
-    if judged is None:
-        judged = rank.judge_series(series, config, today)
-        if key is not None and rows is not None:
-            from goroscope.codec import encode_fields
+    memo = cache.get_judged(key, rank.Judged) if key is not None else None  # type: ignore[union-attr]
+    judged = memo[0] if memo is not None else rank.judge_series(series, config, today)
+    kept = trimmed(series, judged.shown(), config)  # type: ignore[union-attr]
+    if memo is None and key is not None and rows is not None:
+        from goroscope.codec import encode_fields
 
-            rows.append((key, series_key, encode_fields(judged)))
+        rows.append((key, series_key, encode_fields(judged, kept)))
     gathered.add(judged)  # type: ignore[arg-type]
-    return trimmed(series, judged.shown(), config)  # type: ignore[union-attr]
+    return kept
+
+
+def _kept_memo(series_id: str, series_key: str, config: Config, today: date, gathered: Gathered, cache: SummaryCache) -> Series | None:
+    """Return what the run keeps of the series memoised under `series_key` when its judgement is memoised with it
+    (giving `gathered` that judgement), without decoding the whole Series; else None (_judge_here's way)."""
+    from goroscope import rank
+
+    memo = cache.get_judged(judged_key(series_key, config, today), rank.Judged)
+    if memo is None or memo[1] is None or memo[1].id != series_id or not cache.keep_series(series_key, series_id):
+        return None
+    gathered.add(memo[0])  # type: ignore[arg-type]
+    return memo[1]
 
 
 # what rank.judge_series reads besides the Series and the config: a change to any of these judges again
@@ -176,7 +189,7 @@ def judged_key(series_key: str, config: Config, today: date) -> str:
                 h.update(name.encode())  # an install without sources: the version stands for it
         _JUDGING_DIGEST.append(h.hexdigest()[:16])
     in_force = tuple(i for i, a in enumerate(config.acknowledged) if a.until is None or a.until >= today)
-    return hashlib.sha256(repr(("goroscope.judged/1", series_key, _JUDGING_DIGEST[0], in_force)).encode("utf-8", "surrogatepass")).hexdigest()
+    return hashlib.sha256(repr(("goroscope.judged/2", series_key, _JUDGING_DIGEST[0], in_force)).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _discover(archive: Path | str, config: Config, cache: SummaryCache | None) -> tuple[list[Source], list[Skipped], Path | str]:
@@ -813,14 +826,16 @@ def _map_series(task: MapTask, work: SeriesWork) -> SeriesDone:
     memo = _Memo() if task.memoise else None
     done = correlate_all(task.archive, files, config, task.window, memo, lambda src: parse_one(src, config))  # type: ignore[arg-type]
     judged = tuple(rank.judge_series(s, config, task.today) for s in done.series)
+    shown = tuple(trimmed(s, j.shown(), config) for s, j in zip(done.series, judged))
     judged_memo = ()
     if memo is not None:
         from goroscope.codec import encode_fields
 
+        kept = {s.id: s for s in shown}
         keyed = [(memo.keys[j.series], j) for j in judged if j.series in memo.keys]
-        judged_memo = tuple((judged_key(k, config, task.today), k, encode_fields(j)) for k, j in keyed)
+        judged_memo = tuple((judged_key(k, config, task.today), k, encode_fields(j, kept[j.series])) for k, j in keyed)
     return SeriesDone(
-        series=tuple(trimmed(s, j.shown(), config) for s, j in zip(done.series, judged)), judged=judged, inputs=tuple(f.source.path for f in done.files),
+        series=shown, judged=judged, inputs=tuple(f.source.path for f in done.files),
         skipped=tuple(skipped) + done.skipped, unused=done.unused, wall=done.wall, store=tuple(store),
         memo=tuple(memo.rows) if memo is not None else (), judged_memo=judged_memo, warnings=tuple(warnings),
         files=len(work.todo) + len(work.cached), stored_bytes=sum(s.size for s in work.todo) + sum(c[0].size for c in work.cached),
