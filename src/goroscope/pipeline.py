@@ -729,20 +729,16 @@ class BatchDone:
 
 def _map_batch(task: MapTask) -> BatchDone:
     """Map each series of `task` in a worker (see SeriesWork): parse, correlate, judge; return their results."""
-    import gc
     import pickle
     import zlib
+
+    from goroscope.ingest.traceback import collector_paused
 
     # What a batch makes is acyclic (tests/test_pipeline_incremental.py checks it), freed by
     # reference counting: the cycle collector would only walk the parser's stack caches (tens of
     # thousands of records a worker keeps) over and over, a tenth of the map's time on a fleet.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         dones = [_map_series(task, work) for work in task.works]
-    finally:
-        if was_enabled:
-            gc.enable()
     rest = [replace(d, store=(), memo=(), judged_memo=()) for d in dones]
     return BatchDone(
         store=tuple(row for d in dones for row in d.store), memo=tuple(row for d in dones for row in d.memo),
