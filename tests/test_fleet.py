@@ -161,3 +161,49 @@ def test_the_map_parses_only_new_files_and_memoises_what_it_correlates(tmp_path:
     third = pipeline.analyze(root, Config(), options)
     assert parsed == [] and correlated == []
     assert third.series == cold.series and third.suspects == cold.suspects
+
+
+def _looked_at(monkeypatch) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]
+    """Count, in this process, the files whose cache heads are looked up and the series grouped."""
+    from goroscope.ingest import group as group_module
+
+    heads: list[str] = []
+    grouped: list[str] = []
+    real_heads, real_group = incremental.cached_heads, group_module.group
+
+    def cached_heads(sources, *args):  # type: ignore[no-untyped-def]
+        heads.extend(s.path for s in sources)
+        return real_heads(sources, *args)
+
+    def group(parsed, *args):  # type: ignore[no-untyped-def]
+        grouped.extend(sorted({src.series for src, _ in parsed}))
+        return real_group(parsed, *args)
+
+    monkeypatch.setattr(incremental, "cached_heads", cached_heads)
+    monkeypatch.setattr(group_module, "group", group)
+    return heads, grouped
+
+
+def test_a_rerun_recalls_each_unchanged_series_of_the_fleet_whole(tmp_path: Path, monkeypatch) -> None:
+    # GIVEN a fleet of 4 series reported once on two workers with a cache (the map judges each series in a worker)
+    root = _fleet(tmp_path / "fleet", services=2, pods=2, snapshots=4)
+    options = pipeline.RunOptions(jobs=2, cache_path=tmp_path / "cache.sqlite3", settle_seconds=0)
+    first = pipeline.analyze(root, Config(), options)
+    heads, grouped = _looked_at(monkeypatch)
+    # WHEN it runs again over the unchanged fleet
+    again = pipeline.analyze(root, Config(), options)
+    # THEN every series is recalled whole, as the first run left it: no file's head is read, no series grouped
+    assert heads == [] and grouped == []
+    cold = pipeline.analyze(root, Config(), pipeline.RunOptions(jobs=1, use_cache=False))
+    for report in (first, again):
+        assert report.series == cold.series and report.suspects == cold.suspects and report.inputs == cold.inputs
+        assert report.stable == cold.stable and report.findings == cold.findings and report.skipped == cold.skipped
+    # WHEN one pod has a new snapshot
+    _add_snapshot(root, 1, 0, 4)
+    heads.clear()
+    plus = pipeline.analyze(root, Config(), options)
+    # THEN only that series' files are looked up (its new file goes to the map), the three others recalled
+    assert {h.rsplit("/", 1)[0] for h in heads} == {"svc1/pod0"} and len(heads) == 5
+    cold = pipeline.analyze(root, Config(), pipeline.RunOptions(jobs=1, use_cache=False))
+    assert plus.series == cold.series and plus.suspects == cold.suspects and plus.inputs == cold.inputs
+    assert plus.findings == cold.findings

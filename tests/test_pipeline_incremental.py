@@ -452,3 +452,95 @@ def test_the_map_leaves_no_reference_cycle(tmp_path: Path) -> None:
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+# ---------------------------------------------------------------- recalling a whole series
+
+
+def test_a_rerun_recalls_every_unchanged_series_whole(archive: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from goroscope.ingest import group as group_module
+
+    grouped: list[str] = []
+    real_group = group_module.group
+    monkeypatch.setattr(group_module, "group", lambda parsed, *a: grouped.extend(sorted({s.series for s, _ in parsed})) or real_group(parsed, *a))
+    # GIVEN a cold run (in this process: each series recorded as it was correlated)
+    cold, _ = run(archive)
+    assert sorted(grouped) == ["notifier", "profile-cache.tar.gz/profile-cache", TRACING]
+    with sqlite3.connect(run.cache_path) as db:
+        assert db.execute("SELECT count(*) FROM recalls").fetchone() == (3,)
+    # WHEN run again over the unchanged tree
+    grouped.clear()
+    warm, _ = run(archive)
+    # THEN no series is grouped: each is recalled whole, to the same report
+    assert grouped == [] and warm == cold
+    # WHEN a time window is asked for
+    window = {"since": FROZEN_AT.replace(hour=8, minute=22), "until": FROZEN_AT.replace(hour=8, minute=25)}
+    part, _ = run(archive, **window)
+    # THEN nothing is recalled (the window is part of the key), and the report is that of a run with no cache
+    assert sorted(grouped) == ["notifier", "profile-cache.tar.gz/profile-cache", TRACING] and part == uncached(archive, **window)
+    # WHEN one series has a file more
+    grouped.clear()
+    shutil.copy2(SAMPLES / TRACING / SPARE, archive / TRACING / SPARE)
+    plus, _ = run(archive)
+    # THEN that series only is grouped again, and the report is that of a run with no cache
+    assert grouped == [TRACING] and plus == uncached(archive)
+
+
+def test_a_series_whose_memo_is_gone_is_not_recalled(archive: Path, run) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN a cached archive whose memoised series were superseded (a recall names a series that is gone)
+    cold, _ = run(archive)
+    with sqlite3.connect(run.cache_path) as db:
+        db.execute("DELETE FROM series")
+    # WHEN run again
+    report, c = run(archive)
+    # THEN each series is correlated again from its cached summaries, to the same report, and recalled next time
+    assert c.parsed == [] and len(c.correlated) == 3 and report == cold
+    again, c = run(archive)
+    assert (c.parsed, c.correlated, c.loaded) == ([], [], []) and again == cold
+
+
+@pytest.mark.parametrize("junk", [b"\x00junk", bytes([codec.ENCODING]) + b"junk"], ids=["encoding", "data"])
+def test_a_damaged_recall_is_recomputed(archive: Path, run, junk: bytes) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN a cached archive whose recalled series hold junk
+    cold, _ = run(archive)
+    with sqlite3.connect(run.cache_path) as db:
+        db.execute("UPDATE recalls SET value = ?", (junk,))
+    # WHEN run again
+    report = analyze(archive, Config(), RunOptions(jobs=1, cache_path=run.cache_path, settle_seconds=0, now=FROZEN_AT, command="goroscope report archive"))
+    # THEN each is named in a warning and deleted, the series made from the cache as before, to the same report
+    assert len(report.warnings) == 3 and all("outcome of a series is unreadable" in w for w in report.warnings)
+    assert render_json(replace(report, warnings=()), Config()) == cold
+    # AND stored again: the next run is clean
+    warm, c = run(archive)
+    assert (c.parsed, c.correlated, c.loaded) == ([], [], []) and warm == cold
+
+
+def test_recall_key_follows_every_file_and_the_run() -> None:
+    from datetime import date
+
+    from goroscope.config import Acknowledged
+    from goroscope.incremental import Window
+    from goroscope.model import Source
+
+    config = Config()
+    today = date(2026, 12, 1)
+    files = [Source(path=f"pod/{k}.txt", fs_path=f"/a/pod/{k}.txt", size=100 + k, mtime=1000.0 + k, series="pod") for k in range(3)]
+    base = pipeline.recall_base(Path("/a"), config, Window(), today)
+    key = pipeline.recall_key("pod", files, base)
+    # the order files come in does not matter; each file's path, size and mtime do, and so does the series
+    assert pipeline.recall_key("pod", list(reversed(files)), base) == key
+    for changed in ({"size": 1}, {"mtime": 1.5}, {"path": "pod/x.txt"}, {"fs_path": "/b/pod/0.txt"}, {"member": "m"}, {"version": "v2"}):
+        assert pipeline.recall_key("pod", [replace(files[0], **changed), *files[1:]], base) != key, changed
+    assert pipeline.recall_key("pod", files[:2], base) != key and pipeline.recall_key("pod2", files, base) != key
+    # the run: the archive, the window, the config, the acknowledgements in force that day
+    acked = replace(config, acknowledged=(Acknowledged(fingerprint="f", until=date(2026, 12, 2)),))
+    others = [
+        pipeline.recall_base(Path("/b"), config, Window(), today),
+        pipeline.recall_base(Path("/a"), config, Window(since=FROZEN_AT), today),
+        pipeline.recall_base(Path("/a"), replace(config, rank=replace(config.rank, min_snapshots=config.rank.min_snapshots + 1)), Window(), today),
+        pipeline.recall_base(Path("/a"), acked, Window(), today),
+    ]
+    assert len({base, *others}) == 5
+    # an acknowledgement expiring moves the key; a day that expires none does not
+    assert pipeline.recall_base(Path("/a"), acked, Window(), date(2026, 11, 30)) == pipeline.recall_base(Path("/a"), acked, Window(), today)
+    assert pipeline.recall_base(Path("/a"), acked, Window(), today) != pipeline.recall_base(Path("/a"), acked, Window(), date(2026, 12, 3))

@@ -28,6 +28,11 @@ Contract:
   it, so that a cached rerun judges no series again, nor decodes the whole series
   (`keep_series(key, series id)` then marks it used); `series_key_of(series id)`
   names the memoised series of this run.
+- `get_recall(key)` / `put_recalls([(key, series key or None, blob), ...])` keep what a
+  run made of one series as discovery listed it (pipeline.recall_key: its files by
+  path, size and mtime, the config, the code, the window): the key of its memoised
+  Series (whose judgement judged_key finds) and what grouping left of its files, so
+  that a rerun over an unchanged series reads neither its heads nor groups them.
 - `close()` ends the connection; a SummaryCache is also a context manager.
 
 The key of an entry is the file (the real path of `Source.fs_path`, plus the archive
@@ -81,10 +86,21 @@ from pathlib import Path
 
 import goroscope
 from goroscope import model
-from goroscope.codec import Listing, decode_fields, decode_listing, decode_series, decode_summary, encode_entry, encode_listing, encode_series, head_of
+from goroscope.codec import (
+    Listing,
+    decode_fields,
+    decode_listing,
+    decode_recall,
+    decode_series,
+    decode_summary,
+    encode_entry,
+    encode_listing,
+    encode_series,
+    head_of,
+)
 from goroscope.errors import DumpError
 from goroscope.ingest.archive import DEFAULT_MAX_INFLATE, content_sha256
-from goroscope.model import Series, Source, Summary
+from goroscope.model import Series, Skipped, Source, Summary
 
 __all__ = [
     "SummaryCache",
@@ -145,9 +161,19 @@ _SCHEMA = (
         used REAL NOT NULL,        -- time.time() of the last run that stored or read it
         value BLOB NOT NULL        -- codec.encode_fields(): the Judged, and the series as the run keeps it
     )""",
+    # what a run made of one series as discovery listed it, by pipeline.recall_key: a rerun over an unchanged
+    # series takes it whole
+    """CREATE TABLE IF NOT EXISTS recalls (
+        key TEXT PRIMARY KEY,      -- the caller's digest (pipeline.recall_key)
+        series TEXT,               -- the key of its memoised series (NULL: none in the window): gone with it
+        tool TEXT NOT NULL,        -- TOOL_KEY
+        used REAL NOT NULL,        -- time.time() of the last run that stored or read it
+        value BLOB NOT NULL        -- codec.encode_recall()
+    )""",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)  -- pruned_at",
 )
-_TABLES = {"entries", "blobs", "series", "meta", "listings", "judged"}
+_TABLES = {"entries", "blobs", "series", "meta", "listings", "judged", "recalls"}
+_KEYED = ("series", "listings", "judged", "recalls")  # the tables whose rows a run reads by key (marked used at close)
 
 
 def _model_fingerprint() -> str:
@@ -262,9 +288,7 @@ class SummaryCache:
         self.pruned = 0  # entries deleted by the prune at open
         self._db: sqlite3.Connection | None = None
         self._used: set[int] = set()  # entry ids read this run: their `used` time is set at close
-        self._used_series: set[str] = set()  # series keys read this run: the same
-        self._used_listings: set[str] = set()  # listing keys read this run: the same
-        self._used_judged: set[str] = set()  # judged keys read this run: the same
+        self._used_keys: dict[str, set[str]] = {t: set() for t in _KEYED}  # keys read this run, by table: the same
         self._series_keys: dict[str, str] = {}  # series id -> the key its Series was memoised or found under, this run
         _REAL_FOLDERS.clear()  # (a folder's real path may change between runs)
         self.generation = 0  # how many times this handle replaced a damaged database mid-run
@@ -422,9 +446,8 @@ class SummaryCache:
         # whatever database comes next, the entry ids found so far are not its ids
         self.generation += 1
         self._used.clear()
-        self._used_series.clear()
-        self._used_listings.clear()
-        self._used_judged.clear()
+        for keys in self._used_keys.values():
+            keys.clear()
         # another run may have replaced it already: only a file that fails now is set aside
         self._open_checked(f"{e}")
 
@@ -625,7 +648,7 @@ class SummaryCache:
             self._write([("DELETE FROM series WHERE key = ?", (key,))])
             self.series_misses += 1
             return None
-        self._used_series.add(key)
+        self._used_keys["series"].add(key)
         self._series_keys[series.id] = key
         self.series_hits += 1
         return series
@@ -642,7 +665,7 @@ class SummaryCache:
     def get_judged(self, key: str, cls: type) -> tuple[object, Series | None] | None:
         """Return the `cls` record (rank.Judged) stored under `key` and the Series kept beside it, or None (an
         unreadable one is deleted, with a warning)."""
-        return self._get_value("judged", key, lambda blob: decode_fields(blob, cls), "a stored judgement of a series", self._used_judged)  # type: ignore[return-value]
+        return self._get_value("judged", key, lambda blob: decode_fields(blob, cls), "a stored judgement of a series")  # type: ignore[return-value]
 
     def keep_series(self, key: str, series_id: str) -> bool:
         """Count the Series memoised under `key` (of `series_id`) as found, without decoding it, as get_series
@@ -656,7 +679,7 @@ class SummaryCache:
             return False
         if row is None:
             return False
-        self._used_series.add(key)
+        self._used_keys["series"].add(key)
         self._series_keys[series_id] = key
         self.series_hits += 1
         return True
@@ -671,6 +694,20 @@ class SummaryCache:
             [("INSERT OR REPLACE INTO judged (key, series, tool, used, value) VALUES (?, ?, ?, ?, ?)", (k, sk, TOOL_KEY, now, v)) for k, sk, v in items]
             + [("DELETE FROM judged WHERE series NOT IN (SELECT key FROM series)", ())]
         )
+
+    def get_recall(self, key: str) -> tuple[str | None, tuple[Skipped, ...], int] | None:
+        """Return what a run made of the series recalled under `key` (codec.decode_recall), or None (an unreadable
+        one is deleted, with a warning)."""
+        return self._get_value("recalls", key, decode_recall, "a stored outcome of a series")  # type: ignore[return-value]
+
+    def put_recalls(self, items: Sequence[tuple[str, str | None, bytes]]) -> None:
+        """Store each (key, key of the memoised series it names or None, codec.encode_recall() of it) of `items`,
+        in one transaction, after the series and judgements they name."""
+        if self._db is None or not items:
+            return
+        now = time.time()
+        sql = "INSERT OR REPLACE INTO recalls (key, series, tool, used, value) VALUES (?, ?, ?, ?, ?)"
+        self._write([(sql, (k, sk, TOOL_KEY, now, v)) for k, sk, v in items])
 
     def put_series_encoded(self, key: str, scope: str, blob: bytes) -> None:
         """Memoise the encoded Series `blob` (codec.encode_series, done by a worker) as put_series does."""
@@ -693,11 +730,11 @@ class SummaryCache:
 
     def get_listing(self, key: str) -> Listing | None:
         """Return the Listing stored under `key`, or None (an unreadable one is deleted with a warning)."""
-        return self._get_value("listings", key, decode_listing, "a stored listing", self._used_listings)  # type: ignore[return-value]
+        return self._get_value("listings", key, decode_listing, "a stored listing")  # type: ignore[return-value]
 
-    def _get_value(self, table: str, key: str, decode, what: str, used: set[str]) -> object | None:  # type: ignore[no-untyped-def]
-        """Return the value stored under `key` in `table`, decoded by `decode`, or None; an unreadable one (`what`)
-        is deleted with a warning. A value read is marked used (`used`) at close."""
+    def _get_value(self, table: str, key: str, decode, what: str) -> object | None:  # type: ignore[no-untyped-def]
+        """Return the value stored under `key` in `table` (one of _KEYED), decoded by `decode`, or None; an
+        unreadable one (`what`) is deleted with a warning. A value read is marked used at close."""
         if self._db is None:
             return None
         try:
@@ -713,7 +750,7 @@ class SummaryCache:
             self.warnings.append(f"summary cache {self.path}: {what} is unreadable ({e}); removed it")
             self._write([(f"DELETE FROM {table} WHERE key = ?", (key,))])
             return None
-        used.add(key)
+        self._used_keys[table].add(key)
         return value
 
     def put_listings(self, items: list[tuple[str, Listing]]) -> None:
@@ -782,6 +819,7 @@ class SummaryCache:
                 ("DELETE FROM series WHERE tool <> ? OR used < ?", (TOOL_KEY, cutoff)),
                 ("DELETE FROM listings WHERE tool <> ? OR used < ?", (TOOL_KEY, cutoff)),
                 ("DELETE FROM judged WHERE tool <> ? OR used < ? OR series NOT IN (SELECT key FROM series)", (TOOL_KEY, cutoff)),
+                ("DELETE FROM recalls WHERE tool <> ? OR used < ? OR series NOT IN (SELECT key FROM series)", (TOOL_KEY, cutoff)),
                 ("INSERT OR REPLACE INTO meta (key, value) VALUES ('pruned_at', ?)", (repr(now),)),
             ]
         )
@@ -790,32 +828,17 @@ class SummaryCache:
 
     def close(self) -> None:
         """Record which entries and series this run used, and close (SQLite checkpoints the WAL on the last close)."""
-        if self._db is not None and (self._used or self._used_series or self._used_listings or self._used_judged):
-            ids = sorted(self._used)
-            keys = sorted(self._used_series)
-            listed = sorted(self._used_listings)
-            judged = sorted(self._used_judged)
-            self._used.clear()
-            self._used_series.clear()
-            self._used_listings.clear()
-            self._used_judged.clear()
+        if self._db is not None and (self._used or any(self._used_keys.values())):
             now = time.time()
+            marks = [("entries", "id", sorted(self._used))] + [(t, "key", sorted(keys)) for t, keys in self._used_keys.items()]
+            self._used.clear()
+            for keys in self._used_keys.values():
+                keys.clear()
             self._write(
                 [
-                    (f"UPDATE entries SET used = ? WHERE id IN ({','.join('?' * len(chunk))})", (now, *chunk))
-                    for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500))
-                ]
-                + [
-                    (f"UPDATE series SET used = ? WHERE key IN ({','.join('?' * len(chunk))})", (now, *chunk))
-                    for chunk in (keys[i : i + 500] for i in range(0, len(keys), 500))
-                ]
-                + [
-                    (f"UPDATE listings SET used = ? WHERE key IN ({','.join('?' * len(chunk))})", (now, *chunk))
-                    for chunk in (listed[i : i + 500] for i in range(0, len(listed), 500))
-                ]
-                + [
-                    (f"UPDATE judged SET used = ? WHERE key IN ({','.join('?' * len(chunk))})", (now, *chunk))
-                    for chunk in (judged[i : i + 500] for i in range(0, len(judged), 500))
+                    (f"UPDATE {table} SET used = ? WHERE {column} IN ({','.join('?' * len(chunk))})", (now, *chunk))
+                    for table, column, done in marks
+                    for chunk in (done[i : i + 500] for i in range(0, len(done), 500))
                 ]
             )
         self._drop_connection()

@@ -1,9 +1,10 @@
 """The compact, safe encoding of model records the summary cache stores.
 
 Contract: `encode_summary(summary) -> bytes` / `decode_summary(blob) -> Summary` and
-the same for a Series and for a Listing (what discovery found in one object of a store:
-its Sources and Skipped); `decode_*` raises ValueError for anything it cannot read
-(another encoding, damage, a record of another kind).
+the same for a Series, for a Listing (what discovery found in one object of a store:
+its Sources and Skipped) and for what a run made of one series (encode_recall);
+`decode_*` raises ValueError for anything it cannot read (another encoding, damage,
+a record of another kind).
 
 Values are pickled and zlib-compressed (a Summary's per-goroutine data already is int
 columns per signature). Model records are written as a call to a builder made here per
@@ -34,6 +35,8 @@ __all__ = [
     "encode_fields",
     "decode_fields",
     "decode_listing",
+    "encode_recall",
+    "decode_recall",
     "Listing",
     "head_of",
     "ENCODING",
@@ -187,6 +190,26 @@ def decode_listing(blob: bytes) -> Listing:
         or not all(isinstance(s, Skipped) for s in value[1])  # type: ignore[index]
     ):
         raise ValueError("cache entry is not a listing")
+    return value  # type: ignore[return-value]
+
+
+def encode_recall(series_key: str | None, unused: tuple[Skipped, ...], wall: int) -> bytes:
+    """Return the bytes of what a run made of one series (cache.get_recall): the key of its memoised Series (None:
+    no snapshot in the window), the files grouping found no use for, and how many snapshots a log's clock timed."""
+    return _encode((series_key, tuple(unused), int(wall)))
+
+
+def decode_recall(blob: bytes) -> tuple[str | None, tuple[Skipped, ...], int]:
+    """Return what encode_recall encoded in `blob`; raise ValueError if it cannot be read."""
+    value = _decode(blob, tuple)
+    if (
+        len(value) != 3  # type: ignore[arg-type]
+        or not (value[0] is None or isinstance(value[0], str))  # type: ignore[index]
+        or not isinstance(value[1], tuple)  # type: ignore[index]
+        or not all(isinstance(s, Skipped) for s in value[1])  # type: ignore[index]
+        or type(value[2]) is not int  # type: ignore[index]
+    ):
+        raise ValueError("cache entry is not a recalled series")
     return value  # type: ignore[return-value]
 
 

@@ -54,6 +54,8 @@ T = TypeVar("T")
 # parse(source) -> its Summary, or Skipped: how a file is parsed again when its cache entry is unreadable
 Parse = Callable[[Source], "Summary | Skipped"]
 Kept = Callable[[str, str], "Series | None"]  # (series id, series key) -> what the run keeps of that memoised series, or None
+# (series id, all of its files, what correlating them gave): told of each series correlated whole, none of its files skipped
+Record = Callable[[str, "list[ParsedFile]", "Correlated"], None]
 
 
 class ParsedFile:
@@ -167,7 +169,8 @@ class SeriesStream:
     correlated (correlate_all over its files alone gives what it gives over all) and
     its files keep only their heads. Memory then follows the series being parsed, not
     the archive. A series holding a file of back-to-back dumps waits (`held`) until
-    `resume` gives it the file's parts. `result()` gathers every series.
+    `resume` gives it the file's parts. `result()` gathers every series. `record` is
+    told of each series correlated on its own, with all of its files (pipeline.recalled).
     """
 
     def __init__(
@@ -180,6 +183,7 @@ class SeriesStream:
         parse: Parse,
         then: Callable[[Series], Series] | None = None,
         kept: Kept | None = None,
+        record: Record | None = None,
     ) -> None:
         """Prepare to correlate the series of `sources` (see correlate_all for the other arguments); `then(series)`
         gives what is kept of each series once correlated (the series itself when not given); `kept` is
@@ -187,6 +191,8 @@ class SeriesStream:
         self._args = (archive, config, window, cache, parse)
         self._then = then
         self._kept = kept
+        self._record = record
+        self._lossy: set[str] = set()  # series with a file skipped
         self._left: dict[str, int] = {}
         for src in sources:
             self._left[src.series] = self._left.get(src.series, 0) + 1
@@ -205,9 +211,11 @@ class SeriesStream:
             self._files.setdefault(sid, []).append(f)
             if f.head.dumps > 1 and f.source.part is None:
                 self.held.add(sid)
+        else:
+            self._lossy.add(sid)
         self._left[sid] -= 1
         if self._left[sid] == 0 and sid not in self.held:
-            self._finish(self._files.pop(sid, []))
+            self._finish(self._files.pop(sid, []), sid if sid not in self._lossy else None)
 
     def resume(self, whole: Sequence[ParsedFile], parts: Sequence[ParsedFile]) -> None:
         """Correlate the held series, their files of back-to-back dumps `whole` replaced by their `parts`."""
@@ -216,11 +224,14 @@ class SeriesStream:
         self.held.clear()
         self._finish(files + list(parts))
 
-    def _finish(self, files: list[ParsedFile]) -> None:
-        """Correlate `files` (whole series) and keep their result, the files without their stacks."""
+    def _finish(self, files: list[ParsedFile], whole: str | None = None) -> None:
+        """Correlate `files` (whole series) and keep their result, the files without their stacks; `whole`: the
+        one series `files` are all of (told to `record`)."""
         if not files:
             return
         done = correlate_all(*self._args[:1], files, *self._args[1:], kept=self._kept)  # type: ignore[arg-type]
+        if whole is not None and self._record is not None:
+            self._record(whole, files, done)
         for f in done.files:
             f.summary = None  # its series is correlated: the head is all the run still reads
         then = self._then

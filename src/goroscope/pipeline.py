@@ -31,7 +31,7 @@ from goroscope.model import Baseline, Report, Series, Skipped, Source, Summary
 
 if TYPE_CHECKING:
     from goroscope.cache import SummaryCache
-    from goroscope.incremental import ParsedFile, SeriesStream, Window
+    from goroscope.incremental import Correlated, ParsedFile, SeriesStream, Window
     from goroscope.rank import Gathered, Judged
     from goroscope.ingest.archive import ContentDigest
 
@@ -81,18 +81,22 @@ def analyze(archive: Path | str, config: Config, options: RunOptions = RunOption
         settled = tuple(s.path for s in skipped if s.reason.startswith("settling"))
         skipped = [s for s in skipped if not s.reason.startswith("settling")]
         rest, files, todo, totals = plan.rest, plan.files, plan.todo, (plan.totals[0], plan.totals[1])
+        base = plan.recall.base if plan.recall is not None else ""
         del plan
         judged_rows: list[tuple[str, str, bytes]] = []  # judgements of memoised series, to store (judged_key)
+        recall_rows: list[tuple[str, str | None, bytes]] = []  # what the run made of whole series, to store (recall_key)
         # the other series: parse and aggregate (what the cache holds is not parsed again), group and
         # correlate each series as soon as its files are in, keeping its result, not its summaries
         kept = (lambda sid, key: _kept_memo(sid, key, config, today, gathered, cache)) if cache is not None and cache.enabled else None
+        record = (lambda sid, fs, got: _record(recalled(sid, fs, got, cache.series_key_of(sid), base), recall_rows)) if base else None  # type: ignore[union-attr]
         stream = SeriesStream(archive, rest, config, window, cache, lambda src: parse_one(src, config),
-                              lambda s: _judge_here(s, config, today, gathered, cache, judged_rows), kept)
+                              lambda s: _judge_here(s, config, today, gathered, cache, judged_rows), kept, record)
         skipped.extend(mapped.skipped)
         skipped.extend(_parse_all(rest, config, options, _shifted(progress, mapped, totals), cache, stream, (files, todo)))
         done = stream.result()
         if cache is not None:
             cache.put_judged(judged_rows)
+            cache.put_recalls(recall_rows)  # after the judgements they name
     finally:
         warnings = tuple(cache.warnings) if cache is not None else ()
         if cache is not None:
@@ -154,6 +158,12 @@ def _judge_here(
     return kept
 
 
+def _record(row: tuple[str, str | None, bytes] | None, rows: list[tuple[str, str | None, bytes]]) -> None:
+    """Add `row` (recalled()) to `rows` unless it is None."""
+    if row is not None:
+        rows.append(row)
+
+
 def _kept_memo(series_id: str, series_key: str, config: Config, today: date, gathered: Gathered, cache: SummaryCache) -> Series | None:
     """Return what the run keeps of the series memoised under `series_key` when its judgement is memoised with it
     (giving `gathered` that judgement), without decoding the whole Series; else None (_judge_here's way)."""
@@ -168,7 +178,30 @@ def _kept_memo(series_id: str, series_key: str, config: Config, today: date, gat
 
 # what rank.judge_series reads besides the Series and the config: a change to any of these judges again
 _JUDGING_CODE = ("rank.py", "growth.py", "stuck.py", "stats.py", "ignore.py", "signature.py", "words.py", "hints.py")
-_JUDGING_DIGEST: list[str] = []  # their digest, read once
+# what makes a series of its listed files besides them and the config: grouping, timing, correlating, trimming
+_RECALL_CODE = (*_JUDGING_CODE, "ingest/group.py", "timestamps.py", "correlate.py", "incremental.py")
+_CODE_DIGESTS: dict[tuple[str, ...], str] = {}  # their digests, read once
+
+
+def _code_digest(names: tuple[str, ...]) -> str:
+    """Return a digest of the version and of the source of the modules `names` (beside this one), read once a run."""
+    import hashlib
+
+    digest = _CODE_DIGESTS.get(names)
+    if digest is None:
+        h = hashlib.sha256(__version__.encode())
+        for name in names:
+            try:
+                h.update((Path(__file__).parent / name).read_bytes())
+            except OSError:
+                h.update(name.encode())  # an install without sources: the version stands for it
+        digest = _CODE_DIGESTS[names] = h.hexdigest()[:16]
+    return digest
+
+
+def _in_force(config: Config, today: date) -> tuple[int, ...]:
+    """Return which acknowledgements of `config` are in force `today`: the only way the date enters a judgement."""
+    return tuple(i for i, a in enumerate(config.acknowledged) if a.until is None or a.until >= today)
 
 
 def judged_key(series_key: str, config: Config, today: date) -> str:
@@ -180,16 +213,92 @@ def judged_key(series_key: str, config: Config, today: date) -> str:
     enters a judgement (rank._acknowledged)."""
     import hashlib
 
-    if not _JUDGING_DIGEST:
-        h = hashlib.sha256(__version__.encode())
-        for name in _JUDGING_CODE:
-            try:
-                h.update((Path(__file__).with_name(name)).read_bytes())
-            except OSError:
-                h.update(name.encode())  # an install without sources: the version stands for it
-        _JUDGING_DIGEST.append(h.hexdigest()[:16])
-    in_force = tuple(i for i, a in enumerate(config.acknowledged) if a.until is None or a.until >= today)
-    return hashlib.sha256(repr(("goroscope.judged/2", series_key, _JUDGING_DIGEST[0], in_force)).encode("utf-8", "surrogatepass")).hexdigest()
+    return hashlib.sha256(
+        repr(("goroscope.judged/2", series_key, _code_digest(_JUDGING_CODE), _in_force(config, today))).encode("utf-8", "surrogatepass")
+    ).hexdigest()
+
+
+def recall_base(archive: Path | str, config: Config, window: Window, today: date) -> str:
+    """Return what every recall_key of a run over `archive` starts from: the tool, the code that makes and judges
+    a series, the whole config, the acknowledgements in force `today`, the window, the archive and the folder
+    the run's relative paths start from."""
+    from goroscope.incremental import key_base
+    from goroscope.ingest.store import is_url
+
+    root = str(archive) if is_url(str(archive)) else os.path.realpath(archive)
+    span = tuple(t.isoformat() if t is not None else None for t in (window.since, window.until))
+    return repr(("goroscope.recall/1", key_base(config), _code_digest(_RECALL_CODE), _in_force(config, today), span, root, os.getcwd()))
+
+
+def recall_key(series_id: str, sources: Iterable[Source], base: str) -> str:
+    """Return the key of what a run makes of the series `series_id` of `sources` (every file discovery listed of it),
+    under recall_base() `base`: each file by its paths, size and mtime (its version, in a store), as the summary
+    cache knows a file; what discovery and grouping read of it follows from those and the config."""
+    import hashlib
+
+    files = sorted((s.path, s.fs_path, s.member, s.size, s.mtime, s.version, s.part) for s in sources)
+    return hashlib.sha256(repr((base, series_id, files)).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def recalled(series_id: str, files: Sequence[ParsedFile], done: Correlated, series_key: str | None, base: str) -> tuple[str, str | None, bytes] | None:
+    """Return the cache row (recall key, series key, encoded) of what a run made of the series `series_id` of
+    `files` (all of its sources, each parsed or cached whole: no skip, no part) as correlating it gave `done`
+    (of those files alone), memoised under `series_key`; None when it cannot be recalled as it is (a file
+    without a content hash, one that changed as it was read, a series not memoised)."""
+    from goroscope.codec import encode_recall
+
+    if done.skipped or any(f.sha256 is None or f.source.part is not None for f in files):
+        return None
+    if {f.source.path for f in done.files} != {f.source.path for f in files}:
+        return None
+    if done.series and (series_key is None or len(done.series) != 1 or done.series[0].id != series_id):
+        return None
+    key = series_key if done.series else None
+    return recall_key(series_id, (f.source for f in files), base), key, encode_recall(key, done.unused, done.wall)
+
+
+class _Recall:
+    """Takes from the cache what earlier runs made of the series discovery hands over unchanged (recall_key):
+    each such series is kept as that run kept it, its judgement given to `gathered`, without a look at its files."""
+
+    def __init__(self, cache: SummaryCache, config: Config, today: date, gathered: Gathered, base: str, out: _Mapped) -> None:
+        """Recall into `out` (what the map gives), under recall_base() `base`."""
+        self.cache = cache
+        self.config = config
+        self.today = today
+        self.gathered = gathered
+        self.base = base
+        self.out = out
+
+    def __call__(self, sources: Sequence[Source]) -> list[Source]:
+        """Recall each series of `sources` (every file of each) that can be; return the sources of the others."""
+        by_series: dict[str, list[Source]] = {}
+        for s in sources:
+            by_series.setdefault(s.series, []).append(s)
+        rest: list[Source] = []
+        for sid, files in by_series.items():
+            if not self._recall(sid, files):
+                rest.extend(files)
+        return rest
+
+    def _recall(self, series_id: str, files: list[Source]) -> bool:
+        """Recall the series `series_id` of `files`; return False when the cache holds no usable outcome of it."""
+        out = self.out
+        found = self.cache.get_recall(recall_key(series_id, files, self.base))
+        if found is None:
+            return False
+        series_key, unused, wall = found
+        if series_key is not None:
+            kept = _kept_memo(series_id, series_key, self.config, self.today, self.gathered, self.cache)
+            if kept is None:
+                return False
+            out.series.append(kept)
+        out.inputs.extend(s.path for s in files)
+        out.unused.extend(unused)
+        out.wall += wall
+        out.files += len(files)
+        out.stored_bytes += sum(s.size for s in files)
+        return True
 
 
 def _discover(archive: Path | str, config: Config, cache: SummaryCache | None) -> tuple[list[Source], list[Skipped], Path | str]:
@@ -682,6 +791,7 @@ class MapTask:
     today: date  # the date acknowledgements expire by
     hash_it: bool  # take content hashes (the run has a cache)
     memoise: bool  # memoise each Series in the cache
+    recall_base: str  # recall_base() of the run, "" when nothing is memoised
     works: tuple[SeriesWork, ...]
 
 
@@ -698,6 +808,7 @@ class SeriesDone:
     store: tuple[tuple[Source, str, bytes, bytes], ...]  # cache entries: source, content hash, encoded Summary, encoded head
     memo: tuple[tuple[str, str, bytes], ...]  # memoised series: key, scope, encoded Series
     judged_memo: tuple[tuple[str, str, bytes], ...]  # their judgements: judged_key, series key, encoded Judged
+    recall: tuple[tuple[str, str | None, bytes], ...]  # what the run made of the series, to recall (recalled())
     warnings: tuple[str, ...]  # cached entries found unreadable (parsed again)
     files: int  # files of the series done (progress)
     stored_bytes: int  # their stored bytes (progress)
@@ -715,6 +826,7 @@ class BatchDone:
     store: tuple[tuple[Source, str, bytes, bytes], ...]  # SeriesDone.store of every series of the batch
     memo: tuple[tuple[str, str, bytes], ...]  # SeriesDone.memo of every series
     judged_memo: tuple[tuple[str, str, bytes], ...]  # SeriesDone.judged_memo of every series
+    recall: tuple[tuple[str, str | None, bytes], ...]  # SeriesDone.recall of every series
     files: int  # files of the batch's series (progress)
     stored_bytes: int  # their stored bytes (progress)
     packed: bytes  # the batch's SeriesDone without their cache rows (unpack())
@@ -739,10 +851,11 @@ def _map_batch(task: MapTask) -> BatchDone:
     # thousands of records a worker keeps) over and over, a tenth of the map's time on a fleet.
     with collector_paused():
         dones = [_map_series(task, work) for work in task.works]
-    rest = [replace(d, store=(), memo=(), judged_memo=()) for d in dones]
+    rest = [replace(d, store=(), memo=(), judged_memo=(), recall=()) for d in dones]
     return BatchDone(
         store=tuple(row for d in dones for row in d.store), memo=tuple(row for d in dones for row in d.memo),
-        judged_memo=tuple(row for d in dones for row in d.judged_memo), files=sum(d.files for d in dones),
+        judged_memo=tuple(row for d in dones for row in d.judged_memo), recall=tuple(row for d in dones for row in d.recall),
+        files=sum(d.files for d in dones),
         stored_bytes=sum(d.stored_bytes for d in dones), packed=zlib.compress(pickle.dumps(rest, pickle.HIGHEST_PROTOCOL), 1),
     )
 
@@ -823,17 +936,21 @@ def _map_series(task: MapTask, work: SeriesWork) -> SeriesDone:
     done = correlate_all(task.archive, files, config, task.window, memo, lambda src: parse_one(src, config))  # type: ignore[arg-type]
     judged = tuple(rank.judge_series(s, config, task.today) for s in done.series)
     shown = tuple(trimmed(s, j.shown(), config) for s, j in zip(done.series, judged))
-    judged_memo = ()
+    judged_memo: tuple[tuple[str, str, bytes], ...] = ()
+    recall: tuple[tuple[str, str | None, bytes], ...] = ()
     if memo is not None:
         from goroscope.codec import encode_fields
 
         kept = {s.id: s for s in shown}
         keyed = [(memo.keys[j.series], j) for j in judged if j.series in memo.keys]
         judged_memo = tuple((judged_key(k, config, task.today), k, encode_fields(j, kept[j.series])) for k, j in keyed)
+        if task.recall_base and not skipped and not warnings:
+            row = recalled(work.series, files, done, memo.keys.get(work.series), task.recall_base)
+            recall = (row,) if row is not None else ()
     return SeriesDone(
         series=shown, judged=judged, inputs=tuple(f.source.path for f in done.files),
         skipped=tuple(skipped) + done.skipped, unused=done.unused, wall=done.wall, store=tuple(store),
-        memo=tuple(memo.rows) if memo is not None else (), judged_memo=judged_memo, warnings=tuple(warnings),
+        memo=tuple(memo.rows) if memo is not None else (), judged_memo=judged_memo, recall=recall, warnings=tuple(warnings),
         files=len(work.todo) + len(work.cached), stored_bytes=sum(s.size for s in work.todo) + sum(c[0].size for c in work.cached),
     )
 
@@ -869,11 +986,14 @@ def _map_plan(
 class _Plan:
     """What the map takes of the sources discovery hands over (_map_plan, a series at a time or all at once), and what it leaves."""
 
-    def __init__(self, cache: SummaryCache | None, digest: str, jobs: int) -> None:
-        """Plan for `jobs` workers, looking each source up in `cache` (under the config `digest`)."""
+    def __init__(self, cache: SummaryCache | None, digest: str, jobs: int, recall: _Recall | None = None) -> None:
+        """Plan for `jobs` workers, looking each source up in `cache` (under the config `digest`); the series
+        `recall` recalls go to `out` whole, not to the map nor to the rest of the run."""
         self.cache = cache
         self.digest = digest
         self.jobs = jobs
+        self.recall = recall
+        self.out = recall.out if recall is not None else _Mapped()  # what the map gives, and what was recalled
         self.works: list[tuple[str, list[Source], list[ParsedFile]]] = []  # series taken, not yet in batches
         self.series = 0  # series taken
         self.size = 0  # stored bytes the run parses (SERIAL_BELOW_BYTES)
@@ -887,9 +1007,11 @@ class _Plan:
         """Take `sources` (every file of each of their series)."""
         from goroscope.incremental import cached_heads
 
-        files, todo = cached_heads(sources, self.cache, self.digest)
         self.totals[0] += len(sources)
         self.totals[1] += sum(s.size for s in sources)
+        if self.recall is not None:
+            sources = self.recall(sources)
+        files, todo = cached_heads(sources, self.cache, self.digest)
         self.size += sum(s.size for s in todo)
         works, files, todo = _map_plan(sources, files, todo, self.cache, min_series=1)
         taken = {sid for sid, _, _ in works}
@@ -937,7 +1059,10 @@ def _discover_and_map(
     from goroscope.ingest import discover, store
 
     jobs = options.jobs or default_jobs()
-    plan = _Plan(cache, config.digest(), jobs)
+    memoise = cache is not None and cache.enabled
+    base = recall_base(archive, config, window, today) if memoise else ""
+    recall = _Recall(cache, config, today, gathered, base, _Mapped()) if memoise else None  # type: ignore[arg-type]
+    plan = _Plan(cache, config.digest(), jobs, recall)
     walk: discover.FolderWalk | None = None
     chunks: Iterator[list[Source]] | None = None
     skipped: list[Skipped] = []
@@ -958,7 +1083,7 @@ def _discover_and_map(
         plan.take(sources)
         del sources
     common = dict(archive=archive, config=config, window=window, today=today, hash_it=cache is not None,
-                  memoise=cache is not None and cache.enabled)
+                  memoise=memoise, recall_base=base)
     if chunks is not None:
 
         def streamed() -> Iterator[list]:
@@ -969,14 +1094,14 @@ def _discover_and_map(
             plan.take(walk.rest)  # type: ignore[union-attr]
             yield from plan.batches()
 
-        return archive, skipped, plan, _map_all(_map_tasks(common, streamed(), cache), jobs, plan.digest, options, gathered, cache, progress, plan.totals)
+        return archive, skipped, plan, _map_all(_map_tasks(common, streamed(), cache), jobs, plan, options, gathered, progress)
     if plan.series < MAP_MIN_SERIES:
         plan.give_back()
     batches = plan.batches()
     if not batches:
-        return archive, skipped, plan, _Mapped()
+        return archive, skipped, plan, plan.out
     jobs = options.jobs if len(batches) > 1 and plan.size >= SERIAL_BELOW_BYTES else 1  # type: ignore[assignment]
-    return archive, skipped, plan, _map_all(_map_tasks(common, batches, cache), jobs, plan.digest, options, gathered, cache, progress, plan.totals)
+    return archive, skipped, plan, _map_all(_map_tasks(common, batches, cache), jobs, plan, options, gathered, progress)
 
 
 def _map_tasks(common: dict, batches: Iterable[list[tuple[str, list[Source], list[ParsedFile]]]], cache: SummaryCache | None) -> Iterator[MapTask]:
@@ -1047,21 +1172,14 @@ class _Mapped:
 
 
 def _map_all(
-    tasks: Iterator[MapTask],
-    jobs: int | None,
-    digest: str,
-    options: RunOptions,
-    gathered: Gathered,
-    cache: SummaryCache | None,
-    progress: Progress | None,
-    totals: Sequence[int],
+    tasks: Iterator[MapTask], jobs: int | None, plan: _Plan, options: RunOptions, gathered: Gathered, progress: Progress | None
 ) -> _Mapped:
-    """Run the map's `tasks` on `jobs` workers (None: all cores) and return what they gave, storing their
-    summaries in `cache` under the config `digest`; each series' Judged goes to `gathered`. `totals`
-    (files, stored bytes) is what discovery has found so far, for `progress`."""
+    """Run the map's `tasks` on `jobs` workers (None: all cores) and return what they gave with what `plan`
+    recalled (plan.out), storing their summaries in plan's cache under its config digest; each series'
+    Judged goes to `gathered`. plan.totals (files, stored bytes) is what discovery has found so far, for `progress`."""
     from goroscope.executor import make_executor
 
-    out = _Mapped()
+    out, cache, digest, totals = plan.out, plan.cache, plan.digest, plan.totals
     packs: list[BatchDone | None] = []
     executor = make_executor(options.executor, jobs, options.scheduler)
     try:
@@ -1071,7 +1189,8 @@ def _map_all(
                 for key, scope, blob in batch.memo:
                     cache.put_series_encoded(key, scope, blob)
                 cache.put_judged(list(batch.judged_memo))  # after the series they judge
-            packs.append(replace(batch, store=(), memo=(), judged_memo=()))
+                cache.put_recalls(batch.recall)  # after the series and judgements they name
+            packs.append(replace(batch, store=(), memo=(), judged_memo=(), recall=()))
             out.files += batch.files
             out.stored_bytes += batch.stored_bytes
             if progress:
