@@ -23,7 +23,7 @@ from goroscope.aggregate import aggregate
 from goroscope import codec
 from goroscope.cache import SummaryCache, content_sha256, default_cache_path
 from goroscope.codec import decode_series, decode_summary, encode_series, encode_summary
-from goroscope.model import CreatedBy, Frame, Goroutine, MemoryPoint, Moment, Problem, Record, Series, Snapshot, Source, Summary
+from goroscope.model import CreatedBy, Frame, Goroutine, MemoryPoint, Moment, Problem, Record, Series, Skipped, Snapshot, Source, Summary
 
 DIGEST = "cfg0123456789abc"
 
@@ -735,3 +735,27 @@ def test_a_file_is_named_by_its_real_path_with_its_folder_resolved_once(tmp_path
     for p in ("real/f.gz", "to-deep/g.gz", "to-deep/../f.gz", "real/link.gz", str(tmp_path / "to-deep" / "g.gz"), "real/./f.gz", "real/deep/..", "."):
         assert _real_path(p) == os.path.realpath(p), p
         assert _real_path(p) == os.path.realpath(p), p  # the folder now known
+
+
+def test_a_folder_listing_and_a_recall_decode_only_as_what_they_are() -> None:
+    src = Source(path="pod/a.txt", fs_path="/x/pod/a.txt", size=3, mtime=1.0, series="pod")
+    skip = Skipped(path="pod/b.txt", reason="not a goroutine dump")
+    # GIVEN each encoded as written
+    found = {"a.txt": ((src,), ()), "b.txt": ((), (skip,))}
+    assert codec.decode_folder(codec.encode_folder(found)) == found
+    assert codec.decode_recall(codec.encode_recall("k", (skip,), 2)) == ("k", (skip,), 2)
+    assert codec.decode_recall(codec.encode_recall(None, (), 0)) == (None, (), 0)
+    # THEN neither is taken for the other, nor for a file's listing, nor a listing for them
+    with pytest.raises(ValueError):
+        codec.decode_folder(codec.encode_recall("k", (skip,), 2))
+    with pytest.raises(ValueError):
+        codec.decode_recall(codec.encode_folder(found))
+    with pytest.raises(ValueError):
+        codec.decode_recall(codec.encode_listing(((src,), ())))
+    with pytest.raises(ValueError):
+        codec.decode_folder(codec.encode_listing(((src,), (skip,))))
+    # AND a folder listing keeps no Store (no credentials on disk)
+    from goroscope.model import Store
+
+    with pytest.raises(ValueError, match="without its Store"):
+        codec.encode_folder({"a.txt": ((replace(src, store=Store(protocol="s3")),), ())})

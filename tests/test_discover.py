@@ -1031,3 +1031,92 @@ def test_group_places_untimed_dumps_of_a_file_by_their_order_between_its_timed_o
         (4, t.replace(minute=10), "content"),
         (5, end, "mtime"),
     ]
+
+
+# -------------------------------------------------------------------- walk: what the cache knows of a folder
+
+
+def _counting_cache(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[object, dict[str, list]]:  # type: ignore[no-untyped-def]
+    """Return a summary cache at `path` counting the file listings and folder listings looked up, and those kept."""
+    from goroscope.cache import SummaryCache
+
+    calls: dict[str, list] = {"file": [], "folder": [], "kept": []}
+    real_listing, real_folder, real_put = SummaryCache.get_listing, SummaryCache.get_folder, SummaryCache.put_listings
+    monkeypatch.setattr(SummaryCache, "get_listing", lambda self, key: calls["file"].append(key) or real_listing(self, key))
+    monkeypatch.setattr(SummaryCache, "get_folder", lambda self, key: calls["folder"].append(key) or real_folder(self, key))
+
+    def put_listings(self, items, folders=()):  # type: ignore[no-untyped-def]
+        calls["kept"].extend(sorted(found) for _, found in folders)
+        return real_put(self, items, folders)
+
+    monkeypatch.setattr(SummaryCache, "put_listings", put_listings)
+    return SummaryCache.open(path), calls
+
+
+def test_an_unchanged_folder_is_known_in_one_lookup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN two pods of three dumps each, a note and an archive beside them, walked once with a cache
+    root = tmp_path / "fleet"
+    for pod in ("a", "b"):
+        for k in range(3):
+            make_dump(root, f"{pod}/goroutine-{k}.txt", DEBUG2)
+    make_dump(root, "a/notes.txt", "nothing to see\n")
+    (root / "b" / "more.tar.gz").write_bytes(build_tar([("x/d.txt", DEBUG2)]))
+    cache, calls = _counting_cache(tmp_path / "c.sqlite3", monkeypatch)
+    first = walk(root, CFG, cache)  # type: ignore[arg-type]
+    assert calls["kept"] == [["goroutine-0.txt", "goroutine-1.txt", "goroutine-2.txt", "notes.txt"],
+                             ["goroutine-0.txt", "goroutine-1.txt", "goroutine-2.txt", "more.tar.gz"]]
+    # WHEN walked again, unchanged
+    for c in calls.values():
+        c.clear()
+    again = walk(root, CFG, cache)  # type: ignore[arg-type]
+    # THEN each folder is one lookup and no file is looked up on its own; what is found is the same, in the same order
+    assert len(calls["folder"]) == 2 and calls["file"] == [] and calls["kept"] == []
+    assert again == first == walk(root, CFG)
+    # WHEN one pod has a dump more
+    make_dump(root, "b/goroutine-3.txt", DEBUG2)
+    for c in calls.values():
+        c.clear()
+    plus = walk(root, CFG, cache)  # type: ignore[arg-type]
+    # THEN only that pod's files are looked up each on its own, and the pod is kept whole again as it is now
+    assert len(calls["file"]) == 5 and calls["kept"] == [["goroutine-0.txt", "goroutine-1.txt", "goroutine-2.txt", "goroutine-3.txt", "more.tar.gz"]]
+    assert plus == walk(root, CFG) and paths(plus[0]).count("b/goroutine-3.txt") == 1
+    cache.close()  # type: ignore[attr-defined]
+
+
+def test_a_folder_with_a_settling_file_is_not_kept_whole(tmp_path: Path, frozen_clock, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    # GIVEN a pod with an old dump and one written two seconds ago, walked with settle_seconds=10 and a cache
+    now = frozen_clock.time()
+    make_dump(tmp_path / "fleet", "pod/old.txt", DEBUG2, mtime=now - 3600)
+    make_dump(tmp_path / "fleet", "pod/new.txt", DEBUG2, mtime=now - 2)
+    config = replace(CFG, discovery=Discovery(settle_seconds=10))
+    cache, calls = _counting_cache(tmp_path / "c.sqlite3", monkeypatch)
+    sources, skipped = walk(tmp_path / "fleet", config, cache)  # type: ignore[arg-type]
+    # THEN the old one is read, the new one left for later, and the folder is not kept whole (it will change)
+    assert paths(sources) == ["pod/old.txt"] and paths(skipped) == ["pod/new.txt"]
+    assert calls["folder"] == [] and calls["kept"] == []
+    # AND once it settled, the folder is read and kept whole
+    frozen_clock.advance(60)
+    assert paths(walk(tmp_path / "fleet", config, cache)[0]) == ["pod/new.txt", "pod/old.txt"]  # type: ignore[arg-type]
+    assert calls["kept"] == [["new.txt", "old.txt"]]
+    cache.close()  # type: ignore[attr-defined]
+
+
+def test_a_damaged_folder_listing_is_walked_again(tmp_path: Path) -> None:
+    import sqlite3
+
+    from goroscope.cache import SummaryCache
+
+    # GIVEN a pod walked once with a cache, then every stored listing damaged
+    for k in range(3):
+        make_dump(tmp_path / "fleet", f"pod/d{k}.txt", DEBUG2)
+    cache = SummaryCache.open(tmp_path / "c.sqlite3")
+    first = walk(tmp_path / "fleet", CFG, cache)
+    cache.close()
+    with sqlite3.connect(tmp_path / "c.sqlite3") as db:
+        db.execute("UPDATE listings SET value = ?", (b"\x00junk",))
+    # WHEN walked again
+    cache = SummaryCache.open(tmp_path / "c.sqlite3")
+    again = walk(tmp_path / "fleet", CFG, cache)
+    # THEN the damage is named, each file looked at again, and what is found is the same
+    assert again == first and any("listing of a folder is unreadable" in w for w in cache.warnings)
+    cache.close()

@@ -22,7 +22,9 @@ Contract:
   in one file on disk or object of a store (its Sources, without their Store, and its
   Skipped), under a key discovery makes from the file's path, size and mtime (an
   object's URL, version and size): a nightly rerun stats the folder (lists the bucket)
-  and opens no file it has seen.
+  and opens no file it has seen. `get_folder(key)` / `put_listings(..., folders)` keep
+  the same of every file of a folder on disk at once, under a key of the folder and its
+  files' names, sizes and mtimes: a rerun over an unchanged folder reads one row.
 - `get_judged(key, cls)` / `put_judged([(key, series key, blob), ...])` keep rank's
   judgement of a memoised series (pipeline.judged_key) and the series as a run keeps
   it, so that a cached rerun judges no series again, nor decodes the whole series
@@ -89,11 +91,13 @@ from goroscope import model
 from goroscope.codec import (
     Listing,
     decode_fields,
+    decode_folder,
     decode_listing,
     decode_recall,
     decode_series,
     decode_summary,
     encode_entry,
+    encode_folder,
     encode_listing,
     encode_series,
     head_of,
@@ -753,13 +757,19 @@ class SummaryCache:
         self._used_keys[table].add(key)
         return value
 
-    def put_listings(self, items: list[tuple[str, Listing]]) -> None:
-        """Store each (key, listing) of `items`, in one transaction."""
-        if self._db is None or not items:
+    def get_folder(self, key: str) -> dict[str, Listing] | None:
+        """Return what discovery found in each file of the folder listed under `key` ({name: Listing}), or None (an
+        unreadable one is deleted with a warning)."""
+        return self._get_value("listings", key, decode_folder, "a stored listing of a folder")  # type: ignore[return-value]
+
+    def put_listings(self, items: Sequence[tuple[str, Listing]], folders: Sequence[tuple[str, dict[str, Listing]]] = ()) -> None:
+        """Store each (key, listing) of `items` and each (key, {file name: listing}) of `folders`, in one transaction."""
+        if self._db is None or not (items or folders):
             return
         now = time.time()
         sql = "INSERT OR REPLACE INTO listings (key, tool, used, value) VALUES (?, ?, ?, ?)"
-        self._write([(sql, (key, TOOL_KEY, now, encode_listing(listing))) for key, listing in items])
+        rows = [(key, encode_listing(listing)) for key, listing in items] + [(key, encode_folder(found)) for key, found in folders]
+        self._write([(sql, (key, TOOL_KEY, now, value)) for key, value in rows])
 
     def series_count(self) -> int:
         """Return the number of memoised series stored (all versions and configs)."""

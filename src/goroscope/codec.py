@@ -35,6 +35,8 @@ __all__ = [
     "encode_fields",
     "decode_fields",
     "decode_listing",
+    "encode_folder",
+    "decode_folder",
     "encode_recall",
     "decode_recall",
     "Listing",
@@ -191,6 +193,33 @@ def decode_listing(blob: bytes) -> Listing:
     ):
         raise ValueError("cache entry is not a listing")
     return value  # type: ignore[return-value]
+
+
+def encode_folder(found: dict[str, Listing]) -> bytes:
+    """Return the bytes of what discovery found in each file of one folder ({file name: Listing}), in one value:
+    a folder's Sources differ in a few fields, and compress together to a tenth of their size apart."""
+    if any(s.store is not None for listing in found.values() for s in listing[0]):
+        raise ValueError("a listing is stored without its Store")
+    return _encode(tuple((name, *found[name]) for name in sorted(found)))
+
+
+def decode_folder(blob: bytes) -> dict[str, Listing]:
+    """Return what encode_folder encoded in `blob`; raise ValueError if it cannot be read."""
+    value = _decode(blob, tuple)
+    out: dict[str, Listing] = {}
+    for item in value:  # type: ignore[attr-defined]
+        if (
+            not isinstance(item, tuple)
+            or len(item) != 3
+            or not isinstance(item[0], str)
+            or not isinstance(item[1], tuple)
+            or not isinstance(item[2], tuple)
+            or not all(isinstance(s, Source) for s in item[1])
+            or not all(isinstance(s, Skipped) for s in item[2])
+        ):
+            raise ValueError("cache entry is not a folder's listing")
+        out[item[0]] = (item[1], item[2])
+    return out
 
 
 def encode_recall(series_key: str | None, unused: tuple[Skipped, ...], wall: int) -> bytes:

@@ -50,7 +50,7 @@ import zlib
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Iterator, Protocol
+from typing import TYPE_CHECKING, Iterator, Protocol, Sequence
 
 from goroscope import words
 from goroscope.config import Config
@@ -85,6 +85,7 @@ class _Walk:
         self.root = root
         self.known = known  # what earlier runs found in each file (the summary cache), None: look at every file
         self.learned: list[tuple[str, Listing]] = []  # what this walk found in the files `known` lacked, stored at its end
+        self.learned_folders: list[tuple[str, dict[str, Listing]]] = []  # the same of whole folders (_folder_key)
         self.shape = _shape(config)
         self.cwd = os.getcwd() if known is not None and store is None else ""
         self.config = config
@@ -279,8 +280,13 @@ class Known(Protocol):
         """Return what was found in the object of `key`, or None."""
         ...
 
-    def put_listings(self, items: list[tuple[str, Listing]]) -> None:
-        """Keep what was found in each object of `items` (key, listing), at once."""
+    def put_listings(self, items: list[tuple[str, Listing]], folders: Sequence[tuple[str, dict[str, Listing]]] = ()) -> None:
+        """Keep what was found in each object of `items` (key, listing), and in each folder of `folders` (key,
+        {file name: listing}), at once."""
+        ...
+
+    def get_folder(self, key: str) -> dict[str, Listing] | None:
+        """Return what was found in each file of a folder (by name), or None."""
         ...
 
 
@@ -384,40 +390,105 @@ def _reuse(w: _Walk, path: str, listing: Listing) -> bool:
     return True
 
 
-def _learn(w: _Walk, key: str | None, n_sources: int, n_skipped: int) -> None:
+def _learn(w: _Walk, key: str | None, n_sources: int, n_skipped: int) -> Listing | None:
     """Keep under `key` what the walk of one file or object added past `n_sources` sources and `n_skipped`
-    skipped (for `_remember`), unless it holds a skip that a later run may not meet."""
+    skipped (for `_remember`), unless it holds a skip that a later run may not meet; return what it kept."""
     if key is None or w.full:
-        return
+        return None
     found = (tuple(w.sources[n_sources:]), tuple(w.skipped[n_skipped:]))
     if not (found[0] or found[1]) or any(_passing(s.reason) for s in found[1]):
-        return
+        return None
     if w.store is not None:
         found = (tuple(replace(s, store=None) for s in found[0]), found[1])  # no credentials on disk
     w.learned.append((key, found))
+    return found
 
 
 def _remember(w: _Walk) -> None:
-    """Store in `w.known`, in one go, what the walk found in the files and objects it did not know."""
-    if w.known is not None and w.learned:
-        w.known.put_listings(w.learned)
+    """Store in `w.known`, in one go, what the walk found in the files, folders and objects it did not know."""
+    if w.known is not None and (w.learned or w.learned_folders):
+        w.known.put_listings(w.learned, w.learned_folders)
     w.learned = []
+    w.learned_folders = []
 
 
-def _walk_local(w: _Walk, fs_path: str, path: str, size: int, mtime: float, *, root_archive: bool) -> None:
+class _Folder:
+    """What is known and found of the files of one folder on disk, by name (_walk_dir).
+
+    A fleet's rerun finds each folder as it was: its files' names, sizes and mtimes digest
+    to `key`, under which the cache keeps what the walk found in every one of them, read
+    in one lookup instead of one a file. Once the folder is walked, what was found in each
+    file (taken from there, from each file's own listing, or sniffed) is kept under `key`
+    when every file gave something a later run can take (_learn)."""
+
+    __slots__ = ("key", "names", "known", "found")
+
+    def __init__(self, key: str, names: set[str], known: dict[str, Listing] | None) -> None:
+        self.key = key  # _folder_key
+        self.names = names  # its regular files
+        self.known = known  # what the cache holds under `key`, None: nothing
+        self.found: dict[str, Listing] = {}  # what this walk found in each file
+
+
+def _folder(w: _Walk, folder: Path, prefix: str, entries: Sequence[os.DirEntry]) -> _Folder | None:
+    """Return what the cache holds of the regular files of `folder` (display prefix `prefix`) among `entries`,
+    as they are now; None when it cannot be kept (no cache, a file still settling or that cannot be stat'ed)."""
+    import hashlib
+
+    if w.known is None or w.store is not None:
+        return None
+    files = []
+    try:
+        for entry in entries:
+            if entry.is_symlink():
+                continue
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(st.st_mode):
+                if w.settling_at(st.st_mtime):
+                    return None
+                files.append((entry.name, st.st_size, repr(st.st_mtime)))
+    except OSError:
+        return None
+    if not files:
+        return None
+    where = str(folder)
+    key = repr(("goroscope.folder/1", where, os.path.join(w.cwd, where), prefix, tuple(files), w.shape))
+    key = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return _Folder(key, {name for name, _, _ in files}, w.known.get_folder(key))
+
+
+def _learn_folder(w: _Walk, folder: _Folder | None) -> None:
+    """Keep what the walk found in every file of `folder`, when it is not known yet and nothing is missing."""
+    if folder is not None and folder.known is None and not w.full and folder.found.keys() == folder.names:
+        w.learned_folders.append((folder.key, folder.found))
+
+
+def _walk_local(
+    w: _Walk, fs_path: str, path: str, size: int, mtime: float, *, root_archive: bool, folder: _Folder | None = None
+) -> None:
     """Add the regular file `fs_path` on disk (display path `path`) as `_walk_file` does; what `w.known` holds of
-    it at this size and mtime is taken instead of opening it, and what a walk of it finds is kept there."""
+    it at this size and mtime is taken instead of opening it, and what a walk of it finds is kept there. `folder`:
+    what is known and found of the other files of its folder (_Folder), for a file walked in a folder."""
     if w.known is None or w.settling_at(mtime):
         _walk_file(w, fs_path, path, size, mtime, root_archive=root_archive)
+        return
+    name = os.path.basename(fs_path)
+    known = folder.known.get(name) if folder is not None and folder.known is not None else None
+    if known is not None and _reuse(w, path, known):
+        if folder is not None:
+            folder.found[name] = known
         return
     # the path as given (what its Sources name) and as absolute (the same relative path elsewhere is another file)
     key = _listing_key(w, f"{fs_path}\0{os.path.join(w.cwd, fs_path)}", repr(mtime), size, path, root_archive)
     listing = w.known.get_listing(key)
     if listing is not None and _reuse(w, path, listing):
-        return
-    n_sources, n_skipped = len(w.sources), len(w.skipped)
-    _walk_file(w, fs_path, path, size, mtime, root_archive=root_archive)
-    _learn(w, key, n_sources, n_skipped)
+        found: Listing | None = listing
+    else:
+        n_sources, n_skipped = len(w.sources), len(w.skipped)
+        _walk_file(w, fs_path, path, size, mtime, root_archive=root_archive)
+        found = _learn(w, key, n_sources, n_skipped)
+    if folder is not None and found is not None:
+        folder.found[name] = found
 
 
 def _passing(reason: str) -> bool:
@@ -451,6 +522,7 @@ def _walk_dir(w: _Walk, folder: Path, prefix: str) -> Iterator[str]:
     except OSError as e:
         w.skip(prefix.rstrip("/") or ".", f"cannot read folder: {read_error_reason(e)}")
         return
+    files = _folder(w, folder, prefix, entries)
     for entry in entries:
         if w.full:
             return
@@ -464,7 +536,8 @@ def _walk_dir(w: _Walk, folder: Path, prefix: str) -> Iterator[str]:
         except OSError as e:
             w.skip(path, f"cannot read: {read_error_reason(e)}")
             continue
-        yield from _guarded_steps(w, path, _walk_entry(w, full, path, st, entry.name))
+        yield from _guarded_steps(w, path, _walk_entry(w, full, path, st, entry.name, files))
+    _learn_folder(w, files)
     yield prefix.rstrip("/") or "."
 
 
@@ -487,8 +560,8 @@ def _follow_link(w: _Walk, full: Path, path: str) -> Iterator[str]:
     yield from _walk_entry(w, full, path, st, full.name)
 
 
-def _walk_entry(w: _Walk, full: Path, path: str, st: os.stat_result, name: str) -> Iterator[str]:
-    """Walk one folder entry: a folder (once), a regular file (once), or skip it."""
+def _walk_entry(w: _Walk, full: Path, path: str, st: os.stat_result, name: str, folder: _Folder | None = None) -> Iterator[str]:
+    """Walk one folder entry: a folder (once), a regular file (once; `folder`: its folder's, _walk_local), or skip it."""
     key = (st.st_dev, st.st_ino)
     if stat.S_ISDIR(st.st_mode):
         if name in VCS_DIRS:
@@ -508,7 +581,7 @@ def _walk_entry(w: _Walk, full: Path, path: str, st: os.stat_result, name: str) 
             w.skip(path, f"the same file as {seen!r} (a link): read once")
             return
         w.seen_files[key] = path
-        _walk_local(w, str(full), path, st.st_size, st.st_mtime, root_archive=False)
+        _walk_local(w, str(full), path, st.st_size, st.st_mtime, root_archive=False, folder=folder)
     else:
         w.skip(path, f"not a regular file ({arc.file_kind(st.st_mode)}): not read")
 
