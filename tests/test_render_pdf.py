@@ -172,6 +172,23 @@ def test_no_text_crosses_the_page_content_box(long_ids_pdf):
                 assert in_body or in_margin, where
 
 
+def test_the_print_page_breaks_where_wbr_would_and_prints_the_same_text(long_ids_pdf):
+    """The print page carries the zero-width space WeasyPrint prints for a <wbr>, not the element: the same
+    text, wrapped at the same places, and never the <wbr> tags (each a box of its own to lay out)."""
+    from goroscope.render.context import build_view
+    from goroscope.render.html import html_of_view
+
+    _, report = long_ids_pdf
+    config = Config()
+    view = build_view(report, config)
+    screen, page = html_of_view(view, config, "screen"), html_of_view(view, config, "print")
+    assert "<wbr>" in screen and "<wbr>" not in page and "\u200b" in page and "\u200b" not in screen
+    root = templates_dir(None)
+    ours = pypdf.PdfReader(io.BytesIO(pdf.pdf_of_page(page, root))).pages
+    tags = pypdf.PdfReader(io.BytesIO(pdf.pdf_of_page(page.replace("\u200b", "<wbr>"), root))).pages
+    assert [p.extract_text() for p in ours] == [p.extract_text() for p in tags]
+
+
 def test_rates_never_wrap_mid_number():
     """'+12,573/h' stays whole in its narrow column of the findings table (not '+12,573/' over 'h')."""
     from dataclasses import replace
