@@ -183,6 +183,7 @@ def test_the_print_page_breaks_where_wbr_would_and_prints_the_same_text(long_ids
     view = build_view(report, config)
     screen, page = html_of_view(view, config, "screen"), html_of_view(view, config, "print")
     assert "<wbr>" in screen and "<wbr>" not in page and "\u200b" in page and "\u200b" not in screen
+    assert 'id="series-filter"' in screen and 'id="series-filter"' not in page  # a control: the print page has none to hide
     root = templates_dir(None)
     ours = pypdf.PdfReader(io.BytesIO(pdf.pdf_of_page(page, root))).pages
     tags = pypdf.PdfReader(io.BytesIO(pdf.pdf_of_page(page.replace("\u200b", "<wbr>"), root))).pages
