@@ -24,7 +24,9 @@ A series key is a digest of everything correlate() reads: each file by its conte
 hash, the moments and evidence by every field correlation reads, the memory points,
 and `key_base()`: the tool (version, cache schema, model fields), a digest of
 correlate.py's source and the config. rank() then runs over every Series, as on a
-cold run, so cold, cached and --no-cache runs give the same report.
+cold run, so cold, cached and --no-cache runs give the same report. A series whose
+files did not change at all never gets here on a rerun: pipeline.recall_key takes it
+whole, by its files' stat, before their heads are read.
 """
 
 from __future__ import annotations

@@ -3,10 +3,12 @@
 Contract: `analyze(archive, config, options) -> Report`. Parsing runs through an
 Executor (local processes by default, Dask on request); only Summaries cross process
 boundaries, and the SQLite cache stores them so a nightly rerun parses only new files
-(what is read back and when: incremental.py). A fleet's many small series are mapped
-whole in the workers (parsed, correlated and judged: _map_series), the map starting
-while discovery still walks a local folder (_discover_and_map); what the map leaves
-(big files, archive members, back-to-back dumps) is parsed through the executor here.
+(what is read back and when: incremental.py); a series none of whose files changed
+since a run that made it is recalled whole, before any of its files is looked at
+(recall_key, _Recall). A fleet's many small series are mapped whole in the workers
+(parsed, correlated and judged: _map_series), the map starting while discovery still
+walks a local folder (_discover_and_map); what the map leaves (big files, archive
+members, back-to-back dumps) is parsed through the executor here.
 Nothing here prints: progress goes to the `progress` callback the CLI passes.
 
 `parse_one(source, config)` is the parse and aggregate stages for one file, as a
