@@ -326,7 +326,8 @@ _INGEST = textwrap.dedent(
 
 
 def single(args: argparse.Namespace) -> dict:
-    """Time ingest (load + aggregate) of the big dump against a bare line loop over it, in one run."""
+    """Time ingest (load + aggregate) of the big dump against a bare line loop over it, in one run; with --src,
+    each source tree's in turn (alternated per repeat, against the same line loop)."""
     path = big_dump()
     if not path.exists():
         sys.exit(f"{path} missing: run `python bench/run.py gen` first")
@@ -335,75 +336,92 @@ def single(args: argparse.Namespace) -> dict:
     with open(path, "rb") as f:
         while f.read(1 << 24):
             pass
-    # alternate the two so that a load spike from elsewhere hits both alike; keep each one's best
-    best_base = best_ing = None
+    trees = _trees(args)
+    # alternate the line loop and each tree's ingest so that a load spike from elsewhere hits all alike; keep each one's best
+    best_base: dict | None = None
+    best_ing: dict[str, dict] = {}
     for i in range(args.repeat):
         base = checked(run_measured([PY, "-c", _BASELINE, str(path)]), "baseline line loop")
         base["seconds"] = json.loads(base["stdout"])["seconds"]
-        ing = checked(run_measured([PY, "-c", _INGEST, str(path)]), "ingest")
-        ing["info"] = json.loads(ing["stdout"])
-        log(f"  run {i + 1}: line loop {base['seconds']:.2f} s, ingest {ing['info']['seconds']:.2f} s")
         if best_base is None or base["seconds"] < best_base["seconds"]:
             best_base = base
-        if best_ing is None or ing["info"]["seconds"] < best_ing["info"]["seconds"]:
-            best_ing = ing
-    base, ing = best_base, best_ing
-    base_s, info = base["seconds"], ing["info"]
+        for label, env in trees:
+            ing = checked(run_measured([PY, "-c", _INGEST, str(path)], env=env), f"ingest ({label})")
+            ing["info"] = json.loads(ing["stdout"])
+            log(f"  run {i + 1}: line loop {base['seconds']:.2f} s, ingest [{label}] {ing['info']['seconds']:.2f} s")
+            if label not in best_ing or ing["info"]["seconds"] < best_ing[label]["info"]["seconds"]:
+                best_ing[label] = ing
+    assert best_base is not None
+    base_s = best_base["seconds"]
     # the commands as a user runs them, whole process: both cut one big dump into
     # byte ranges for every core (aggregate.SPLIT_MIN_PART_BYTES)
     outdir = OUT / "reports"
     outdir.mkdir(parents=True, exist_ok=True)
-    inspect_cli = checked(run_measured([PY, "-m", "goroscope", "inspect", str(path)], stdout=subprocess.DEVNULL), "inspect")
-    report_cli = checked(
-        run_measured([PY, "-m", "goroscope", "report", str(path), "--format", "json", "--no-cache", "--output", str(outdir), "--name", "single", "--force", "-q"]),
-        "report",
-    )
-    res = {
-        "file": path.name,
-        "size_mb": mb(size),
-        "goroutines": info["goroutines"],
-        "signatures": info["signatures"],
-        "baseline_s": base_s,
-        "baseline_mb_s": mb(size) / base_s,
-        "baseline_maxrss_mb": base["maxrss_mb"],
-        "parse_s": info["parse_s"],
-        "aggregate_s": info["aggregate_s"],
-        "ingest_s": info["seconds"],
-        "ingest_mb_s": mb(size) / info["seconds"],
-        "goroutines_per_s": info["goroutines"] / info["seconds"],
-        "ingest_maxrss_mb": ing["maxrss_mb"],
-        "ratio": info["seconds"] / base_s,
-        "ingest_process_wall_s": ing["wall_s"],
-        "repeat": args.repeat,
-        "inspect_cli_s": inspect_cli["wall_s"],
-        "inspect_cli_ratio": inspect_cli["wall_s"] / base_s,
-        "inspect_cli_maxrss_mb": inspect_cli["maxrss_mb"],
-        "report_cli_s": report_cli["wall_s"],
-        "report_cli_ratio": report_cli["wall_s"] / base_s,
-        "report_cli_maxrss_mb": report_cli["maxrss_mb"],
-        "machine": machine(),
-    }
-    if args.cli:
-        cli = checked(run_measured([PY, "-m", "goroscope", "inspect", str(path), "--json"], stdout=subprocess.DEVNULL), "inspect --json")
-        res["inspect_json_wall_s"] = cli["wall_s"]
-        res["inspect_json_maxrss_mb"] = cli["maxrss_mb"]
-    print(
-        textwrap.dedent(
-            f"""\
-            == single file: {path.name} ({res['size_mb']:.0f} MB, {res['goroutines']} goroutines, {res['signatures']} signatures)
-            line loop (for line in open(f, 'rb'))  {base_s:7.2f} s  {res['baseline_mb_s']:7.0f} MB/s   peak RSS {base['maxrss_mb']:6.0f} MB
-            ingest (load + aggregate)              {res['ingest_s']:7.2f} s  {res['ingest_mb_s']:7.0f} MB/s   peak RSS {res['ingest_maxrss_mb']:6.0f} MB
-              of which parse {res['parse_s']:.2f} s, aggregate {res['aggregate_s']:.2f} s; {res['goroutines_per_s']:,.0f} goroutines/s
-            ratio ingest / line loop               {res['ratio']:7.2f} x   (best of {args.repeat}, one process)
-            goroscope inspect FILE (whole process)  {res['inspect_cli_s']:7.2f} s  ratio {res['inspect_cli_ratio']:5.2f} x   largest process {res['inspect_cli_maxrss_mb']:6.0f} MB
-            goroscope report FILE --format json     {res['report_cli_s']:7.2f} s  ratio {res['report_cli_ratio']:5.2f} x   largest process {res['report_cli_maxrss_mb']:6.0f} MB"""
+    clis: dict[str, dict] = {}
+    for label, env in trees:
+        inspect_cli = checked(run_measured([PY, "-m", "goroscope", "inspect", str(path)], stdout=subprocess.DEVNULL, env=env), f"inspect ({label})")
+        report_cli = checked(
+            run_measured([PY, "-m", "goroscope", "report", str(path), "--format", "json", "--no-cache", "--output", str(outdir),
+                          "--name", "single", "--force", "-q"], env=env),
+            f"report ({label})",
         )
-    )
-    if "inspect_json_wall_s" in res:
-        print(f"goroscope inspect --json > /dev/null     {res['inspect_json_wall_s']:7.2f} s (whole process)   peak RSS {res['inspect_json_maxrss_mb']:6.0f} MB")
-    print(f"({res['machine']})")
-    save_results("single", res)
-    return res
+        clis[label] = {"inspect": inspect_cli, "report": report_cli}
+        if args.cli:
+            clis[label]["json"] = checked(run_measured([PY, "-m", "goroscope", "inspect", str(path), "--json"], stdout=subprocess.DEVNULL, env=env), "inspect --json")
+    out: dict[str, dict] = {}
+    for label, _ in trees:
+        ing, cli = best_ing[label], clis[label]
+        info = ing["info"]
+        res = {
+            "file": path.name,
+            "size_mb": mb(size),
+            "goroutines": info["goroutines"],
+            "signatures": info["signatures"],
+            "baseline_s": base_s,
+            "baseline_mb_s": mb(size) / base_s,
+            "baseline_maxrss_mb": best_base["maxrss_mb"],
+            "parse_s": info["parse_s"],
+            "aggregate_s": info["aggregate_s"],
+            "ingest_s": info["seconds"],
+            "ingest_mb_s": mb(size) / info["seconds"],
+            "goroutines_per_s": info["goroutines"] / info["seconds"],
+            "ingest_maxrss_mb": ing["maxrss_mb"],
+            "ratio": info["seconds"] / base_s,
+            "ingest_process_wall_s": ing["wall_s"],
+            "repeat": args.repeat,
+            "inspect_cli_s": cli["inspect"]["wall_s"],
+            "inspect_cli_ratio": cli["inspect"]["wall_s"] / base_s,
+            "inspect_cli_maxrss_mb": cli["inspect"]["maxrss_mb"],
+            "inspect_cli_tree_mb": cli["inspect"]["tree_maxrss_mb"],
+            "report_cli_s": cli["report"]["wall_s"],
+            "report_cli_ratio": cli["report"]["wall_s"] / base_s,
+            "report_cli_maxrss_mb": cli["report"]["maxrss_mb"],
+            "report_cli_tree_mb": cli["report"]["tree_maxrss_mb"],
+            "machine": machine(),
+        }
+        if "json" in cli:
+            res["inspect_json_wall_s"] = cli["json"]["wall_s"]
+            res["inspect_json_maxrss_mb"] = cli["json"]["maxrss_mb"]
+        tag = f" [{label}]" if args.src else ""
+        print(
+            textwrap.dedent(
+                f"""\
+                == single file{tag}: {path.name} ({res['size_mb']:.0f} MB, {res['goroutines']} goroutines, {res['signatures']} signatures)
+                line loop (for line in open(f, 'rb'))  {base_s:7.2f} s  {res['baseline_mb_s']:7.0f} MB/s   peak RSS {best_base['maxrss_mb']:6.0f} MB
+                ingest (load + aggregate)              {res['ingest_s']:7.2f} s  {res['ingest_mb_s']:7.0f} MB/s   peak RSS {res['ingest_maxrss_mb']:6.0f} MB
+                  of which parse {res['parse_s']:.2f} s, aggregate {res['aggregate_s']:.2f} s; {res['goroutines_per_s']:,.0f} goroutines/s
+                ratio ingest / line loop               {res['ratio']:7.2f} x   (best of {args.repeat}, one process)
+                goroscope inspect FILE (whole process)  {res['inspect_cli_s']:7.2f} s  ratio {res['inspect_cli_ratio']:5.2f} x   peak RSS of the tree {res['inspect_cli_tree_mb']:6.0f} MiB (largest process {res['inspect_cli_maxrss_mb']:.0f} MB)
+                goroscope report FILE --format json     {res['report_cli_s']:7.2f} s  ratio {res['report_cli_ratio']:5.2f} x   peak RSS of the tree {res['report_cli_tree_mb']:6.0f} MiB (largest process {res['report_cli_maxrss_mb']:.0f} MB)"""
+            )
+        )
+        if "inspect_json_wall_s" in res:
+            print(f"goroscope inspect --json > /dev/null     {res['inspect_json_wall_s']:7.2f} s (whole process)   peak RSS {res['inspect_json_maxrss_mb']:6.0f} MB")
+        out[label] = res
+    print(f"({machine()})")
+    result = out[trees[0][0]] if not args.src else out
+    save_results("single", result)
+    return result
 
 
 # ------------------------------------------------------------------------ archive
@@ -815,7 +833,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cli", action="store_true", help="single: also time `goroscope inspect FILE --json > /dev/null`")
     ap.add_argument("--sizes", default="1k,4k,10k,40k", help="fleet: which fleets (1k, 4k, 10k, 40k files)")
     ap.add_argument("--no-incremental", action="store_true", help="fleet: skip the cached and incremental runs of the 10k fleet")
-    ap.add_argument("--src", action="append", default=[], help="fleet: a source tree's src folder to time (repeatable: alternated, "
+    ap.add_argument("--src", action="append", default=[], help="fleet, single: a source tree's src folder to time (repeatable: alternated, "
                     "labelled by the tree's folder name; default: the installed goroscope)")
     args = ap.parse_args(argv)
     if args.what in ("gen", "all"):
