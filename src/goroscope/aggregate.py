@@ -18,6 +18,7 @@ from dataclasses import replace
 from itertools import accumulate
 from operator import attrgetter, itemgetter, methodcaller, neg
 
+from goroscope.codec import record_builder
 from goroscope.errors import DumpError
 from goroscope.ingest.archive import DEFAULT_MAX_INFLATE, GZIP_MAGIC, open_source
 from goroscope.ingest.parts import all_unique, count_dumps
@@ -326,50 +327,10 @@ def _stack_counts(accs: dict[Signature, _Acc], created: dict[Signature, Frame | 
     )
 
 
-_SC_FIELDS = ("signature", "count", "states", "created_by", "labels", "leaked", "max_wait_minutes", "ids", "waits")
-
-
-def _stack_count_maker():
-    """Return a maker of StackCount records from their fields in order (`_SC_FIELDS`).
-
-    A frozen record's dataclass __init__ sets each field through object.__setattr__;
-    filling the slots through their descriptors costs a third of that, which matters
-    at the dozens of signatures of each of ten thousand small dumps (as for
-    ingest.traceback's Goroutine records). Falls back to the constructor if the
-    record's fields ever differ from these.
-    """
-    import dataclasses
-
-    names = tuple(f.name for f in dataclasses.fields(StackCount))
-    if names != _SC_FIELDS or tuple(getattr(StackCount, "__slots__", ())) != _SC_FIELDS:
-
-        def slow(*values) -> StackCount:  # type: ignore[no-untyped-def]
-            """Return the StackCount of `values` (the constructor way)."""
-            return StackCount(**dict(zip(_SC_FIELDS, values)))
-
-        return slow
-    s_sig, s_n, s_st, s_cb, s_lb, s_lk, s_mw, s_ids, s_w = (StackCount.__dict__[n].__set__ for n in _SC_FIELDS)
-    new = object.__new__
-
-    def fast(signature: Signature, count: int, states: tuple, created_by: Frame | None, labels: tuple, leaked: int,
-             max_wait: int | None, ids: tuple[int, ...], waits: tuple[int, ...]) -> StackCount:
-        """Return the StackCount of these fields (the slot-descriptor way)."""
-        sc = new(StackCount)
-        s_sig(sc, signature)
-        s_n(sc, count)
-        s_st(sc, states)
-        s_cb(sc, created_by)
-        s_lb(sc, labels)
-        s_lk(sc, leaked)
-        s_mw(sc, max_wait)
-        s_ids(sc, ids)
-        s_w(sc, waits)
-        return sc
-
-    return fast
-
-
-_stack_count = _stack_count_maker()
+# A StackCount from its fields in order, through codec's builder: a frozen record's dataclass __init__ sets
+# each field through object.__setattr__, the builder fills the slots through their descriptors, at a third
+# of the cost (dozens of signatures in each of ten thousand small dumps)
+_stack_count = record_builder(StackCount)
 
 
 # ------------------------------------------------------------------ byte ranges

@@ -259,18 +259,17 @@ def recalled(series_id: str, files: Sequence[ParsedFile], done: Correlated, seri
     return recall_key(series_id, (f.source for f in files), base), key, encode_recall(key, done.unused, done.wall)
 
 
+@dataclass(slots=True, eq=False)
 class _Recall:
     """Takes from the cache what earlier runs made of the series discovery hands over unchanged (recall_key):
     each such series is kept as that run kept it, its judgement given to `gathered`, without a look at its files."""
 
-    def __init__(self, cache: SummaryCache, config: Config, today: date, gathered: Gathered, base: str, out: _Mapped) -> None:
-        """Recall into `out` (what the map gives), under recall_base() `base`."""
-        self.cache = cache
-        self.config = config
-        self.today = today
-        self.gathered = gathered
-        self.base = base
-        self.out = out
+    cache: SummaryCache
+    config: Config
+    today: date  # the date acknowledgements expire by
+    gathered: Gathered  # rank's gathering of judgements
+    base: str  # recall_base() of the run
+    out: _Mapped  # where recalled series go (what the map gives)
 
     def __call__(self, sources: Sequence[Source]) -> list[Source]:
         """Recall each series of `sources` (every file of each) that can be; return the sources of the others."""

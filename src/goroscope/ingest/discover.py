@@ -85,7 +85,7 @@ class _Walk:
         self.root = root
         self.known = known  # what earlier runs found in each file (the summary cache), None: look at every file
         self.learned: list[tuple[str, Listing]] = []  # what this walk found in the files `known` lacked, stored at its end
-        self.learned_folders: list[tuple[str, dict[str, Listing]]] = []  # the same of whole folders (_folder_key)
+        self.learned_folders: list[tuple[str, dict[str, Listing]]] = []  # the same of whole folders (_Folder)
         self.shape = _shape(config)
         self.cwd = os.getcwd() if known is not None and store is None else ""
         self.config = config

@@ -41,6 +41,7 @@ import re
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from itertools import compress, count, repeat
 from operator import attrgetter, not_
 from typing import BinaryIO
@@ -118,27 +119,22 @@ def _detail(state: str, labels: tuple[tuple[str, str], ...], flags: tuple[str, .
     return d
 
 
+@dataclass(slots=True, eq=False)
 class _Header:
     """What a header says besides the id; shared by every header printed alike.
 
     Compared and hashed by identity: headers printed alike are one object (the
-    header cache). Never changed once made."""
+    header cache). Never changed once made (not frozen: a frozen record's __init__
+    sets each field through object.__setattr__, and headers are made per minute waited)."""
 
-    __slots__ = ("state", "minutes", "flags", "locked", "labels", "extra", "problem", "detail")
-
-    def __init__(
-        self, state: str, minutes: int, flags: tuple[str, ...], locked: bool, labels: tuple[tuple[str, str], ...],
-        extra: str, problem: str | None, detail: _Detail,
-    ) -> None:
-        """Hold what one header says."""
-        self.state = state
-        self.minutes = minutes
-        self.flags = flags
-        self.locked = locked
-        self.labels = labels
-        self.extra = extra
-        self.problem = problem  # set when part of the header could not be read
-        self.detail = detail  # state, labels and flags as one shared object (what aggregate counts by)
+    state: str
+    minutes: int
+    flags: tuple[str, ...]
+    locked: bool
+    labels: tuple[tuple[str, str], ...]
+    extra: str
+    problem: str | None  # set when part of the header could not be read
+    detail: _Detail  # state, labels and flags as one shared object (what aggregate counts by)
 
 
 class _Group:
